@@ -1,0 +1,29 @@
+// Loads the built package both ways and makes a real call through each build.
+import { createServer } from 'node:http'
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const esm = await import('../dist/index.js')
+const cjs = require('../dist/index.cjs')
+
+const server = createServer((req, res) => res.end(`hello from ${req.url}`))
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+const base = `http://127.0.0.1:${server.address().port}`
+
+for (const [name, keel] of [
+  ['import', esm],
+  ['require', cjs],
+]) {
+  const balancer = new keel.Balancer({ endpoints: [base] })
+  const text = await balancer.call(async (endpoint, attempt) => {
+    const res = await fetch(endpoint.resolve('/smoke'), { signal: attempt.signal })
+    return res.text()
+  })
+  if (text !== 'hello from /smoke') throw new Error(`${name}: unexpected answer ${text}`)
+  if (!keel.Balancer.isBalancer(balancer)) throw new Error(`${name}: brand missing`)
+  await balancer.close()
+  console.log(`${name}: ok (${text})`)
+}
+// The brand works across the two builds: adapters never use instanceof.
+if (!esm.Balancer.isBalancer(new cjs.Balancer({ endpoints: [base] }))) throw new Error('brand does not cross builds')
+server.close()

@@ -1,0 +1,215 @@
+import { EventEmitter } from 'eventemitter3'
+import { type AttemptFn, CallRun, callSimple } from './call.ts'
+import { Core } from './core.ts'
+import type { DiscoveryUpdate } from './discovery/discovery.ts'
+import { type Endpoint, type EndpointInfo, type EndpointInput, parseEndpoint } from './endpoint.ts'
+import { BalancerClosedError } from './errors.ts'
+import { CORE } from './internal/core-of.ts'
+import type { BalancerEvents } from './events.ts'
+import { rangeError, typeError } from './internal/validate.ts'
+import {
+  type BalancerOptions,
+  type CallOptions,
+  defaultCall,
+  type ResolvedCall,
+  resolveCall,
+  resolveOptions,
+} from './options.ts'
+import type { ResourceHandle, ResourceSpec } from './resources.ts'
+import { type BalancerSnapshot, takeSnapshot } from './snapshot.ts'
+
+const BRAND = Symbol.for('keel.balancer')
+
+/**
+ * A client-side load balancer over the replicas of one service. Wraps your calls
+ * (`balancer.call((endpoint, attempt) => …)`), picks an endpoint per attempt, classifies the
+ * outcome, feeds latency and detectors, and retries on another endpoint when it is safe.
+ *
+ * `C` is the per-endpoint client type inferred from `createClient` (`endpoint.client`).
+ */
+export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
+  readonly #core: Core
+  readonly #defaults: ResolvedCall
+  #closing: Promise<void> | undefined
+  #stopDiscovery: (() => void) | undefined
+
+  constructor(options: BalancerOptions<C> = {}) {
+    super()
+    const resolved = resolveOptions(options)
+    this.#core = new Core(resolved, this as unknown as EventEmitter)
+    this.#defaults = defaultCall(resolved)
+    Object.defineProperty(this, BRAND, { value: true })
+    Object.defineProperty(this, CORE, { value: this.#core })
+    if (resolved.endpoints !== undefined) this.#core.set.apply(this.#parseAll(resolved.endpoints, 'endpoints'))
+    // Build the first snapshot now, so the first call does not pay for it.
+    void this.#core.set.selection
+    if (resolved.discovery !== undefined) this.#watch()
+  }
+
+  /** True for a balancer from any copy of keel (ESM or CJS build): checks a `Symbol.for` brand. */
+  static isBalancer(value: unknown): value is Balancer<unknown> {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true
+  }
+
+  /**
+   * Runs `fn` against a picked endpoint, retrying on another endpoint when the verdict and the
+   * call's options allow it. Settles like its last attempt (DESIGN §2.2): resolves with what it
+   * returned, rejects with what it threw — wrapped in `RetriesExhaustedError` only when more than
+   * one attempt was made.
+   */
+  call<T>(fn: AttemptFn<C, T>, options?: CallOptions): Promise<Awaited<T>> {
+    const core = this.#core
+    if (core.phase !== 'open') return Promise.reject(new BalancerClosedError())
+    if (typeof fn !== 'function') return Promise.reject(typeError('fn', 'a function', fn))
+    let resolved = this.#defaults
+    if (options !== undefined) {
+      try {
+        resolved = resolveCall(options, core.options)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+    if (resolved.simple) return callSimple(core, fn as AttemptFn<C, Awaited<T>>, resolved)
+    return new CallRun(core, fn as AttemptFn<C, Awaited<T>>, resolved, core.clock.now()).start()
+  }
+
+  /**
+   * Replaces the endpoint set. Endpoints whose id stays keep their state (latency, breaker,
+   * ejection history, clients); new ones start; missing ones drain.
+   */
+  update(endpoints: readonly EndpointInput[]): void {
+    this.#assertStatic('update')
+    if (!Array.isArray(endpoints)) throw typeError('endpoints', 'an array of endpoints', endpoints)
+    this.#core.set.apply(this.#parseAll(endpoints, 'endpoints'))
+  }
+
+  /** Adds an endpoint (or updates the attributes of one with the same id). */
+  add(endpoint: EndpointInput): Endpoint<C> {
+    this.#assertStatic('add')
+    const info = this.#parse(endpoint, 'endpoint')
+    this.#core.set.add(info)
+    return this.#core.set.members.get(info.id)!.endpoint as unknown as Endpoint<C>
+  }
+
+  /** Removes an endpoint by id (or endpoint): it drains. Returns false when it was not a member. */
+  remove(endpoint: string | EndpointInfo): boolean {
+    this.#assertStatic('remove')
+    const id = typeof endpoint === 'string' ? endpoint : endpoint?.id
+    if (typeof id !== 'string') throw typeError('endpoint', 'an endpoint id or endpoint', endpoint)
+    return this.#core.set.remove(id)
+  }
+
+  /** The member endpoints (draining ones excluded). */
+  get endpoints(): readonly Endpoint<C>[] {
+    return [...this.#core.set.members.values()].map((state) => state.endpoint as unknown as Endpoint<C>)
+  }
+
+  /**
+   * Registers a per-endpoint resource: `get(endpoint)` creates one `R` per endpoint on first use
+   * and `close` runs when the endpoint finishes draining or the balancer closes. Adapters register
+   * theirs (`'undici.pool'`, `'grpc:' + service`), so several clients share one balancer.
+   */
+  resource<R>(name: string, spec: ResourceSpec<R>): ResourceHandle<R> {
+    return this.#core.resources.register(name, spec)
+  }
+
+  /** A JSON-serialisable view of every endpoint's state, the panic levels and the retry budget. */
+  snapshot(): BalancerSnapshot {
+    return takeSnapshot(this.#core)
+  }
+
+  /**
+   * Rejects new calls, lets in-flight calls finish (at most `drainTimeout`), then cancels what is
+   * left, stops every timer, shuts breakers down and closes every per-endpoint resource. After it
+   * resolves nothing of keel keeps the process alive. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  async #close(): Promise<void> {
+    const core = this.#core
+    core.phase = 'closing'
+    this.#stopDiscovery?.()
+    this.#stopDiscovery = undefined
+    for (const detector of core.detectors) await detector.close()
+    if (core.pending > 0) {
+      await new Promise<void>((resolve) => {
+        core.onIdle = resolve
+        core.timers.schedule(core.clock.now() + core.options.drainTimeout, resolve)
+      })
+      core.onIdle = undefined
+    }
+    const reason = new BalancerClosedError()
+    for (const call of [...core.liveCalls]) call.cancel(reason)
+    for (const state of [...core.set.all()]) {
+      for (const attempt of state.liveAttempts()) core.cancelAttempt(attempt, reason)
+    }
+    core.breakers?.close(core.set.all())
+    core.ejection.close()
+    core.set.close()
+    for (const state of [...core.set.all()]) core.resources.closeAll(state)
+    core.timers.close()
+    await core.resources.settled()
+    core.phase = 'closed'
+  }
+
+  #assertStatic(method: string): void {
+    if (this.#core.options.discovery !== undefined) {
+      throw new TypeError(`balancer.${method}() is not available when the \`discovery\` option is set`)
+    }
+    if (this.#core.phase !== 'open') throw new BalancerClosedError()
+  }
+
+  #parse(input: EndpointInput, option: string): EndpointInfo {
+    return parseEndpoint(input, {
+      option,
+      ...(this.#core.options.servername === undefined ? {} : { servername: this.#core.options.servername }),
+    })
+  }
+
+  #parseAll(inputs: readonly EndpointInput[], option: string): EndpointInfo[] {
+    const seen = new Map<string, number>()
+    return inputs.map((input, i) => {
+      const info = this.#parse(input, `${option}[${i}]`)
+      const first = seen.get(info.id)
+      if (first !== undefined)
+        throw rangeError(`${option}[${i}]`, `an endpoint not already listed (same id as ${option}[${first}])`, input)
+      seen.set(info.id, i)
+      return info
+    })
+  }
+
+  #watch(): void {
+    const core = this.#core
+    const discovery = core.options.discovery!
+    if (typeof discovery.refresh === 'function') core.refresh = () => discovery.refresh!()
+    const onUpdate = (update: DiscoveryUpdate) => {
+      if (core.phase !== 'open') return
+      if (update.error !== undefined || update.endpoints === undefined) {
+        core.emit('discoveryError', { error: update.error })
+        return
+      }
+      let infos: EndpointInfo[]
+      try {
+        infos = this.#parseAll(update.endpoints, 'discovery')
+      } catch (error) {
+        core.emit('discoveryError', { error })
+        return
+      }
+      if (infos.length === 0 && !core.options.allowEmpty) {
+        core.emit('discoveryError', {
+          error: new Error('Discovery returned no endpoints; keeping the last set (allowEmpty: false)'),
+        })
+        return
+      }
+      core.set.apply(infos)
+    }
+    this.#stopDiscovery = discovery.watch(onUpdate)
+  }
+}

@@ -1,0 +1,324 @@
+import { type Attempt, type AttemptImpl, NO_PREVIOUS } from './attempt.ts'
+import type { Core } from './core.ts'
+import type { Endpoint } from './endpoint.ts'
+import type { EndpointState } from './endpoint-state.ts'
+import {
+  type AttemptRecord,
+  DeadlineExceededError,
+  NoEndpointAvailableError,
+  RetriesExhaustedError,
+  type RetriesExhaustedReason,
+} from './errors.ts'
+import { abortReason } from './internal/abort.ts'
+import type { TimerEntry } from './internal/timer-queue.ts'
+import type { ResolvedCall } from './options.ts'
+import { backoffDelay } from './retry/backoff.ts'
+import { retryLoop } from './retry/retry.ts'
+
+/** The function a call runs against a picked endpoint. */
+export type AttemptFn<C, T> = (endpoint: Endpoint<C>, attempt: Attempt) => T | PromiseLike<T>
+
+/** What to do after an attempt ended. */
+export interface Decision {
+  readonly retry: boolean
+  /** ms to wait before the retry. */
+  readonly delay: number
+  /** Why no retry follows (when `retry` is false and the attempt failed). */
+  readonly reason: RetriesExhaustedReason | undefined
+}
+
+const DONE: Decision = Object.freeze({ retry: false, delay: 0, reason: undefined })
+const stop = (reason: RetriesExhaustedReason): Decision => ({ retry: false, delay: 0, reason })
+
+/**
+ * Runs `fn` for an started attempt and ends the attempt exactly once, in `finally`. Never
+ * rejects: the outcome is on the attempt.
+ */
+export async function runAttempt<C, T>(core: Core, fn: AttemptFn<C, T>, attempt: AttemptImpl): Promise<void> {
+  try {
+    attempt.value = await fn(attempt.state.endpoint as Endpoint<C>, attempt)
+  } catch (error) {
+    attempt.threw = true
+    attempt.error = error
+  } finally {
+    attempt.settled = true
+    core.finishAttempt(attempt)
+  }
+}
+
+/**
+ * The path of a call that nothing can end early (no signal, timeout, attempt timeout or hedge):
+ * one pick, one attempt awaited in place. Only a failed first attempt builds a `CallRun` and
+ * enters the retry machinery, so the success path never touches p-retry.
+ */
+export async function callSimple<C, T>(core: Core, fn: AttemptFn<C, T>, options: ResolvedCall): Promise<T> {
+  core.pending++
+  try {
+    const now = core.clock.now()
+    core.budget?.deposit(now)
+    const state = core.set.select(options.key, undefined, now)
+    const attempt = core.startAttempt(state, 1, NO_PREVIOUS, now, core.set.lastTrial)
+    await runAttempt(core, fn, attempt)
+    if (attempt.verdict === 'success') {
+      core.emitAttempt(attempt, false)
+      return attempt.value as T
+    }
+    return await new CallRun<C, T>(core, fn, options, now).continueAfter(attempt)
+  } finally {
+    core.callSettled()
+  }
+}
+
+/**
+ * A call with everything that can end it early: the caller's signal, an overall deadline,
+ * attempt timeouts, hedges, retries. It settles once — with its last attempt's outcome, or at
+ * once when the caller aborts or the deadline passes — and cancels its live attempts then.
+ */
+export class CallRun<C, T> {
+  readonly core: Core
+  readonly fn: AttemptFn<C, T>
+  readonly options: ResolvedCall
+  readonly startedAt: number
+  readonly deadline: number
+  /** Ended attempts, oldest first. */
+  readonly history: AttemptRecord[] = []
+  /** Endpoints tried so far: retries go elsewhere while another is eligible. */
+  readonly tried: EndpointState[] = []
+  /** Attempts in flight. */
+  readonly live: AttemptImpl[] = []
+  /** The latest attempt that ended: the result rule reads it. */
+  last: AttemptImpl | undefined
+  settled = false
+  readonly promise: Promise<T>
+  #resolve!: (value: T) => void
+  #reject!: (error: unknown) => void
+  #deadlineEntry: TimerEntry | undefined
+  #waitEntry: TimerEntry | undefined
+  #wake: ((proceed: boolean) => void) | undefined
+  #onAbort: (() => void) | undefined
+  /** This run counts in `core.pending` (the simple path counts its own call). */
+  #counted = false
+
+  constructor(core: Core, fn: AttemptFn<C, T>, options: ResolvedCall, startedAt: number) {
+    this.core = core
+    this.fn = fn
+    this.options = options
+    this.startedAt = startedAt
+    this.deadline = options.timeout === undefined ? Number.POSITIVE_INFINITY : startedAt + options.timeout
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    })
+  }
+
+  /** Starts the call from its first attempt. */
+  start(): Promise<T> {
+    const { core, options } = this
+    const signal = options.signal
+    if (signal?.aborted) return Promise.reject(abortReason(signal))
+    core.pending++
+    this.#counted = true
+    core.budget?.deposit(this.startedAt)
+    this.#arm()
+    void this.#drive(undefined)
+    return this.promise
+  }
+
+  /** Takes over after the simple path's failed first attempt. */
+  continueAfter(first: AttemptImpl): Promise<T> {
+    this.core.liveCalls.add(this)
+    this.#recordTried(first.state)
+    void this.#drive(first)
+    return this.promise
+  }
+
+  /** Ends the call now (caller abort, deadline, balancer close), cancelling its live attempts. */
+  cancel(reason: unknown): void {
+    if (this.settled) return
+    this.#settle(false, reason)
+    for (const attempt of [...this.live]) this.core.cancelAttempt(attempt, reason)
+  }
+
+  /** Starts attempt `number` on a picked endpoint and waits until it ends (or keel ends it). */
+  async attempt(number: number): Promise<AttemptImpl> {
+    const { core, options } = this
+    const now = core.clock.now()
+    const state = core.set.select(options.key, this.tried.length === 0 ? undefined : this.tried, now)
+    const previous = this.history.length === 0 ? NO_PREVIOUS : Object.freeze(this.history.slice())
+    const attempt = core.startAttempt(state, number, previous, now, core.set.lastTrial)
+    this.#recordTried(state)
+    if (options.attemptTimeout !== undefined) core.armAttemptTimeout(attempt, options.attemptTimeout)
+    const ended = new Promise<void>((resolve) => {
+      attempt.onEnd = resolve
+    })
+    this.live.push(attempt)
+    void runAttempt(core, this.fn, attempt)
+    await ended
+    this.live.splice(this.live.indexOf(attempt), 1)
+    this.last = attempt
+    return attempt
+  }
+
+  /**
+   * After an attempt ended: whether to retry, and after how long (DESIGN §2.2 verdict rules, the
+   * user's `shouldRetry`, retries left, the deadline, overload pauses and the retry budget).
+   * Emits `attempt`, and `retry` when one follows.
+   */
+  decide(attempt: AttemptImpl): Decision {
+    const decision = this.#decide(attempt)
+    this.history.push(attempt.record())
+    this.core.emitAttempt(attempt, decision.retry)
+    if (decision.retry) {
+      if (attempt.settled && !attempt.threw && attempt.value !== undefined) this.core.classifier.discard(attempt.value)
+      this.core.emit('retry', { from: attempt.state.endpoint, attempt: attempt.number + 1, delay: decision.delay })
+    }
+    return decision
+  }
+
+  /** Waits `ms` on the balancer's timer; resolves false at once if the call ends meanwhile. */
+  wait(ms: number): Promise<boolean> {
+    if (this.settled) return Promise.resolve(false)
+    if (ms <= 0) return Promise.resolve(true)
+    return new Promise<boolean>((resolve) => {
+      this.#wake = resolve
+      this.#waitEntry = this.core.timers.schedule(
+        this.core.clock.now() + ms,
+        () => {
+          this.#waitEntry = undefined
+          this.#wake = undefined
+          resolve(!this.settled)
+        },
+        true,
+      )
+    })
+  }
+
+  /** Settles by the result rule (DESIGN §2.2) from the last attempt. */
+  finish(reason: RetriesExhaustedReason | undefined): void {
+    if (this.settled) return
+    const last = this.last!
+    if (last.cancelled && last.verdict === 'cancelled') {
+      this.#settle(false, last.cancelReason)
+    } else if (!last.cancelled && !last.threw) {
+      this.#settle(true, last.value)
+    } else {
+      const error = last.cancelled ? last.cancelReason : last.error
+      if (this.history.length <= 1) this.#settle(false, error)
+      else
+        this.#settle(false, new RetriesExhaustedError(reason ?? 'retries', Object.freeze(this.history.slice()), error))
+    }
+  }
+
+  /** Settles with an error that is not an attempt's (e.g. no endpoint for the first attempt). */
+  fail(error: unknown): void {
+    this.#settle(false, error)
+  }
+
+  async #drive(first: AttemptImpl | undefined): Promise<void> {
+    try {
+      let attempt = first
+      if (attempt === undefined) {
+        attempt = await this.attempt(1)
+      } else {
+        this.last = attempt
+      }
+      if (this.settled) return
+      const decision = this.decide(attempt)
+      if (!decision.retry) return this.finish(decision.reason)
+      await retryLoop(this, decision)
+    } catch (error) {
+      // Only the first pick can throw here (NoEndpointAvailableError); retries stop instead.
+      if (this.last === undefined || !(error instanceof NoEndpointAvailableError)) this.fail(error)
+      else this.finish('no-endpoint')
+    }
+  }
+
+  #decide(attempt: AttemptImpl): Decision {
+    if (this.settled) return DONE
+    const verdict = attempt.verdict
+    if (verdict === 'success' || verdict === 'cancelled') return DONE
+    const { core, options } = this
+    const retry = options.retry
+    if (retry === false) return stop('not-retryable')
+    const idempotent = options.idempotent
+    let retryable =
+      verdict === 'not-sent' ||
+      (verdict === 'endpoint-failure' && idempotent) ||
+      (verdict === 'overloaded' && (attempt.refused || idempotent))
+    if (retry.shouldRetry !== undefined) {
+      const answer = retry.shouldRetry({
+        verdict,
+        attempt: attempt.number,
+        endpoint: attempt.state.endpoint,
+        idempotent,
+        retryable,
+        ...(attempt.cancelled
+          ? { error: attempt.cancelReason }
+          : attempt.threw
+            ? { error: attempt.error }
+            : { value: attempt.value }),
+      })
+      if (answer === true || answer === false) retryable = answer
+    }
+    if (!retryable) return stop('not-retryable')
+    if (attempt.number > retry.retries) return stop('retries')
+    const now = core.clock.now()
+    let delay = backoffDelay(attempt.number, retry, core.random)
+    if (verdict === 'overloaded' && !core.set.anyPickable()) {
+      // Nothing else can take the retry: wait for the first paused endpoint, if time allows.
+      const until = core.set.earliestOverloadEnd()
+      if (until === Number.POSITIVE_INFINITY) return stop('no-endpoint')
+      delay = Math.max(delay, until - now)
+    }
+    if (now + delay >= this.deadline) return stop('deadline')
+    const budget = core.budget
+    if (budget !== undefined && !budget.tryWithdraw(now)) {
+      const { calls, retries } = budget.counts(now)
+      core.emit('budgetExhausted', { retries, requests: calls })
+      return stop('budget')
+    }
+    return { retry: true, delay, reason: undefined }
+  }
+
+  #recordTried(state: EndpointState): void {
+    if (!this.tried.includes(state)) this.tried.push(state)
+  }
+
+  #arm(): void {
+    const { core, options } = this
+    if (options.timeout !== undefined) {
+      const timeout = options.timeout
+      this.#deadlineEntry = core.timers.schedule(
+        this.deadline,
+        () => {
+          this.#deadlineEntry = undefined
+          this.cancel(new DeadlineExceededError(timeout))
+        },
+        true,
+      )
+    }
+    const signal = options.signal
+    if (signal !== undefined) {
+      const onAbort = () => this.cancel(abortReason(signal))
+      this.#onAbort = onAbort
+      signal.addEventListener('abort', onAbort, { once: true })
+    }
+    core.liveCalls.add(this)
+  }
+
+  #settle(ok: boolean, value: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    const { core } = this
+    if (this.#deadlineEntry !== undefined) core.timers.cancel(this.#deadlineEntry)
+    if (this.#waitEntry !== undefined) core.timers.cancel(this.#waitEntry)
+    if (this.#onAbort !== undefined) this.options.signal!.removeEventListener('abort', this.#onAbort)
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.(false)
+    core.liveCalls.delete(this)
+    if (this.#counted) core.callSettled()
+    if (ok) this.#resolve(value as T)
+    else this.#reject(value)
+  }
+}

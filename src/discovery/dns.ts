@@ -1,0 +1,2 @@
+// Entry point `keel/dns`. Not built yet: its issue replaces this stub.
+export {}

@@ -1,0 +1,37 @@
+/**
+ * Where keel reads time and schedules waits. Every algorithm takes its time from here, so tests
+ * drive keel with a manual clock and production uses the system one.
+ */
+export interface Clock {
+  /** Monotonic milliseconds on any epoch. Read once per call and passed down. */
+  now(): number
+  /** Wall-clock milliseconds since the Unix epoch, used only to read HTTP-date `Retry-After`. */
+  wallNow(): number
+  /**
+   * Runs `fn` after `ms`. Background timers are `unref`'d; `keepAlive` is true only for a wait a
+   * pending call depends on (a backoff, a deadline), which keeps the process alive like any
+   * awaited timer would.
+   */
+  setTimeout(fn: () => void, ms: number, keepAlive?: boolean): TimerHandle
+  clearTimeout(handle: TimerHandle): void
+}
+
+/** An opaque timer handle returned by `Clock.setTimeout`. */
+export type TimerHandle = unknown
+
+/**
+ * The system clock: `performance.now()` (monotonic) and `setTimeout`, unref'd unless asked. Globals are read at
+ * call time, so test frameworks that fake timers after import still see every timer.
+ */
+export const systemClock: Clock = Object.freeze({
+  now: () => performance.now(),
+  wallNow: () => Date.now(),
+  setTimeout(fn: () => void, ms: number, keepAlive = false): TimerHandle {
+    const timer = setTimeout(fn, ms)
+    if (!keepAlive) timer.unref?.()
+    return timer
+  },
+  clearTimeout(handle: TimerHandle): void {
+    clearTimeout(handle as ReturnType<typeof setTimeout>)
+  },
+})

@@ -1,0 +1,36 @@
+import { rangeError } from '../internal/validate.ts'
+import type { PickerFactory } from './picker.ts'
+import { p2cEwma } from './p2c-ewma.ts'
+import { roundRobin } from './round-robin.ts'
+
+/** The built-in pickers, by name (DESIGN §3). */
+export type PickerName =
+  | 'round-robin'
+  | 'weighted-round-robin'
+  | 'random'
+  | 'least-request'
+  | 'p2c-ewma'
+  | 'ring-hash'
+  | 'maglev'
+
+export const PICKER_NAMES: readonly PickerName[] = Object.freeze([
+  'round-robin',
+  'weighted-round-robin',
+  'random',
+  'least-request',
+  'p2c-ewma',
+  'ring-hash',
+  'maglev',
+])
+
+const FACTORIES: Partial<Record<PickerName, () => PickerFactory>> = {
+  'round-robin': roundRobin,
+  'p2c-ewma': p2cEwma,
+}
+
+/** The built-in picker `name` with its default settings. */
+export function pickerByName(name: PickerName): PickerFactory {
+  const make = FACTORIES[name]
+  if (make === undefined) throw rangeError('picker', 'an available picker', name)
+  return make()
+}

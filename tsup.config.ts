@@ -1,0 +1,26 @@
+import { defineConfig } from 'tsup'
+
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    fetch: 'src/adapters/fetch.ts',
+    undici: 'src/adapters/undici.ts',
+    axios: 'src/adapters/axios.ts',
+    grpc: 'src/adapters/grpc.ts',
+    dns: 'src/discovery/dns.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  // Shared code lands in one chunk per format, so `keel` and `keel/undici` share one Balancer class
+  // and one breaker rotate controller instead of each bundling a copy.
+  splitting: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node22',
+  platform: 'node',
+  // p-retry is ESM-only: bundling it lets CommonJS consumers (Jest among them) `require('keel')`.
+  noExternal: ['p-retry', 'is-network-error'],
+  external: ['undici', 'axios', '@grpc/grpc-js', '@grpc/proto-loader'],
+  treeshake: true,
+  removeNodeProtocol: false,
+})
