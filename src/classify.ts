@@ -58,6 +58,14 @@ const ENDPOINT_FAILURE_CODES = new Set([
 
 const CANCEL_CODES = new Set(['ABORT_ERR', 'UND_ERR_ABORTED', 'ERR_CANCELED'])
 
+/** The request itself was invalid (undici rejects a bad header or body before sending). */
+const CALLER_ERROR_CODES = new Set([
+  'ERR_INVALID_URL',
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_INVALID_ARG_VALUE',
+  'UND_ERR_INVALID_ARG',
+])
+
 /** grpc-js status codes (`@grpc/grpc-js` `status`), mapped per DESIGN §2.2 and docs/classification.md. */
 const GRPC_VERDICTS: readonly Verdict[] = [
   'success', // 0 OK
@@ -212,8 +220,7 @@ export function classifyError(error: unknown, wallNow: () => number): ClassifyRe
       if (code === 'ETIMEDOUT' && NOT_SENT_SYSCALLS.has(e.syscall as string)) return 'not-sent'
       if (ENDPOINT_FAILURE_CODES.has(code)) return 'endpoint-failure'
       if (NOT_SENT_SYSCALLS.has(e.syscall as string)) return 'not-sent'
-      if (code === 'ERR_INVALID_URL' || code === 'ERR_INVALID_ARG_TYPE' || code === 'ERR_INVALID_ARG_VALUE')
-        return 'caller-error'
+      if (CALLER_ERROR_CODES.has(code)) return 'caller-error'
     }
     // HTTP errors thrown by user code or other clients (`throw new HttpError(res.status)`).
     const http = statusOf(e)

@@ -12,6 +12,8 @@ export interface TestServer {
   readonly port: number
   /** Every request received, in order. */
   readonly requests: RequestLog[]
+  /** TCP connections accepted so far. */
+  readonly connections: number
   /** Replaces the handler. */
   handle(handler: (req: IncomingMessage, res: ServerResponse) => void): void
   /** Stops accepting connections and destroys open ones. */
@@ -24,13 +26,24 @@ const ok = (_req: IncomingMessage, res: ServerResponse) => {
   res.end('ok')
 }
 
+export interface ServerOptions {
+  /**
+   * The server's keep-alive timeout in ms. undici reuses a connection only when the server's
+   * timeout exceeds its 2 s safety margin, so the 1 s default means one connection per request.
+   * @default 1_000
+   */
+  readonly keepAliveTimeout?: number
+}
+
 /** A real node:http server on 127.0.0.1 with a request log; port 0 unless given. */
 export async function startServer(
   handler: (req: IncomingMessage, res: ServerResponse) => void = ok,
   port = 0,
+  options: ServerOptions = {},
 ): Promise<TestServer> {
   let current = handler
   const requests: RequestLog[] = []
+  let connections = 0
   let server: Server
   const listen = (p: number) =>
     new Promise<Server>((resolve, reject) => {
@@ -38,7 +51,8 @@ export async function startServer(
         requests.push({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers })
         current(req, res)
       })
-      s.keepAliveTimeout = 1_000
+      s.keepAliveTimeout = options.keepAliveTimeout ?? 1_000
+      s.on('connection', () => connections++)
       s.once('error', reject)
       s.listen(p, '127.0.0.1', () => resolve(s))
     })
@@ -48,6 +62,9 @@ export async function startServer(
     url: `http://127.0.0.1:${actualPort}`,
     port: actualPort,
     requests,
+    get connections() {
+      return connections
+    },
     handle(next) {
       current = next
     },
@@ -67,8 +84,9 @@ export async function startServer(
 export async function startServers(
   n: number,
   handler?: (req: IncomingMessage, res: ServerResponse) => void,
+  options?: ServerOptions,
 ): Promise<TestServer[]> {
-  return Promise.all(Array.from({ length: n }, () => startServer(handler)))
+  return Promise.all(Array.from({ length: n }, () => startServer(handler, 0, options)))
 }
 
 /** A port on 127.0.0.1 with nothing listening (bound, then released). */

@@ -1,0 +1,64 @@
+import type { ClassifyResult } from '../../classify.ts'
+import type { Core } from '../../core.ts'
+import type { CallRetryOptions, RetryDecision } from '../../options.ts'
+
+/**
+ * Outcomes that must never be retried: a response already handed to the caller (its headers or
+ * body reached the user) and the errors of such an attempt. Objects are marked by the adapter
+ * that produced them and checked in `shouldRetry`.
+ */
+const FINAL = new WeakSet<object>()
+
+/** Marks a value or error as handed over: keel will not retry after it. Returns it. */
+export function markFinal<T>(outcome: T): T {
+  if (typeof outcome === 'object' && outcome !== null) FINAL.add(outcome)
+  return outcome
+}
+
+function isFinal(decision: RetryDecision): boolean {
+  const outcome = decision.error ?? decision.value
+  return typeof outcome === 'object' && outcome !== null && FINAL.has(outcome)
+}
+
+/** The per-call retry settings an HTTP adapter passes: one for replayable bodies, one for streams. */
+export interface RetryPolicies {
+  /** Replayable body: keel's rules, never after a handed-over response. */
+  readonly replayable: CallRetryOptions | undefined
+  /** Body that can be read once (a stream): retried only after `not-sent` (DESIGN §2.3). */
+  readonly once: CallRetryOptions | undefined
+  /** Retries keel may make after a first attempt (0 when retries are off). */
+  readonly retries: number
+}
+
+/**
+ * Builds the adapter's retry settings once per adapter instance (a call's `retry` object is
+ * validated once per identity). The balancer's own `shouldRetry` still runs, after the
+ * adapter's vetoes. Undefined settings leave the balancer's as they are (retries off stays off).
+ */
+export function retryPolicies(core: Core): RetryPolicies {
+  const base = core.options.retry
+  if (base === false) return { replayable: undefined, once: undefined, retries: 0 }
+  const user = base.shouldRetry
+  return {
+    replayable: {
+      shouldRetry: (decision) => (isFinal(decision) ? false : user?.(decision)),
+    },
+    once: {
+      shouldRetry: (decision) => (decision.verdict !== 'not-sent' || isFinal(decision) ? false : user?.(decision)),
+    },
+    retries: base.retries,
+  }
+}
+
+/**
+ * Whether keel could retry after a response classified `result` (DESIGN §2.2 verdict rules): an
+ * adapter holds such a response back from the caller until keel has decided, and hands any other
+ * response over at once.
+ */
+export function mayRetryResponse(result: ClassifyResult, idempotent: boolean): boolean {
+  const verdict = typeof result === 'string' ? result : result.verdict
+  if (verdict === 'not-sent') return true
+  if (verdict === 'endpoint-failure') return idempotent
+  if (verdict === 'overloaded') return idempotent || (typeof result !== 'string' && result.refused === true)
+  return false
+}

@@ -1,0 +1,166 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { Attempt } from '../../attempt.ts'
+import type { Endpoint } from '../../endpoint.ts'
+import { markFinal } from '../http/retry-policy.ts'
+import type { DispatchRun } from './dispatch-run.ts'
+import { DispatchedResponse } from './dispatched-response.ts'
+
+/** What an attempt that upgraded the connection (101, CONNECT) returns: a success. */
+export interface Upgraded {
+  readonly upgraded: number
+}
+
+/**
+ * One attempt of a `BalancerDispatcher` call: the handler of one dispatch to the picked
+ * endpoint's Pool. Its promise settles when the response body ends, errors or is aborted, so the
+ * endpoint counts the request in flight for as long as the download runs (DESIGN §2.3). A
+ * response keel may retry is held back (headers and up to 64 KiB of body) until keel decides;
+ * any other response is handed to the caller's handler as it arrives, and keel never retries
+ * after that.
+ */
+export class AttemptHandler implements Dispatcher.DispatchHandler {
+  readonly run: DispatchRun
+  readonly endpoint: Endpoint<unknown>
+  readonly attempt: Attempt
+  controller: Dispatcher.DispatchController | undefined = undefined
+  response: DispatchedResponse | undefined = undefined
+  holding = false
+  settled = false
+  /** Why the request must be aborted as soon as undici starts it. */
+  abortWith: Error | undefined = undefined
+  #resolve!: (value: DispatchedResponse | Upgraded) => void
+  #reject!: (error: unknown) => void
+
+  constructor(run: DispatchRun, endpoint: Endpoint<unknown>, attempt: Attempt) {
+    this.run = run
+    this.endpoint = endpoint
+    this.attempt = attempt
+  }
+
+  start(): Promise<DispatchedResponse | Upgraded> {
+    const run = this.run
+    if (run.aborted) return Promise.reject(run.abortError())
+    return new Promise((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+      const signal = this.attempt.signal
+      if (signal.aborted) return this.fail(signal.reason)
+      signal.addEventListener('abort', this)
+      let pool: Dispatcher
+      let options: Dispatcher.DispatchOptions
+      try {
+        pool = run.host.pools.get(this.endpoint)
+        options = run.attemptOptions(this.endpoint)
+      } catch (error) {
+        return this.fail(error)
+      }
+      run.current = this
+      pool.dispatch(options, this)
+    })
+  }
+
+  /** keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the request. */
+  handleEvent(): void {
+    const reason = this.attempt.signal.reason as Error
+    // Once the caller has the response, keel must not retry whatever it ends with.
+    if (this.run.committed === this) markFinal(reason)
+    this.abort(reason)
+  }
+
+  abort(reason: Error): void {
+    if (this.controller !== undefined) this.controller.abort(reason)
+    else this.abortWith = reason
+    this.fail(reason)
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller
+    const reason = this.abortWith ?? (this.run.aborted ? this.run.abortError() : undefined)
+    if (reason !== undefined) controller.abort(reason)
+  }
+
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: import('node:stream').Duplex,
+  ): void {
+    const run = this.run
+    if (this.settled || !run.claim(this)) {
+      socket.destroy()
+      return
+    }
+    run.upgrade(controller, statusCode, headers, socket)
+    this.succeed(markFinal({ upgraded: statusCode }))
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    const run = this.run
+    if (this.settled || run.done) {
+      controller.abort(this.abortWith ?? run.abortError())
+      return
+    }
+    if (statusCode < 200) {
+      run.informational(controller, statusCode, headers, statusMessage)
+      return
+    }
+    if (run.committed !== undefined) {
+      // Another attempt of this call already answered the caller (a hedge): this one lost.
+      controller.abort(run.lostError())
+      return
+    }
+    const response = new DispatchedResponse(this, statusCode, headers, statusMessage ?? '', controller.rawHeaders)
+    this.response = response
+    if (run.shouldHold(response, this.attempt.number)) this.holding = true
+    else run.handOver(this, response)
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const response = this.response
+    if (response === undefined || this.settled) return
+    if (this.holding) {
+      // Past the limit, hand the response over rather than buffer an unbounded error page.
+      if (!response.hold(chunk)) {
+        this.holding = false
+        this.run.handOver(this, response)
+      }
+      return
+    }
+    this.run.forwardData(this, chunk)
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    const response = this.response
+    if (response === undefined) return
+    response.trailers = trailers
+    response.rawTrailers = controller.rawTrailers
+    this.holding = false
+    this.succeed(response)
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    const run = this.run
+    if (run.committed === this || run.touched) markFinal(error)
+    this.fail(run.aborted ? run.abortError() : error)
+  }
+
+  succeed(value: DispatchedResponse | Upgraded): void {
+    if (this.settled) return
+    this.settled = true
+    this.attempt.signal.removeEventListener('abort', this)
+    this.#resolve(value)
+  }
+
+  fail(error: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    this.attempt.signal.removeEventListener('abort', this)
+    this.#reject(error)
+  }
+}

@@ -1,0 +1,312 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Dispatcher } from 'undici'
+import type { Attempt } from '../../attempt.ts'
+import type { Balancer } from '../../balancer.ts'
+import type { OutcomeClassifier } from '../../classify.ts'
+import type { Endpoint } from '../../endpoint.ts'
+import { isKeelError } from '../../errors.ts'
+import type { CallOptions } from '../../options.ts'
+import type { ResourceHandle } from '../../resources.ts'
+import { isOnceBody } from '../http/body-kind.ts'
+import { withDefaultHeader } from '../http/headers.ts'
+import { isIdempotentRequest } from '../http/idempotency.ts'
+import { mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
+import { hostHeader, httpOrigin } from '../http/target.ts'
+import { AttemptHandler, type Upgraded } from './attempt-handler.ts'
+import { DispatchedResponse } from './dispatched-response.ts'
+
+/** What a dispatch needs from its `BalancerDispatcher`. */
+export interface DispatchHost {
+  readonly balancer: Balancer<unknown>
+  readonly classifier: OutcomeClassifier
+  readonly pools: ResourceHandle<Dispatcher>
+  readonly policies: RetryPolicies
+  runEnded(): void
+}
+
+/** Dispatch options with keel's per-call routing key. */
+export interface BalancedDispatchOptions extends Dispatcher.DispatchOptions {
+  /** Routes the request by this key with a hash picker (`ring-hash`, `maglev`). */
+  readonly key?: string | Uint8Array
+}
+
+/** Ends an attempt the caller aborted; named like an abort so keel's verdict is `cancelled`. */
+class AbortedAttempt extends Error {
+  readonly code: string
+  constructor(message: string, cause: unknown) {
+    super(message, { cause })
+    this.name = 'AbortError'
+    this.code = 'UND_ERR_ABORTED'
+  }
+}
+
+function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error
+  })
+}
+
+/** The controller the caller's handler sees for the whole call, whichever attempt runs. */
+type RawHeaders = Buffer[] | string[] | IncomingHttpHeaders | null
+type Headers = Exclude<Dispatcher.DispatchOptions['headers'], undefined>
+type Body = Exclude<Dispatcher.DispatchOptions['body'], undefined>
+
+class RunController implements Dispatcher.DispatchController {
+  rawHeaders: RawHeaders = null
+  rawTrailers: RawHeaders = null
+  readonly #run: DispatchRun
+  #paused = false
+
+  constructor(run: DispatchRun) {
+    this.#run = run
+  }
+
+  get aborted(): boolean {
+    return this.#run.aborted
+  }
+
+  get paused(): boolean {
+    return this.#paused
+  }
+
+  get reason(): Error | null {
+    return this.#run.abortReason ?? null
+  }
+
+  abort(reason?: Error): void {
+    this.#run.abort(reason)
+  }
+
+  pause(): void {
+    this.#paused = true
+    this.#run.committed?.controller?.pause()
+  }
+
+  resume(): void {
+    if (!this.#paused) return
+    this.#paused = false
+    this.#run.committed?.controller?.resume()
+  }
+}
+
+/**
+ * One `dispatch(opts, handler)` on a `BalancerDispatcher`: a `balancer.call` whose attempts each
+ * dispatch to the picked endpoint's Pool. The caller's handler gets exactly one response (or one
+ * error): the first that keel will not retry, forwarded as it streams, or a held-back one replayed
+ * once keel stops retrying. Retries happen only before any response data reached the handler.
+ */
+export class DispatchRun {
+  readonly host: DispatchHost
+  readonly opts: BalancedDispatchOptions
+  readonly handler: Dispatcher.DispatchHandler
+  readonly controller: RunController
+  readonly idempotent: boolean
+  /** The body can be read once: retried only after `not-sent`, before a byte was read. */
+  readonly once: boolean
+  /** A byte of a once-only body was read. */
+  touched = false
+  /** The attempt whose response the caller's handler receives. */
+  committed: AttemptHandler | undefined = undefined
+  /** The latest attempt started. */
+  current: AttemptHandler | undefined = undefined
+  /** The caller's handler got its last callback. */
+  done = false
+  aborted = false
+  abortReason: Error | undefined = undefined
+  #abortError: AbortedAttempt | undefined = undefined
+
+  constructor(host: DispatchHost, opts: BalancedDispatchOptions, handler: Dispatcher.DispatchHandler) {
+    this.host = host
+    this.opts = opts
+    this.handler = handler
+    this.controller = new RunController(this)
+    this.once = isOnceBody(opts.body)
+    this.idempotent = isIdempotentRequest(String(opts.method), opts.idempotent, opts.headers)
+  }
+
+  start(): void {
+    try {
+      this.handler.onRequestStart?.(this.controller, null)
+    } catch (error) {
+      this.fail(error)
+    }
+    if (this.done) {
+      this.host.runEnded()
+      return
+    }
+    const { policies } = this.host
+    const key = this.opts.key
+    const retry = this.once ? policies.once : policies.replayable
+    const options: CallOptions = {
+      idempotent: this.idempotent,
+      ...(key === undefined ? {} : { key }),
+      ...(retry === undefined ? {} : { retry }),
+    }
+    this.host.balancer.call(this.attempt, options).then(
+      (value) => this.#settled(value),
+      (error) => this.#failed(error),
+    )
+  }
+
+  readonly attempt = (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<DispatchedResponse | Upgraded> =>
+    new AttemptHandler(this, endpoint, attempt).start()
+
+  /** The dispatch options of one attempt: the picked endpoint, its path prefix, its `Host`. */
+  attemptOptions(endpoint: Endpoint<unknown>): Dispatcher.DispatchOptions {
+    const opts = this.opts
+    const host = hostHeader(endpoint)
+    const path = opts.path
+    return {
+      ...opts,
+      origin: httpOrigin(endpoint),
+      path: endpoint.path === '' || path.charCodeAt(0) !== 47 /* / */ ? path : endpoint.path + path,
+      headers: (host === undefined ? opts.headers : withDefaultHeader(opts.headers, 'host', host)) as Headers,
+      body: (this.once ? this.#onceBody() : opts.body) as Body,
+    }
+  }
+
+  /** Whether to hold a response back until keel decides: keel could retry after it. */
+  shouldHold(response: DispatchedResponse, attemptNumber: number): boolean {
+    if (this.once || this.aborted || attemptNumber > this.host.policies.retries) return false
+    return mayRetryResponse(this.host.classifier.value(response), this.idempotent)
+  }
+
+  /** Makes `attempt` the one the caller hears from; false when another already is. */
+  claim(attempt: AttemptHandler): boolean {
+    if (this.done || (this.committed !== undefined && this.committed !== attempt)) return false
+    this.committed = attempt
+    return true
+  }
+
+  /** Hands a response to the caller's handler: headers, any held body, then live data. */
+  handOver(attempt: AttemptHandler, response: DispatchedResponse): void {
+    this.claim(attempt)
+    const { controller, handler } = this
+    controller.rawHeaders = response.rawHeaders as RawHeaders
+    if (controller.paused) attempt.controller?.pause()
+    const chunks = response.chunks
+    response.chunks = undefined
+    // A throw from the caller's handler propagates to undici, which aborts this request with it.
+    handler.onResponseStart?.(controller, response.statusCode, response.headers, response.statusText)
+    if (chunks !== undefined) {
+      for (const chunk of chunks) {
+        if (this.done) return
+        handler.onResponseData?.(controller, chunk)
+      }
+    }
+  }
+
+  forwardData(attempt: AttemptHandler, chunk: Buffer): void {
+    if (this.committed === attempt && !this.done) this.handler.onResponseData?.(this.controller, chunk)
+  }
+
+  informational(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage: string | undefined,
+  ): void {
+    if (this.committed !== undefined || this.done) return
+    this.controller.rawHeaders = (controller.rawHeaders ?? null) as RawHeaders
+    this.handler.onResponseStart?.(this.controller, statusCode, headers, statusMessage)
+  }
+
+  upgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: Duplex,
+  ): void {
+    this.done = true
+    this.controller.rawHeaders = (controller.rawHeaders ?? null) as RawHeaders
+    this.handler.onRequestUpgrade?.(this.controller, statusCode, headers, socket)
+  }
+
+  /** The caller aborted (through the controller): stop every attempt and report at once. */
+  abort(reason: Error | undefined): void {
+    if (this.done || this.aborted) return
+    this.aborted = true
+    this.abortReason = reason ?? new AbortedAttempt('Request aborted', undefined)
+    const error = this.abortError()
+    this.current?.abort(error)
+    if (this.committed !== this.current) this.committed?.abort(error)
+    this.fail(this.abortReason)
+  }
+
+  abortError(): AbortedAttempt {
+    this.#abortError ??= new AbortedAttempt('Request aborted by the caller', this.abortReason)
+    return this.#abortError
+  }
+
+  lostError(): AbortedAttempt {
+    return new AbortedAttempt('Another attempt answered first', undefined)
+  }
+
+  fail(error: unknown): void {
+    if (this.done) return
+    this.done = true
+    try {
+      this.handler.onResponseError?.(this.controller, error as Error)
+    } catch (thrown) {
+      rethrowLater(thrown)
+    }
+  }
+
+  #settled(value: DispatchedResponse | Upgraded): void {
+    try {
+      if (this.done || !(value instanceof DispatchedResponse)) return
+      if (value.source === this.committed) this.#end(value)
+      else if (this.committed === undefined) this.#replay(value)
+    } finally {
+      this.host.runEnded()
+    }
+  }
+
+  #failed(error: unknown): void {
+    // Adapters never wrap (DESIGN §2.2): the caller sees the last attempt's own error.
+    const cause = isKeelError(error) && error.code === 'KEEL_RETRIES_EXHAUSTED' ? error.cause : error
+    this.fail(this.aborted ? this.abortReason : cause)
+    this.host.runEnded()
+  }
+
+  #end(response: DispatchedResponse): void {
+    this.done = true
+    this.controller.rawTrailers = response.rawTrailers as RawHeaders
+    try {
+      this.handler.onResponseEnd?.(this.controller, response.trailers)
+    } catch (error) {
+      rethrowLater(error)
+    }
+  }
+
+  /** keel stopped retrying on a held-back response: the caller gets it whole, now. */
+  #replay(response: DispatchedResponse): void {
+    this.committed = response.source as AttemptHandler
+    const { controller, handler } = this
+    controller.rawHeaders = response.rawHeaders as RawHeaders
+    const chunks = response.chunks
+    response.chunks = undefined
+    try {
+      handler.onResponseStart?.(controller, response.statusCode, response.headers, response.statusText)
+      for (const chunk of chunks ?? []) {
+        if (this.done) return
+        handler.onResponseData?.(controller, chunk)
+      }
+    } catch (error) {
+      this.fail(error)
+      return
+    }
+    if (!this.done) this.#end(response)
+  }
+
+  #onceBody(): AsyncIterable<unknown> {
+    const source = this.opts.body as unknown as AsyncIterable<unknown>
+    // A fresh wrapper per attempt: the source is only read when undici writes the body, so an
+    // attempt refused before that leaves it untouched for the retry.
+    return (async function* (run: DispatchRun) {
+      run.touched = true
+      yield* source
+    })(this)
+  }
+}

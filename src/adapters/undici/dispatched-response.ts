@@ -1,0 +1,56 @@
+import type { IncomingHttpHeaders } from 'node:http'
+
+/** Bytes of a response body keel holds back while it decides whether to retry. */
+export const HOLD_LIMIT = 64 * 1024
+
+/**
+ * What a `BalancerDispatcher` attempt returns to keel: a response shaped like undici's
+ * `ResponseData` (`statusCode`, `headers`, `trailers`, `body.dump()`), so keel's classifier and a
+ * user's `classify` read it like a `request()` result. While keel may still retry, the body is
+ * held here (at most `HOLD_LIMIT` bytes); `dump()` drops it.
+ */
+export class DispatchedResponse {
+  readonly statusCode: number
+  readonly statusText: string
+  readonly headers: IncomingHttpHeaders
+  trailers: IncomingHttpHeaders = {}
+  readonly rawHeaders: unknown
+  rawTrailers: unknown = undefined
+  /** Body chunks held back while keel decides; undefined once handed over or dumped. */
+  chunks: Buffer[] | undefined = undefined
+  held = 0
+  /** The attempt that received it (a `DispatchRun` hands over exactly one). */
+  readonly source: object
+
+  constructor(
+    source: object,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusText: string,
+    rawHeaders: unknown,
+  ) {
+    this.source = source
+    this.statusCode = statusCode
+    this.headers = headers
+    this.statusText = statusText
+    this.rawHeaders = rawHeaders
+  }
+
+  /** undici's `ResponseData.body` shape, for `discardValue` and classifiers. */
+  get body(): this {
+    return this
+  }
+
+  /** Holds a chunk back; false once more than `HOLD_LIMIT` bytes would be held. */
+  hold(chunk: Buffer): boolean {
+    this.held += chunk.length
+    ;(this.chunks ??= []).push(chunk)
+    return this.held <= HOLD_LIMIT
+  }
+
+  /** Releases the held body of a response keel retried past. */
+  dump(): Promise<void> {
+    this.chunks = undefined
+    return Promise.resolve()
+  }
+}

@@ -1,0 +1,262 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { Response as UndiciResponse, fetch as undiciFetch } from 'undici'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createFetch } from '../../src/adapters/fetch.ts'
+import { type AttemptEvent, Balancer, type BalancerOptions, type EndpointInput } from '../../src/index.ts'
+import { closedLoop } from '../helpers/closed-loop.ts'
+import { closedPort, startServers, type TestServer } from '../helpers/servers.ts'
+
+const open: { balancers: Balancer<unknown>[]; servers: TestServer[] } = { balancers: [], servers: [] }
+
+afterEach(async () => {
+  await Promise.all(open.balancers.map((b) => b.close()))
+  await Promise.all(open.servers.map((s) => s.close()))
+  open.balancers = []
+  open.servers = []
+})
+
+async function servers(n: number, handler?: (req: IncomingMessage, res: ServerResponse) => void) {
+  // Keep-alive long enough for undici to reuse connections, as against production servers.
+  const list = await startServers(n, handler, { keepAliveTimeout: 5_000 })
+  open.servers.push(...list)
+  return list
+}
+
+function balanced(
+  endpoints: readonly EndpointInput[],
+  options: BalancerOptions<never> = {},
+  fetchOptions: Parameters<typeof createFetch>[1] = {},
+) {
+  const balancer = new Balancer({ endpoints, ...options })
+  open.balancers.push(balancer)
+  const attempts: AttemptEvent[] = []
+  balancer.on('attempt', (event) => attempts.push(event))
+  return { balancer, fetch: createFetch(balancer, fetchOptions), attempts }
+}
+
+function answer(status: number, body = '') {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    req.resume()
+    req.on('end', () => {
+      res.statusCode = status
+      res.end(body)
+    })
+  }
+}
+
+const total = (list: TestServer[]) => list.map((s) => s.requests.length).reduce((a, b) => a + b)
+
+describe('createFetch', () => {
+  it('sends traffic to all three backends', async () => {
+    const backends = await servers(3)
+    const { fetch } = balanced(backends.map((s) => s.url))
+    const result = await closedLoop(300, 8, async () => {
+      const res = await fetch('/hello')
+      expect(await res.text()).toBe('ok')
+    })
+    expect(result).toEqual({ ok: 300, errors: [] })
+    expect(total(backends)).toBe(300)
+    for (const s of backends) expect(s.requests.length).toBeGreaterThan(0)
+  })
+
+  it('loses no call when a backend is killed in the middle of 3,000 GETs at concurrency 16', async () => {
+    const backends = await servers(3)
+    const victim = backends[1]!
+    victim.handle((_req, res) => {
+      if (victim.requests.length === 200) void victim.close()
+      else res.end('ok')
+    })
+    const { fetch, attempts } = balanced(backends.map((s) => s.url))
+    const result = await closedLoop(3_000, 16, async (i) => {
+      const res = await fetch(`/item/${i}`)
+      expect(res.status).toBe(200)
+      await res.arrayBuffer()
+    })
+    expect(result.errors).toEqual([])
+    expect(result.ok).toBe(3_000)
+    expect(victim.requests.length).toBe(200)
+    expect(backends[0]!.requests.length + backends[2]!.requests.length).toBe(3_000 - 199)
+    const failed = attempts.filter((a) => a.verdict !== 'success')
+    expect(failed.length).toBeGreaterThan(0)
+    for (const a of failed) expect(a.endpoint.port).toBe(victim.port)
+  })
+
+  it('sends a PUT with a stream body once when it is answered 503', async () => {
+    const backends = await servers(3, answer(503, 'busy'))
+    const { balancer, fetch, attempts } = balanced(backends.map((s) => s.url))
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('chunk-1;'))
+        controller.enqueue(new TextEncoder().encode('chunk-2'))
+        controller.close()
+      },
+    })
+    const ended = new Promise<AttemptEvent>((resolve) => balancer.once('attempt', resolve))
+    const res = await fetch('/upload', { method: 'PUT', body, duplex: 'half' } as RequestInit)
+    expect(res.status).toBe(503)
+    expect(await res.text()).toBe('busy')
+    // The 503 was handed over at once: its attempt ends with its body.
+    expect(await ended).toMatchObject({ verdict: 'endpoint-failure', retried: false })
+    expect(total(backends)).toBe(1)
+    expect(attempts).toHaveLength(1)
+  })
+
+  it('retries a stream body that provably never left, and sends it whole', async () => {
+    const dead = await closedPort()
+    const [live] = await servers(1, (req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => res.end(Buffer.concat(chunks)))
+    })
+    const { fetch, attempts } = balanced([`http://127.0.0.1:${dead}`, live!.url], { picker: 'round-robin' })
+    for (let i = 0; i < 4; i++) {
+      const body = Readable.from([Buffer.from(`part-${i}-a;`), Buffer.from(`part-${i}-b`)])
+      const res = await fetch('/upload', { method: 'POST', body, duplex: 'half' } as unknown as RequestInit)
+      expect(await res.text()).toBe(`part-${i}-a;part-${i}-b`)
+    }
+    expect(live!.requests.length).toBe(4)
+    expect(attempts.filter((a) => a.verdict === 'not-sent').length).toBeGreaterThan(0)
+  })
+
+  it('returns a 404 to the caller without retrying it or ejecting anything', async () => {
+    const backends = await servers(3, answer(404, 'no such user'))
+    const { balancer, fetch, attempts } = balanced(backends.map((s) => s.url))
+    for (let i = 0; i < 30; i++) {
+      const res = await fetch(`/users/${i}`)
+      expect(res.status).toBe(404)
+      expect(await res.text()).toBe('no such user')
+    }
+    expect(total(backends)).toBe(30)
+    expect(attempts.every((a) => a.verdict === 'caller-error' && !a.retried)).toBe(true)
+    for (const endpoint of balancer.snapshot().endpoints) {
+      expect(endpoint.state).toBe('active')
+      expect(endpoint.failures).toBe(0)
+    }
+  })
+
+  it('discards retried 503s so their sockets are reused', async () => {
+    const backends = await servers(2)
+    backends[0]!.handle(answer(503, 'down '.repeat(1_000)))
+    const { fetch, attempts } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'round-robin' },
+    )
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch('/')
+      expect(res.status).toBe(200)
+      await res.text()
+    }
+    expect(attempts.filter((a) => a.verdict === 'endpoint-failure' && a.retried).length).toBeGreaterThanOrEqual(5)
+    // A 503 body left unread would pin its socket and force a new connection per request.
+    expect(backends[0]!.connections).toBe(1)
+  })
+
+  it('keeps the endpoint’s path prefix for relative URLs and serviceUrl ones', async () => {
+    const [backend] = await servers(1)
+    const { fetch } = balanced([`${backend!.url}/api/v2`], {}, { serviceUrl: 'http://users.internal/v2' })
+    await (await fetch('/users/42?fields=name')).text()
+    await (await fetch('users/43')).text()
+    await (await fetch('http://users.internal/v2/users/44')).text()
+    await (await fetch(new Request('http://users.internal/v2/users/45', { headers: { 'x-a': '1' } }))).text()
+    expect(backend!.requests.map((r) => r.url)).toEqual([
+      '/api/v2/users/42?fields=name',
+      '/api/v2/users/43',
+      '/api/v2/users/44',
+      '/api/v2/users/45',
+    ])
+    expect(backend!.requests[3]!.headers['x-a']).toBe('1')
+    await expect(fetch('http://elsewhere.example/users/1')).rejects.toThrow(TypeError)
+    expect(backend!.requests.length).toBe(4)
+  })
+
+  it('retries a POST only with an Idempotency-Key', async () => {
+    const backends = await servers(2)
+    backends[0]!.handle(answer(503))
+    const { fetch, attempts } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'round-robin' },
+    )
+    const statuses: number[] = []
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch('/orders', { method: 'POST', body: 'order' })
+      statuses.push(res.status)
+      await res.text()
+    }
+    expect(statuses).toContain(503)
+    expect(attempts.every((a) => !a.retried)).toBe(true)
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch('/orders', { method: 'POST', body: 'order', headers: { 'Idempotency-Key': `o-${i}` } })
+      expect(res.status).toBe(200)
+      await res.text()
+    }
+  })
+
+  it('counts a streaming download in flight until its body ends', async () => {
+    let finish!: () => void
+    const released = new Promise<void>((resolve) => (finish = resolve))
+    const [backend] = await servers(1, (_req, res) => {
+      res.write('first;')
+      void released.then(() => res.end('last'))
+    })
+    const { balancer, fetch, attempts } = balanced([backend!.url])
+    const res = await fetch('/download')
+    const reader = res.body!.getReader()
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('first;')
+    expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(1)
+    expect(attempts).toEqual([])
+    const ended = new Promise<AttemptEvent>((resolve) => balancer.once('attempt', resolve))
+    finish()
+    let rest = ''
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      rest += new TextDecoder().decode(chunk.value)
+    }
+    expect(rest).toBe('last')
+    expect((await ended).verdict).toBe('success')
+    expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(0)
+  })
+
+  it('ends the attempt as cancelled when the caller cancels the body', async () => {
+    const [backend] = await servers(1, (_req, res) => res.write('partial'))
+    const { balancer, fetch } = balanced([backend!.url])
+    const res = await fetch('/slow')
+    const ended = new Promise<AttemptEvent>((resolve) => balancer.once('attempt', resolve))
+    await res.body!.cancel()
+    expect((await ended).verdict).toBe('cancelled')
+    expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(0)
+  })
+
+  it('rejects like fetch with the last error when no backend answers', async () => {
+    const { fetch, attempts } = balanced([`http://127.0.0.1:${await closedPort()}`])
+    const error = await fetch('/').catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(TypeError)
+    expect(((error as Error).cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED')
+    expect(attempts.map((a) => a.verdict)).toEqual(['not-sent', 'not-sent', 'not-sent'])
+  })
+
+  it('rejects with the signal’s reason when the caller aborts', async () => {
+    const [backend] = await servers(1, () => {})
+    const { fetch } = balanced([backend!.url])
+    const controller = new AbortController()
+    const pending = fetch('/never', { signal: controller.signal })
+    await new Promise<void>((resolve) => {
+      const wait = () => (backend!.requests.length > 0 ? resolve() : setImmediate(wait))
+      wait()
+    })
+    const reason = new Error('caller gave up')
+    controller.abort(reason)
+    await expect(pending).rejects.toBe(reason)
+  })
+
+  it('uses the fetch it is given and a key per request', async () => {
+    const backends = await servers(3)
+    const { fetch } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'round-robin' },
+      { fetch: undiciFetch as unknown as typeof globalThis.fetch },
+    )
+    const res = await fetch('/k', { key: 'user-42' })
+    expect(res).toBeInstanceOf(UndiciResponse)
+    expect(await res.text()).toBe('ok')
+  })
+})
