@@ -54,6 +54,11 @@ export class AttemptImpl implements Attempt {
   nextInEndpoint: AttemptImpl | undefined = undefined
   /** Wakes whoever waits for this attempt to end (calls that can end early). */
   onEnd: (() => void) | undefined = undefined
+  /**
+   * Told when keel cancels the attempt, for adapters that drive a client without a signal: an
+   * `AbortController` plus a listener per attempt costs about 0.7 µs on Node 24.
+   */
+  canceller: { attemptCancelled(reason: unknown): void } | undefined = undefined
 
   constructor(state: EndpointState, number: number, previous: readonly AttemptRecord[], start: number, trial: boolean) {
     this.state = state
@@ -79,6 +84,7 @@ export class AttemptImpl implements Attempt {
     // keel's own attempt timeout means the endpoint was too slow: an endpoint failure, not a cancel.
     this.verdict = reason instanceof AttemptTimeoutError ? 'endpoint-failure' : 'cancelled'
     this.controller?.abort(reason)
+    this.canceller?.attemptCancelled(reason)
   }
 
   record(): AttemptRecord {

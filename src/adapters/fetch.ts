@@ -4,7 +4,7 @@ import { coreOf } from '../internal/core-of.ts'
 import { checkFunction, isPlainObject, rejectUnknownKeys, typeError } from '../internal/validate.ts'
 import { EndpointDispatchers, type FetchConnectOptions } from './fetch/endpoint-dispatchers.ts'
 import { type FetchFunction, type FetchHost, FetchRun } from './fetch/fetch-run.ts'
-import { retryPolicies } from './http/retry-policy.ts'
+import { callOptionsTable, retryPolicies } from './http/retry-policy.ts'
 
 export type { FetchConnectOptions } from './fetch/endpoint-dispatchers.ts'
 export type { FetchFunction } from './fetch/fetch-run.ts'
@@ -125,10 +125,12 @@ export function createFetch(balancer: Balancer<unknown>, options: CreateFetchOpt
     throw typeError('connect', 'an object of TLS connect options', options.connect)
   }
   const core = coreOf(balancer)
+  const policies = retryPolicies(core)
   const host: FetchHost = {
     balancer,
     classifier: core.classifier,
-    policies: retryPolicies(core),
+    policies,
+    callOptions: callOptionsTable(policies),
     dispatchers: new EndpointDispatchers(balancer, core, options.connect),
     fetch: () => custom ?? globalThis.fetch,
   }
@@ -144,8 +146,7 @@ export function createFetch(balancer: Balancer<unknown>, options: CreateFetchOpt
         url = typeof input === 'string' ? input : input instanceof URL ? input.href : String(input)
         merged = init === undefined ? {} : { ...init }
       }
-      const key = merged.key as string | Uint8Array | undefined
-      run = new FetchRun(host, relativePath(url, service), merged, key === undefined ? {} : { key })
+      run = new FetchRun(host, relativePath(url, service), merged)
     } catch (error) {
       return Promise.reject(error)
     }

@@ -6,7 +6,7 @@ import { coreOf } from '../internal/core-of.ts'
 import { isPlainObject, typeError } from '../internal/validate.ts'
 import type { ResourceHandle } from '../resources.ts'
 import { uniqueResourceName } from './http/resource-name.ts'
-import { type RetryPolicies, retryPolicies } from './http/retry-policy.ts'
+import { callOptionsTable, type RetryPolicies, retryPolicies } from './http/retry-policy.ts'
 import { hostHeader, httpOrigin } from './http/target.ts'
 import { type BalancedDispatchOptions, type DispatchHost, DispatchRun } from './undici/dispatch-run.ts'
 import { adaptHandler } from './undici/legacy-handler.ts'
@@ -60,6 +60,7 @@ export class BalancerDispatcher extends Dispatcher {
       classifier: core.classifier,
       pools,
       policies,
+      callOptions: callOptionsTable(policies),
       runEnded: () => {
         if (--this.#pending === 0) this.#onIdle?.()
       },

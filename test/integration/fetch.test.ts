@@ -216,6 +216,45 @@ describe('createFetch', () => {
     expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(0)
   })
 
+  it('watches the body stream when the fetch it is given ignores `dispatcher`', async () => {
+    let finish!: () => void
+    const released = new Promise<void>((resolve) => (finish = resolve))
+    const [backend] = await servers(1, (_req, res) => {
+      res.write('first;')
+      void released.then(() => res.end('last'))
+    })
+    // A fetch not built on undici: it never calls the dispatcher keel passes.
+    const plain = (url: string, init?: RequestInit) => {
+      const { dispatcher: _ignored, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown }
+      return globalThis.fetch(url, rest)
+    }
+    const { balancer, fetch } = balanced([backend!.url], {}, { fetch: plain })
+    const res = await fetch('/download')
+    const reader = res.body!.getReader()
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('first;')
+    expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(1)
+    const ended = new Promise<AttemptEvent>((resolve) => balancer.once('attempt', resolve))
+    finish()
+    while (!(await reader.read()).done) {}
+    expect((await ended).verdict).toBe('success')
+    expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(0)
+  })
+
+  it('never retries a response already handed over, even when its attempt times out', async () => {
+    const backends = await servers(2, (_req, res) => res.write('partial'))
+    const { balancer, fetch, attempts } = balanced(
+      backends.map((s) => s.url),
+      { attemptTimeout: 300 },
+    )
+    const res = await fetch('/slow')
+    expect(res.status).toBe(200)
+    const ended = new Promise<AttemptEvent>((resolve) => balancer.once('attempt', resolve))
+    await expect(res.text()).rejects.toThrow()
+    expect(await ended).toMatchObject({ verdict: 'endpoint-failure', retried: false })
+    expect(total(backends)).toBe(1)
+    expect(attempts).toHaveLength(1)
+  })
+
   it('ends the attempt as cancelled when the caller cancels the body', async () => {
     const [backend] = await servers(1, (_req, res) => res.write('partial'))
     const { balancer, fetch } = balanced([backend!.url])

@@ -258,6 +258,19 @@ describe('BalancerDispatcher', () => {
     expect(attempts.map((a) => a.verdict)).toEqual(['not-sent', 'not-sent', 'not-sent'])
   })
 
+  it('never retries a response already handed over, even when its attempt times out', async () => {
+    const backends = await servers(2, (_req, res) => res.write('partial'))
+    const { dispatcher, attempts } = balanced(
+      backends.map((s) => s.url),
+      { attemptTimeout: 300 },
+    )
+    const res = await request('http://users.internal/slow', { dispatcher })
+    expect(res.statusCode).toBe(200)
+    await expect(res.body.text()).rejects.toMatchObject({ code: 'KEEL_ATTEMPT_TIMEOUT' })
+    expect(attempts.map((a) => [a.verdict, a.retried])).toEqual([['endpoint-failure', false]])
+    expect(total(backends)).toBe(1)
+  })
+
   it('aborts the request when the caller’s signal fires mid-body', async () => {
     const [backend] = await servers(1, (_req, res) => res.write('partial'))
     const { balancer, dispatcher } = balanced([backend!.url])

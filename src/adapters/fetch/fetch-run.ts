@@ -1,4 +1,4 @@
-import type { Attempt } from '../../attempt.ts'
+import type { Attempt, AttemptImpl } from '../../attempt.ts'
 import type { Balancer } from '../../balancer.ts'
 import type { OutcomeClassifier } from '../../classify.ts'
 import type { Endpoint } from '../../endpoint.ts'
@@ -8,6 +8,7 @@ import { isOnceBody } from '../http/body-kind.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { httpUrl } from '../http/target.ts'
+import { AttemptDispatcher, type DispatchTarget } from './attempt-dispatcher.ts'
 import type { EndpointDispatchers } from './endpoint-dispatchers.ts'
 import { OnceBody } from './once-body.ts'
 import { trackBody } from './tracked-body.ts'
@@ -20,6 +21,8 @@ export interface FetchHost {
   readonly balancer: Balancer<unknown>
   readonly classifier: OutcomeClassifier
   readonly policies: RetryPolicies
+  /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`. */
+  readonly callOptions: readonly CallOptions[]
   readonly dispatchers: EndpointDispatchers
   fetch(): FetchFunction
 }
@@ -27,8 +30,8 @@ export interface FetchHost {
 /**
  * One call of a balanced fetch: a `balancer.call` whose attempts each fetch from the picked
  * endpoint. A response keel could retry is returned to keel (discarded if it retries, so the
- * socket is reused); any other is handed to the caller at once, with its body tracked so the
- * attempt stays in flight until the body ends — and keel never retries after that.
+ * socket is reused); any other is handed to the caller at once, and its attempt stays in flight
+ * until the response body has been received — keel never retries after that.
  */
 export class FetchRun {
   readonly host: FetchHost
@@ -40,22 +43,25 @@ export class FetchRun {
   #delivered = false
   #resolve!: (response: Response) => void
 
-  constructor(host: FetchHost, path: string, init: Record<string, unknown>, options: { key?: string | Uint8Array }) {
+  constructor(host: FetchHost, path: string, init: Record<string, unknown>) {
     this.host = host
     this.path = path
-    const { body, signal, key: _key, idempotent: explicit, ...rest } = init
+    const { body, key, idempotent: explicit, ...rest } = init
     const method = typeof rest.method === 'string' ? rest.method.toUpperCase() : 'GET'
     this.idempotent = isIdempotentRequest(method, explicit as boolean | undefined, rest.headers)
     const once = isOnceBody(body)
     this.body = once ? new OnceBody(body as ReadableStream) : undefined
     this.init = once ? { ...rest, duplex: 'half' } : body === undefined ? rest : { ...rest, body }
-    const retry = once ? host.policies.once : host.policies.replayable
-    this.options = {
-      idempotent: this.idempotent,
-      ...(options.key === undefined ? {} : { key: options.key }),
-      ...(signal === undefined || signal === null ? {} : { signal: signal as AbortSignal }),
-      ...(retry === undefined ? {} : { retry }),
+    const signal = rest.signal ?? undefined
+    let options = host.callOptions[(once ? 2 : 0) + (this.idempotent ? 1 : 0)]!
+    if (key !== undefined || signal !== undefined) {
+      options = {
+        ...options,
+        ...(key === undefined ? {} : { key: key as string | Uint8Array }),
+        ...(signal === undefined ? {} : { signal: signal as AbortSignal }),
+      }
     }
+    this.options = options
   }
 
   start(): Promise<Response> {
@@ -80,9 +86,16 @@ export class FetchRun {
 
   readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<Response> => {
     const { host } = this
-    const init: Record<string, unknown> = { ...this.init, signal: attempt.signal }
+    const init: Record<string, unknown> = { ...this.init }
     if (this.body !== undefined) init.body = this.body.stream()
-    if (host.dispatchers.needs(endpoint)) init.dispatcher = await host.dispatchers.get(endpoint)
+    const target = host.dispatchers.needs(endpoint) ? await host.dispatchers.get(endpoint) : init.dispatcher
+    const dispatcher = new AttemptDispatcher(target as DispatchTarget | undefined)
+    init.dispatcher = dispatcher
+    // keel's cancellations (deadline, attempt timeout, drain, close) reach the exchange through
+    // the dispatcher; the caller's own signal goes to fetch as given.
+    const impl = attempt as AttemptImpl
+    if (impl.cancelled) throw impl.cancelReason
+    impl.canceller = dispatcher
     let res: Response
     try {
       res = await host.fetch()(httpUrl(endpoint, this.path), init as RequestInit)
@@ -91,38 +104,40 @@ export class FetchRun {
       throw error
     }
     this.body?.sent()
-    if (this.#delivered || attempt.signal.aborted) return res
+    if (this.#delivered || impl.cancelled) return res
+    const result = host.classifier.value(res)
     if (
       this.body === undefined &&
       attempt.number <= host.policies.retries &&
-      mayRetryResponse(host.classifier.value(res), this.idempotent)
+      mayRetryResponse(result, this.idempotent)
     ) {
       return res
     }
-    return this.#deliver(res, attempt)
+    return this.#deliver(res, dispatcher, (typeof result === 'string' ? result : result.verdict) !== 'success')
   }
 
-  async #deliver(res: Response, attempt: Attempt): Promise<Response> {
+  async #deliver(res: Response, dispatcher: AttemptDispatcher, failure: boolean): Promise<Response> {
     this.#delivered = true
-    const body = res.body
-    if (body === null) {
-      this.#resolve(markFinal(res))
+    // keel consults its retry rules only after failures: a success needs no mark.
+    if (failure) markFinal(res)
+    dispatcher.handedOver = true
+    if (dispatcher.dispatched || res.body === null) {
+      this.#resolve(res)
+      try {
+        await dispatcher.settled()
+      } catch (error) {
+        throw markFinal(error)
+      }
       return res
     }
-    const { response, ended } = trackBody(res, body)
-    markFinal(response)
-    // keel cancelling the attempt now (deadline, attempt timeout, drain) ends the caller's body
-    // too: mark its reason so keel does not retry a request the caller already holds.
-    const signal = attempt.signal
-    const onAbort = () => markFinal(signal.reason)
-    signal.addEventListener('abort', onAbort)
+    // A fetch that ignores `dispatcher` (not built on undici): watch the body stream instead.
+    const { response, ended } = trackBody(res, res.body)
+    if (failure) markFinal(response)
     this.#resolve(response)
     try {
       await ended
     } catch (error) {
       throw markFinal(error)
-    } finally {
-      signal.removeEventListener('abort', onAbort)
     }
     return response
   }

@@ -1,6 +1,6 @@
 import type { ClassifyResult } from '../../classify.ts'
 import type { Core } from '../../core.ts'
-import type { CallRetryOptions, RetryDecision } from '../../options.ts'
+import type { CallOptions, CallRetryOptions, RetryDecision } from '../../options.ts'
 
 /**
  * Outcomes that must never be retried: a response already handed to the caller (its headers or
@@ -48,6 +48,21 @@ export function retryPolicies(core: Core): RetryPolicies {
     },
     retries: base.retries,
   }
+}
+
+/**
+ * The four call options an adapter needs, indexed by `(once ? 2 : 0) + (idempotent ? 1 : 0)`:
+ * constant objects, so the per-call path allocates none and keel validates their `retry` once.
+ */
+export function callOptionsTable(policies: RetryPolicies): readonly CallOptions[] {
+  const table: CallOptions[] = []
+  for (const once of [false, true]) {
+    const retry = once ? policies.once : policies.replayable
+    for (const idempotent of [false, true]) {
+      table.push(Object.freeze(retry === undefined ? { idempotent } : { idempotent, retry }))
+    }
+  }
+  return table
 }
 
 /**

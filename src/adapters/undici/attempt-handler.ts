@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
-import type { Attempt } from '../../attempt.ts'
+import type { Attempt, AttemptImpl } from '../../attempt.ts'
 import type { Endpoint } from '../../endpoint.ts'
 import { markFinal } from '../http/retry-policy.ts'
 import type { DispatchRun } from './dispatch-run.ts'
@@ -44,9 +44,11 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     return new Promise((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
-      const signal = this.attempt.signal
-      if (signal.aborted) return this.fail(signal.reason)
-      signal.addEventListener('abort', this)
+      // keel tells this handler when it cancels the attempt (deadline, attempt timeout, drain,
+      // close) through the attempt's canceller: cheaper than reading \`attempt.signal\`.
+      const impl = this.attempt as AttemptImpl
+      if (impl.cancelled) return this.fail(impl.cancelReason)
+      impl.canceller = this
       let pool: Dispatcher
       let options: Dispatcher.DispatchOptions
       try {
@@ -61,11 +63,10 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   }
 
   /** keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the request. */
-  handleEvent(): void {
-    const reason = this.attempt.signal.reason as Error
+  attemptCancelled(reason: unknown): void {
     // Once the caller has the response, keel must not retry whatever it ends with.
     if (this.run.committed === this) markFinal(reason)
-    this.abort(reason)
+    this.abort(reason as Error)
   }
 
   abort(reason: Error): void {
@@ -153,14 +154,14 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   succeed(value: DispatchedResponse | Upgraded): void {
     if (this.settled) return
     this.settled = true
-    this.attempt.signal.removeEventListener('abort', this)
+    ;(this.attempt as AttemptImpl).canceller = undefined
     this.#resolve(value)
   }
 
   fail(error: unknown): void {
     if (this.settled) return
     this.settled = true
-    this.attempt.signal.removeEventListener('abort', this)
+    ;(this.attempt as AttemptImpl).canceller = undefined
     this.#reject(error)
   }
 }

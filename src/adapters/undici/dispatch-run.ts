@@ -22,6 +22,8 @@ export interface DispatchHost {
   readonly classifier: OutcomeClassifier
   readonly pools: ResourceHandle<Dispatcher>
   readonly policies: RetryPolicies
+  /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`, built once per dispatcher. */
+  readonly callOptions: readonly CallOptions[]
   runEnded(): void
 }
 
@@ -135,14 +137,9 @@ export class DispatchRun {
       this.host.runEnded()
       return
     }
-    const { policies } = this.host
     const key = this.opts.key
-    const retry = this.once ? policies.once : policies.replayable
-    const options: CallOptions = {
-      idempotent: this.idempotent,
-      ...(key === undefined ? {} : { key }),
-      ...(retry === undefined ? {} : { retry }),
-    }
+    const base = this.host.callOptions[(this.once ? 2 : 0) + (this.idempotent ? 1 : 0)]!
+    const options = key === undefined ? base : { ...base, key }
     this.host.balancer.call(this.attempt, options).then(
       (value) => this.#settled(value),
       (error) => this.#failed(error),

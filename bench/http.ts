@@ -1,0 +1,330 @@
+// HTTP over loopback (DESIGN §4): keel's BalancerDispatcher and createFetch against a hand-rolled
+// round-robin over the same kind of undici Pools (the true overhead), with a raw Pool to one
+// backend, undici's BalancedPool, and nginx least_conn / HAProxy leastconn as central proxies
+// reported beside them. Three nginx backends answer `200 ok` at once.
+//
+// Run: node bench/http.ts [--seconds 3] [--rounds 3] [--concurrency 32]
+// Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
+// 127.0.0.1 with generated configs in a temp dir and stops them at the end.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { BalancedPool, Pool } from 'undici'
+import { createFetch } from '../src/adapters/fetch.ts'
+import { BalancerDispatcher } from '../src/adapters/undici.ts'
+import { Balancer } from '../src/index.ts'
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '32' },
+  },
+})
+const SECONDS = Number(values.seconds)
+const ROUNDS = Number(values.rounds)
+const CONCURRENCY = Number(values.concurrency)
+const WARMUP_MS = 500
+
+function has(binary: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+function ensureProxies(): void {
+  if (has('nginx') && has('haproxy')) return
+  console.error('Installing nginx and haproxy from Debian packages…')
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env })
+  execFileSync('apt-get', ['install', '-y', '-qq', 'nginx', 'haproxy'], { stdio: 'inherit', env })
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** Resolves once something accepts TCP connections on the port. */
+async function listening(port: number, child: ChildProcess): Promise<void> {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${child.spawnfile} exited with ${child.exitCode}`)
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.once('connect', () => {
+        socket.destroy()
+        resolve(true)
+      })
+      socket.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+function nginxConfig(dir: string, name: string, http: string): string {
+  const conf = join(dir, `${name}.conf`)
+  writeFileSync(
+    conf,
+    `daemon off;
+worker_processes 1;
+pid ${join(dir, `${name}.pid`)};
+error_log ${join(dir, `${name}.error.log`)} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${join(dir, `${name}-body`)};
+  proxy_temp_path ${join(dir, `${name}-proxy`)};
+  fastcgi_temp_path ${join(dir, `${name}-fastcgi`)};
+  uwsgi_temp_path ${join(dir, `${name}-uwsgi`)};
+  scgi_temp_path ${join(dir, `${name}-scgi`)};
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+${http}
+}
+`,
+  )
+  return conf
+}
+
+interface Latencies {
+  count: number
+  samples: number[]
+}
+
+/** A closed loop: `CONCURRENCY` workers, each sending its next request when the last completes. */
+async function closedLoop(one: () => Promise<void>, ms: number): Promise<Latencies> {
+  const samples: number[] = []
+  const end = performance.now() + ms
+  const worker = async () => {
+    while (performance.now() < end) {
+      const start = performance.now()
+      await one()
+      samples.push(performance.now() - start)
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+  return { count: samples.length, samples }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+interface Client {
+  readonly name: string
+  readonly topology: string
+  readonly one: () => Promise<void>
+}
+
+interface Row {
+  rps: number[]
+  p50: number[]
+  p99: number[]
+}
+
+async function main(): Promise<void> {
+  ensureProxies()
+  const dir = mkdtempSync(join(tmpdir(), 'keel-bench-http-'))
+  const children: ChildProcess[] = []
+  const closers: (() => Promise<unknown>)[] = []
+  try {
+    const backendPorts = [await freePort(), await freePort(), await freePort()]
+    const nginxPort = await freePort()
+    const haproxyPort = await freePort()
+    const servers = backendPorts
+      .map((p) => `  server { listen 127.0.0.1:${p}; location / { return 200 'ok'; } }`)
+      .join('\n')
+    const upstream = backendPorts.map((p) => `server 127.0.0.1:${p};`).join(' ')
+    const backendsConf = nginxConfig(dir, 'backends', servers)
+    const proxyConf = nginxConfig(
+      dir,
+      'proxy',
+      `  upstream backends { least_conn; ${upstream} keepalive 64; }
+  server { listen 127.0.0.1:${nginxPort};
+    location / { proxy_pass http://backends; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+    )
+    const haproxyConf = join(dir, 'haproxy.cfg')
+    writeFileSync(
+      haproxyConf,
+      `global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:${haproxyPort}
+  default_backend be
+backend be
+  balance leastconn
+${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
+`,
+    )
+    const start = (cmd: string, args: string[]) => {
+      const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] })
+      children.push(child)
+      return child
+    }
+    const backends = start('nginx', ['-p', dir, '-e', join(dir, 'backends.error.log'), '-c', backendsConf])
+    for (const p of backendPorts) await listening(p, backends)
+    await listening(nginxPort, start('nginx', ['-p', dir, '-e', join(dir, 'proxy.error.log'), '-c', proxyConf]))
+    await listening(haproxyPort, start('haproxy', ['-db', '-f', haproxyConf]))
+
+    const urls = backendPorts.map((p) => `http://127.0.0.1:${p}`)
+    const get = { path: '/', method: 'GET' } as const
+    const pool = <T extends { close(): Promise<void> }>(p: T): T => {
+      closers.push(() => p.close())
+      return p
+    }
+    const single = pool(new Pool(urls[0]!))
+    const rrPools = urls.map((u) => pool(new Pool(u)))
+    let cursor = 0
+    const balancedPool = pool(new BalancedPool(urls))
+    const nginxPool = pool(new Pool(`http://127.0.0.1:${nginxPort}`))
+    const haproxyPool = pool(new Pool(`http://127.0.0.1:${haproxyPort}`))
+    const keel = new Balancer({ endpoints: urls })
+    const keelRr = new Balancer({ endpoints: urls, picker: 'round-robin' })
+    closers.push(
+      () => keel.close(),
+      () => keelRr.close(),
+    )
+    const dispatcher = new BalancerDispatcher(keel)
+    const dispatcherRr = new BalancerDispatcher(keelRr)
+    const origin = { ...get, origin: 'http://service.internal' }
+    const balancedFetch = createFetch(keel)
+    let fetchCursor = 0
+
+    const clients: Client[] = [
+      {
+        name: 'hand-rolled round-robin, 3 Pools',
+        topology: 'client → 3 backends',
+        one: async () => void (await (await rrPools[cursor++ % 3]!.request(get)).body.text()),
+      },
+      {
+        name: 'keel BalancerDispatcher (p2c-ewma)',
+        topology: 'client → 3 backends',
+        one: async () => void (await (await dispatcher.request(origin)).body.text()),
+      },
+      {
+        name: 'keel BalancerDispatcher (round-robin)',
+        topology: 'client → 3 backends',
+        one: async () => void (await (await dispatcherRr.request(origin)).body.text()),
+      },
+      {
+        name: 'raw Pool, 1 backend',
+        topology: 'client → 1 backend',
+        one: async () => void (await (await single.request(get)).body.text()),
+      },
+      {
+        name: 'undici BalancedPool',
+        topology: 'client → 3 backends',
+        one: async () => void (await (await balancedPool.request(get)).body.text()),
+      },
+      {
+        name: 'nginx least_conn (1 worker)',
+        topology: 'client → proxy → 3 backends',
+        one: async () => void (await (await nginxPool.request(get)).body.text()),
+      },
+      {
+        name: 'HAProxy leastconn (1 thread)',
+        topology: 'client → proxy → 3 backends',
+        one: async () => void (await (await haproxyPool.request(get)).body.text()),
+      },
+      {
+        name: 'hand-rolled round-robin, global fetch',
+        topology: 'client → 3 backends',
+        one: async () => void (await (await fetch(`${urls[fetchCursor++ % 3]}/`)).text()),
+      },
+      {
+        name: 'keel createFetch (global fetch)',
+        topology: 'client → 3 backends',
+        one: async () => void (await (await balancedFetch('/')).text()),
+      },
+    ]
+    // Every client's first requests open its connections: warm each up before it is measured.
+    for (const client of clients) await closedLoop(client.one, WARMUP_MS)
+
+    const rows = new Map<string, Row>(clients.map((c) => [c.name, { rps: [], p50: [], p99: [] }]))
+    for (let round = 0; round < ROUNDS; round++) {
+      // Rotate the order so no client always runs first or last (thermal and GC drift).
+      const order = clients.map((_, i) => clients[(i + round) % clients.length]!)
+      for (const client of order) {
+        await closedLoop(client.one, WARMUP_MS / 5)
+        const { count, samples } = await closedLoop(client.one, SECONDS * 1000)
+        samples.sort((a, b) => a - b)
+        const row = rows.get(client.name)!
+        row.rps.push(count / SECONDS)
+        row.p50.push(percentile(samples, 50))
+        row.p99.push(percentile(samples, 99))
+      }
+      console.error(`round ${round + 1}/${ROUNDS} done`)
+    }
+
+    const rr = median(rows.get(clients[0]!.name)!.rps)
+    const fetchRr = median(rows.get('hand-rolled round-robin, global fetch')!.rps)
+    const cpu = cpus()
+    console.log(
+      `Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim()}; closed loop, ${CONCURRENCY} concurrent, ` +
+        `${SECONDS} s × ${ROUNDS} rounds (medians); nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
+        `${haproxyVersion()}; everything on 127.0.0.1, client, backends and proxies sharing the cores.\n`,
+    )
+    console.log('| client | topology | req/s | ratio | p50 ms | p99 ms |')
+    console.log('| --- | --- | ---: | ---: | ---: | ---: |')
+    for (const client of clients) {
+      const row = rows.get(client.name)!
+      const rps = median(row.rps)
+      const base = client.name.includes('fetch') ? fetchRr : rr
+      const ratio = (rps / base).toFixed(2)
+      console.log(
+        `| ${client.name} | ${client.topology} | ${Math.round(rps).toLocaleString('en-US')} | ${ratio}× | ` +
+          `${median(row.p50).toFixed(2)} | ${median(row.p99).toFixed(2)} |`,
+      )
+    }
+    console.log(
+      '\nratio: req/s over the hand-rolled round-robin of the same client kind (undici Pools, or global fetch).',
+    )
+    await dispatcher.close()
+    await dispatcherRr.close()
+  } finally {
+    await Promise.allSettled(closers.map((close) => close()))
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve()
+            child.once('exit', () => resolve())
+            child.kill('SIGTERM')
+          }),
+      ),
+    )
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function nginxVersion(): string {
+  const out = execFileSync('sh', ['-c', 'nginx -v 2>&1'], { encoding: 'utf8' })
+  return /nginx\/(\S+)/.exec(out)?.[1] ?? '?'
+}
+
+function haproxyVersion(): string {
+  const out = execFileSync('haproxy', ['-v'], { encoding: 'utf8' })
+  return `HAProxy ${/HAProxy version (\S+)/.exec(out)?.[1] ?? '?'}`
+}
+
+await main()

@@ -1,0 +1,194 @@
+import { markFinal } from '../http/retry-policy.ts'
+
+/** What fetch needs of a `dispatcher`: undici's `dispatch(options, handler)`. */
+export interface DispatchTarget {
+  dispatch(options: object, handler: object): boolean
+}
+
+type Handler = Record<string, ((...args: unknown[]) => unknown) | undefined>
+
+// undici keeps its global dispatcher under these symbols: `.1` for the legacy handler API (what
+// Node 22 and 24's built-in fetch dispatch with), `.2` for the current one (undici ≥ 8).
+const GLOBAL_LEGACY = Symbol.for('undici.globalDispatcher.1')
+const GLOBAL_CURRENT = Symbol.for('undici.globalDispatcher.2')
+
+function globalDispatcher(current: boolean): DispatchTarget | undefined {
+  const g = globalThis as unknown as Record<symbol, DispatchTarget | undefined>
+  return current ? (g[GLOBAL_CURRENT] ?? g[GLOBAL_LEGACY]) : g[GLOBAL_LEGACY]
+}
+
+/**
+ * Forwards every callback of a handler in undici's current API, noting when the response ends.
+ * It must not look like a legacy handler (undici tells the two apart by `onRequestStart`).
+ */
+class Tap {
+  readonly owner: AttemptDispatcher
+  readonly handler: Handler
+  controller: { abort(reason: unknown): void } | undefined
+
+  constructor(owner: AttemptDispatcher, handler: Handler) {
+    this.owner = owner
+    this.handler = handler
+  }
+
+  onRequestStart(controller: { abort(reason: unknown): void }, context: unknown): unknown {
+    this.controller = controller
+    const result = this.handler.onRequestStart?.(controller, context)
+    if (this.owner.abortReason !== undefined) controller.abort(this.owner.abortReason)
+    return result
+  }
+  onRequestUpgrade(...args: unknown[]): unknown {
+    this.owner.ended(this, undefined)
+    return this.handler.onRequestUpgrade?.(...args)
+  }
+  onResponseStart(...args: unknown[]): unknown {
+    return this.handler.onResponseStart?.(...args)
+  }
+  onResponseData(...args: unknown[]): unknown {
+    return this.handler.onResponseData?.(...args)
+  }
+  onResponseEnd(...args: unknown[]): unknown {
+    try {
+      return this.handler.onResponseEnd?.(...args)
+    } finally {
+      this.owner.ended(this, undefined)
+    }
+  }
+  onResponseError(controller: unknown, error: unknown): unknown {
+    try {
+      return this.handler.onResponseError?.(controller, error)
+    } finally {
+      this.owner.ended(this, error ?? new Error('The request failed'))
+    }
+  }
+  onBodySent(...args: unknown[]): unknown {
+    return this.handler.onBodySent?.(...args)
+  }
+  onRequestSent(): unknown {
+    return this.handler.onRequestSent?.()
+  }
+  onResponseStarted(): unknown {
+    return this.handler.onResponseStarted?.()
+  }
+  abort(reason: unknown): void {
+    this.controller?.abort(reason)
+  }
+}
+
+/** The same for a legacy handler (`onConnect`, `onHeaders`, `onData`, `onComplete`, `onError`). */
+class LegacyTap {
+  readonly owner: AttemptDispatcher
+  readonly handler: Handler
+  #abort: ((reason: unknown) => void) | undefined
+
+  constructor(owner: AttemptDispatcher, handler: Handler) {
+    this.owner = owner
+    this.handler = handler
+  }
+
+  onConnect(abort: (reason: unknown) => void, context: unknown): unknown {
+    this.#abort = abort
+    const result = this.handler.onConnect?.(abort, context)
+    if (this.owner.abortReason !== undefined) abort(this.owner.abortReason)
+    return result
+  }
+  onUpgrade(...args: unknown[]): unknown {
+    this.owner.ended(this, undefined)
+    return this.handler.onUpgrade?.(...args)
+  }
+  onHeaders(...args: unknown[]): unknown {
+    return this.handler.onHeaders?.(...args)
+  }
+  onData(...args: unknown[]): unknown {
+    return this.handler.onData?.(...args)
+  }
+  onComplete(...args: unknown[]): unknown {
+    try {
+      return this.handler.onComplete?.(...args)
+    } finally {
+      this.owner.ended(this, undefined)
+    }
+  }
+  onError(error: unknown): unknown {
+    try {
+      return this.handler.onError?.(error)
+    } finally {
+      this.owner.ended(this, error ?? new Error('The request failed'))
+    }
+  }
+  onBodySent(...args: unknown[]): unknown {
+    return this.handler.onBodySent?.(...args)
+  }
+  onRequestSent(): unknown {
+    return this.handler.onRequestSent?.()
+  }
+  onResponseStarted(): unknown {
+    return this.handler.onResponseStarted?.()
+  }
+  abort(reason: unknown): void {
+    this.#abort?.(reason)
+  }
+}
+
+/**
+ * The `dispatcher` of one fetch attempt: it forwards to the real dispatcher (the endpoint's Pool,
+ * the caller's `dispatcher`, or undici's global one that fetch would use anyway) and watches the
+ * exchange below fetch, so keel knows when the response body has been received whole, or failed —
+ * without wrapping the Response or its stream — and can abort the exchange when it cancels the
+ * attempt. With redirects fetch dispatches again; the last exchange is the one that counts.
+ */
+export class AttemptDispatcher implements DispatchTarget {
+  readonly #target: DispatchTarget | undefined
+  #current: Tap | LegacyTap | undefined
+  #outcome: { error: unknown } | undefined
+  #wake: ((outcome: { error: unknown }) => void) | undefined
+  /** keel cancelled the attempt: abort the exchange as soon as it starts. */
+  abortReason: unknown
+  /** The response went to the caller: keel must not retry whatever ends its exchange. */
+  handedOver = false
+
+  constructor(target: DispatchTarget | undefined) {
+    this.#target = target
+  }
+
+  /** fetch went through this dispatcher (a fetch not built on undici ignores it). */
+  get dispatched(): boolean {
+    return this.#current !== undefined
+  }
+
+  dispatch(options: object, handler: object): boolean {
+    const h = handler as Handler
+    const current = typeof h.onRequestStart === 'function' || typeof h.onResponseStart === 'function'
+    const target = this.#target ?? globalDispatcher(current)
+    if (target === undefined) throw new TypeError('keel/fetch: no undici dispatcher to send the request through')
+    const tap = current ? new Tap(this, h) : new LegacyTap(this, h)
+    this.#current = tap
+    this.#outcome = undefined
+    return target.dispatch(options, tap)
+  }
+
+  /**
+   * keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the exchange, so
+   * fetch fails or errors the body. Called through the attempt's canceller.
+   */
+  attemptCancelled(reason: unknown): void {
+    if (this.handedOver) markFinal(reason)
+    this.abortReason ??= reason
+    this.#current?.abort(reason)
+  }
+
+  ended(tap: Tap | LegacyTap, error: unknown): void {
+    if (tap !== this.#current || this.#outcome !== undefined) return
+    const outcome = { error }
+    this.#outcome = outcome
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.(outcome)
+  }
+
+  /** Resolves when the last exchange's response has been received whole; rejects if it failed. */
+  async settled(): Promise<void> {
+    const outcome = this.#outcome ?? (await new Promise<{ error: unknown }>((resolve) => (this.#wake = resolve)))
+    if (outcome.error !== undefined) throw outcome.error
+  }
+}
