@@ -3,7 +3,7 @@
 // backend, undici's BalancedPool, and nginx least_conn / HAProxy leastconn as central proxies
 // reported beside them. Three nginx backends answer `200 ok` at once.
 //
-// Run: node bench/http.ts [--seconds 3] [--rounds 3] [--concurrency 32]
+// Run: node bench/http.ts [--seconds 1] [--rounds 10] [--concurrency 32]
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
@@ -19,8 +19,8 @@ import { Balancer } from '../src/index.ts'
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '3' },
-    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '32' },
   },
 })
@@ -125,14 +125,20 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 interface Client {
   readonly name: string
   readonly topology: string
+  /** The client this one's ratio is taken against, measured next to it in every round. */
+  readonly baseline: string
   readonly one: () => Promise<void>
 }
 
 interface Row {
   rps: number[]
+  ratio: number[]
   p50: number[]
   p99: number[]
 }
+
+const RR = 'hand-rolled round-robin, 3 Pools'
+const FETCH_RR = 'hand-rolled round-robin, global fetch'
 
 async function main(): Promise<void> {
   ensureProxies()
@@ -210,59 +216,94 @@ ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
     const balancedFetch = createFetch(keel)
     let fetchCursor = 0
 
+    const keelNoBreaker = new Balancer({ endpoints: urls, breaker: false })
+    closers.push(() => keelNoBreaker.close())
+    const dispatcherNoBreaker = new BalancerDispatcher(keelNoBreaker)
+    const keelCall = new Balancer({ endpoints: urls })
+    closers.push(() => keelCall.close())
+    const callPools = new Map(urls.map((u, i) => [u, rrPools[i]!]))
+    const direct = 'client → 3 backends'
+    const proxied = 'client → proxy → 3 backends'
+
     const clients: Client[] = [
       {
-        name: 'hand-rolled round-robin, 3 Pools',
-        topology: 'client → 3 backends',
+        name: RR,
+        topology: direct,
+        baseline: RR,
         one: async () => void (await (await rrPools[cursor++ % 3]!.request(get)).body.text()),
       },
       {
         name: 'keel BalancerDispatcher (p2c-ewma)',
-        topology: 'client → 3 backends',
+        topology: direct,
+        baseline: RR,
         one: async () => void (await (await dispatcher.request(origin)).body.text()),
       },
       {
         name: 'keel BalancerDispatcher (round-robin)',
-        topology: 'client → 3 backends',
+        topology: direct,
+        baseline: RR,
         one: async () => void (await (await dispatcherRr.request(origin)).body.text()),
+      },
+      {
+        name: 'keel BalancerDispatcher (p2c-ewma, breaker off)',
+        topology: direct,
+        baseline: RR,
+        one: async () => void (await (await dispatcherNoBreaker.request(origin)).body.text()),
+      },
+      {
+        name: 'keel balancer.call around Pool.request',
+        topology: direct,
+        baseline: RR,
+        one: async () =>
+          void (await keelCall.call(async (endpoint) =>
+            (await callPools.get(endpoint.origin)!.request(get)).body.text(),
+          )),
       },
       {
         name: 'raw Pool, 1 backend',
         topology: 'client → 1 backend',
+        baseline: RR,
         one: async () => void (await (await single.request(get)).body.text()),
       },
       {
         name: 'undici BalancedPool',
-        topology: 'client → 3 backends',
+        topology: direct,
+        baseline: RR,
         one: async () => void (await (await balancedPool.request(get)).body.text()),
       },
       {
         name: 'nginx least_conn (1 worker)',
-        topology: 'client → proxy → 3 backends',
+        topology: proxied,
+        baseline: RR,
         one: async () => void (await (await nginxPool.request(get)).body.text()),
       },
       {
         name: 'HAProxy leastconn (1 thread)',
-        topology: 'client → proxy → 3 backends',
+        topology: proxied,
+        baseline: RR,
         one: async () => void (await (await haproxyPool.request(get)).body.text()),
       },
       {
-        name: 'hand-rolled round-robin, global fetch',
-        topology: 'client → 3 backends',
+        name: FETCH_RR,
+        topology: direct,
+        baseline: FETCH_RR,
         one: async () => void (await (await fetch(`${urls[fetchCursor++ % 3]}/`)).text()),
       },
       {
         name: 'keel createFetch (global fetch)',
-        topology: 'client → 3 backends',
+        topology: direct,
+        baseline: FETCH_RR,
         one: async () => void (await (await balancedFetch('/')).text()),
       },
     ]
     // Every client's first requests open its connections: warm each up before it is measured.
     for (const client of clients) await closedLoop(client.one, WARMUP_MS)
 
-    const rows = new Map<string, Row>(clients.map((c) => [c.name, { rps: [], p50: [], p99: [] }]))
+    const rows = new Map<string, Row>(clients.map((c) => [c.name, { rps: [], ratio: [], p50: [], p99: [] }]))
     for (let round = 0; round < ROUNDS; round++) {
-      // Rotate the order so no client always runs first or last (thermal and GC drift).
+      // Rotate the order so no client always runs first or last (thermal and GC drift); each
+      // ratio pairs a client with its baseline's run in the same round, which cancels most of
+      // the load other processes put on a shared machine.
       const order = clients.map((_, i) => clients[(i + round) % clients.length]!)
       for (const client of order) {
         await closedLoop(client.one, WARMUP_MS / 5)
@@ -273,31 +314,31 @@ ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
         row.p50.push(percentile(samples, 50))
         row.p99.push(percentile(samples, 99))
       }
+      for (const client of clients) {
+        const row = rows.get(client.name)!
+        row.ratio.push(row.rps[round]! / rows.get(client.baseline)!.rps[round]!)
+      }
       console.error(`round ${round + 1}/${ROUNDS} done`)
     }
 
-    const rr = median(rows.get(clients[0]!.name)!.rps)
-    const fetchRr = median(rows.get('hand-rolled round-robin, global fetch')!.rps)
     const cpu = cpus()
     console.log(
       `Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim()}; closed loop, ${CONCURRENCY} concurrent, ` +
-        `${SECONDS} s × ${ROUNDS} rounds (medians); nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
+        `${ROUNDS} rounds of ${SECONDS} s per client; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
         `${haproxyVersion()}; everything on 127.0.0.1, client, backends and proxies sharing the cores.\n`,
     )
     console.log('| client | topology | req/s | ratio | p50 ms | p99 ms |')
     console.log('| --- | --- | ---: | ---: | ---: | ---: |')
     for (const client of clients) {
       const row = rows.get(client.name)!
-      const rps = median(row.rps)
-      const base = client.name.includes('fetch') ? fetchRr : rr
-      const ratio = (rps / base).toFixed(2)
       console.log(
-        `| ${client.name} | ${client.topology} | ${Math.round(rps).toLocaleString('en-US')} | ${ratio}× | ` +
-          `${median(row.p50).toFixed(2)} | ${median(row.p99).toFixed(2)} |`,
+        `| ${client.name} | ${client.topology} | ${Math.round(median(row.rps)).toLocaleString('en-US')} | ` +
+          `${median(row.ratio).toFixed(2)}× | ${median(row.p50).toFixed(2)} | ${median(row.p99).toFixed(2)} |`,
       )
     }
     console.log(
-      '\nratio: req/s over the hand-rolled round-robin of the same client kind (undici Pools, or global fetch).',
+      '\nMedians over rounds. ratio: the median of per-round req/s ratios to the hand-rolled round-robin of the ' +
+        'same client kind (undici Pools, or global fetch) run in the same round.',
     )
     await dispatcher.close()
     await dispatcherRr.close()
