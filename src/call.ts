@@ -10,6 +10,7 @@ import {
   type RetriesExhaustedReason,
 } from './errors.ts'
 import { abortReason } from './internal/abort.ts'
+import { type AbortWatcher, watchAbort } from './internal/abort-watch.ts'
 import type { TimerEntry } from './internal/timer-queue.ts'
 import type { ResolvedCall } from './options.ts'
 import { backoffDelay } from './retry/backoff.ts'
@@ -74,18 +75,22 @@ export async function callSimple<C, T>(core: Core, fn: AttemptFn<C, T>, options:
  * attempt timeouts, hedges, retries. It settles once — with its last attempt's outcome, or at
  * once when the caller aborts or the deadline passes — and cancels its live attempts then.
  */
-export class CallRun<C, T> {
+export class CallRun<C, T> implements AbortWatcher {
   readonly core: Core
   readonly fn: AttemptFn<C, T>
   readonly options: ResolvedCall
   readonly startedAt: number
   readonly deadline: number
-  /** Ended attempts, oldest first. */
+  /**
+   * Records of ended attempts that were followed by another, oldest first. The last attempt's
+   * record is made only when an error needs the whole history, so a call that succeeds at once
+   * builds none.
+   */
   readonly history: AttemptRecord[] = []
-  /** Endpoints tried so far: retries go elsewhere while another is eligible. */
-  readonly tried: EndpointState[] = []
-  /** Attempts in flight. */
-  readonly live: AttemptImpl[] = []
+  /** Endpoints tried so far: retries go elsewhere while another is eligible. Made on the first retry. */
+  #tried: EndpointState[] | undefined
+  /** Attempts in flight: the current one, and more while hedging. */
+  #live: AttemptImpl | AttemptImpl[] | undefined
   /** The latest attempt that ended: the result rule reads it. */
   last: AttemptImpl | undefined
   settled = false
@@ -95,7 +100,7 @@ export class CallRun<C, T> {
   #deadlineEntry: TimerEntry | undefined
   #waitEntry: TimerEntry | undefined
   #wake: ((proceed: boolean) => void) | undefined
-  #onAbort: (() => void) | undefined
+  #abortWatch: Set<AbortWatcher> | undefined
   /** This run counts in `core.pending` (the simple path counts its own call). */
   #counted = false
 
@@ -127,7 +132,6 @@ export class CallRun<C, T> {
   /** Takes over after the simple path's failed first attempt. */
   continueAfter(first: AttemptImpl): Promise<T> {
     this.core.liveCalls.add(this)
-    this.#recordTried(first.state)
     void this.#drive(first)
     return this.promise
   }
@@ -136,25 +140,39 @@ export class CallRun<C, T> {
   cancel(reason: unknown): void {
     if (this.settled) return
     this.#settle(false, reason)
-    for (const attempt of [...this.live]) this.core.cancelAttempt(attempt, reason)
+    const live = this.#live
+    if (live === undefined) return
+    if (Array.isArray(live)) for (const attempt of [...live]) this.core.cancelAttempt(attempt, reason)
+    else this.core.cancelAttempt(live, reason)
+  }
+
+  onAbort(reason: unknown): void {
+    this.#abortWatch = undefined
+    this.cancel(reason)
   }
 
   /** Starts attempt `number` on a picked endpoint and waits until it ends (or keel ends it). */
   async attempt(number: number): Promise<AttemptImpl> {
     const { core, options } = this
     const now = core.clock.now()
-    const state = core.set.select(options.key, this.tried.length === 0 ? undefined : this.tried, now)
+    if (this.last !== undefined) this.#recordTried(this.last.state)
+    const state = core.set.select(options.key, this.#tried, now)
     const previous = this.history.length === 0 ? NO_PREVIOUS : Object.freeze(this.history.slice())
     const attempt = core.startAttempt(state, number, previous, now, core.set.lastTrial)
-    this.#recordTried(state)
-    if (options.attemptTimeout !== undefined) core.armAttemptTimeout(attempt, options.attemptTimeout)
-    const ended = new Promise<void>((resolve) => {
-      attempt.onEnd = resolve
-    })
-    this.live.push(attempt)
-    void runAttempt(core, this.fn, attempt)
-    await ended
-    this.live.splice(this.live.indexOf(attempt), 1)
+    this.#addLive(attempt)
+    if (options.attemptTimeout === undefined && !attempt.trial) {
+      // Only `fn` can end this attempt (a deadline or abort settles the call itself): await it.
+      await runAttempt(core, this.fn, attempt)
+    } else {
+      // keel may end the attempt before `fn` settles: wait for whichever comes first.
+      if (options.attemptTimeout !== undefined) core.armAttemptTimeout(attempt, options.attemptTimeout)
+      const ended = new Promise<void>((resolve) => {
+        attempt.onEnd = resolve
+      })
+      void runAttempt(core, this.fn, attempt)
+      await ended
+    }
+    this.#removeLive(attempt)
     this.last = attempt
     return attempt
   }
@@ -166,9 +184,9 @@ export class CallRun<C, T> {
    */
   decide(attempt: AttemptImpl): Decision {
     const decision = this.#decide(attempt)
-    this.history.push(attempt.record())
     this.core.emitAttempt(attempt, decision.retry)
     if (decision.retry) {
+      this.history.push(attempt.record())
       if (attempt.settled && !attempt.threw && attempt.value !== undefined) this.core.classifier.discard(attempt.value)
       this.core.emit('retry', { from: attempt.state.endpoint, attempt: attempt.number + 1, delay: decision.delay })
     }
@@ -203,9 +221,11 @@ export class CallRun<C, T> {
       this.#settle(true, last.value)
     } else {
       const error = last.cancelled ? last.cancelReason : last.error
-      if (this.history.length <= 1) this.#settle(false, error)
-      else
-        this.#settle(false, new RetriesExhaustedError(reason ?? 'retries', Object.freeze(this.history.slice()), error))
+      if (this.history.length === 0) this.#settle(false, error)
+      else {
+        const attempts = Object.freeze([...this.history, last.record()])
+        this.#settle(false, new RetriesExhaustedError(reason ?? 'retries', attempts, error))
+      }
     }
   }
 
@@ -222,7 +242,8 @@ export class CallRun<C, T> {
       } else {
         this.last = attempt
       }
-      if (this.settled) return
+      // decide() runs even when the call already settled (aborted, deadline): every ended attempt
+      // is recorded and emits exactly one `attempt` event.
       const decision = this.decide(attempt)
       if (!decision.retry) return this.finish(decision.reason)
       await retryLoop(this, decision)
@@ -281,7 +302,25 @@ export class CallRun<C, T> {
   }
 
   #recordTried(state: EndpointState): void {
-    if (!this.tried.includes(state)) this.tried.push(state)
+    const tried = (this.#tried ??= [])
+    if (!tried.includes(state)) tried.push(state)
+  }
+
+  #addLive(attempt: AttemptImpl): void {
+    const live = this.#live
+    if (live === undefined) this.#live = attempt
+    else if (Array.isArray(live)) live.push(attempt)
+    else this.#live = [live, attempt]
+  }
+
+  #removeLive(attempt: AttemptImpl): void {
+    const live = this.#live
+    if (live === attempt) this.#live = undefined
+    else if (Array.isArray(live)) {
+      const i = live.indexOf(attempt)
+      if (i !== -1) live.splice(i, 1)
+      if (live.length === 0) this.#live = undefined
+    }
   }
 
   #arm(): void {
@@ -297,12 +336,7 @@ export class CallRun<C, T> {
         true,
       )
     }
-    const signal = options.signal
-    if (signal !== undefined) {
-      const onAbort = () => this.cancel(abortReason(signal))
-      this.#onAbort = onAbort
-      signal.addEventListener('abort', onAbort, { once: true })
-    }
+    if (options.signal !== undefined) this.#abortWatch = watchAbort(options.signal, this)
     core.liveCalls.add(this)
   }
 
@@ -312,7 +346,7 @@ export class CallRun<C, T> {
     const { core } = this
     if (this.#deadlineEntry !== undefined) core.timers.cancel(this.#deadlineEntry)
     if (this.#waitEntry !== undefined) core.timers.cancel(this.#waitEntry)
-    if (this.#onAbort !== undefined) this.options.signal!.removeEventListener('abort', this.#onAbort)
+    if (this.#abortWatch !== undefined) this.#abortWatch.delete(this)
     const wake = this.#wake
     this.#wake = undefined
     wake?.(false)
