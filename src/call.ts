@@ -14,6 +14,7 @@ import { type AbortWatcher, watchAbort } from './internal/abort-watch.ts'
 import type { TimerEntry } from './internal/timer-queue.ts'
 import type { ResolvedCall } from './options.ts'
 import { backoffDelay } from './retry/backoff.ts'
+import { hedgedRound } from './retry/hedge.ts'
 import { retryLoop } from './retry/retry.ts'
 
 /** The function a call runs against a picked endpoint. */
@@ -87,8 +88,12 @@ export class CallRun<C, T> implements AbortWatcher {
    * builds none.
    */
   readonly history: AttemptRecord[] = []
-  /** Endpoints tried so far: retries go elsewhere while another is eligible. Made on the first retry. */
+  /** Endpoints tried so far: retries and hedges go elsewhere while another is eligible. */
+  #firstTried: EndpointState | undefined
   #tried: EndpointState[] | undefined
+  /** Attempts started, and retries decided. */
+  #started = 0
+  #retriesUsed = 0
   /** Attempts in flight: the current one, and more while hedging. */
   #live: AttemptImpl | AttemptImpl[] | undefined
   /** The latest attempt that ended: the result rule reads it. */
@@ -151,30 +156,64 @@ export class CallRun<C, T> implements AbortWatcher {
     this.cancel(reason)
   }
 
-  /** Starts attempt `number` on a picked endpoint and waits until it ends (or keel ends it). */
-  async attempt(number: number): Promise<AttemptImpl> {
+  /**
+   * Starts the next attempt on a picked endpoint (avoiding those this call tried) without waiting
+   * for it. Throws `NoEndpointAvailableError` when nothing can take it.
+   */
+  launch(): AttemptImpl {
     const { core, options } = this
     const now = core.clock.now()
-    if (this.last !== undefined) this.#recordTried(this.last.state)
-    const state = core.set.select(options.key, this.#tried, now)
+    const state = core.set.select(options.key, this.#triedList(), now)
+    this.#noteTried(state)
     const previous = this.history.length === 0 ? NO_PREVIOUS : Object.freeze(this.history.slice())
-    const attempt = core.startAttempt(state, number, previous, now, core.set.lastTrial)
+    const attempt = core.startAttempt(state, ++this.#started, previous, now, core.set.lastTrial)
     this.#addLive(attempt)
+    if (options.attemptTimeout !== undefined) core.armAttemptTimeout(attempt, options.attemptTimeout)
+    return attempt
+  }
+
+  /** Runs a launched attempt's `fn`; `attempt.onEnd` fires when it ends (or keel ends it). */
+  run(attempt: AttemptImpl): void {
+    void runAttempt(this.core, this.fn, attempt)
+  }
+
+  /** An attempt of this call ended and was dealt with: it is no longer live. */
+  release(attempt: AttemptImpl): void {
+    this.#removeLive(attempt)
+  }
+
+  /**
+   * One round: an attempt (or, for a hedged call, an attempt and its hedges) until it ends.
+   * Returns the attempt that decides the round.
+   */
+  async round(): Promise<AttemptImpl> {
+    const { core, options } = this
+    const hedge = options.hedge
+    if (hedge !== false && options.idempotent) return (this.last = await hedgedRound(this, hedge))
+    const attempt = this.launch()
     if (options.attemptTimeout === undefined && !attempt.trial) {
       // Only `fn` can end this attempt (a deadline or abort settles the call itself): await it.
       await runAttempt(core, this.fn, attempt)
     } else {
       // keel may end the attempt before `fn` settles: wait for whichever comes first.
-      if (options.attemptTimeout !== undefined) core.armAttemptTimeout(attempt, options.attemptTimeout)
       const ended = new Promise<void>((resolve) => {
         attempt.onEnd = resolve
       })
-      void runAttempt(core, this.fn, attempt)
+      this.run(attempt)
       await ended
     }
     this.#removeLive(attempt)
     this.last = attempt
     return attempt
+  }
+
+  /**
+   * Records an attempt that ended without deciding its round (a failed hedge, a losing one):
+   * it joins the history and emits its `attempt` event.
+   */
+  note(attempt: AttemptImpl): void {
+    this.history.push(attempt.record())
+    this.core.emitAttempt(attempt, false)
   }
 
   /**
@@ -186,9 +225,10 @@ export class CallRun<C, T> implements AbortWatcher {
     const decision = this.#decide(attempt)
     this.core.emitAttempt(attempt, decision.retry)
     if (decision.retry) {
+      this.#retriesUsed++
       this.history.push(attempt.record())
       if (attempt.settled && !attempt.threw && attempt.value !== undefined) this.core.classifier.discard(attempt.value)
-      this.core.emit('retry', { from: attempt.state.endpoint, attempt: attempt.number + 1, delay: decision.delay })
+      this.core.emit('retry', { from: attempt.state.endpoint, attempt: this.#started + 1, delay: decision.delay })
     }
     return decision
   }
@@ -238,9 +278,11 @@ export class CallRun<C, T> implements AbortWatcher {
     try {
       let attempt = first
       if (attempt === undefined) {
-        attempt = await this.attempt(1)
+        attempt = await this.round()
       } else {
         this.last = attempt
+        this.#started = 1
+        this.#noteTried(attempt.state)
       }
       // decide() runs even when the call already settled (aborted, deadline): every ended attempt
       // is recorded and emits exactly one `attempt` event.
@@ -282,7 +324,7 @@ export class CallRun<C, T> implements AbortWatcher {
       if (answer === true || answer === false) retryable = answer
     }
     if (!retryable) return stop('not-retryable')
-    if (attempt.number > retry.retries) return stop('retries')
+    if (this.#retriesUsed >= retry.retries) return stop('retries')
     const now = core.clock.now()
     let delay = backoffDelay(attempt.number, retry, core.random)
     if (verdict === 'overloaded' && !core.set.anyPickable()) {
@@ -301,9 +343,16 @@ export class CallRun<C, T> implements AbortWatcher {
     return { retry: true, delay, reason: undefined }
   }
 
-  #recordTried(state: EndpointState): void {
-    const tried = (this.#tried ??= [])
-    if (!tried.includes(state)) tried.push(state)
+  /** The endpoints to avoid, or undefined on the first attempt (most calls never build a list). */
+  #triedList(): readonly EndpointState[] | undefined {
+    if (this.#tried !== undefined) return this.#tried
+    if (this.#firstTried === undefined) return undefined
+    return (this.#tried = [this.#firstTried])
+  }
+
+  #noteTried(state: EndpointState): void {
+    if (this.#firstTried === undefined) this.#firstTried = state
+    else if (this.#tried !== undefined && !this.#tried.includes(state)) this.#tried.push(state)
   }
 
   #addLive(attempt: AttemptImpl): void {

@@ -11,8 +11,8 @@ const SLICES = 10
  * A sliding-window latency histogram for the `'p95'` hedge delay (Finagle's `BackupRequestFilter`
  * and tower's hedge both hedge at a recent latency percentile). Log-spaced buckets (8 per power of
  * two, ≈ 9% resolution, 1/64 ms to ~17 min) over a window split in 10 slices on the injected clock:
- * recording is O(1), a percentile costs one pass over ~200 buckets and is cached for a tenth of
- * the window. Memory: 10 × 208 counters per balancer.
+ * recording is O(1); a percentile costs one pass over ~200 buckets and is reused while it is under
+ * a tenth of the window old and the sample count moved by at most 2%. Memory: 10 × 208 counters per balancer.
  */
 export class LatencyWindow {
   readonly #sliceMs: number
@@ -22,6 +22,7 @@ export class LatencyWindow {
   #count = 0
   #epoch = Number.NEGATIVE_INFINITY
   #cachedAt = Number.NEGATIVE_INFINITY
+  #cachedCount = -1
   #cachedQuantile = -1
   #cached: number | undefined
 
@@ -45,9 +46,18 @@ export class LatencyWindow {
   /** The `q` quantile (0–1) of the window's samples, or undefined with too few samples. */
   quantile(now: number, q: number): number | undefined {
     this.#advance(now)
-    if (q === this.#cachedQuantile && now - this.#cachedAt < this.#sliceMs) return this.#cached
+    const count = this.#count
+    // Reuse the last answer while it is fresh: same quantile, under a slice old, counts within 2%.
+    if (
+      q === this.#cachedQuantile &&
+      now - this.#cachedAt < this.#sliceMs &&
+      Math.abs(count - this.#cachedCount) <= this.#cachedCount / 50
+    ) {
+      return this.#cached
+    }
     this.#cachedAt = now
     this.#cachedQuantile = q
+    this.#cachedCount = count
     if (this.#count < this.#minSamples) return (this.#cached = undefined)
     const rank = Math.ceil(q * this.#count)
     let seen = 0

@@ -79,7 +79,10 @@ describe('retry with failover against real servers', () => {
   it('retries an idempotent call answered 503 on a different server', async () => {
     const list = await servers(3, answer503)
     list[2]!.handle((_req, res) => res.end('fine'))
-    const { b } = balancer(list.map((s) => s.url), { retry: { minTimeout: 0 } })
+    const { b } = balancer(
+      list.map((s) => s.url),
+      { retry: { minTimeout: 0 } },
+    )
     const servedBy: string[][] = []
     for (let i = 0; i < 6; i++) {
       const before = list.map((s) => s.requests.length)
@@ -99,7 +102,9 @@ describe('retry with failover against real servers', () => {
     const { b, clock } = balancer([only!.url])
     let retried: number | undefined
     b.on('retry', ({ delay }) => (retried = delay))
-    const call = b.call((e, a) => get(e.resolve('/'), a.signal), { idempotent: true, retry: { retries: 1 } }).catch((e: unknown) => e)
+    const call = b
+      .call((e, a) => get(e.resolve('/'), a.signal), { idempotent: true, retry: { retries: 1 } })
+      .catch((e: unknown) => e)
     await waitFor(() => retried !== undefined)
     expect(retried).toBeGreaterThanOrEqual(10_000)
     expect(only!.requests).toHaveLength(1)
@@ -116,7 +121,10 @@ describe('retry with failover against real servers', () => {
       res.setHeader('retry-after', '10')
       res.end()
     })
-    const two = balancer(pair.map((s) => s.url), { picker: { name: 'first', build: firstPicker } })
+    const two = balancer(
+      pair.map((s) => s.url),
+      { picker: { name: 'first', build: firstPicker } },
+    )
     const delays: number[] = []
     two.b.on('retry', ({ delay }) => delays.push(delay))
     const result = two.b.call((e, a) => get(e.resolve('/'), a.signal), { idempotent: true })
@@ -129,7 +137,10 @@ describe('retry with failover against real servers', () => {
 
   it('keeps a total outage within the budget: 2,000 calls make at most 2,000 + 400 + 100 attempts', async () => {
     const list = await servers(3, answer503)
-    const { b } = balancer(list.map((s) => s.url), { retry: { minTimeout: 0 } })
+    const { b } = balancer(
+      list.map((s) => s.url),
+      { retry: { minTimeout: 0 } },
+    )
     let exhausted = 0
     b.on('budgetExhausted', () => exhausted++)
     let next = 0
@@ -178,7 +189,10 @@ describe('retry with failover against real servers', () => {
       const timer = setTimeout(() => res.end('late'), 1_000)
       res.on('close', () => clearTimeout(timer))
     })
-    const { b, clock } = balancer(list.map((s) => s.url), { retry: { minTimeout: 0 } })
+    const { b, clock } = balancer(
+      list.map((s) => s.url),
+      { retry: { minTimeout: 0 } },
+    )
     let settled = false
     const call = b
       .call(
@@ -201,8 +215,13 @@ describe('retry with failover against real servers', () => {
 
   it('reports every attempt in RetriesExhaustedError after several, in order', async () => {
     const list = await servers(3, answer503)
-    const { b } = balancer(list.map((s) => s.url), { retry: { minTimeout: 0 } })
-    const error = (await b.call((e, a) => get(e.resolve('/'), a.signal), { idempotent: true }).catch((e: unknown) => e)) as RetriesExhaustedError
+    const { b } = balancer(
+      list.map((s) => s.url),
+      { retry: { minTimeout: 0 } },
+    )
+    const error = (await b
+      .call((e, a) => get(e.resolve('/'), a.signal), { idempotent: true })
+      .catch((e: unknown) => e)) as RetriesExhaustedError
     expect(error).toBeInstanceOf(RetriesExhaustedError)
     expect(error.reason).toBe('retries')
     expect(error.attempts.map((a) => a.verdict)).toEqual(['endpoint-failure', 'endpoint-failure', 'endpoint-failure'])
@@ -214,8 +233,14 @@ describe('retry with failover against real servers', () => {
     const list = await servers(3, answer503)
     list[1]!.handle((_req, res) => res.end('second choice'))
     const order = list.map((s) => `http://127.0.0.1:${s.port}`)
-    const { b } = balancer(order, { picker: preferenceOrder(order), fallbackPicker: 'round-robin', retry: { minTimeout: 0 } })
-    expect(await b.call((e, a) => get(e.resolve('/'), a.signal), { key: 'user-42', idempotent: true })).toBe('second choice')
+    const { b } = balancer(order, {
+      picker: preferenceOrder(order),
+      fallbackPicker: 'round-robin',
+      retry: { minTimeout: 0 },
+    })
+    expect(await b.call((e, a) => get(e.resolve('/'), a.signal), { key: 'user-42', idempotent: true })).toBe(
+      'second choice',
+    )
     expect(list.map((s) => s.requests.length)).toEqual([1, 1, 0])
   })
 })
