@@ -91,11 +91,12 @@ export class EndpointSet {
     for (const [id, state] of this.members) {
       if (!next.has(id)) this.#startDrain(state)
     }
-    for (const info of next.values()) this.#upsert(info)
+    const coldStart = this.#coldStartLatency(this.#core.clock.now())
+    for (const info of next.values()) this.#upsert(info, coldStart)
   }
 
   add(info: EndpointInfo): void {
-    this.#upsert(info)
+    this.#upsert(info, this.#coldStartLatency(this.#core.clock.now()))
   }
 
   remove(id: string): boolean {
@@ -233,7 +234,8 @@ export class EndpointSet {
     return new NoEndpointAvailableError('unavailable')
   }
 
-  #upsert(info: EndpointInfo): void {
+  /** Adds or updates one endpoint; a new one starts at `coldStartMs` (computed once per batch). */
+  #upsert(info: EndpointInfo, coldStartMs: number): void {
     const core = this.#core
     const existing = this.members.get(info.id)
     if (existing !== undefined) {
@@ -262,14 +264,17 @@ export class EndpointSet {
       core.emit('endpointAdded', { endpoint: revived.endpoint })
       return
     }
-    const state = new EndpointState(info, core, now, this.#coldStartLatency(now), EWMA_DECAY_MS)
+    const state = new EndpointState(info, core, now, coldStartMs, EWMA_DECAY_MS)
     this.members.set(info.id, state)
     core.attachDetectors(state)
     this.#membershipChanged()
     core.emit('endpointAdded', { endpoint: state.endpoint })
   }
 
-  /** A new endpoint starts at the mean of the others' estimates (30 ms when none). */
+  /**
+   * A new endpoint starts at the mean of the established members' estimates (30 ms when none),
+   * computed once per batch of changes: adding 10,000 endpoints stays linear.
+   */
   #coldStartLatency(now: number): number {
     let sum = 0
     let n = 0
