@@ -94,6 +94,8 @@ export class CallRun<C, T> implements AbortWatcher {
   /** Attempts started, and retries decided. */
   #started = 0
   #retriesUsed = 0
+  /** The attempt a decided retry will replace, kept as `last` until the retry starts. */
+  #superseded: AttemptImpl | undefined
   /** Attempts in flight: the current one, and more while hedging. */
   #live: AttemptImpl | AttemptImpl[] | undefined
   /** The latest attempt that ended: the result rule reads it. */
@@ -160,11 +162,16 @@ export class CallRun<C, T> implements AbortWatcher {
    * Starts the next attempt on a picked endpoint (avoiding those this call tried) without waiting
    * for it. Throws `NoEndpointAvailableError` when nothing can take it.
    */
-  launch(): AttemptImpl {
+  launch(hedge = false): AttemptImpl {
     const { core, options } = this
     const now = core.clock.now()
-    const state = core.set.select(options.key, this.#triedList(), now)
+    const state = core.set.select(options.key, this.#triedList(), now, hedge)
     this.#noteTried(state)
+    const superseded = this.#superseded
+    if (superseded !== undefined) {
+      this.#superseded = undefined
+      this.#forget(superseded)
+    }
     const previous = this.history.length === 0 ? NO_PREVIOUS : Object.freeze(this.history.slice())
     const attempt = core.startAttempt(state, ++this.#started, previous, now, core.set.lastTrial)
     this.#addLive(attempt)
@@ -212,8 +219,14 @@ export class CallRun<C, T> implements AbortWatcher {
    * it joins the history and emits its `attempt` event.
    */
   note(attempt: AttemptImpl): void {
-    this.history.push(attempt.record())
     this.core.emitAttempt(attempt, false)
+    this.#forget(attempt)
+  }
+
+  /** An attempt whose outcome the call will not return: into the history, its value released. */
+  #forget(attempt: AttemptImpl): void {
+    this.history.push(attempt.record())
+    if (attempt.settled && !attempt.threw && attempt.value !== undefined) this.core.classifier.discard(attempt.value)
   }
 
   /**
@@ -226,8 +239,9 @@ export class CallRun<C, T> implements AbortWatcher {
     this.core.emitAttempt(attempt, decision.retry)
     if (decision.retry) {
       this.#retriesUsed++
-      this.history.push(attempt.record())
-      if (attempt.settled && !attempt.threw && attempt.value !== undefined) this.core.classifier.discard(attempt.value)
+      // The attempt stays the call's last until the retry actually starts: if no endpoint can
+      // take the retry, the call still settles like it (with its value, not yet discarded).
+      this.#superseded = attempt
       this.core.emit('retry', { from: attempt.state.endpoint, attempt: this.#started + 1, delay: decision.delay })
     }
     return decision
@@ -299,7 +313,10 @@ export class CallRun<C, T> implements AbortWatcher {
   #decide(attempt: AttemptImpl): Decision {
     if (this.settled) return DONE
     const verdict = attempt.verdict
-    if (verdict === 'success' || verdict === 'cancelled') return DONE
+    if (verdict === 'success') return DONE
+    // keel's own cancellations settle the call with their reason; an abort `fn` raised itself is
+    // final too, and not a retry exhausted.
+    if (verdict === 'cancelled') return attempt.cancelled ? DONE : stop('not-retryable')
     const { core, options } = this
     const retry = options.retry
     if (retry === false) return stop('not-retryable')

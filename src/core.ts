@@ -168,8 +168,10 @@ export class Core {
     state.linkAttempt(attempt)
     if (trial && this.options.breaker !== false) {
       const timeout = this.options.breaker.trialTimeout
-      attempt.timeoutEntry = this.timers.schedule(now + timeout, () =>
-        this.cancelAttempt(attempt, new AttemptTimeoutError(timeout, state.id)),
+      attempt.timeoutEntry = this.timers.schedule(
+        now + timeout,
+        () => this.cancelAttempt(attempt, new AttemptTimeoutError(timeout, state.id)),
+        true,
       )
     }
     return attempt

@@ -123,7 +123,7 @@ export class EndpointSet {
 
   /**
    * Picks and admits an endpoint for an attempt. `tried` endpoints are avoided while another is
-   * available, else the picker's best tried one is taken. keel-side refusals (half-open trial
+   * available, else the picker's best tried one is taken (never, with `untriedOnly`: hedges). keel-side refusals (half-open trial
    * taken, at the in-flight cap, leaving) are not attempts: the refused endpoint is skipped and
    * the picker is asked again. Throws `NoEndpointAvailableError` when nothing can be admitted.
    */
@@ -131,6 +131,7 @@ export class EndpointSet {
     key: string | Uint8Array | undefined,
     tried: readonly EndpointState[] | undefined,
     now: number,
+    untriedOnly = false,
   ): EndpointState {
     const selection = this.selection
     const context = this.#context
@@ -149,7 +150,7 @@ export class EndpointSet {
     for (let guard = 0; guard < limit; guard++) {
       const state = selection.select(context)
       if (state === undefined) {
-        if (!soft) break
+        if (!soft || untriedOnly) break
         // Every untried endpoint is out: allow the tried ones again (only refusals stay skipped).
         soft = false
         stamp = context.stamp = ++this.#stamp
