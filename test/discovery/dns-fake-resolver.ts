@@ -4,7 +4,7 @@ import type { ManualClock } from '../helpers/clock.ts'
 type Answer = unknown[] | { code: string } | (() => Promise<unknown[]>)
 
 /** An error shaped like node:dns's (`code` such as 'ENOTFOUND', 'ECONNREFUSED'). */
-export function dnsError(code: string, name = '?'): Error {
+function dnsError(code: string, name = '?'): Error {
   return Object.assign(new Error(`query ${code} ${name}`), { code })
 }
 

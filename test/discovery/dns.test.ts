@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { type DnsDiscoveryOptions, dnsDiscovery } from '../../src/discovery/dns.ts'
 import { Balancer, DiscoveryError, type DiscoveryUpdate, type EndpointObject } from '../../src/index.ts'
 import { ManualClock } from '../helpers/clock.ts'
-import { dnsError, FakeResolver } from './dns-fake-resolver.ts'
+import { FakeResolver } from './dns-fake-resolver.ts'
 
 const NAME = 'users.internal'
 const a = (address: string, ttl = 5) => ({ address, ttl })
@@ -285,7 +285,7 @@ describe('dnsDiscovery in a balancer', () => {
     await expect(balancer.call((e) => e.servername)).resolves.toBe(NAME)
     resolver.set('A', NAME, [a('10.0.0.2', 1), a('10.0.0.3', 1)])
     await clock.advance(1_000)
-    resolver.set('A', NAME, dnsError('ECONNREFUSED'))
+    resolver.set('A', NAME, { code: 'ECONNREFUSED' })
     await clock.advance(1_000)
     expect(events).toEqual(['+10.0.0.1', '+10.0.0.2', '-10.0.0.1', '+10.0.0.3', 'error'])
     expect(balancer.endpoints.map((e) => e.id).sort()).toEqual(['http://10.0.0.2:8080', 'http://10.0.0.3:8080'])
