@@ -133,5 +133,5 @@ function named(settings: LookupSettings): { servername?: string } {
 function lookupError(name: string, type: string, cause: unknown): DiscoveryError {
   const code = (cause as { code?: string } | null)?.code
   const detail = code ?? (cause instanceof Error ? cause.message : String(cause))
-  return new DiscoveryError(`DNS ${type} lookup of ${name} failed (${detail}); keeping the last set`, { cause })
+  return new DiscoveryError(`DNS ${type} lookup of ${name} failed (${detail})`, { cause })
 }

@@ -76,7 +76,7 @@ const KEYS = [
 const PROTOCOLS: readonly EndpointProtocol[] = ['http:', 'https:', 'grpc:', 'grpcs:', 'tcp:']
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'http:': 80, 'https:': 443, 'grpc:': 80, 'grpcs:': 443 }
 const INTERVAL = { min: 1, max: 2_147_483_647 }
-/** Per-try query timeout and tries: a dead server fails a lookup within about 4 s (c-ares doubles the timeout per try). */
+/** Per-try query timeout and tries: a silent server fails a lookup within about 4 s (c-ares doubles the timeout per try). */
 const QUERY_TIMEOUT_MS = 1_500
 const QUERY_TRIES = 2
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { type DnsDiscoveryOptions, dnsDiscovery } from '../../src/discovery/dns.ts'
 import { Balancer, DiscoveryError, type DiscoveryUpdate, type EndpointObject } from '../../src/index.ts'
 import { ManualClock } from '../helpers/clock.ts'
+import { trackTimers } from '../helpers/live-timers.ts'
 import { FakeResolver } from './dns-fake-resolver.ts'
 
 const NAME = 'users.internal'
@@ -185,6 +186,24 @@ describe('dnsDiscovery: refresh(), watchers and dispose', () => {
     expect(late).toHaveLength(3)
     stopLate()
     expect(clock.pending).toBe(0)
+  })
+
+  it('leaves no live timer after dispose on the system clock', async () => {
+    const timers = trackTimers()
+    timers.start()
+    try {
+      const resolver = new FakeResolver(new ManualClock(0)).set('A', NAME, [a('10.0.0.1', 5)])
+      const updates: DiscoveryUpdate[] = []
+      const stop = dnsDiscovery(NAME, { resolver, family: 4 }).watch((u) => updates.push(u))
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      expect(updates).toHaveLength(1)
+      expect(timers.live()).toBe(1)
+      stop()
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      expect(timers.live()).toBe(0)
+    } finally {
+      timers.stop()
+    }
   })
 
   it('stops every timer on dispose and drops the answer of a lookup in flight', async () => {
