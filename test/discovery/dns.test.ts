@@ -291,6 +291,25 @@ describe('dnsDiscovery: options', () => {
 })
 
 describe('dnsDiscovery in a balancer', () => {
+  it('looks up again early when every endpoint is ejected, no sooner than minInterval', async () => {
+    const clock = new ManualClock(0)
+    const resolver = new FakeResolver(clock).set('A', NAME, [a('10.0.0.1', 60)])
+    const discovery = dnsDiscovery(NAME, { port: 8080, family: 4, clock, resolver, minInterval: 2_000 })
+    const balancer = new Balancer({ discovery, clock, retry: false, breaker: { volumeThreshold: 1 } })
+    await clock.advance(500)
+    resolver.set('A', NAME, [a('10.0.0.2', 60)])
+    const refused = () => {
+      throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })
+    }
+    await balancer.call(refused).catch(() => {})
+    await clock.advance(1_499)
+    expect(resolver.times('A')).toEqual([0])
+    await clock.advance(1)
+    expect(resolver.times('A')).toEqual([0, 2_000])
+    expect(balancer.endpoints.map((e) => e.host)).toEqual(['10.0.0.2'])
+    await balancer.close()
+  })
+
   it('follows membership: new addresses start, missing ones drain, errors keep the set', async () => {
     const clock = new ManualClock(0)
     const resolver = new FakeResolver(clock)

@@ -46,7 +46,12 @@ describe('calls before the first answer', () => {
     const { source, send } = manualSource()
     const balancer = new Balancer({ discovery: source, clock })
     let runs = 0
-    const call = track(balancer.call((e) => (runs++, e.id)))
+    const call = track(
+      balancer.call((e) => {
+        runs++
+        return e.id
+      }),
+    )
     const timed = track(balancer.call((e) => e.id, { timeout: 5_000 }))
     await clock.advance(3_000)
     expect([call.status, timed.status, runs]).toEqual(['pending', 'pending', 0])
