@@ -214,7 +214,10 @@ export class EndpointSet {
   }
 
   #unavailable(now: number): NoEndpointAvailableError {
-    if (this.members.size === 0) return new NoEndpointAvailableError('empty')
+    if (this.members.size === 0) {
+      this.#core.requestRefresh()
+      return new NoEndpointAvailableError('empty')
+    }
     let pickable = 0
     let saturated = 0
     let overloadedOnly = 0
@@ -228,7 +231,8 @@ export class EndpointSet {
         earliest = Math.min(earliest, state.overloadUntil)
       }
     }
-    this.#core.requestRefresh()
+    // Saturation is load, not membership: only a set with nothing pickable asks discovery again.
+    if (pickable === 0) this.#core.requestRefresh()
     if (pickable > 0 && saturated === pickable) return new NoEndpointAvailableError('saturated')
     if (pickable === 0 && overloadedOnly > 0)
       return new NoEndpointAvailableError('overloaded', Math.max(0, earliest - now))

@@ -166,7 +166,9 @@ describe('hedges and their values', () => {
   it('never hedges to an endpoint the call already uses', async () => {
     const { balancer, clock, hedges } = make({ endpoints: ['http://10.0.0.1:80'] })
     let release!: () => void
-    const call = balancer.call(() => new Promise<string>((resolve) => (release = () => resolve('one'))), { idempotent: true })
+    const call = balancer.call(() => new Promise<string>((resolve) => (release = () => resolve('one'))), {
+      idempotent: true,
+    })
     await clock.advance(500)
     expect(hedges).toEqual([])
     release()
