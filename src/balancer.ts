@@ -9,14 +9,9 @@ import type { BalancerEvents } from './events.ts'
 import { isAbortSignal } from './internal/abort.ts'
 import { CORE } from './internal/core-of.ts'
 import { rangeError, typeError } from './internal/validate.ts'
-import {
-  type BalancerOptions,
-  type CallOptions,
-  defaultCall,
-  type ResolvedCall,
-  resolveCall,
-  resolveOptions,
-} from './options.ts'
+import type { BalancerOptions, CallOptions } from './options.ts'
+import { defaultCall, resolveCall, resolveOptions } from './resolve-options.ts'
+import type { ResolvedCall } from './resolved-options.ts'
 import type { ResourceHandle, ResourceSpec } from './resources.ts'
 import { type BalancerSnapshot, takeSnapshot } from './snapshot.ts'
 

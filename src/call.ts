@@ -12,25 +12,13 @@ import {
 import { abortReason } from './internal/abort.ts'
 import { type AbortWatcher, watchAbort } from './internal/abort-watch.ts'
 import type { TimerEntry } from './internal/timer-queue.ts'
-import type { ResolvedCall } from './options.ts'
-import { backoffDelay } from './retry/backoff.ts'
+import type { ResolvedCall } from './resolved-options.ts'
+import { type Decision, DONE, decideRetry } from './retry/decide.ts'
 import { hedgedRound } from './retry/hedge.ts'
 import { retryLoop } from './retry/retry.ts'
 
 /** The function a call runs against a picked endpoint. */
 export type AttemptFn<C, T> = (endpoint: Endpoint<C>, attempt: Attempt) => T | PromiseLike<T>
-
-/** What to do after an attempt ended. */
-export interface Decision {
-  readonly retry: boolean
-  /** ms to wait before the retry. */
-  readonly delay: number
-  /** Why no retry follows (when `retry` is false and the attempt failed). */
-  readonly reason: RetriesExhaustedReason | undefined
-}
-
-const DONE: Decision = Object.freeze({ retry: false, delay: 0, reason: undefined })
-const stop = (reason: RetriesExhaustedReason): Decision => ({ retry: false, delay: 0, reason })
 
 /**
  * Runs `fn` for an started attempt and ends the attempt exactly once, in `finally`. Never
@@ -235,7 +223,7 @@ export class CallRun<C, T> implements AbortWatcher {
    * Emits `attempt`, and `retry` when one follows.
    */
   decide(attempt: AttemptImpl): Decision {
-    const decision = this.#decide(attempt)
+    const decision = this.settled ? DONE : decideRetry(this, this.#retriesUsed, attempt)
     this.core.emitAttempt(attempt, decision.retry)
     if (decision.retry) {
       this.#retriesUsed++
@@ -308,56 +296,6 @@ export class CallRun<C, T> implements AbortWatcher {
       if (this.last === undefined || !(error instanceof NoEndpointAvailableError)) this.fail(error)
       else this.finish('no-endpoint')
     }
-  }
-
-  #decide(attempt: AttemptImpl): Decision {
-    if (this.settled) return DONE
-    const verdict = attempt.verdict
-    if (verdict === 'success') return DONE
-    // keel's own cancellations settle the call with their reason; an abort `fn` raised itself is
-    // final too, and not a retry exhausted.
-    if (verdict === 'cancelled') return attempt.cancelled ? DONE : stop('not-retryable')
-    const { core, options } = this
-    const retry = options.retry
-    if (retry === false) return stop('not-retryable')
-    const idempotent = options.idempotent
-    let retryable =
-      verdict === 'not-sent' ||
-      (verdict === 'endpoint-failure' && idempotent) ||
-      (verdict === 'overloaded' && (attempt.refused || idempotent))
-    if (retry.shouldRetry !== undefined) {
-      const answer = retry.shouldRetry({
-        verdict,
-        attempt: attempt.number,
-        endpoint: attempt.state.endpoint,
-        idempotent,
-        retryable,
-        ...(attempt.cancelled
-          ? { error: attempt.cancelReason }
-          : attempt.threw
-            ? { error: attempt.error }
-            : { value: attempt.value }),
-      })
-      if (answer === true || answer === false) retryable = answer
-    }
-    if (!retryable) return stop('not-retryable')
-    if (this.#retriesUsed >= retry.retries) return stop('retries')
-    const now = core.clock.now()
-    let delay = backoffDelay(attempt.number, retry, core.random)
-    if (verdict === 'overloaded' && !core.set.anyPickable()) {
-      // Nothing else can take the retry: wait for the first paused endpoint, if time allows.
-      const until = core.set.earliestOverloadEnd()
-      if (until === Number.POSITIVE_INFINITY) return stop('no-endpoint')
-      delay = Math.max(delay, until - now)
-    }
-    if (now + delay >= this.deadline) return stop('deadline')
-    const budget = core.budget
-    if (budget !== undefined && !budget.tryWithdraw(now)) {
-      const { calls, retries } = budget.counts(now)
-      core.emit('budgetExhausted', { retries, requests: calls })
-      return stop('budget')
-    }
-    return { retry: true, delay, reason: undefined }
   }
 
   /** The endpoints to avoid, or undefined on the first attempt (most calls never build a list). */

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import CircuitBreaker from 'opossum'
 import type { EndpointState } from '../endpoint-state.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
-import type { ResolvedBreaker } from '../options.ts'
+import type { ResolvedBreaker } from '../resolved-options.ts'
 import type { Verdict } from '../verdict.ts'
 import type { EjectionState } from './ejection.ts'
 

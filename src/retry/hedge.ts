@@ -3,7 +3,7 @@ import type { CallRun } from '../call.ts'
 import type { Core } from '../core.ts'
 import { HedgeLostError, NoEndpointAvailableError } from '../errors.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
-import type { ResolvedHedge } from '../options.ts'
+import type { ResolvedHedge } from '../resolved-options.ts'
 
 /** The quantile behind `delay: 'p95'`. */
 const P95 = 0.95
