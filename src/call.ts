@@ -10,25 +10,15 @@ import {
   type RetriesExhaustedReason,
 } from './errors.ts'
 import { abortReason } from './internal/abort.ts'
+import { type AbortWatcher, watchAbort } from './internal/abort-watch.ts'
 import type { TimerEntry } from './internal/timer-queue.ts'
-import type { ResolvedCall } from './options.ts'
-import { backoffDelay } from './retry/backoff.ts'
+import type { ResolvedCall } from './resolved-options.ts'
+import { type Decision, DONE, decideRetry } from './retry/decide.ts'
+import { hedgedRound } from './retry/hedge.ts'
 import { retryLoop } from './retry/retry.ts'
 
 /** The function a call runs against a picked endpoint. */
 export type AttemptFn<C, T> = (endpoint: Endpoint<C>, attempt: Attempt) => T | PromiseLike<T>
-
-/** What to do after an attempt ended. */
-export interface Decision {
-  readonly retry: boolean
-  /** ms to wait before the retry. */
-  readonly delay: number
-  /** Why no retry follows (when `retry` is false and the attempt failed). */
-  readonly reason: RetriesExhaustedReason | undefined
-}
-
-const DONE: Decision = Object.freeze({ retry: false, delay: 0, reason: undefined })
-const stop = (reason: RetriesExhaustedReason): Decision => ({ retry: false, delay: 0, reason })
 
 /**
  * Runs `fn` for an started attempt and ends the attempt exactly once, in `finally`. Never
@@ -74,18 +64,28 @@ export async function callSimple<C, T>(core: Core, fn: AttemptFn<C, T>, options:
  * attempt timeouts, hedges, retries. It settles once — with its last attempt's outcome, or at
  * once when the caller aborts or the deadline passes — and cancels its live attempts then.
  */
-export class CallRun<C, T> {
+export class CallRun<C, T> implements AbortWatcher {
   readonly core: Core
   readonly fn: AttemptFn<C, T>
   readonly options: ResolvedCall
   readonly startedAt: number
   readonly deadline: number
-  /** Ended attempts, oldest first. */
+  /**
+   * Records of ended attempts that were followed by another, oldest first. The last attempt's
+   * record is made only when an error needs the whole history, so a call that succeeds at once
+   * builds none.
+   */
   readonly history: AttemptRecord[] = []
-  /** Endpoints tried so far: retries go elsewhere while another is eligible. */
-  readonly tried: EndpointState[] = []
-  /** Attempts in flight. */
-  readonly live: AttemptImpl[] = []
+  /** Endpoints tried so far: retries and hedges go elsewhere while another is eligible. */
+  #firstTried: EndpointState | undefined
+  #tried: EndpointState[] | undefined
+  /** Attempts started, and retries decided. */
+  #started = 0
+  #retriesUsed = 0
+  /** The attempt a decided retry will replace, kept as `last` until the retry starts. */
+  #superseded: AttemptImpl | undefined
+  /** Attempts in flight: the current one, and more while hedging. */
+  #live: AttemptImpl | AttemptImpl[] | undefined
   /** The latest attempt that ended: the result rule reads it. */
   last: AttemptImpl | undefined
   settled = false
@@ -95,7 +95,7 @@ export class CallRun<C, T> {
   #deadlineEntry: TimerEntry | undefined
   #waitEntry: TimerEntry | undefined
   #wake: ((proceed: boolean) => void) | undefined
-  #onAbort: (() => void) | undefined
+  #abortWatch: Set<AbortWatcher> | undefined
   /** This run counts in `core.pending` (the simple path counts its own call). */
   #counted = false
 
@@ -127,7 +127,6 @@ export class CallRun<C, T> {
   /** Takes over after the simple path's failed first attempt. */
   continueAfter(first: AttemptImpl): Promise<T> {
     this.core.liveCalls.add(this)
-    this.#recordTried(first.state)
     void this.#drive(first)
     return this.promise
   }
@@ -136,27 +135,86 @@ export class CallRun<C, T> {
   cancel(reason: unknown): void {
     if (this.settled) return
     this.#settle(false, reason)
-    for (const attempt of [...this.live]) this.core.cancelAttempt(attempt, reason)
+    const live = this.#live
+    if (live === undefined) return
+    if (Array.isArray(live)) for (const attempt of [...live]) this.core.cancelAttempt(attempt, reason)
+    else this.core.cancelAttempt(live, reason)
   }
 
-  /** Starts attempt `number` on a picked endpoint and waits until it ends (or keel ends it). */
-  async attempt(number: number): Promise<AttemptImpl> {
+  onAbort(reason: unknown): void {
+    this.#abortWatch = undefined
+    this.cancel(reason)
+  }
+
+  /**
+   * Starts the next attempt on a picked endpoint (avoiding those this call tried) without waiting
+   * for it. Throws `NoEndpointAvailableError` when nothing can take it.
+   */
+  launch(hedge = false): AttemptImpl {
     const { core, options } = this
     const now = core.clock.now()
-    const state = core.set.select(options.key, this.tried.length === 0 ? undefined : this.tried, now)
+    const state = core.set.select(options.key, this.#triedList(), now, hedge)
+    this.#noteTried(state)
+    const superseded = this.#superseded
+    if (superseded !== undefined) {
+      this.#superseded = undefined
+      this.#forget(superseded)
+    }
     const previous = this.history.length === 0 ? NO_PREVIOUS : Object.freeze(this.history.slice())
-    const attempt = core.startAttempt(state, number, previous, now, core.set.lastTrial)
-    this.#recordTried(state)
+    const attempt = core.startAttempt(state, ++this.#started, previous, now, core.set.lastTrial)
+    this.#addLive(attempt)
     if (options.attemptTimeout !== undefined) core.armAttemptTimeout(attempt, options.attemptTimeout)
-    const ended = new Promise<void>((resolve) => {
-      attempt.onEnd = resolve
-    })
-    this.live.push(attempt)
-    void runAttempt(core, this.fn, attempt)
-    await ended
-    this.live.splice(this.live.indexOf(attempt), 1)
+    return attempt
+  }
+
+  /** Runs a launched attempt's `fn`; `attempt.onEnd` fires when it ends (or keel ends it). */
+  run(attempt: AttemptImpl): void {
+    void runAttempt(this.core, this.fn, attempt)
+  }
+
+  /** An attempt of this call ended and was dealt with: it is no longer live. */
+  release(attempt: AttemptImpl): void {
+    this.#removeLive(attempt)
+  }
+
+  /**
+   * One round: an attempt (or, for a hedged call, an attempt and its hedges) until it ends.
+   * Returns the attempt that decides the round.
+   */
+  async round(): Promise<AttemptImpl> {
+    const { core, options } = this
+    const hedge = options.hedge
+    if (hedge !== false && options.idempotent) return (this.last = await hedgedRound(this, hedge))
+    const attempt = this.launch()
+    if (options.attemptTimeout === undefined && !attempt.trial) {
+      // Only `fn` can end this attempt (a deadline or abort settles the call itself): await it.
+      await runAttempt(core, this.fn, attempt)
+    } else {
+      // keel may end the attempt before `fn` settles: wait for whichever comes first.
+      const ended = new Promise<void>((resolve) => {
+        attempt.onEnd = resolve
+      })
+      this.run(attempt)
+      await ended
+    }
+    this.#removeLive(attempt)
     this.last = attempt
     return attempt
+  }
+
+  /**
+   * Records an attempt that ended without deciding its round (a failed hedge, a losing one):
+   * it joins the history and emits its `attempt` event.
+   */
+  note(attempt: AttemptImpl): void {
+    this.core.emitAttempt(attempt, false)
+    this.#forget(attempt)
+  }
+
+  /** An attempt whose outcome the call will not return: into the history, its value released. */
+  #forget(attempt: AttemptImpl): void {
+    this.history.push(attempt.record())
+    if (attempt.settled && !attempt.threw && attempt.value !== undefined) this.core.classifier.discard(attempt.value)
   }
 
   /**
@@ -165,12 +223,14 @@ export class CallRun<C, T> {
    * Emits `attempt`, and `retry` when one follows.
    */
   decide(attempt: AttemptImpl): Decision {
-    const decision = this.#decide(attempt)
-    this.history.push(attempt.record())
+    const decision = this.settled ? DONE : decideRetry(this, this.#retriesUsed, attempt)
     this.core.emitAttempt(attempt, decision.retry)
     if (decision.retry) {
-      if (attempt.settled && !attempt.threw && attempt.value !== undefined) this.core.classifier.discard(attempt.value)
-      this.core.emit('retry', { from: attempt.state.endpoint, attempt: attempt.number + 1, delay: decision.delay })
+      this.#retriesUsed++
+      // The attempt stays the call's last until the retry actually starts: if no endpoint can
+      // take the retry, the call still settles like it (with its value, not yet discarded).
+      this.#superseded = attempt
+      this.core.emit('retry', { from: attempt.state.endpoint, attempt: this.#started + 1, delay: decision.delay })
     }
     return decision
   }
@@ -203,9 +263,11 @@ export class CallRun<C, T> {
       this.#settle(true, last.value)
     } else {
       const error = last.cancelled ? last.cancelReason : last.error
-      if (this.history.length <= 1) this.#settle(false, error)
-      else
-        this.#settle(false, new RetriesExhaustedError(reason ?? 'retries', Object.freeze(this.history.slice()), error))
+      if (this.history.length === 0) this.#settle(false, error)
+      else {
+        const attempts = Object.freeze([...this.history, last.record()])
+        this.#settle(false, new RetriesExhaustedError(reason ?? 'retries', attempts, error))
+      }
     }
   }
 
@@ -218,11 +280,14 @@ export class CallRun<C, T> {
     try {
       let attempt = first
       if (attempt === undefined) {
-        attempt = await this.attempt(1)
+        attempt = await this.round()
       } else {
         this.last = attempt
+        this.#started = 1
+        this.#noteTried(attempt.state)
       }
-      if (this.settled) return
+      // decide() runs even when the call already settled (aborted, deadline): every ended attempt
+      // is recorded and emits exactly one `attempt` event.
       const decision = this.decide(attempt)
       if (!decision.retry) return this.finish(decision.reason)
       await retryLoop(this, decision)
@@ -233,55 +298,33 @@ export class CallRun<C, T> {
     }
   }
 
-  #decide(attempt: AttemptImpl): Decision {
-    if (this.settled) return DONE
-    const verdict = attempt.verdict
-    if (verdict === 'success' || verdict === 'cancelled') return DONE
-    const { core, options } = this
-    const retry = options.retry
-    if (retry === false) return stop('not-retryable')
-    const idempotent = options.idempotent
-    let retryable =
-      verdict === 'not-sent' ||
-      (verdict === 'endpoint-failure' && idempotent) ||
-      (verdict === 'overloaded' && (attempt.refused || idempotent))
-    if (retry.shouldRetry !== undefined) {
-      const answer = retry.shouldRetry({
-        verdict,
-        attempt: attempt.number,
-        endpoint: attempt.state.endpoint,
-        idempotent,
-        retryable,
-        ...(attempt.cancelled
-          ? { error: attempt.cancelReason }
-          : attempt.threw
-            ? { error: attempt.error }
-            : { value: attempt.value }),
-      })
-      if (answer === true || answer === false) retryable = answer
-    }
-    if (!retryable) return stop('not-retryable')
-    if (attempt.number > retry.retries) return stop('retries')
-    const now = core.clock.now()
-    let delay = backoffDelay(attempt.number, retry, core.random)
-    if (verdict === 'overloaded' && !core.set.anyPickable()) {
-      // Nothing else can take the retry: wait for the first paused endpoint, if time allows.
-      const until = core.set.earliestOverloadEnd()
-      if (until === Number.POSITIVE_INFINITY) return stop('no-endpoint')
-      delay = Math.max(delay, until - now)
-    }
-    if (now + delay >= this.deadline) return stop('deadline')
-    const budget = core.budget
-    if (budget !== undefined && !budget.tryWithdraw(now)) {
-      const { calls, retries } = budget.counts(now)
-      core.emit('budgetExhausted', { retries, requests: calls })
-      return stop('budget')
-    }
-    return { retry: true, delay, reason: undefined }
+  /** The endpoints to avoid, or undefined on the first attempt (most calls never build a list). */
+  #triedList(): readonly EndpointState[] | undefined {
+    if (this.#tried !== undefined) return this.#tried
+    if (this.#firstTried === undefined) return undefined
+    return (this.#tried = [this.#firstTried])
   }
 
-  #recordTried(state: EndpointState): void {
-    if (!this.tried.includes(state)) this.tried.push(state)
+  #noteTried(state: EndpointState): void {
+    if (this.#firstTried === undefined) this.#firstTried = state
+    else if (this.#tried !== undefined && !this.#tried.includes(state)) this.#tried.push(state)
+  }
+
+  #addLive(attempt: AttemptImpl): void {
+    const live = this.#live
+    if (live === undefined) this.#live = attempt
+    else if (Array.isArray(live)) live.push(attempt)
+    else this.#live = [live, attempt]
+  }
+
+  #removeLive(attempt: AttemptImpl): void {
+    const live = this.#live
+    if (live === attempt) this.#live = undefined
+    else if (Array.isArray(live)) {
+      const i = live.indexOf(attempt)
+      if (i !== -1) live.splice(i, 1)
+      if (live.length === 0) this.#live = undefined
+    }
   }
 
   #arm(): void {
@@ -297,12 +340,7 @@ export class CallRun<C, T> {
         true,
       )
     }
-    const signal = options.signal
-    if (signal !== undefined) {
-      const onAbort = () => this.cancel(abortReason(signal))
-      this.#onAbort = onAbort
-      signal.addEventListener('abort', onAbort, { once: true })
-    }
+    if (options.signal !== undefined) this.#abortWatch = watchAbort(options.signal, this)
     core.liveCalls.add(this)
   }
 
@@ -312,7 +350,7 @@ export class CallRun<C, T> {
     const { core } = this
     if (this.#deadlineEntry !== undefined) core.timers.cancel(this.#deadlineEntry)
     if (this.#waitEntry !== undefined) core.timers.cancel(this.#waitEntry)
-    if (this.#onAbort !== undefined) this.options.signal!.removeEventListener('abort', this.#onAbort)
+    if (this.#abortWatch !== undefined) this.#abortWatch.delete(this)
     const wake = this.#wake
     this.#wake = undefined
     wake?.(false)

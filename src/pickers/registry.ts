@@ -1,6 +1,6 @@
 import { rangeError } from '../internal/validate.ts'
-import type { PickerFactory } from './picker.ts'
 import { p2cEwma } from './p2c-ewma.ts'
+import type { PickerFactory } from './picker.ts'
 import { roundRobin } from './round-robin.ts'
 
 /** The built-in pickers, by name (DESIGN §3). */

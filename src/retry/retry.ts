@@ -1,7 +1,8 @@
 import pRetry, { AbortError } from 'p-retry'
 import type { AttemptImpl } from '../attempt.ts'
-import type { CallRun, Decision } from '../call.ts'
+import type { CallRun } from '../call.ts'
 import { NoEndpointAvailableError } from '../errors.ts'
+import type { Decision } from './decide.ts'
 
 /** Thrown inside p-retry's loop to ask for another attempt; never escapes keel. */
 class RetrySignal extends Error {}
@@ -24,7 +25,7 @@ export async function retryLoop<C, T>(call: CallRun<C, T>, first: Decision): Pro
         if (attemptNumber === 1) throw RETRY
         let attempt: AttemptImpl
         try {
-          attempt = await call.attempt(attemptNumber)
+          attempt = await call.round()
         } catch (error) {
           // No endpoint can take this retry: stop without another (AbortError ends p-retry).
           throw new AbortError(error instanceof Error ? error : new Error(String(error)))
