@@ -192,6 +192,33 @@ describe('createFetch', () => {
     }
   })
 
+  it('keeps streaming the response it handed over when a hedge answers later', async () => {
+    let hedgeArrived!: () => void
+    const arrived = new Promise<void>((resolve) => (hedgeArrived = resolve))
+    let seen = 0
+    const backends = await servers(2, (_req, res) => {
+      if (++seen === 1) {
+        // The first attempt answers at once but streams until the hedge has reached a backend.
+        res.write('part-1;')
+        void arrived.then(() => res.end('part-2'))
+      } else {
+        hedgeArrived()
+        res.end('hedge')
+      }
+    })
+    const { balancer, fetch, attempts } = balanced(
+      backends.map((s) => s.url),
+      { hedge: { delay: 30 } },
+    )
+    const done = new Promise<void>((resolve) => balancer.on('attempt', () => attempts.length === 2 && resolve()))
+    const res = await fetch('/report')
+    expect(res.status).toBe(200)
+    expect(await res.text()).toBe('part-1;part-2')
+    await done
+    expect(attempts.map((a) => a.verdict).sort()).toEqual(['cancelled', 'success'])
+    expect(total(backends)).toBe(2)
+  })
+
   it('counts a streaming download in flight until its body ends', async () => {
     let finish!: () => void
     const released = new Promise<void>((resolve) => (finish = resolve))

@@ -71,7 +71,7 @@ export class FetchRun {
         (response) => {
           if (this.#delivered) return
           this.#delivered = true
-          resolve(response)
+          resolve(response as Response)
         },
         (error: unknown) => {
           if (this.#delivered) return
@@ -84,7 +84,7 @@ export class FetchRun {
     })
   }
 
-  readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<Response> => {
+  readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<Response | HandedOver> => {
     const { host } = this
     const init: Record<string, unknown> = { ...this.init }
     if (this.body !== undefined) init.body = this.body.stream()
@@ -104,7 +104,12 @@ export class FetchRun {
       throw error
     }
     this.body?.sent()
-    if (this.#delivered || impl.cancelled) return res
+    if (impl.cancelled) return res
+    if (this.#delivered) {
+      // Another attempt of this call (a hedge) already answered the caller: this one lost.
+      void res.body?.cancel().catch(() => {})
+      throw new AttemptLost()
+    }
     const result = host.classifier.value(res)
     if (
       this.body === undefined &&
@@ -116,29 +121,60 @@ export class FetchRun {
     return this.#deliver(res, dispatcher, (typeof result === 'string' ? result : result.verdict) !== 'success')
   }
 
-  async #deliver(res: Response, dispatcher: AttemptDispatcher, failure: boolean): Promise<Response> {
+  async #deliver(res: Response, dispatcher: AttemptDispatcher, failure: boolean): Promise<HandedOver> {
     this.#delivered = true
     // keel consults its retry rules only after failures: a success needs no mark.
-    if (failure) markFinal(res)
+    const handedOver = new HandedOver(res)
+    if (failure) markFinal(handedOver)
     dispatcher.handedOver = true
+    let ended: Promise<void>
     if (dispatcher.dispatched || res.body === null) {
       this.#resolve(res)
-      try {
-        await dispatcher.settled()
-      } catch (error) {
-        throw markFinal(error)
-      }
-      return res
+      ended = dispatcher.settled()
+    } else {
+      // A fetch that ignores `dispatcher` (not built on undici): watch the body stream instead.
+      const tracked = trackBody(res, res.body)
+      this.#resolve(tracked.response)
+      ended = tracked.ended
     }
-    // A fetch that ignores `dispatcher` (not built on undici): watch the body stream instead.
-    const { response, ended } = trackBody(res, res.body)
-    if (failure) markFinal(response)
-    this.#resolve(response)
     try {
       await ended
     } catch (error) {
       throw markFinal(error)
     }
-    return response
+    return handedOver
+  }
+}
+
+/** Ends an attempt that lost to another one of the same call: keel's verdict is `cancelled`. */
+class AttemptLost extends Error {
+  constructor() {
+    super('Another attempt of this call answered first')
+    this.name = 'AbortError'
+  }
+}
+
+/**
+ * What keel gets back for a response handed to the caller: its status and headers, so keel
+ * classifies the attempt the same, but no body, so nothing keel does (a hedge's bookkeeping, a
+ * late cancellation) can read or cancel the body that is now the caller's.
+ */
+class HandedOver {
+  readonly status: number
+  readonly statusText: string
+  readonly headers: Headers
+  readonly url: string
+  readonly body = null
+  readonly bodyUsed = true
+
+  constructor(res: Response) {
+    this.status = res.status
+    this.statusText = res.statusText
+    this.headers = res.headers
+    this.url = res.url
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'Response'
   }
 }

@@ -143,12 +143,14 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     response.rawTrailers = controller.rawTrailers
     this.holding = false
     this.succeed(response)
+    this.run.committedEnded(this, response)
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
     const run = this.run
     if (run.committed === this || run.touched) markFinal(error)
     this.fail(run.aborted ? run.abortError() : error)
+    run.committedFailed(this, error)
   }
 
   succeed(value: DispatchedResponse | Upgraded): void {

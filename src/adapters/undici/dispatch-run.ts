@@ -250,11 +250,20 @@ export class DispatchRun {
     }
   }
 
+  /** The handed-over response ended: the caller's handler hears it now, keel's result aside. */
+  committedEnded(attempt: AttemptHandler, response: DispatchedResponse): void {
+    if (this.committed === attempt && !this.done) this.#end(response)
+  }
+
+  /** The handed-over response failed (reset, timeout, abort): the caller hears its error. */
+  committedFailed(attempt: AttemptHandler, error: unknown): void {
+    if (this.committed === attempt) this.fail(this.aborted ? this.abortReason : error)
+  }
+
   #settled(value: DispatchedResponse | Upgraded): void {
     try {
-      if (this.done || !(value instanceof DispatchedResponse)) return
-      if (value.source === this.committed) this.#end(value)
-      else if (this.committed === undefined) this.#replay(value)
+      // Once a response was handed over, its own end or error is what the caller hears.
+      if (!this.done && this.committed === undefined && value instanceof DispatchedResponse) this.#replay(value)
     } finally {
       this.host.runEnded()
     }
