@@ -132,6 +132,8 @@ interface Client {
 
 interface Row {
   rps: number[]
+  /** This process's CPU time per request, µs (user + system). */
+  cpu: number[]
   ratio: number[]
   p50: number[]
   p99: number[]
@@ -299,7 +301,7 @@ ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
     // Every client's first requests open its connections: warm each up before it is measured.
     for (const client of clients) await closedLoop(client.one, WARMUP_MS)
 
-    const rows = new Map<string, Row>(clients.map((c) => [c.name, { rps: [], ratio: [], p50: [], p99: [] }]))
+    const rows = new Map<string, Row>(clients.map((c) => [c.name, { rps: [], cpu: [], ratio: [], p50: [], p99: [] }]))
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order so no client always runs first or last (thermal and GC drift); each
       // ratio pairs a client with its baseline's run in the same round, which cancels most of
@@ -307,10 +309,13 @@ ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
       const order = clients.map((_, i) => clients[(i + round) % clients.length]!)
       for (const client of order) {
         await closedLoop(client.one, WARMUP_MS / 5)
+        const cpuBefore = process.cpuUsage()
         const { count, samples } = await closedLoop(client.one, SECONDS * 1000)
+        const cpuUsed = process.cpuUsage(cpuBefore)
         samples.sort((a, b) => a - b)
         const row = rows.get(client.name)!
         row.rps.push(count / SECONDS)
+        row.cpu.push((cpuUsed.user + cpuUsed.system) / count)
         row.p50.push(percentile(samples, 50))
         row.p99.push(percentile(samples, 99))
       }
@@ -327,18 +332,20 @@ ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
         `${ROUNDS} rounds of ${SECONDS} s per client; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
         `${haproxyVersion()}; everything on 127.0.0.1, client, backends and proxies sharing the cores.\n`,
     )
-    console.log('| client | topology | req/s | ratio | p50 ms | p99 ms |')
-    console.log('| --- | --- | ---: | ---: | ---: | ---: |')
+    console.log('| client | topology | req/s | ratio | client CPU µs/req | p50 ms | p99 ms |')
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |')
     for (const client of clients) {
       const row = rows.get(client.name)!
       console.log(
         `| ${client.name} | ${client.topology} | ${Math.round(median(row.rps)).toLocaleString('en-US')} | ` +
-          `${median(row.ratio).toFixed(2)}× | ${median(row.p50).toFixed(2)} | ${median(row.p99).toFixed(2)} |`,
+          `${median(row.ratio).toFixed(2)}× | ${median(row.cpu).toFixed(1)} | ${median(row.p50).toFixed(2)} | ` +
+          `${median(row.p99).toFixed(2)} |`,
       )
     }
     console.log(
       '\nMedians over rounds. ratio: the median of per-round req/s ratios to the hand-rolled round-robin of the ' +
-        'same client kind (undici Pools, or global fetch) run in the same round.',
+        'same client kind (undici Pools, or global fetch) run in the same round. client CPU: this process only ' +
+        '(a proxy spends its own CPU on top).',
     )
     await dispatcher.close()
     await dispatcherRr.close()

@@ -197,30 +197,71 @@ describe('BalancerDispatcher', () => {
   })
 
   it('keeps streaming the response it handed over when a hedge answers later', async () => {
-    let hedgeArrived!: () => void
-    const arrived = new Promise<void>((resolve) => (hedgeArrived = resolve))
+    const signal = () => {
+      let fire!: () => void
+      const fired = new Promise<void>((resolve) => (fire = resolve))
+      return { fire, fired }
+    }
+    const hedgeArrived = signal()
+    const firstSeen = signal()
+    const finishFirst = signal()
     let seen = 0
     const backends = await servers(2, (_req, res) => {
       if (++seen === 1) {
-        // The first attempt answers at once but streams until the hedge has reached a backend.
-        res.write('part-1;')
-        void arrived.then(() => res.end('part-2'))
+        // The first attempt answers once the hedge is out, then streams until the test says.
+        void hedgeArrived.fired.then(() => res.write('part-1;'))
+        void finishFirst.fired.then(() => res.end('part-2'))
       } else {
-        hedgeArrived()
-        res.end('hedge')
+        hedgeArrived.fire()
+        // The hedge answers only after the caller holds the first response.
+        void firstSeen.fired.then(() => res.end('hedge'))
       }
     })
     const { balancer, dispatcher, attempts } = balanced(
       backends.map((s) => s.url),
       { hedge: { delay: 30 } },
     )
-    const done = new Promise<void>((resolve) => balancer.on('attempt', () => attempts.length === 2 && resolve()))
+    const lost = new Promise<void>((resolve) => balancer.on('attempt', (a) => a.verdict === 'cancelled' && resolve()))
     const res = await request('http://users.internal/report', { dispatcher })
     expect(res.statusCode).toBe(200)
+    firstSeen.fire()
+    await lost
+    finishFirst.fire()
     expect(await res.body.text()).toBe('part-1;part-2')
-    await done
+    await new Promise<void>((resolve) =>
+      attempts.length === 2 ? resolve() : balancer.once('attempt', () => resolve()),
+    )
     expect(attempts.map((a) => a.verdict).sort()).toEqual(['cancelled', 'success'])
     expect(total(backends)).toBe(2)
+  })
+
+  it('sends no hedge while a response it handed over is still streaming', async () => {
+    const finish = (() => {
+      let fire!: () => void
+      const fired = new Promise<void>((resolve) => (fire = resolve))
+      return { fire, fired }
+    })()
+    const backends = await servers(2, (_req, res) => {
+      res.write('part-1;')
+      void finish.fired.then(() => res.end('part-2'))
+    })
+    const { balancer, dispatcher, attempts } = balanced(
+      backends.map((s) => s.url),
+      { hedge: { delay: 30 } },
+    )
+    const hedgeDropped = new Promise<void>((resolve) =>
+      balancer.on('attempt', (a) => a.verdict === 'cancelled' && resolve()),
+    )
+    const res = await request('http://users.internal/report', { dispatcher })
+    expect(res.statusCode).toBe(200)
+    await hedgeDropped
+    finish.fire()
+    expect(await res.body.text()).toBe('part-1;part-2')
+    await new Promise<void>((resolve) =>
+      attempts.length === 2 ? resolve() : balancer.once('attempt', () => resolve()),
+    )
+    expect(attempts.map((a) => a.verdict).sort()).toEqual(['cancelled', 'success'])
+    expect(total(backends)).toBe(1)
   })
 
   it('counts a streaming download in flight until its body ends', async () => {

@@ -86,6 +86,8 @@ export class FetchRun {
 
   readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<Response | HandedOver> => {
     const { host } = this
+    // A hedge launched while an earlier attempt's response is with the caller: send nothing.
+    if (this.#delivered) throw new AttemptLost()
     const init: Record<string, unknown> = { ...this.init }
     if (this.body !== undefined) init.body = this.body.stream()
     const target = host.dispatchers.needs(endpoint) ? await host.dispatchers.get(endpoint) : init.dispatcher

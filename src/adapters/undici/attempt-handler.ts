@@ -41,6 +41,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   start(): Promise<DispatchedResponse | Upgraded> {
     const run = this.run
     if (run.aborted) return Promise.reject(run.abortError())
+    // A hedge launched while an earlier attempt's response streams to the caller: send nothing.
+    if (run.committed !== undefined) return Promise.reject(run.lostError())
     return new Promise((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
