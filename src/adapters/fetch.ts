@@ -30,7 +30,7 @@ export interface CreateFetchOptions {
 
 /** `RequestInit` plus keel's per-request options. */
 export interface BalancedRequestInit extends RequestInit {
-  /** Routes the request by this key with a hash picker (`ring-hash`, `maglev`). */
+  /** Routes the request by this key with a hash picker (`ring-hash`, `maglev`). @default undefined */
   readonly key?: string | Uint8Array
   /**
    * The request may be sent more than once. @default true for GET, HEAD, OPTIONS, PUT, DELETE and

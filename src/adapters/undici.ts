@@ -7,7 +7,7 @@ import { isPlainObject, typeError } from '../internal/validate.ts'
 import type { ResourceHandle } from '../resources.ts'
 import { uniqueResourceName } from './http/resource-name.ts'
 import { callOptionsTable, type RetryPolicies, retryPolicies } from './http/retry-policy.ts'
-import { hostHeader, httpOrigin } from './http/target.ts'
+import { httpOrigin } from './http/target.ts'
 import { type BalancedDispatchOptions, type DispatchHost, DispatchRun } from './undici/dispatch-run.ts'
 import { adaptHandler } from './undici/legacy-handler.ts'
 
@@ -153,5 +153,3 @@ export class BalancerDispatcher extends Dispatcher {
     return pool.close()
   }
 }
-
-export { hostHeader }

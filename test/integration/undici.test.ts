@@ -28,7 +28,19 @@ function balanced(endpoints: readonly EndpointInput[], options: BalancerOptions<
   open.balancers.push(balancer)
   const attempts: AttemptEvent[] = []
   balancer.on('attempt', (event) => attempts.push(event))
-  return { balancer, dispatcher: new BalancerDispatcher(balancer), attempts }
+  // Resolves once `n` attempts have ended: a handed-over response reaches the caller before keel
+  // has finished its attempt's accounting.
+  const settled = (n: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (attempts.length < n) return
+        balancer.off('attempt', check)
+        resolve()
+      }
+      balancer.on('attempt', check)
+      check()
+    })
+  return { balancer, dispatcher: new BalancerDispatcher(balancer), attempts, settled }
 }
 
 const total = (list: TestServer[]) => list.map((s) => s.requests.length).reduce((a, b) => a + b)
@@ -78,13 +90,15 @@ describe('BalancerDispatcher', () => {
     // died); every other call was answered exactly once by the two survivors.
     expect(backends[0]!.requests.length + backends[2]!.requests.length).toBe(3_000 - 199)
     const failed = attempts.filter((a) => a.verdict !== 'success')
+    // DESIGN §4: attempts to a killed backend ≤ the calls in flight when it died (16) + 1.
+    expect(failed.length).toBeLessThanOrEqual(17)
     expect(failed.length).toBeGreaterThan(0)
     for (const a of failed) expect(a.endpoint.port).toBe(victim.port)
   })
 
   it('sends a PUT with a stream body once when it is answered 503', async () => {
     const backends = await servers(3, answer(503, 'busy'))
-    const { dispatcher, attempts } = balanced(backends.map((s) => s.url))
+    const { dispatcher, attempts, settled } = balanced(backends.map((s) => s.url))
     const res = await request('http://users.internal/upload', {
       dispatcher,
       method: 'PUT',
@@ -93,6 +107,7 @@ describe('BalancerDispatcher', () => {
     expect(res.statusCode).toBe(503)
     expect(await res.body.text()).toBe('busy')
     expect(backends.map((s) => s.requests.length).reduce((a, b) => a + b)).toBe(1)
+    await settled(1)
     expect(attempts.map((a) => [a.verdict, a.retried])).toEqual([['endpoint-failure', false]])
   })
 
@@ -118,13 +133,15 @@ describe('BalancerDispatcher', () => {
 
   it('returns a 404 to the caller without retrying it or ejecting anything', async () => {
     const backends = await servers(3, answer(404, 'no such user'))
-    const { balancer, dispatcher, attempts } = balanced(backends.map((s) => s.url))
+    const { balancer, dispatcher, attempts, settled } = balanced(backends.map((s) => s.url))
     for (let i = 0; i < 30; i++) {
       const res = await request(`http://users.internal/users/${i}`, { dispatcher })
       expect(res.statusCode).toBe(404)
       expect(await res.body.text()).toBe('no such user')
     }
     expect(backends.map((s) => s.requests.length).reduce((a, b) => a + b)).toBe(30)
+    await settled(30)
+    expect(attempts).toHaveLength(30)
     expect(attempts.every((a) => a.verdict === 'caller-error' && !a.retried)).toBe(true)
     for (const endpoint of balancer.snapshot().endpoints) {
       expect(endpoint.state).toBe('active')
@@ -157,10 +174,22 @@ describe('BalancerDispatcher', () => {
     expect(attempts.map((a) => a.verdict)).toEqual(['endpoint-failure', 'endpoint-failure', 'endpoint-failure'])
   })
 
+  it('hands over a 503 whose body outgrows what it holds back, and retries nothing after it', async () => {
+    const body = 'x'.repeat(200_000)
+    const backends = await servers(3, answer(503, body))
+    const { dispatcher, attempts, settled } = balanced(backends.map((s) => s.url))
+    const res = await request('http://users.internal/', { dispatcher })
+    expect(res.statusCode).toBe(503)
+    expect(await res.body.text()).toBe(body)
+    await settled(1)
+    expect(attempts.map((a) => [a.verdict, a.retried])).toEqual([['endpoint-failure', false]])
+    expect(total(backends)).toBe(1)
+  })
+
   it('retries a POST only with an Idempotency-Key', async () => {
     const backends = await servers(2)
     backends[0]!.handle(answer(503))
-    const { dispatcher, attempts } = balanced(
+    const { dispatcher, attempts, settled } = balanced(
       backends.map((s) => s.url),
       { picker: 'round-robin' },
     )
@@ -171,6 +200,8 @@ describe('BalancerDispatcher', () => {
       await res.body.dump()
     }
     expect(statuses).toContain(503)
+    await settled(4)
+    expect(attempts).toHaveLength(4)
     expect(attempts.every((a) => !a.retried)).toBe(true)
     for (let i = 0; i < 4; i++) {
       const res = await request('http://users.internal/orders', {
@@ -328,15 +359,28 @@ describe('BalancerDispatcher', () => {
 
   it('never retries a response already handed over, even when its attempt times out', async () => {
     const backends = await servers(2, (_req, res) => res.write('partial'))
-    const { dispatcher, attempts } = balanced(
+    const { dispatcher, attempts, settled } = balanced(
       backends.map((s) => s.url),
       { attemptTimeout: 300 },
     )
     const res = await request('http://users.internal/slow', { dispatcher })
     expect(res.statusCode).toBe(200)
     await expect(res.body.text()).rejects.toMatchObject({ code: 'KEEL_ATTEMPT_TIMEOUT' })
+    await settled(1)
     expect(attempts.map((a) => [a.verdict, a.retried])).toEqual([['endpoint-failure', false]])
     expect(total(backends)).toBe(1)
+  })
+
+  it("ends an attempt at the Pool's bodyTimeout and hands the caller undici's error", async () => {
+    const [backend] = await servers(1, (_req, res) => res.write('partial'))
+    const balancer = new Balancer({ endpoints: [backend!.url] })
+    open.balancers.push(balancer)
+    const ended = new Promise<AttemptEvent>((resolve) => balancer.once('attempt', resolve))
+    const dispatcher = new BalancerDispatcher(balancer, { bodyTimeout: 200 })
+    const res = await request('http://users.internal/slow', { dispatcher })
+    await expect(res.body.text()).rejects.toMatchObject({ code: 'UND_ERR_BODY_TIMEOUT' })
+    expect(await ended).toMatchObject({ verdict: 'endpoint-failure', retried: false })
+    expect(backend!.requests).toHaveLength(1)
   })
 
   it('aborts the request when the caller’s signal fires mid-body', async () => {

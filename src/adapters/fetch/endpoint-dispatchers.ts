@@ -9,7 +9,7 @@ import { hostHeader, httpOrigin } from '../http/target.ts'
 
 /** TLS and socket options for the per-endpoint connection pools (undici `connect` options). */
 export type FetchConnectOptions = ConnectionOptions & {
-  /** Connect timeout in ms (undici's default: 10 s). */
+  /** Connect timeout in ms (undici's default). @default 10_000 */
   readonly timeout?: number
 }
 

@@ -11,10 +11,11 @@ import type { ResourceHandle } from '../../resources.ts'
 import { isOnceBody } from '../http/body-kind.ts'
 import { withDefaultHeader } from '../http/headers.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
-import { mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
+import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { hostHeader, httpOrigin } from '../http/target.ts'
 import { AttemptHandler, type Upgraded } from './attempt-handler.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
+import { AbortedAttempt, type RawHeaders, RunController, type RunState } from './run-controller.ts'
 
 /** What a dispatch needs from its `BalancerDispatcher`. */
 export interface DispatchHost {
@@ -29,67 +30,17 @@ export interface DispatchHost {
 
 /** Dispatch options with keel's per-call routing key. */
 export interface BalancedDispatchOptions extends Dispatcher.DispatchOptions {
-  /** Routes the request by this key with a hash picker (`ring-hash`, `maglev`). */
+  /** Routes the request by this key with a hash picker (`ring-hash`, `maglev`). @default undefined */
   readonly key?: string | Uint8Array
 }
 
-/** Ends an attempt the caller aborted; named like an abort so keel's verdict is `cancelled`. */
-class AbortedAttempt extends Error {
-  readonly code: string
-  constructor(message: string, cause: unknown) {
-    super(message, { cause })
-    this.name = 'AbortError'
-    this.code = 'UND_ERR_ABORTED'
-  }
-}
+type Headers = Exclude<Dispatcher.DispatchOptions['headers'], undefined>
+type Body = Exclude<Dispatcher.DispatchOptions['body'], undefined>
 
 function rethrowLater(error: unknown): void {
   queueMicrotask(() => {
     throw error
   })
-}
-
-/** The controller the caller's handler sees for the whole call, whichever attempt runs. */
-type RawHeaders = Buffer[] | string[] | IncomingHttpHeaders | null
-type Headers = Exclude<Dispatcher.DispatchOptions['headers'], undefined>
-type Body = Exclude<Dispatcher.DispatchOptions['body'], undefined>
-
-class RunController implements Dispatcher.DispatchController {
-  rawHeaders: RawHeaders = null
-  rawTrailers: RawHeaders = null
-  readonly #run: DispatchRun
-  #paused = false
-
-  constructor(run: DispatchRun) {
-    this.#run = run
-  }
-
-  get aborted(): boolean {
-    return this.#run.aborted
-  }
-
-  get paused(): boolean {
-    return this.#paused
-  }
-
-  get reason(): Error | null {
-    return this.#run.abortReason ?? null
-  }
-
-  abort(reason?: Error): void {
-    this.#run.abort(reason)
-  }
-
-  pause(): void {
-    this.#paused = true
-    this.#run.committed?.controller?.pause()
-  }
-
-  resume(): void {
-    if (!this.#paused) return
-    this.#paused = false
-    this.#run.committed?.controller?.resume()
-  }
 }
 
 /**
@@ -98,7 +49,7 @@ class RunController implements Dispatcher.DispatchController {
  * error): the first that keel will not retry, forwarded as it streams, or a held-back one replayed
  * once keel stops retrying. Retries happen only before any response data reached the handler.
  */
-export class DispatchRun {
+export class DispatchRun implements RunState {
   readonly host: DispatchHost
   readonly opts: BalancedDispatchOptions
   readonly handler: Dispatcher.DispatchHandler
@@ -163,10 +114,16 @@ export class DispatchRun {
     }
   }
 
-  /** Whether to hold a response back until keel decides: keel could retry after it. */
+  /**
+   * Classifies a response as its headers arrive: whether keel could retry after it (then it is
+   * held back until keel decides), and whether it is a failure (then, once handed over, keel
+   * must not retry after it).
+   */
   shouldHold(response: DispatchedResponse, attemptNumber: number): boolean {
-    if (this.once || this.aborted || attemptNumber > this.host.policies.retries) return false
-    return mayRetryResponse(this.host.classifier.value(response), this.idempotent)
+    const result = this.host.classifier.value(response)
+    response.failure = (typeof result === 'string' ? result : result.verdict) !== 'success'
+    if (!response.failure || this.once || this.aborted || attemptNumber > this.host.policies.retries) return false
+    return mayRetryResponse(result, this.idempotent)
   }
 
   /** Makes `attempt` the one the caller hears from; false when another already is. */
@@ -179,6 +136,7 @@ export class DispatchRun {
   /** Hands a response to the caller's handler: headers, any held body, then live data. */
   handOver(attempt: AttemptHandler, response: DispatchedResponse): void {
     this.claim(attempt)
+    if (response.failure) markFinal(response)
     const { controller, handler } = this
     controller.rawHeaders = response.rawHeaders as RawHeaders
     if (controller.paused) attempt.controller?.pause()

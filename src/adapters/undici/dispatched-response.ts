@@ -19,6 +19,8 @@ export class DispatchedResponse {
   /** Body chunks held back while keel decides; undefined once handed over or dumped. */
   chunks: Buffer[] | undefined = undefined
   held = 0
+  /** Classified as anything but `success` when its headers arrived. */
+  failure = false
   /** The attempt that received it (a `DispatchRun` hands over exactly one). */
   readonly source: object
 
