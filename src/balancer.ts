@@ -4,8 +4,8 @@ import { Core } from './core.ts'
 import type { DiscoveryUpdate } from './discovery/discovery.ts'
 import { type Endpoint, type EndpointInfo, type EndpointInput, parseEndpoint } from './endpoint.ts'
 import { BalancerClosedError } from './errors.ts'
-import { CORE } from './internal/core-of.ts'
 import type { BalancerEvents } from './events.ts'
+import { CORE } from './internal/core-of.ts'
 import { rangeError, typeError } from './internal/validate.ts'
 import {
   type BalancerOptions,

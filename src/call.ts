@@ -10,9 +10,11 @@ import {
   type RetriesExhaustedReason,
 } from './errors.ts'
 import { abortReason } from './internal/abort.ts'
+import { type AbortWatcher, watchAbort } from './internal/abort-watch.ts'
 import type { TimerEntry } from './internal/timer-queue.ts'
 import type { ResolvedCall } from './options.ts'
 import { backoffDelay } from './retry/backoff.ts'
+import { hedgedRound } from './retry/hedge.ts'
 import { retryLoop } from './retry/retry.ts'
 
 /** The function a call runs against a picked endpoint. */
@@ -74,18 +76,26 @@ export async function callSimple<C, T>(core: Core, fn: AttemptFn<C, T>, options:
  * attempt timeouts, hedges, retries. It settles once — with its last attempt's outcome, or at
  * once when the caller aborts or the deadline passes — and cancels its live attempts then.
  */
-export class CallRun<C, T> {
+export class CallRun<C, T> implements AbortWatcher {
   readonly core: Core
   readonly fn: AttemptFn<C, T>
   readonly options: ResolvedCall
   readonly startedAt: number
   readonly deadline: number
-  /** Ended attempts, oldest first. */
+  /**
+   * Records of ended attempts that were followed by another, oldest first. The last attempt's
+   * record is made only when an error needs the whole history, so a call that succeeds at once
+   * builds none.
+   */
   readonly history: AttemptRecord[] = []
-  /** Endpoints tried so far: retries go elsewhere while another is eligible. */
-  readonly tried: EndpointState[] = []
-  /** Attempts in flight. */
-  readonly live: AttemptImpl[] = []
+  /** Endpoints tried so far: retries and hedges go elsewhere while another is eligible. */
+  #firstTried: EndpointState | undefined
+  #tried: EndpointState[] | undefined
+  /** Attempts started, and retries decided. */
+  #started = 0
+  #retriesUsed = 0
+  /** Attempts in flight: the current one, and more while hedging. */
+  #live: AttemptImpl | AttemptImpl[] | undefined
   /** The latest attempt that ended: the result rule reads it. */
   last: AttemptImpl | undefined
   settled = false
@@ -95,7 +105,7 @@ export class CallRun<C, T> {
   #deadlineEntry: TimerEntry | undefined
   #waitEntry: TimerEntry | undefined
   #wake: ((proceed: boolean) => void) | undefined
-  #onAbort: (() => void) | undefined
+  #abortWatch: Set<AbortWatcher> | undefined
   /** This run counts in `core.pending` (the simple path counts its own call). */
   #counted = false
 
@@ -127,7 +137,6 @@ export class CallRun<C, T> {
   /** Takes over after the simple path's failed first attempt. */
   continueAfter(first: AttemptImpl): Promise<T> {
     this.core.liveCalls.add(this)
-    this.#recordTried(first.state)
     void this.#drive(first)
     return this.promise
   }
@@ -136,27 +145,75 @@ export class CallRun<C, T> {
   cancel(reason: unknown): void {
     if (this.settled) return
     this.#settle(false, reason)
-    for (const attempt of [...this.live]) this.core.cancelAttempt(attempt, reason)
+    const live = this.#live
+    if (live === undefined) return
+    if (Array.isArray(live)) for (const attempt of [...live]) this.core.cancelAttempt(attempt, reason)
+    else this.core.cancelAttempt(live, reason)
   }
 
-  /** Starts attempt `number` on a picked endpoint and waits until it ends (or keel ends it). */
-  async attempt(number: number): Promise<AttemptImpl> {
+  onAbort(reason: unknown): void {
+    this.#abortWatch = undefined
+    this.cancel(reason)
+  }
+
+  /**
+   * Starts the next attempt on a picked endpoint (avoiding those this call tried) without waiting
+   * for it. Throws `NoEndpointAvailableError` when nothing can take it.
+   */
+  launch(): AttemptImpl {
     const { core, options } = this
     const now = core.clock.now()
-    const state = core.set.select(options.key, this.tried.length === 0 ? undefined : this.tried, now)
+    const state = core.set.select(options.key, this.#triedList(), now)
+    this.#noteTried(state)
     const previous = this.history.length === 0 ? NO_PREVIOUS : Object.freeze(this.history.slice())
-    const attempt = core.startAttempt(state, number, previous, now, core.set.lastTrial)
-    this.#recordTried(state)
+    const attempt = core.startAttempt(state, ++this.#started, previous, now, core.set.lastTrial)
+    this.#addLive(attempt)
     if (options.attemptTimeout !== undefined) core.armAttemptTimeout(attempt, options.attemptTimeout)
-    const ended = new Promise<void>((resolve) => {
-      attempt.onEnd = resolve
-    })
-    this.live.push(attempt)
-    void runAttempt(core, this.fn, attempt)
-    await ended
-    this.live.splice(this.live.indexOf(attempt), 1)
+    return attempt
+  }
+
+  /** Runs a launched attempt's `fn`; `attempt.onEnd` fires when it ends (or keel ends it). */
+  run(attempt: AttemptImpl): void {
+    void runAttempt(this.core, this.fn, attempt)
+  }
+
+  /** An attempt of this call ended and was dealt with: it is no longer live. */
+  release(attempt: AttemptImpl): void {
+    this.#removeLive(attempt)
+  }
+
+  /**
+   * One round: an attempt (or, for a hedged call, an attempt and its hedges) until it ends.
+   * Returns the attempt that decides the round.
+   */
+  async round(): Promise<AttemptImpl> {
+    const { core, options } = this
+    const hedge = options.hedge
+    if (hedge !== false && options.idempotent) return (this.last = await hedgedRound(this, hedge))
+    const attempt = this.launch()
+    if (options.attemptTimeout === undefined && !attempt.trial) {
+      // Only `fn` can end this attempt (a deadline or abort settles the call itself): await it.
+      await runAttempt(core, this.fn, attempt)
+    } else {
+      // keel may end the attempt before `fn` settles: wait for whichever comes first.
+      const ended = new Promise<void>((resolve) => {
+        attempt.onEnd = resolve
+      })
+      this.run(attempt)
+      await ended
+    }
+    this.#removeLive(attempt)
     this.last = attempt
     return attempt
+  }
+
+  /**
+   * Records an attempt that ended without deciding its round (a failed hedge, a losing one):
+   * it joins the history and emits its `attempt` event.
+   */
+  note(attempt: AttemptImpl): void {
+    this.history.push(attempt.record())
+    this.core.emitAttempt(attempt, false)
   }
 
   /**
@@ -166,11 +223,12 @@ export class CallRun<C, T> {
    */
   decide(attempt: AttemptImpl): Decision {
     const decision = this.#decide(attempt)
-    this.history.push(attempt.record())
     this.core.emitAttempt(attempt, decision.retry)
     if (decision.retry) {
+      this.#retriesUsed++
+      this.history.push(attempt.record())
       if (attempt.settled && !attempt.threw && attempt.value !== undefined) this.core.classifier.discard(attempt.value)
-      this.core.emit('retry', { from: attempt.state.endpoint, attempt: attempt.number + 1, delay: decision.delay })
+      this.core.emit('retry', { from: attempt.state.endpoint, attempt: this.#started + 1, delay: decision.delay })
     }
     return decision
   }
@@ -203,9 +261,11 @@ export class CallRun<C, T> {
       this.#settle(true, last.value)
     } else {
       const error = last.cancelled ? last.cancelReason : last.error
-      if (this.history.length <= 1) this.#settle(false, error)
-      else
-        this.#settle(false, new RetriesExhaustedError(reason ?? 'retries', Object.freeze(this.history.slice()), error))
+      if (this.history.length === 0) this.#settle(false, error)
+      else {
+        const attempts = Object.freeze([...this.history, last.record()])
+        this.#settle(false, new RetriesExhaustedError(reason ?? 'retries', attempts, error))
+      }
     }
   }
 
@@ -218,11 +278,14 @@ export class CallRun<C, T> {
     try {
       let attempt = first
       if (attempt === undefined) {
-        attempt = await this.attempt(1)
+        attempt = await this.round()
       } else {
         this.last = attempt
+        this.#started = 1
+        this.#noteTried(attempt.state)
       }
-      if (this.settled) return
+      // decide() runs even when the call already settled (aborted, deadline): every ended attempt
+      // is recorded and emits exactly one `attempt` event.
       const decision = this.decide(attempt)
       if (!decision.retry) return this.finish(decision.reason)
       await retryLoop(this, decision)
@@ -261,7 +324,7 @@ export class CallRun<C, T> {
       if (answer === true || answer === false) retryable = answer
     }
     if (!retryable) return stop('not-retryable')
-    if (attempt.number > retry.retries) return stop('retries')
+    if (this.#retriesUsed >= retry.retries) return stop('retries')
     const now = core.clock.now()
     let delay = backoffDelay(attempt.number, retry, core.random)
     if (verdict === 'overloaded' && !core.set.anyPickable()) {
@@ -280,8 +343,33 @@ export class CallRun<C, T> {
     return { retry: true, delay, reason: undefined }
   }
 
-  #recordTried(state: EndpointState): void {
-    if (!this.tried.includes(state)) this.tried.push(state)
+  /** The endpoints to avoid, or undefined on the first attempt (most calls never build a list). */
+  #triedList(): readonly EndpointState[] | undefined {
+    if (this.#tried !== undefined) return this.#tried
+    if (this.#firstTried === undefined) return undefined
+    return (this.#tried = [this.#firstTried])
+  }
+
+  #noteTried(state: EndpointState): void {
+    if (this.#firstTried === undefined) this.#firstTried = state
+    else if (this.#tried !== undefined && !this.#tried.includes(state)) this.#tried.push(state)
+  }
+
+  #addLive(attempt: AttemptImpl): void {
+    const live = this.#live
+    if (live === undefined) this.#live = attempt
+    else if (Array.isArray(live)) live.push(attempt)
+    else this.#live = [live, attempt]
+  }
+
+  #removeLive(attempt: AttemptImpl): void {
+    const live = this.#live
+    if (live === attempt) this.#live = undefined
+    else if (Array.isArray(live)) {
+      const i = live.indexOf(attempt)
+      if (i !== -1) live.splice(i, 1)
+      if (live.length === 0) this.#live = undefined
+    }
   }
 
   #arm(): void {
@@ -297,12 +385,7 @@ export class CallRun<C, T> {
         true,
       )
     }
-    const signal = options.signal
-    if (signal !== undefined) {
-      const onAbort = () => this.cancel(abortReason(signal))
-      this.#onAbort = onAbort
-      signal.addEventListener('abort', onAbort, { once: true })
-    }
+    if (options.signal !== undefined) this.#abortWatch = watchAbort(options.signal, this)
     core.liveCalls.add(this)
   }
 
@@ -312,7 +395,7 @@ export class CallRun<C, T> {
     const { core } = this
     if (this.#deadlineEntry !== undefined) core.timers.cancel(this.#deadlineEntry)
     if (this.#waitEntry !== undefined) core.timers.cancel(this.#waitEntry)
-    if (this.#onAbort !== undefined) this.options.signal!.removeEventListener('abort', this.#onAbort)
+    if (this.#abortWatch !== undefined) this.#abortWatch.delete(this)
     const wake = this.#wake
     this.#wake = undefined
     wake?.(false)

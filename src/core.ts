@@ -6,16 +6,17 @@ import { EjectionState } from './detectors/ejection.ts'
 import { createOutlierDetector } from './detectors/outlier.ts'
 import { pauseForOverload } from './detectors/overload.ts'
 import { EndpointSet } from './endpoint-set.ts'
-import { createHealthChecker } from './health/checker.ts'
 import type { EndpointState } from './endpoint-state.ts'
-import { type AttemptRecord, AttemptTimeoutError } from './errors.ts'
+import { type AttemptRecord, AttemptTimeoutError, HedgeLostError } from './errors.ts'
 import { emitSafely } from './events.ts'
+import { createHealthChecker } from './health/checker.ts'
 import type { Clock } from './internal/clock.ts'
 import type { Random } from './internal/random.ts'
 import { TimerQueue } from './internal/timer-queue.ts'
+import { LatencyWindow } from './load/latency-window.ts'
 import type { ResolvedOptions } from './options.ts'
-import { CLIENT_RESOURCE, ResourceRegistry } from './resources.ts'
 import { slowStartWeights } from './pickers/slow-start.ts'
+import { CLIENT_RESOURCE, ResourceRegistry } from './resources.ts'
 import { RetryBudget } from './retry/budget.ts'
 
 /** Hooks for detectors that arrive with their own modules (outlier detection, health checks). */
@@ -62,6 +63,8 @@ export class Core {
   refresh: (() => void) | undefined
   /** Calls that can end early, so `close()` can cancel them. */
   readonly liveCalls = new Set<{ cancel(reason: unknown): void }>()
+  /** Recent attempt latencies for `hedge.delay: 'p95'`, made on first use. */
+  latency: LatencyWindow | undefined
   /** Effective weights before each rebuild (slow start replaces it). */
   applyWeights: (states: Iterable<EndpointState>, now: number) => void = () => {}
 
@@ -124,6 +127,12 @@ export class Core {
         close === undefined ? { create: options.createClient } : { create: options.createClient, close },
       )
     }
+  }
+
+  /** The p95 estimator, created the first time a call hedges at `'p95'`. */
+  latencyWindow(): LatencyWindow {
+    this.latency ??= new LatencyWindow()
+    return this.latency
   }
 
   /** `endpoint.client`: the endpoint's `createClient` resource. */
@@ -244,6 +253,15 @@ export class Core {
         break
       default:
         break
+    }
+    const latency = this.latency
+    if (latency !== undefined) {
+      // Answers count, and so does a hedge loser's time so far: it was at least that slow, and
+      // leaving it out would hide exactly the tail the p95 delay is meant to see.
+      const verdict = attempt.verdict
+      if (verdict === 'success' || verdict === 'caller-error' || attempt.cancelReason instanceof HedgeLostError) {
+        latency.record(now, duration)
+      }
     }
     if (this.breakers !== undefined)
       this.breakers.record(state, attempt.verdict, duration, attempt.trial, attempt.start)

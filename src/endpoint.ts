@@ -252,7 +252,7 @@ function parseAddress(option: string, input: string, defaultProtocol: EndpointPr
     }
     protocol = name as EndpointProtocol
     rest = input.slice(scheme[0].length)
-  } else if (/^[a-z][a-z0-9+.-]*:\/?(?!\d)/i.test(input) && !/^[^:]+:\d+$/.test(input)) {
+  } else if (/^[a-z][a-z0-9+.-]*:\/?(?=[^\d/])/i.test(input)) {
     throw invalid(option, input, 'expected "scheme://host:port", "host:port" or "[v6]:port"')
   }
   const slash = rest.search(/[/?#]/)

@@ -730,8 +730,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const picker = resolvePicker('picker', o.picker, 'p2c-ewma')
   // The fallback serves calls without a key, so only keyed (hash) pickers need one.
   const fallbackPicker =
-    picker.keyed === true || o.fallbackPicker !== undefined ? resolvePicker('fallbackPicker', o.fallbackPicker, 'p2c-ewma') : picker
-  if (fallbackPicker.keyed === true) throw typeError('fallbackPicker', 'a picker that needs no key', fallbackPicker.name)
+    picker.keyed === true || o.fallbackPicker !== undefined
+      ? resolvePicker('fallbackPicker', o.fallbackPicker, 'p2c-ewma')
+      : picker
+  if (fallbackPicker.keyed === true)
+    throw typeError('fallbackPicker', 'a picker that needs no key', fallbackPicker.name)
   return Object.freeze({
     endpoints: o.endpoints === undefined ? undefined : Object.freeze([...(o.endpoints as EndpointInput[])]),
     discovery,

@@ -36,7 +36,9 @@ function statesOf(state: EndpointState): EndpointStateName[] {
   const states: EndpointStateName[] = []
   if (state.draining) states.push('draining')
   if ((state.ejectedBy & Detector.health) !== 0) states.push('unhealthy')
-  if ((state.ejectedBy & (Detector.breaker | Detector.outlier | Detector.overload)) !== 0) states.push('ejected')
+  // A breaker's ejection shows as `ejected` while it is open; half-open, it admits its trial.
+  const breakerEjected = (state.ejectedBy & Detector.breaker) !== 0 && state.breakerPhase === 'open'
+  if (breakerEjected || (state.ejectedBy & (Detector.outlier | Detector.overload)) !== 0) states.push('ejected')
   if (state.breakerPhase === 'open') states.push('open')
   if (state.breakerPhase === 'half-open') states.push('half-open')
   if (states.length === 0) states.push('active')

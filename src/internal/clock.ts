@@ -14,6 +14,11 @@ export interface Clock {
    */
   setTimeout(fn: () => void, ms: number, keepAlive?: boolean): TimerHandle
   clearTimeout(handle: TimerHandle): void
+  /**
+   * Optional: makes a pending timer keep the process alive or not (Node's `ref`/`unref`). Without
+   * it keel re-arms the timer when that changes, which costs more.
+   */
+  keepAlive?(handle: TimerHandle, keepAlive: boolean): void
 }
 
 /** An opaque timer handle returned by `Clock.setTimeout`. */
@@ -33,5 +38,10 @@ export const systemClock: Clock = Object.freeze({
   },
   clearTimeout(handle: TimerHandle): void {
     clearTimeout(handle as ReturnType<typeof setTimeout>)
+  },
+  keepAlive(handle: TimerHandle, keepAlive: boolean): void {
+    const timer = handle as ReturnType<typeof setTimeout>
+    if (keepAlive) timer.ref?.()
+    else timer.unref?.()
   },
 })

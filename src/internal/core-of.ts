@@ -9,7 +9,8 @@ export const CORE = Symbol.for('keel.core')
  * by the CJS build reaches an adapter loaded from the ESM build in mixed setups, Jest among them).
  */
 export function coreOf(balancer: unknown, option = 'balancer'): Core {
-  const core = typeof balancer === 'object' && balancer !== null ? (balancer as Record<symbol, unknown>)[CORE] : undefined
+  const core =
+    typeof balancer === 'object' && balancer !== null ? (balancer as Record<symbol, unknown>)[CORE] : undefined
   if (core === undefined) throw typeError(option, 'a keel Balancer', balancer)
   return core as Core
 }

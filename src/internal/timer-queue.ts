@@ -12,9 +12,11 @@ export interface TimerEntry {
 /**
  * Every deadline, attempt timeout, backoff and hedge delay of a balancer shares one clock timer:
  * a binary min-heap of entries, with the clock timer armed for the earliest one. Scheduling or
- * cancelling costs O(log n) in the entries pending; the clock timer is re-armed only when a new
- * entry is earlier than the armed time, so steady traffic with one timeout value re-arms about
- * once per timeout period instead of once per call.
+ * cancelling costs O(log n) in the entries pending. The clock timer is re-armed only when a new
+ * entry is earlier than the armed time, and it stays armed when entries are cancelled (firing
+ * early is harmless: it re-arms for the new earliest entry), so steady traffic with one timeout
+ * value touches the clock timer about once per timeout period instead of twice per call. Whether
+ * it keeps the process alive follows the `keepAlive` entries pending, through `Clock.keepAlive`.
  */
 export class TimerQueue {
   readonly #clock: Clock
@@ -48,8 +50,8 @@ export class TimerQueue {
     }
     this.#heap.push(entry)
     this.#up(entry.index)
-    if (keepAlive) this.#keepAlive++
-    if (at < this.#armedAt || (keepAlive && !this.#armedKeepAlive)) this.#arm(Math.min(at, this.#armedAt))
+    if (keepAlive && this.#keepAlive++ === 0 && this.#handle !== undefined) this.#setKeepAlive(true)
+    if (at < this.#armedAt) this.#arm(at)
     return entry
   }
 
@@ -58,7 +60,7 @@ export class TimerQueue {
     const i = entry.index
     if (i < 0) return
     entry.index = -1
-    if (entry.keepAlive) this.#keepAlive--
+    if (entry.keepAlive && --this.#keepAlive === 0 && this.#handle !== undefined) this.#setKeepAlive(false)
     const heap = this.#heap
     const last = heap.pop()!
     if (i < heap.length) {
@@ -67,7 +69,6 @@ export class TimerQueue {
       this.#down(i)
       this.#up(last.index)
     }
-    if (heap.length === 0) this.#disarm()
   }
 
   /** Drops every entry and the clock timer; later `schedule` calls are ignored. */
@@ -84,6 +85,17 @@ export class TimerQueue {
     this.#armedAt = at
     this.#armedKeepAlive = this.#keepAlive > 0
     this.#handle = this.#clock.setTimeout(this.#onTimer, Math.max(0, at - this.#clock.now()), this.#armedKeepAlive)
+  }
+
+  #setKeepAlive(keepAlive: boolean): void {
+    if (keepAlive === this.#armedKeepAlive) return
+    const clock = this.#clock
+    if (clock.keepAlive !== undefined) {
+      clock.keepAlive(this.#handle, keepAlive)
+      this.#armedKeepAlive = keepAlive
+    } else {
+      this.#arm(this.#armedAt)
+    }
   }
 
   #disarm(): void {

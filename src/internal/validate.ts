@@ -52,10 +52,9 @@ export function rejectUnknownKeys(prefix: string, object: object, allowed: reado
     if (allowed.includes(key)) continue
     const name = prefix ? `${prefix}.${key}` : key
     const suggestion = closest(key, allowed)
-    throw tag(
-      new TypeError(`Unknown option \`${name}\`${suggestion ? ` (did you mean \`${suggestion}\`?)` : ''}`),
-      name,
-    )
+    const hint =
+      suggestion === undefined ? '' : ` (did you mean \`${prefix ? `${prefix}.${suggestion}` : suggestion}\`?)`
+    throw tag(new TypeError(`Unknown option \`${name}\`${hint}`), name)
   }
 }
 
@@ -98,16 +97,17 @@ export interface NumberRule {
 
 function describeNumber(rule: NumberRule): string {
   const kind = rule.integer ? 'integer' : 'number'
-  const inf = rule.allowInfinity ? ' or Infinity' : ''
+  const a = rule.integer ? 'an integer' : 'a number'
   const { min, max } = rule
-  if (min !== undefined && max !== undefined) return `${rule.integer ? 'an integer' : 'a number'} from ${min} to ${max}`
-  if (min === 0 && rule.minExclusive) return `a positive ${kind}${inf}`
-  if (min === 0) return `a non-negative ${kind}${inf}`
-  if (min === 1 && rule.integer) return `a positive integer${inf}`
-  if (min !== undefined)
-    return `${rule.integer ? 'an integer' : 'a number'} ${rule.minExclusive ? '>' : '≥'} ${min}${inf}`
-  if (max !== undefined) return `${rule.integer ? 'an integer' : 'a number'} ≤ ${max}`
-  return `${rule.integer ? 'an integer' : 'a finite number'}${inf}`
+  let text: string
+  if (min === 0 && rule.minExclusive) text = `a positive ${kind}`
+  else if (min === 0) text = `a non-negative ${kind}`
+  else if (min === 1 && rule.integer && max === undefined) text = 'a positive integer'
+  else if (min !== undefined && max !== undefined) return `${a} from ${min} to ${max}`
+  else if (min !== undefined) text = `${a} ${rule.minExclusive ? '>' : '≥'} ${min}`
+  else text = rule.integer ? 'an integer' : 'a finite number'
+  if (max !== undefined) text += ` ≤ ${max}`
+  return rule.allowInfinity ? `${text} or Infinity` : text
 }
 
 /** Validates a number option; `undefined` passes through so callers can apply a default. */

@@ -3,10 +3,18 @@ import type { Random } from '../internal/random.ts'
 import type { PickContext, Picker, PickerFactory } from './picker.ts'
 
 /**
- * Envoy's overprovisioning factor: a level at 1/1.4 ≈ 71% health still carries all its load.
- * (Envoy `overprovisioning_factor` 140.)
+ * Envoy's overprovisioning factor, as a percentage (`overprovisioning_factor` 140): a level at
+ * 1/1.4 ≈ 71.4% health still carries all its load.
  */
-export const OVERPROVISIONING = 1.4
+export const OVERPROVISIONING_PERCENT = 140
+
+/**
+ * A level's share of capacity: min(1, eligible / members × 1.4) (Envoy `recalculatePerPriorityState`),
+ * computed in integers first so a level exactly at 1/1.4 is exactly 1.
+ */
+export function levelHealth(eligible: number, members: number): number {
+  return members === 0 ? 0 : Math.min(1, (eligible * OVERPROVISIONING_PERCENT) / (members * 100))
+}
 
 /** One priority level: its members, how many are eligible, and its pickers. */
 export interface Level {
@@ -21,25 +29,25 @@ export interface Level {
   readonly fallback: Picker | undefined
 }
 
-/** Level shares of the load (Envoy `recalculatePerPriorityState`), cumulative, summing to 1. */
+/**
+ * Level shares of the load, cumulative, from each level's `levelHealth` (Envoy `distributeLoad`):
+ * the levels' health is normalised by their sum capped at 1 (the "normalised total health"), and
+ * each level takes its normalised health from what the levels above it left. Nothing healthy
+ * anywhere: the first level takes everything.
+ */
 export function priorityLoads(health: readonly number[]): Float64Array {
   const n = health.length
   const cumulative = new Float64Array(n)
   if (n === 0) return cumulative
-  const scaled = health.map((h) => Math.min(1, h * OVERPROVISIONING))
-  const total = Math.min(
-    1,
-    scaled.reduce((a, b) => a + b, 0),
-  )
+  const total = normalizedTotalHealth(health)
   if (total === 0) {
-    // Nothing healthy anywhere: the first level takes everything (and is in panic).
     cumulative.fill(1)
     return cumulative
   }
   let remaining = 1
   let sum = 0
   for (let i = 0; i < n; i++) {
-    const load = Math.min(remaining, scaled[i]! / total)
+    const load = Math.min(remaining, health[i]! / total)
     remaining -= load
     sum += load
     cumulative[i] = sum
@@ -47,6 +55,31 @@ export function priorityLoads(health: readonly number[]): Float64Array {
   // Rounding: the last level closes the distribution.
   cumulative[n - 1] = 1
   for (let i = n - 2; i >= 0 && cumulative[i]! > 1; i--) cumulative[i] = 1
+  return cumulative
+}
+
+/** Σ level health, capped at 1 (Envoy's normalised total health). */
+export function normalizedTotalHealth(health: readonly number[]): number {
+  let total = 0
+  for (const h of health) total += h
+  return Math.min(1, total)
+}
+
+/**
+ * Level shares when every level is in panic (Envoy `recalculateLoadInTotalPanic`): by member
+ * count, health ignored, cumulative.
+ */
+export function totalPanicLoads(sizes: readonly number[]): Float64Array {
+  const n = sizes.length
+  const cumulative = new Float64Array(n)
+  let all = 0
+  for (const size of sizes) all += size
+  let sum = 0
+  for (let i = 0; i < n; i++) {
+    sum += all === 0 ? (i === 0 ? 1 : 0) : sizes[i]! / all
+    cumulative[i] = sum
+  }
+  if (n > 0) cumulative[n - 1] = 1
   return cumulative
 }
 
@@ -62,7 +95,10 @@ export interface LevelBuildInput {
   warn(code: string, message: string): void
 }
 
-/** Whether a level with `eligible` of `total` members balances over all of them (Envoy panic mode). */
+/**
+ * Whether a level with `eligible` of `total` members is under the panic threshold (Envoy
+ * `isHostSetInPanic`). It panics only when the levels together are short of capacity too (`build`).
+ */
 export function inPanic(eligible: number, total: number, threshold: number): boolean {
   return total > 0 && eligible * 100 < threshold * total
 }
@@ -96,7 +132,8 @@ export class Selection {
     const previousLevels = new Map<number, Level>()
     for (const level of input.previous?.levels ?? []) previousLevels.set(level.priority, level)
     const keyed = input.picker.keyed === true
-    const levels: Level[] = []
+    const groups: EndpointState[][] = []
+    const eligibleCounts: number[] = []
     const health: number[] = []
     for (const priority of priorities) {
       const members = byPriority.get(priority)!
@@ -104,7 +141,26 @@ export class Selection {
       members.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       let eligible = 0
       for (const m of members) if (m.eligible) eligible++
-      const panic = inPanic(eligible, members.length, input.panicThreshold)
+      groups.push(members)
+      eligibleCounts.push(eligible)
+      health.push(levelHealth(eligible, members.length))
+    }
+    // Envoy `recalculatePerPriorityPanic`: no level panics while the levels together still have
+    // full capacity (normalised total health 100%): the load spills to the next level instead of
+    // onto ejected endpoints. When every level panics, the load follows member counts.
+    const mayPanic = normalizedTotalHealth(health) < 1
+    let allPanic = groups.length > 0
+    const panics: boolean[] = []
+    for (let i = 0; i < groups.length; i++) {
+      const panic = mayPanic && inPanic(eligibleCounts[i]!, groups[i]!.length, input.panicThreshold)
+      panics.push(panic)
+      allPanic &&= panic
+    }
+    const levels: Level[] = []
+    for (let i = 0; i < groups.length; i++) {
+      const priority = priorities[i]!
+      const members = groups[i]!
+      const panic = panics[i]!
       const candidates: EndpointState[] = []
       for (const m of members) {
         // In panic a level balances over all its members, ejected included, except those that
@@ -123,10 +179,10 @@ export class Selection {
       }
       const picker = build(input.picker, previous?.picker)
       const fallback = keyed ? build(input.fallbackPicker, previous?.fallback) : undefined
-      levels.push({ priority, members, eligible, panic, candidates, picker, fallback })
-      health.push(members.length === 0 ? 0 : eligible / members.length)
+      levels.push({ priority, members, eligible: eligibleCounts[i]!, panic, candidates, picker, fallback })
     }
-    return new Selection(levels, priorityLoads(health), input.random)
+    const loads = allPanic ? totalPanicLoads(groups.map((g) => g.length)) : priorityLoads(health)
+    return new Selection(levels, loads, input.random)
   }
 
   /**

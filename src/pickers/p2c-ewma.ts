@@ -1,5 +1,5 @@
 import type { Random } from '../internal/random.ts'
-import type { Picker, PickerBuildContext, PickerEndpoint, PickerFactory, PickContext } from './picker.ts'
+import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
 
 /**
  * Power of two choices on PeakEWMA (Finagle `p2cPeakEwma`, Linkerd, tower `p2c` + `PeakEwma`):

@@ -24,7 +24,7 @@ export async function retryLoop<C, T>(call: CallRun<C, T>, first: Decision): Pro
         if (attemptNumber === 1) throw RETRY
         let attempt: AttemptImpl
         try {
-          attempt = await call.attempt(attemptNumber)
+          attempt = await call.round()
         } catch (error) {
           // No endpoint can take this retry: stop without another (AbortError ends p-retry).
           throw new AbortError(error instanceof Error ? error : new Error(String(error)))
