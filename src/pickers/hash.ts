@@ -1,3 +1,5 @@
+import { encodeUtf8 } from '../internal/utf8.ts'
+
 /**
  * xxHash64 (Yann Collet, https://github.com/Cyan4973/xxHash, `doc/xxhash_spec.md`) in 32-bit
  * limbs: every 64-bit value is a pair of unsigned 32-bit numbers, so hashing a key never touches
@@ -34,17 +36,19 @@ const NEG_P1L = (~P1L + 1) | 0
 const R = new Int32Array(2)
 
 /**
- * (ah, al) × (bh, bl) mod 2^64 into R. The low word is `imul`; the high word needs the carry out
- * of al × bl, found from its 16-bit pieces (the middle sum stays below 2^34, exact in a double).
+ * The high word of the unsigned 64-bit product a × b (a, b < 2^32). The double product is within
+ * 2^11 of the exact one and `imul` gives the exact low word, so (product − low) ÷ 2^32 lies
+ * within 2^-20 of the high word: rounding it is exact. The result is the int32 view.
  */
+function mulHi(a: number, b: number): number {
+  const lo = Math.imul(a, b) >>> 0
+  return (((a >>> 0) * (b >>> 0) - lo) / 4294967296 + 0.5) | 0
+}
+
+/** (ah, al) × (bh, bl) mod 2^64 into R. */
 function mul(ah: number, al: number, bh: number, bl: number): void {
-  const a0 = al & 0xffff
-  const a1 = al >>> 16
-  const b0 = bl & 0xffff
-  const b1 = bl >>> 16
-  const mid = a1 * b0 + a0 * b1 + ((a0 * b0) >>> 16)
   R[1] = Math.imul(al, bl)
-  R[0] = (a1 * b1 + ((mid / 65536) | 0) + Math.imul(al, bh) + Math.imul(ah, bl)) | 0
+  R[0] = (mulHi(al, bl) + Math.imul(al, bh) + Math.imul(ah, bl)) | 0
 }
 
 /** (ah, al) + (bh, bl) mod 2^64 into R. */
@@ -60,31 +64,19 @@ function rotl(h: number, l: number, r: number): void {
   R[1] = (l << r) | (h >>> (32 - r))
 }
 
-// 16-bit pieces of the low halves multiplied by in `round`.
-const P1L0 = P1L & 0xffff
-const P1L1 = P1L >>> 16
-const P2L0 = P2L & 0xffff
-const P2L1 = P2L >>> 16
-
-/**
- * xxHash64's `round`: acc + input × P2, rotated left 31, × P1, into R. Written out straight (the
- * two multiplications as in `mul`), since it runs four times per 32-byte stripe.
- */
+/** xxHash64's `round`: acc + input × P2, rotated left 31, × P1, into R. */
 function round(acch: number, accl: number, inh: number, inl: number): void {
-  let a0 = inl & 0xffff
-  let a1 = inl >>> 16
-  let mid = a1 * P2L0 + a0 * P2L1 + ((a0 * P2L0) >>> 16)
+  // input × P2
   const lo = Math.imul(inl, P2L)
-  let hi = (a1 * P2L1 + ((mid / 65536) | 0) + Math.imul(inl, P2H) + Math.imul(inh, P2L)) | 0
+  let hi = (mulHi(inl, P2L) + Math.imul(inl, P2H) + Math.imul(inh, P2L)) | 0
+  // + acc
   const sum = (accl >>> 0) + (lo >>> 0)
   hi = (acch + hi + (sum > 0xffffffff ? 1 : 0)) | 0
+  // rotated left 31, × P1
   const rh = (hi << 31) | ((sum | 0) >>> 1)
   const rl = (sum << 31) | (hi >>> 1)
-  a0 = rl & 0xffff
-  a1 = rl >>> 16
-  mid = a1 * P1L0 + a0 * P1L1 + ((a0 * P1L0) >>> 16)
   R[1] = Math.imul(rl, P1L)
-  R[0] = (a1 * P1L1 + ((mid / 65536) | 0) + Math.imul(rl, P1H) + Math.imul(rh, P1L)) | 0
+  R[0] = (mulHi(rl, P1L) + Math.imul(rl, P1H) + Math.imul(rh, P1L)) | 0
 }
 
 /** xxHash64's `mergeRound`: acc ^ round(0, val), × P1, + P4. */
@@ -98,6 +90,29 @@ function read32(b: Uint8Array, p: number): number {
   return b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)
 }
 
+// The four accumulator lanes (high, low) of the 32-byte stripe loop.
+const V = new Int32Array(8)
+
+/**
+ * Runs xxHash64's `round` (lane + input × P2, rotated left 31, × P1) on the four lanes in V for
+ * the 32-byte stripe at `p`: one function over the lanes, so the hot loop makes no nested calls.
+ */
+function stripe(b: Uint8Array, p: number): void {
+  for (let lane = 0; lane < 8; lane += 2) {
+    const q = p + lane * 4
+    const inl = b[q]! | (b[q + 1]! << 8) | (b[q + 2]! << 16) | (b[q + 3]! << 24)
+    const inh = b[q + 4]! | (b[q + 5]! << 8) | (b[q + 6]! << 16) | (b[q + 7]! << 24)
+    const lo = Math.imul(inl, P2L)
+    let hi = (mulHi(inl, P2L) + Math.imul(inl, P2H) + Math.imul(inh, P2L)) | 0
+    const sum = (V[lane + 1]! >>> 0) + (lo >>> 0)
+    hi = (V[lane]! + hi + (sum > 0xffffffff ? 1 : 0)) | 0
+    const rh = (hi << 31) | ((sum | 0) >>> 1)
+    const rl = (sum << 31) | (hi >>> 1)
+    V[lane + 1] = Math.imul(rl, P1L)
+    V[lane] = (mulHi(rl, P1L) + Math.imul(rl, P1H) + Math.imul(rh, P1L)) | 0
+  }
+}
+
 /** xxHash64 of `bytes[0, length)` with the seed (seedHi, seedLo), into R. */
 function xxh64(bytes: Uint8Array, length: number, seedHi: number, seedLo: number): void {
   let p = 0
@@ -106,32 +121,29 @@ function xxh64(bytes: Uint8Array, length: number, seedHi: number, seedLo: number
   if (length >= 32) {
     add(seedHi, seedLo, P1H, P1L)
     add(R[0]!, R[1]!, P2H, P2L)
-    let v1h = R[0]!
-    let v1l = R[1]!
+    V[0] = R[0]!
+    V[1] = R[1]!
     add(seedHi, seedLo, P2H, P2L)
-    let v2h = R[0]!
-    let v2l = R[1]!
-    let v3h = seedHi
-    let v3l = seedLo
+    V[2] = R[0]!
+    V[3] = R[1]!
+    V[4] = seedHi
+    V[5] = seedLo
     add(seedHi, seedLo, NEG_P1H, NEG_P1L)
-    let v4h = R[0]!
-    let v4l = R[1]!
+    V[6] = R[0]!
+    V[7] = R[1]!
     const limit = length - 32
     while (p <= limit) {
-      round(v1h, v1l, read32(bytes, p + 4), read32(bytes, p))
-      v1h = R[0]!
-      v1l = R[1]!
-      round(v2h, v2l, read32(bytes, p + 12), read32(bytes, p + 8))
-      v2h = R[0]!
-      v2l = R[1]!
-      round(v3h, v3l, read32(bytes, p + 20), read32(bytes, p + 16))
-      v3h = R[0]!
-      v3l = R[1]!
-      round(v4h, v4l, read32(bytes, p + 28), read32(bytes, p + 24))
-      v4h = R[0]!
-      v4l = R[1]!
+      stripe(bytes, p)
       p += 32
     }
+    const v1h = V[0]!
+    const v1l = V[1]!
+    const v2h = V[2]!
+    const v2l = V[3]!
+    const v3h = V[4]!
+    const v3l = V[5]!
+    const v4h = V[6]!
+    const v4l = V[7]!
     rotl(v1h, v1l, 1)
     hh = R[0]!
     hl = R[1]!
@@ -202,61 +214,32 @@ const MAX_SCRATCH = 64 * 1024
 let scratch = new Uint8Array(256)
 
 /**
- * Writes the UTF-8 encoding of `s` into `out` (which holds at least 3 bytes per UTF-16 unit) and
- * returns its length. Lone surrogates become U+FFFD, as `TextEncoder` does.
+ * Keys up to this many UTF-16 units are encoded by `encodeUtf8`; longer ones by
+ * `TextEncoder.encodeInto`, whose native loop wins past about this length (bench/hashing.ts)
+ * at the price of the small `{ read, written }` object it returns.
  */
-export function encodeUtf8(s: string, out: Uint8Array): number {
-  const n = s.length
-  let p = 0
-  for (let i = 0; i < n; i++) {
-    let c = s.charCodeAt(i)
-    if (c < 0x80) {
-      out[p++] = c
-      continue
-    }
-    if (c < 0x800) {
-      out[p++] = 0xc0 | (c >>> 6)
-      out[p++] = 0x80 | (c & 0x3f)
-      continue
-    }
-    if (c >= 0xd800 && c <= 0xdfff) {
-      const d = i + 1 < n ? s.charCodeAt(i + 1) : 0
-      if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)
-        i++
-        out[p++] = 0xf0 | (c >>> 18)
-        out[p++] = 0x80 | ((c >>> 12) & 0x3f)
-        out[p++] = 0x80 | ((c >>> 6) & 0x3f)
-        out[p++] = 0x80 | (c & 0x3f)
-        continue
-      }
-      c = 0xfffd
-    }
-    out[p++] = 0xe0 | (c >>> 12)
-    out[p++] = 0x80 | ((c >>> 6) & 0x3f)
-    out[p++] = 0x80 | (c & 0x3f)
-  }
-  return p
-}
+const NATIVE_ENCODE_FROM = 17
+const encoder = new TextEncoder()
 
 /**
  * Hashes a call key with xxHash64, seed 0: a `Uint8Array` as its bytes, a string as its UTF-8
- * bytes (encoded into a reused scratch buffer: no allocation per call).
+ * bytes, encoded into a reused scratch buffer.
  */
 export function hashKey(key: string | Uint8Array, out: HashOut): void {
   if (typeof key === 'string') {
-    const need = key.length * 3
+    const n = key.length
     let buffer = scratch
-    if (need > buffer.length) {
-      if (need <= MAX_SCRATCH) {
+    if (n * 3 > buffer.length) {
+      if (n * 3 <= MAX_SCRATCH) {
         let size = buffer.length * 2
-        while (size < need) size *= 2
+        while (size < n * 3) size *= 2
         buffer = scratch = new Uint8Array(size)
       } else {
-        buffer = new Uint8Array(need)
+        buffer = new Uint8Array(n * 3)
       }
     }
-    xxh64(buffer, encodeUtf8(key, buffer), 0, 0)
+    const length = n < NATIVE_ENCODE_FROM ? encodeUtf8(key, buffer) : encoder.encodeInto(key, buffer).written
+    xxh64(buffer, length, 0, 0)
   } else {
     xxh64(key, key.length, 0, 0)
   }

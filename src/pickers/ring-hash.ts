@@ -1,5 +1,6 @@
+import { encodeUtf8 } from '../internal/utf8.ts'
 import { checkObject, rangeError, rejectUnknownKeys, requireNumber } from '../internal/validate.ts'
-import { encodeUtf8, type HashOut, xxHash64 } from './hash.ts'
+import { type HashOut, xxHash64 } from './hash.ts'
 import { checkBalanceFactor, EMPTY, EMPTY_PICKER, HashPicker, sortedById } from './hash-picker.ts'
 import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
 

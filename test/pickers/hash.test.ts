@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { seededRandom } from '../../src/index.ts'
-import { encodeUtf8, hashKey, xxHash64 } from '../../src/pickers/hash.ts'
+import { encodeUtf8 } from '../../src/internal/utf8.ts'
+import { hashKey, xxHash64 } from '../../src/pickers/hash.ts'
 
 const out = { hashHi: 0, hashLo: 0 }
 

@@ -24,8 +24,9 @@ afterEach(async () => {
   for (const b of open.splice(0)) await b.close()
 })
 
+/** Breakers and outlier detection off: these tests eject endpoints only when they mean to. */
 function balancer(options: BalancerOptions<never>): Balancer<never> {
-  const b = new Balancer({ breaker: false, random: seededRandom(1), ...options })
+  const b = new Balancer({ breaker: false, outlierDetection: false, random: seededRandom(1), ...options })
   open.push(b)
   return b
 }

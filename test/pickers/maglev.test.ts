@@ -116,6 +116,17 @@ describe('maglev', () => {
     expect(skewed[0]).toBeGreaterThanOrEqual(1)
   })
 
+  it('starts a key at slot h mod M of its 64-bit hash (checked against BigInt)', () => {
+    const picker = build(maglev(), fakeEndpoints(30)) as HashPicker
+    const context = testContext()
+    for (let k = 0; k < 20_000; k++) {
+      hashKey(`key-${k}`, context)
+      const h = (BigInt(context.hashHi) << 32n) | BigInt(context.hashLo)
+      const slot = Number(h % BigInt(picker.table.length))
+      expect(picker.pick(context)).toBe(picker.endpoints[picker.table[slot]!])
+    }
+  })
+
   it('walks slots (h + i) mod M: each key’s preference order lists every endpoint once', () => {
     const picker = build(maglev(), fakeEndpoints(12))
     for (let k = 0; k < 200; k++) {
@@ -155,7 +166,7 @@ describe('maglev', () => {
     )
     expect(() => maglev({ balanceFactor: 0 })).toThrow('Expected `maglev.balanceFactor` to be a number ≥ 1, got 0')
     expect(() => maglev({ tablesize: 7 } as never)).toThrow(
-      'Unknown option `maglev.tablesize` (did you mean `tableSize`?)',
+      'Unknown option `maglev.tablesize` (did you mean `maglev.tableSize`?)',
     )
     const factory = maglev({ tableSize: 5_000_011 })
     expect([factory.name, factory.scope, factory.keyed, factory.slowStart]).toEqual(['maglev', 'members', true, false])

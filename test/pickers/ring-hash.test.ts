@@ -78,6 +78,23 @@ describe('ring-hash', () => {
     }
   })
 
+  it('gives a key to the first ring point at or after its hash, wrapping past the last', () => {
+    const picker = build(ringHash(), fakeEndpoints(10)) as HashPicker & { points: Float64Array }
+    const points = [...picker.points]
+    const context = testContext()
+    for (let k = 0; k < 5000; k++) {
+      hashKey(`key-${k}`, context)
+      // The top 53 bits of the 64-bit hash, as the ring stores its points.
+      const key = context.hashHi * 2 ** 21 + Math.floor(context.hashLo / 2 ** 11)
+      const found = points.findIndex((p) => p >= key)
+      expect(picker.pick(context)).toBe(picker.endpoints[picker.table[found === -1 ? 0 : found]!])
+    }
+    // A hash past the last point wraps to the first.
+    context.hashHi = 0xffffffff
+    context.hashLo = 0xffffffff
+    expect(picker.pick(context)).toBe(picker.endpoints[picker.table[0]!])
+  })
+
   it('walks clockwise through distinct endpoints: each key’s preference order lists every endpoint once', () => {
     const endpoints = fakeEndpoints(12)
     const picker = build(ringHash(), endpoints)
@@ -157,7 +174,7 @@ describe('ring-hash', () => {
     )
     expect(() => ringHash({ balanceFactor: '1.25' as unknown as number })).toThrow(TypeError)
     expect(() => ringHash({ minRingsize: 1 } as never)).toThrow(
-      'Unknown option `ringHash.minRingsize` (did you mean `minRingSize`?)',
+      'Unknown option `ringHash.minRingsize` (did you mean `ringHash.minRingSize`?)',
     )
     const factory = ringHash()
     expect([factory.name, factory.scope, factory.keyed, factory.slowStart]).toEqual([
