@@ -92,30 +92,38 @@ class MaglevPicker extends HashPicker {
  */
 export function maglevTable(endpoints: readonly PickerEndpoint[], size: number): Uint32Array {
   const n = endpoints.length
-  const next = new Float64Array(n)
-  const skip = new Float64Array(n)
+  // Positions and skips stay below 2^26: int32 arrays keep the probe loop in integer arithmetic.
+  const next = new Int32Array(n)
+  const skip = new Int32Array(n)
   const weight = new Float64Array(n)
   const claimed = new Float64Array(n)
   const r = 4294967296 % size
   const hash: HashOut = { hashHi: 0, hashLo: 0 }
   const encoder = new TextEncoder()
   let maxWeight = 0
+  let minWeight = Number.POSITIVE_INFINITY
   for (let i = 0; i < n; i++) {
     const id = encoder.encode(endpoints[i]!.endpoint.id)
     xxHash64(id, hash, 0, 0)
     next[i] = mod64(hash.hashHi, hash.hashLo, size, r, 1 / size)
     xxHash64(id, hash, 0, 1)
     skip[i] = size === 1 ? 0 : mod64(hash.hashHi, hash.hashLo, size - 1, 4294967296 % (size - 1), 1 / (size - 1)) + 1
-    weight[i] = endpoints[i]!.endpoint.weight
-    if (weight[i]! > maxWeight) maxWeight = weight[i]!
+    const w = endpoints[i]!.endpoint.weight
+    weight[i] = w
+    if (w > maxWeight) maxWeight = w
+    if (w < minWeight) minWeight = w
   }
+  const weighted = maxWeight !== minWeight
   const table = new Uint32Array(size).fill(EMPTY)
   let filled = 0
   for (let round = 1; filled < size; round++) {
     for (let i = 0; i < n && filled < size; i++) {
-      if (claimed[i]! * maxWeight > round * weight[i]!) continue
-      let c = next[i]!
+      if (weighted) {
+        if (claimed[i]! * maxWeight > round * weight[i]!) continue
+        claimed[i]!++
+      }
       const s = skip[i]!
+      let c = next[i]!
       while (table[c] !== EMPTY) {
         c += s
         if (c >= size) c -= size
@@ -123,7 +131,6 @@ export function maglevTable(endpoints: readonly PickerEndpoint[], size: number):
       table[c] = i
       c += s
       next[i] = c >= size ? c - size : c
-      claimed[i]!++
       filled++
     }
   }
