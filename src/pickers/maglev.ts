@@ -1,7 +1,7 @@
 import { checkObject, rangeError, rejectUnknownKeys, requireNumber } from '../internal/validate.ts'
-import { type HashOut, xxHash64 } from './hash.ts'
 import { checkBalanceFactor, EMPTY, EMPTY_PICKER, HashPicker, sortedById } from './hash-picker.ts'
 import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
+import { type HashOut, xxHash64 } from './xxhash64.ts'
 
 /** The Maglev paper's and Envoy's default table size (a prime). */
 export const DEFAULT_TABLE_SIZE = 65_537

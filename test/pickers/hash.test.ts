@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { seededRandom } from '../../src/index.ts'
 import { encodeUtf8 } from '../../src/internal/utf8.ts'
-import { hashKey, xxHash64 } from '../../src/pickers/hash.ts'
+import { hashKey } from '../../src/pickers/hash.ts'
+import { xxHash64 } from '../../src/pickers/xxhash64.ts'
 
 const out = { hashHi: 0, hashLo: 0 }
 
