@@ -7,7 +7,7 @@ import { type HashOut, xxHash64 } from './xxhash64.ts'
 export const DEFAULT_TABLE_SIZE = 65_537
 /** Envoy's limit on a configured `table_size`. */
 export const MAX_TABLE_SIZE = 5_000_011
-/** Slots per endpoint below which a table is grown (keys per endpoint then stay within ~7%). */
+/** Slots per endpoint below which a table is grown: the Maglev paper asks for M > 100 × N (§3.4). */
 export const SLOTS_PER_ENDPOINT = 100
 /**
  * Largest table keel grows to: `(h mod M) × (2^32 mod M) + lo` stays exact in a double below
