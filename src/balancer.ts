@@ -1,20 +1,17 @@
 import { EventEmitter } from 'eventemitter3'
 import { type AttemptFn, CallRun, callSimple } from './call.ts'
 import { Core } from './core.ts'
-import type { DiscoveryUpdate } from './discovery/discovery.ts'
+import { FirstAnswer } from './discovery/first-answer.ts'
+import { DiscoverySubscription } from './discovery/subscription.ts'
 import { type Endpoint, type EndpointInfo, type EndpointInput, parseEndpoint } from './endpoint.ts'
 import { BalancerClosedError } from './errors.ts'
 import type { BalancerEvents } from './events.ts'
+import { isAbortSignal } from './internal/abort.ts'
 import { CORE } from './internal/core-of.ts'
 import { rangeError, typeError } from './internal/validate.ts'
-import {
-  type BalancerOptions,
-  type CallOptions,
-  defaultCall,
-  type ResolvedCall,
-  resolveCall,
-  resolveOptions,
-} from './options.ts'
+import type { BalancerOptions, CallOptions } from './options.ts'
+import { defaultCall, resolveCall, resolveOptions } from './resolve-options.ts'
+import type { ResolvedCall } from './resolved-options.ts'
 import type { ResourceHandle, ResourceSpec } from './resources.ts'
 import { type BalancerSnapshot, takeSnapshot } from './snapshot.ts'
 
@@ -31,7 +28,11 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
   readonly #core: Core
   readonly #defaults: ResolvedCall
   #closing: Promise<void> | undefined
-  #stopDiscovery: (() => void) | undefined
+  #subscription: DiscoverySubscription | undefined
+  /** With `discovery`: tracks the first answer (`ready()`). */
+  #first: FirstAnswer | undefined
+  /** Set until discovery's first answer: calls wait for it (docs/discovery.md). */
+  #gate: FirstAnswer | undefined
 
   constructor(options: BalancerOptions<C> = {}) {
     super()
@@ -69,8 +70,23 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
         return Promise.reject(error)
       }
     }
+    if (this.#gate !== undefined)
+      return this.#callAfterFirstAnswer(this.#gate, fn as AttemptFn<C, Awaited<T>>, resolved)
     if (resolved.simple) return callSimple(core, fn as AttemptFn<C, Awaited<T>>, resolved)
     return new CallRun(core, fn as AttemptFn<C, Awaited<T>>, resolved, core.clock.now()).start()
+  }
+
+  /**
+   * Resolves once the balancer has a set: at once with `endpoints`; with `discovery`, when its
+   * first snapshot has been applied (discovery errors before it do not reject: listen to
+   * `discoveryError`). Rejects with the signal's reason on abort, `BalancerClosedError` on close.
+   */
+  ready(options?: { readonly signal?: AbortSignal }): Promise<void> {
+    if (this.#core.phase !== 'open') return Promise.reject(new BalancerClosedError())
+    const signal = options?.signal
+    if (signal !== undefined && !isAbortSignal(signal))
+      return Promise.reject(typeError('signal', 'an AbortSignal', signal))
+    return this.#first === undefined ? Promise.resolve() : this.#first.ready(signal)
   }
 
   /**
@@ -135,8 +151,9 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
   async #close(): Promise<void> {
     const core = this.#core
     core.phase = 'closing'
-    this.#stopDiscovery?.()
-    this.#stopDiscovery = undefined
+    this.#subscription?.stop()
+    this.#gate = undefined
+    this.#first?.close()
     for (const detector of core.detectors) await detector.close()
     if (core.pending > 0) {
       await new Promise<void>((resolve) => {
@@ -153,6 +170,7 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
     core.breakers?.close(core.set.all())
     core.ejection.close()
     core.set.close()
+    core.resources.close()
     for (const state of [...core.set.all()]) core.resources.closeAll(state)
     core.timers.close()
     await core.resources.settled()
@@ -187,29 +205,33 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
 
   #watch(): void {
     const core = this.#core
-    const discovery = core.options.discovery!
-    if (typeof discovery.refresh === 'function') core.refresh = () => discovery.refresh!()
-    const onUpdate = (update: DiscoveryUpdate) => {
-      if (core.phase !== 'open') return
-      if (update.error !== undefined || update.endpoints === undefined) {
-        core.emit('discoveryError', { error: update.error })
-        return
-      }
-      let infos: EndpointInfo[]
-      try {
-        infos = this.#parseAll(update.endpoints, 'discovery')
-      } catch (error) {
-        core.emit('discoveryError', { error })
-        return
-      }
-      if (infos.length === 0 && !core.options.allowEmpty) {
-        core.emit('discoveryError', {
-          error: new Error('Discovery returned no endpoints; keeping the last set (allowEmpty: false)'),
-        })
-        return
-      }
-      core.set.apply(infos)
-    }
-    this.#stopDiscovery = discovery.watch(onUpdate)
+    const first = new FirstAnswer(core.timers)
+    this.#first = first
+    this.#gate = first
+    this.#subscription = new DiscoverySubscription(core, core.options.discovery!, {
+      parse: (inputs) => this.#parseAll(inputs, 'discovery'),
+      applied: () => {
+        if (first.applied) return
+        this.#gate = undefined
+        first.answered()
+      },
+      failed: (error) => {
+        if (this.#gate === undefined) return
+        this.#gate = undefined
+        first.failed(error)
+      },
+    })
+    this.#subscription.start()
+  }
+
+  /** A call made before discovery's first answer: waits for it, within the call's timeout and signal. */
+  async #callAfterFirstAnswer<T>(gate: FirstAnswer, fn: AttemptFn<C, T>, resolved: ResolvedCall): Promise<T> {
+    const core = this.#core
+    const startedAt = core.clock.now()
+    await gate.waitForCall(startedAt, resolved.signal, resolved.timeout)
+    if (core.phase !== 'open') throw new BalancerClosedError()
+    if (resolved.simple) return callSimple(core, fn, resolved)
+    // The wait counts against the call's overall timeout: its deadline runs from `startedAt`.
+    return new CallRun(core, fn, resolved, startedAt).start()
   }
 }

@@ -12,25 +12,13 @@ import {
 import { abortReason } from './internal/abort.ts'
 import { type AbortWatcher, watchAbort } from './internal/abort-watch.ts'
 import type { TimerEntry } from './internal/timer-queue.ts'
-import type { ResolvedCall } from './options.ts'
-import { backoffDelay } from './retry/backoff.ts'
+import type { ResolvedCall } from './resolved-options.ts'
+import { type Decision, DONE, decideRetry } from './retry/decide.ts'
 import { hedgedRound } from './retry/hedge.ts'
 import { retryLoop } from './retry/retry.ts'
 
 /** The function a call runs against a picked endpoint. */
 export type AttemptFn<C, T> = (endpoint: Endpoint<C>, attempt: Attempt) => T | PromiseLike<T>
-
-/** What to do after an attempt ended. */
-export interface Decision {
-  readonly retry: boolean
-  /** ms to wait before the retry. */
-  readonly delay: number
-  /** Why no retry follows (when `retry` is false and the attempt failed). */
-  readonly reason: RetriesExhaustedReason | undefined
-}
-
-const DONE: Decision = Object.freeze({ retry: false, delay: 0, reason: undefined })
-const stop = (reason: RetriesExhaustedReason): Decision => ({ retry: false, delay: 0, reason })
 
 /**
  * Runs `fn` for an started attempt and ends the attempt exactly once, in `finally`. Never
@@ -94,6 +82,8 @@ export class CallRun<C, T> implements AbortWatcher {
   /** Attempts started, and retries decided. */
   #started = 0
   #retriesUsed = 0
+  /** The attempt a decided retry will replace, kept as `last` until the retry starts. */
+  #superseded: AttemptImpl | undefined
   /** Attempts in flight: the current one, and more while hedging. */
   #live: AttemptImpl | AttemptImpl[] | undefined
   /** The latest attempt that ended: the result rule reads it. */
@@ -160,11 +150,16 @@ export class CallRun<C, T> implements AbortWatcher {
    * Starts the next attempt on a picked endpoint (avoiding those this call tried) without waiting
    * for it. Throws `NoEndpointAvailableError` when nothing can take it.
    */
-  launch(): AttemptImpl {
+  launch(hedge = false): AttemptImpl {
     const { core, options } = this
     const now = core.clock.now()
-    const state = core.set.select(options.key, this.#triedList(), now)
+    const state = core.set.select(options.key, this.#triedList(), now, hedge)
     this.#noteTried(state)
+    const superseded = this.#superseded
+    if (superseded !== undefined) {
+      this.#superseded = undefined
+      this.#forget(superseded)
+    }
     const previous = this.history.length === 0 ? NO_PREVIOUS : Object.freeze(this.history.slice())
     const attempt = core.startAttempt(state, ++this.#started, previous, now, core.set.lastTrial)
     this.#addLive(attempt)
@@ -212,8 +207,14 @@ export class CallRun<C, T> implements AbortWatcher {
    * it joins the history and emits its `attempt` event.
    */
   note(attempt: AttemptImpl): void {
-    this.history.push(attempt.record())
     this.core.emitAttempt(attempt, false)
+    this.#forget(attempt)
+  }
+
+  /** An attempt whose outcome the call will not return: into the history, its value released. */
+  #forget(attempt: AttemptImpl): void {
+    this.history.push(attempt.record())
+    if (attempt.settled && !attempt.threw && attempt.value !== undefined) this.core.classifier.discard(attempt.value)
   }
 
   /**
@@ -222,12 +223,13 @@ export class CallRun<C, T> implements AbortWatcher {
    * Emits `attempt`, and `retry` when one follows.
    */
   decide(attempt: AttemptImpl): Decision {
-    const decision = this.#decide(attempt)
+    const decision = this.settled ? DONE : decideRetry(this, this.#retriesUsed, attempt)
     this.core.emitAttempt(attempt, decision.retry)
     if (decision.retry) {
       this.#retriesUsed++
-      this.history.push(attempt.record())
-      if (attempt.settled && !attempt.threw && attempt.value !== undefined) this.core.classifier.discard(attempt.value)
+      // The attempt stays the call's last until the retry actually starts: if no endpoint can
+      // take the retry, the call still settles like it (with its value, not yet discarded).
+      this.#superseded = attempt
       this.core.emit('retry', { from: attempt.state.endpoint, attempt: this.#started + 1, delay: decision.delay })
     }
     return decision
@@ -294,53 +296,6 @@ export class CallRun<C, T> implements AbortWatcher {
       if (this.last === undefined || !(error instanceof NoEndpointAvailableError)) this.fail(error)
       else this.finish('no-endpoint')
     }
-  }
-
-  #decide(attempt: AttemptImpl): Decision {
-    if (this.settled) return DONE
-    const verdict = attempt.verdict
-    if (verdict === 'success' || verdict === 'cancelled') return DONE
-    const { core, options } = this
-    const retry = options.retry
-    if (retry === false) return stop('not-retryable')
-    const idempotent = options.idempotent
-    let retryable =
-      verdict === 'not-sent' ||
-      (verdict === 'endpoint-failure' && idempotent) ||
-      (verdict === 'overloaded' && (attempt.refused || idempotent))
-    if (retry.shouldRetry !== undefined) {
-      const answer = retry.shouldRetry({
-        verdict,
-        attempt: attempt.number,
-        endpoint: attempt.state.endpoint,
-        idempotent,
-        retryable,
-        ...(attempt.cancelled
-          ? { error: attempt.cancelReason }
-          : attempt.threw
-            ? { error: attempt.error }
-            : { value: attempt.value }),
-      })
-      if (answer === true || answer === false) retryable = answer
-    }
-    if (!retryable) return stop('not-retryable')
-    if (this.#retriesUsed >= retry.retries) return stop('retries')
-    const now = core.clock.now()
-    let delay = backoffDelay(attempt.number, retry, core.random)
-    if (verdict === 'overloaded' && !core.set.anyPickable()) {
-      // Nothing else can take the retry: wait for the first paused endpoint, if time allows.
-      const until = core.set.earliestOverloadEnd()
-      if (until === Number.POSITIVE_INFINITY) return stop('no-endpoint')
-      delay = Math.max(delay, until - now)
-    }
-    if (now + delay >= this.deadline) return stop('deadline')
-    const budget = core.budget
-    if (budget !== undefined && !budget.tryWithdraw(now)) {
-      const { calls, retries } = budget.counts(now)
-      core.emit('budgetExhausted', { retries, requests: calls })
-      return stop('budget')
-    }
-    return { retry: true, delay, reason: undefined }
   }
 
   /** The endpoints to avoid, or undefined on the first attempt (most calls never build a list). */

@@ -91,7 +91,16 @@ function header(headers: HeaderSource, name: string): string | undefined {
     value = (headers as { get(n: string): unknown }).get(name)
   } else {
     const record = headers as Record<string, unknown>
-    value = record[name] ?? record[name.toLowerCase()]
+    value = record[name]
+    if (value === undefined) {
+      // Plain header objects are not always lowercased (`{ 'Retry-After': '2' }`).
+      for (const key of Object.keys(record)) {
+        if (key.toLowerCase() === name) {
+          value = record[key]
+          break
+        }
+      }
+    }
   }
   if (Array.isArray(value)) value = value[0]
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined
@@ -285,7 +294,7 @@ export class OutcomeClassifier {
   value(value: unknown): ClassifyResult {
     const custom = this.#custom
     if (custom !== undefined) {
-      const result = custom.classify({ ok: true, value } satisfies Outcome)
+      const result = this.#ask(custom, { ok: true, value })
       if (result !== undefined) return result
     }
     return classifyValue(value, this.#wallNow)
@@ -294,10 +303,25 @@ export class OutcomeClassifier {
   error(error: unknown): ClassifyResult {
     const custom = this.#custom
     if (custom !== undefined) {
-      const result = custom.classify({ ok: false, error } satisfies Outcome)
+      const result = this.#ask(custom, { ok: false, error })
       if (result !== undefined) return result
     }
     return classifyError(error, this.#wallNow)
+  }
+
+  /**
+   * The user's classifier may throw: the attempt must still end, so keel's rules decide and the
+   * error is rethrown on a microtask, where it surfaces like a listener's.
+   */
+  #ask(custom: Classifier, outcome: Outcome): ClassifyResult | undefined {
+    try {
+      return custom.classify(outcome)
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error
+      })
+      return undefined
+    }
   }
 
   discard(value: unknown): void {

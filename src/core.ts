@@ -14,8 +14,8 @@ import type { Clock } from './internal/clock.ts'
 import type { Random } from './internal/random.ts'
 import { TimerQueue } from './internal/timer-queue.ts'
 import { LatencyWindow } from './load/latency-window.ts'
-import type { ResolvedOptions } from './options.ts'
 import { slowStartWeights } from './pickers/slow-start.ts'
+import type { ResolvedOptions } from './resolved-options.ts'
 import { CLIENT_RESOURCE, ResourceRegistry } from './resources.ts'
 import { RetryBudget } from './retry/budget.ts'
 
@@ -171,8 +171,10 @@ export class Core {
     state.linkAttempt(attempt)
     if (trial && this.options.breaker !== false) {
       const timeout = this.options.breaker.trialTimeout
-      attempt.timeoutEntry = this.timers.schedule(now + timeout, () =>
-        this.cancelAttempt(attempt, new AttemptTimeoutError(timeout, state.id)),
+      attempt.timeoutEntry = this.timers.schedule(
+        now + timeout,
+        () => this.cancelAttempt(attempt, new AttemptTimeoutError(timeout, state.id)),
+        true,
       )
     }
     return attempt

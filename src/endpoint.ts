@@ -203,7 +203,8 @@ interface Address {
 function checkHost(option: string, input: unknown, host: string): string {
   if (host.length === 0) throw invalid(option, input, 'the host is empty')
   const lower = host.toLowerCase()
-  if (isIPv6(lower)) return lower
+  // One id per address: WHATWG URL serialisation gives IPv6 its canonical text (RFC 5952).
+  if (isIPv6(lower)) return new URL(`http://[${lower}]`).hostname.slice(1, -1)
   if (/^[\d.]+$/.test(lower)) {
     if (!isIPv4(lower)) throw invalid(option, input, `"${host}" is not a valid IPv4 address`)
     return lower

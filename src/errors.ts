@@ -39,7 +39,7 @@ export class NoEndpointAvailableError extends KeelError {
   /** With `overloaded`: ms until the first endpoint accepts traffic again. */
   readonly retryAfterMs: number | undefined
 
-  constructor(reason: NoEndpointReason, retryAfterMs?: number) {
+  constructor(reason: NoEndpointReason, retryAfterMs?: number, options?: { cause?: unknown }) {
     const detail =
       reason === 'empty'
         ? 'the balancer has no endpoints'
@@ -48,7 +48,7 @@ export class NoEndpointAvailableError extends KeelError {
           : reason === 'overloaded'
             ? `every endpoint asked to retry later (first in ${Math.ceil(retryAfterMs ?? 0)} ms)`
             : 'no endpoint is eligible (ejected, unhealthy or half-open)'
-    super('KEEL_NO_ENDPOINT', `No endpoint available: ${detail}`)
+    super('KEEL_NO_ENDPOINT', `No endpoint available: ${detail}`, options)
     this.reason = reason
     this.retryAfterMs = retryAfterMs
   }
@@ -107,6 +107,16 @@ export class AttemptTimeoutError extends KeelError {
 export class HedgeLostError extends KeelError {
   constructor() {
     super('KEEL_HEDGE_LOST', 'Another attempt of this call answered first')
+  }
+}
+
+/**
+ * A discovery source failed to answer, or answered with nothing usable (no endpoints without
+ * `allowEmpty`); the balancer keeps its last set. The source's own error is the `cause`.
+ */
+export class DiscoveryError extends KeelError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('KEEL_DISCOVERY', message, options)
   }
 }
 

@@ -6,6 +6,8 @@ export type { AttemptFn } from './call.ts'
 export type { Classifier, ClassifyOption, Outcome } from './classifier.ts'
 export { classifyError, classifyStatus, classifyValue, discardValue, parseRetryAfter } from './classify.ts'
 export type { Discovery, DiscoveryUpdate } from './discovery/discovery.ts'
+export type { StaticDiscovery } from './discovery/static.ts'
+export { staticDiscovery } from './discovery/static.ts'
 export type { Endpoint, EndpointInput, EndpointObject, EndpointProtocol, ParseEndpointOptions } from './endpoint.ts'
 export { EndpointInfo, parseEndpoint } from './endpoint.ts'
 export type { DetectorName } from './endpoint-state.ts'
@@ -14,6 +16,7 @@ export {
   AttemptTimeoutError,
   BalancerClosedError,
   DeadlineExceededError,
+  DiscoveryError,
   EndpointRemovedError,
   HedgeLostError,
   isKeelError,

@@ -1,6 +1,6 @@
 import type { EndpointInfo } from './endpoint.ts'
 import type { EndpointState } from './endpoint-state.ts'
-import { EndpointRemovedError } from './errors.ts'
+import { BalancerClosedError, EndpointRemovedError } from './errors.ts'
 import type { Clock } from './internal/clock.ts'
 import type { Random } from './internal/random.ts'
 import { typeError } from './internal/validate.ts'
@@ -40,6 +40,8 @@ export class ResourceRegistry {
   readonly #maxAge: number | undefined
   /** Closes still running, so `close()` can wait for them. */
   readonly #closing = new Set<Promise<void>>()
+  /** The balancer closed: nothing new is created (it would never be closed). */
+  #closed = false
 
   constructor(host: ResourceHost, maxConnectionAge: number | undefined) {
     this.#host = host
@@ -76,12 +78,14 @@ export class ResourceRegistry {
   get(name: string, state: EndpointState): unknown {
     const slot = state.resources?.get(name)
     if (slot !== undefined) {
-      if (this.#maxAge === undefined || this.#host.clock.now() < slot.expiresAt) return slot.value
+      // A draining endpoint keeps its instance: renewing it would open connections to a leaving host.
+      if (this.#maxAge === undefined || state.draining || this.#host.clock.now() < slot.expiresAt) return slot.value
       state.resources!.delete(name)
       this.#close(name, slot.value)
     }
     const spec = this.#specs.get(name)
     if (spec === undefined) throw typeError(`resource('${name}')`, 'a registered resource', name)
+    if (this.#closed) throw new BalancerClosedError()
     if (state.draining && state.drainEntry === undefined && state.inFlight === 0)
       throw new EndpointRemovedError(state.id)
     const value = spec.create(state.endpoint)
@@ -91,6 +95,11 @@ export class ResourceRegistry {
     const expiresAt = age === undefined ? Number.POSITIVE_INFINITY : now + age * (0.9 + 0.2 * this.#host.random())
     ;(state.resources ??= new Map()).set(name, { value, createdAt: now, expiresAt })
     return value
+  }
+
+  /** The balancer is closing: later `get`s that would create an instance throw `BalancerClosedError`. */
+  close(): void {
+    this.#closed = true
   }
 
   /** Closes every resource of `state` (its drain finished, or the balancer is closing). */

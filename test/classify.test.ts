@@ -83,6 +83,11 @@ describe('classifyError', () => {
       new TypeError("Cannot read properties of undefined (reading 'x')"),
       'caller-error',
     ],
+    [
+      'an error with a plain header object whose Retry-After is capitalised',
+      Object.assign(new Error('x'), { status: 429, headers: { 'Retry-After': '4' } }),
+      { verdict: 'overloaded', retryAfterMs: 4000, refused: true },
+    ],
     ['an unknown error', new Error('something broke'), 'endpoint-failure'],
     ['a non-error value', 'oops', 'endpoint-failure'],
     ["keel's attempt timeout from a nested balancer", new AttemptTimeoutError(10, 'x'), 'endpoint-failure'],

@@ -94,6 +94,11 @@ describe('parseEndpoint', () => {
     expect(parts.id).toBe('grpc://[::1]:50051/x')
   })
 
+  it('gives one id to every spelling of an IPv6 address', () => {
+    expect(parseEndpoint('[::0:1]:80').id).toBe('tcp://[::1]:80')
+    expect(parseEndpoint('http://[2001:DB8:0:0:0:0:0:1]:80').id).toBe('http://[2001:db8::1]:80')
+  })
+
   it('uses the default protocol for a bare host:port and the default servername when none is given', () => {
     expect(parseEndpoint('h:50051', { defaultProtocol: 'grpc:' }).id).toBe('grpc://h:50051')
     expect(parseEndpoint('https://10.0.0.1', { servername: 'api.internal' }).servername).toBe('api.internal')

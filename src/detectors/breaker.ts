@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import CircuitBreaker from 'opossum'
 import type { EndpointState } from '../endpoint-state.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
-import type { ResolvedBreaker } from '../options.ts'
+import type { ResolvedBreaker } from '../resolved-options.ts'
 import type { Verdict } from '../verdict.ts'
 import type { EjectionState } from './ejection.ts'
 
@@ -19,12 +19,16 @@ export interface BreakerHost {
 
 interface EndpointBreaker {
   breaker: CircuitBreaker
+  /** The rotate controller its window listens to. */
+  shard: EventEmitter
   halfOpenEntry: TimerEntry | undefined
   /** Clock time the current breaker was made: attempts started before it do not count in it. */
   createdAt: number
 }
 
 const noop = () => {}
+/** Breakers per rotate controller. */
+const SHARD_SIZE = 256
 /** Longest timer Node can hold (≈24.8 days). */
 const MAX_TIMER = 2 ** 31 - 1
 
@@ -36,8 +40,8 @@ const MAX_TIMER = 2 ** 31 - 1
  * above `errorThresholdPercentage` once fires ≥ `volumeThreshold`, or any failure while half-open)
  * and calls `open()`. `test/detectors/breaker-contract.test.ts` pins this against `fire()`.
  *
- * What opossum needs at scale: one shared `node:events` rotate controller (an eventemitter3 one
- * rotates only the first breaker), no snapshots, no percentiles, no opossum timeout. Opossum never
+ * What opossum needs at scale: shared `node:events` rotate controllers driven by one timer (an
+ * eventemitter3 one rotates only the first breaker; see `#shard()` for why there are several), no snapshots, no percentiles, no opossum timeout. Opossum never
  * resets its stats, so a breaker that closes is replaced by a fresh one; the half-open transition
  * runs on keel's clock by replacing the open breaker with one restored in half-open state
  * (opossum's documented `state` option), so tests drive it with the injected clock.
@@ -45,7 +49,8 @@ const MAX_TIMER = 2 ** 31 - 1
 export class BreakerDetector {
   readonly #options: ResolvedBreaker
   readonly #host: BreakerHost
-  readonly #rotate = new EventEmitter()
+  /** Rotate controllers, each serving at most SHARD_SIZE breakers (see `#shard()`). */
+  readonly #shards: EventEmitter[] = []
   readonly #bucketMs: number
   #rotateEntry: TimerEntry | undefined
   #closed = false
@@ -53,15 +58,16 @@ export class BreakerDetector {
   constructor(options: ResolvedBreaker, host: BreakerHost) {
     this.#options = options
     this.#host = host
-    this.#rotate.setMaxListeners(0)
     this.#bucketMs = options.rollingCountTimeout / options.rollingCountBuckets
     this.#scheduleRotate()
   }
 
   /** Gives `state` a closed breaker. */
   attach(state: EndpointState): void {
+    const shard = this.#shard()
     state.breaker = {
-      breaker: this.#create(state, 'closed'),
+      breaker: this.#create(state, 'closed', shard),
+      shard,
       halfOpenEntry: undefined,
       createdAt: this.#host.now(),
     } satisfies EndpointBreaker
@@ -136,7 +142,24 @@ export class BreakerDetector {
     return (failures / fires) * 100 > this.#options.errorThresholdPercentage
   }
 
-  #create(state: EndpointState, phase: 'closed' | 'half-open'): CircuitBreaker {
+  /**
+   * A rotate controller with room for one more breaker. opossum finds and removes its listener
+   * with `listenerCount(event, listener)` and `removeListener`, both linear in the listeners: on a
+   * single controller, 10,000 breakers cost O(n²) to create and to close (~0.5 s each). Shards of
+   * 256 keep that linear; one timer still rotates them all.
+   */
+  #shard(): EventEmitter {
+    for (let i = this.#shards.length - 1; i >= 0 && i >= this.#shards.length - 2; i--) {
+      const shard = this.#shards[i]!
+      if (shard.listenerCount('rotate') < SHARD_SIZE) return shard
+    }
+    const shard = new EventEmitter()
+    shard.setMaxListeners(0)
+    this.#shards.push(shard)
+    return shard
+  }
+
+  #create(state: EndpointState, phase: 'closed' | 'half-open', shard: EventEmitter): CircuitBreaker {
     const o = this.#options
     const breaker = new CircuitBreaker(noop, {
       name: state.id,
@@ -149,7 +172,7 @@ export class BreakerDetector {
       timeout: false,
       enableSnapshots: false,
       rollingPercentilesEnabled: false,
-      rotateBucketController: this.#rotate,
+      rotateBucketController: shard,
       ...(phase === 'half-open' ? { state: { closed: false, halfOpen: true } } : {}),
     })
     breaker.on('open', () => this.#opened(state, breaker))
@@ -178,7 +201,7 @@ export class BreakerDetector {
     record.halfOpenEntry = undefined
     // Replacing the breaker clears opossum's own reset timer and starts the trial on a clean window.
     record.breaker.shutdown()
-    record.breaker = this.#create(state, 'half-open')
+    record.breaker = this.#create(state, 'half-open', record.shard)
     record.createdAt = this.#host.now()
     state.breakerPhase = 'half-open'
     state.trialInFlight = false
@@ -191,7 +214,7 @@ export class BreakerDetector {
     // The constructor's own close() runs before the listener exists; this is a real transition.
     if (record === undefined || record.breaker !== breaker) return
     breaker.shutdown()
-    record.breaker = this.#create(state, 'closed')
+    record.breaker = this.#create(state, 'closed', record.shard)
     record.createdAt = this.#host.now()
     state.breakerPhase = 'closed'
     state.trialInFlight = false
@@ -203,7 +226,7 @@ export class BreakerDetector {
   #scheduleRotate(): void {
     if (this.#closed) return
     this.#rotateEntry = this.#host.schedule(this.#host.now() + this.#bucketMs, () => {
-      this.#rotate.emit('rotate')
+      for (const shard of this.#shards) shard.emit('rotate')
       this.#scheduleRotate()
     })
   }

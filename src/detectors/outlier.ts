@@ -2,7 +2,7 @@ import type { AttemptImpl } from '../attempt.ts'
 import type { AttachedDetector, Core } from '../core.ts'
 import { Detector, type EndpointState } from '../endpoint-state.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
-import type { ResolvedOutlier } from '../options.ts'
+import type { ResolvedOutlier } from '../resolved-options.ts'
 
 /** Why the outlier detector ejected an endpoint (the `reason` of its `ejected` events). */
 export type OutlierReason = 'consecutive-failures' | 'consecutive-not-sent' | 'success-rate' | 'failure-percentage'

@@ -1,6 +1,6 @@
 import type { Core } from '../core.ts'
 import type { EndpointState } from '../endpoint-state.ts'
-import { DEFAULT_RETRY } from '../options.ts'
+import { DEFAULT_RETRY } from '../resolved-options.ts'
 
 /**
  * The overload detector: an `overloaded` verdict (429, 503 with Retry-After, RESOURCE_EXHAUSTED

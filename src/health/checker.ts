@@ -1,7 +1,7 @@
 import type { AttachedDetector, Core } from '../core.ts'
 import type { EndpointState } from '../endpoint-state.ts'
 import { BalancerClosedError, KeelError } from '../errors.ts'
-import type { ResolvedHealthCheck } from '../options.ts'
+import type { ResolvedHealthCheck } from '../resolved-options.ts'
 import { EndpointHealth } from './endpoint-health.ts'
 import { failureReason, type HealthCheck, HealthCheckTimeoutError, type HealthCheckType } from './health-check.ts'
 import { httpCheck } from './http-check.ts'

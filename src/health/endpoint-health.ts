@@ -1,7 +1,7 @@
 import type { Core } from '../core.ts'
 import { Detector, type EndpointState } from '../endpoint-state.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
-import type { ResolvedHealthCheck } from '../options.ts'
+import type { ResolvedHealthCheck } from '../resolved-options.ts'
 
 /**
  * - `unknown`: not checked yet and eligible (the start-up set, or no implementation installed);

@@ -1,6 +1,6 @@
 import type { EndpointInfo } from '../endpoint.ts'
 import { isKeelError, KeelError } from '../errors.ts'
-import type { ResolvedHealthCheck } from '../options.ts'
+import type { ResolvedHealthCheck } from '../resolved-options.ts'
 
 /**
  * One check of one endpoint: resolves `true` when it passes. Anything else (`false`, a rejection,

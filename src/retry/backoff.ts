@@ -1,5 +1,5 @@
 import type { Random } from '../internal/random.ts'
-import type { ResolvedRetry } from '../options.ts'
+import type { ResolvedRetry } from '../resolved-options.ts'
 
 /**
  * Exponential backoff with full jitter (Envoy `JitteredExponentialBackOffStrategy`, the AWS

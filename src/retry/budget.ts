@@ -1,4 +1,4 @@
-import type { ResolvedBudget } from '../options.ts'
+import type { ResolvedBudget } from '../resolved-options.ts'
 
 const BUCKETS = 10
 

@@ -3,7 +3,7 @@ import type { CallRun } from '../call.ts'
 import type { Core } from '../core.ts'
 import { HedgeLostError, NoEndpointAvailableError } from '../errors.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
-import type { ResolvedHedge } from '../options.ts'
+import type { ResolvedHedge } from '../resolved-options.ts'
 
 /** The quantile behind `delay: 'p95'`. */
 const P95 = 0.95
@@ -99,7 +99,8 @@ export async function hedgedRound<C, T>(call: CallRun<C, T>, hedge: ResolvedHedg
         } else {
           try {
             const from = running[0]!
-            const attempt = call.launch()
+            // Strictly an endpoint this call has not tried: a hedge to the same one helps nothing.
+            const attempt = call.launch(true)
             core.emit('hedge', { from: from.state.endpoint, attempt: attempt.number, delay: delay ?? 0 })
             start(attempt)
             arm()

@@ -1,7 +1,8 @@
 import pRetry, { AbortError } from 'p-retry'
 import type { AttemptImpl } from '../attempt.ts'
-import type { CallRun, Decision } from '../call.ts'
+import type { CallRun } from '../call.ts'
 import { NoEndpointAvailableError } from '../errors.ts'
+import type { Decision } from './decide.ts'
 
 /** Thrown inside p-retry's loop to ask for another attempt; never escapes keel. */
 class RetrySignal extends Error {}

@@ -142,6 +142,40 @@ describe('hedged requests', () => {
   })
 })
 
+describe('hedges and their values', () => {
+  it('releases the body of a hedge that failed with a returned response', async () => {
+    const { balancer, clock } = make()
+    let first!: (v: Response) => void
+    const failed = new Response('unavailable', { status: 503 })
+    let n = 0
+    const call = balancer.call(
+      () => {
+        n++
+        return n === 1 ? new Promise<Response>((resolve) => (first = resolve)) : Promise.resolve(failed)
+      },
+      { idempotent: true },
+    )
+    await clock.advance(50)
+    expect(n).toBe(2)
+    first(new Response('ok'))
+    expect((await call).status).toBe(200)
+    await flush()
+    expect(failed.bodyUsed).toBe(true)
+  })
+
+  it('never hedges to an endpoint the call already uses', async () => {
+    const { balancer, clock, hedges } = make({ endpoints: ['http://10.0.0.1:80'] })
+    let release!: () => void
+    const call = balancer.call(() => new Promise<string>((resolve) => (release = () => resolve('one'))), {
+      idempotent: true,
+    })
+    await clock.advance(500)
+    expect(hedges).toEqual([])
+    release()
+    expect(await call).toBe('one')
+  })
+})
+
 describe('LatencyWindow', () => {
   it('reports quantiles that round up to the bucket bound, over a sliding window', () => {
     const w = new LatencyWindow(10_000, 10)
