@@ -53,6 +53,8 @@ export class Core {
 
   /** Calls started and not yet settled. */
   pending = 0
+  /** Attempts started and not yet ended, over every endpoint (`PickContext.totalInFlight`). */
+  inFlight = 0
   /** 'open' → 'closing' (no new calls) → 'closed'. */
   phase: 'open' | 'closing' | 'closed' = 'open'
   /** Called when `pending` reaches 0 while closing. */
@@ -165,6 +167,7 @@ export class Core {
   ): AttemptImpl {
     const attempt = new Attempt(state, number, previous, now, trial)
     state.inFlight++
+    this.inFlight++
     state.linkAttempt(attempt)
     if (trial && this.options.breaker !== false) {
       const timeout = this.options.breaker.trialTimeout
@@ -211,6 +214,7 @@ export class Core {
     attempt.ended = true
     const state = attempt.state
     state.inFlight--
+    this.inFlight--
     state.unlinkAttempt(attempt)
     if (attempt.timeoutEntry !== undefined) {
       this.timers.cancel(attempt.timeoutEntry)

@@ -23,6 +23,7 @@ class PickContextImpl implements PickContext {
   hashHi = 0
   hashLo = 0
   maxInFlight: number
+  totalInFlight = 0
   stamp = 0
 
   constructor(maxInFlight: number) {
@@ -117,7 +118,7 @@ export class EndpointSet {
 
   /** The current snapshot, rebuilt first if anything changed. */
   get selection(): Selection {
-    if (this.#dirty || this.#selection === undefined) this.#rebuild()
+    if (this.#dirty || this.#selection === undefined) this.#rebuild(true)
     return this.#selection!
   }
 
@@ -136,6 +137,7 @@ export class EndpointSet {
     const selection = this.selection
     const context = this.#context
     context.now = now
+    context.totalInFlight = this.#core.inFlight
     if (key !== undefined && (this.#core.keyed || selection.levels.length > 1)) {
       context.hasKey = true
       hashKey(key, context)
@@ -313,6 +315,11 @@ export class EndpointSet {
   #membershipChanged(): void {
     this.#memberPickersDirty = true
     this.invalidate()
+    this.#scheduleMemberRebuild()
+  }
+
+  /** Arms the hash-picker rebuild for when the interval allows it (one timer at a time). */
+  #scheduleMemberRebuild(): void {
     if (!this.#core.memberScoped || this.#memberRebuildEntry !== undefined) return
     const at = Math.max(this.#core.clock.now(), this.#memberPickersBuiltAt + this.#core.memberRebuildInterval)
     this.#memberRebuildEntry = this.#core.timers.schedule(at, () => {
@@ -321,16 +328,16 @@ export class EndpointSet {
     })
   }
 
-  #rebuild(): void {
+  #rebuild(onCallPath = false): void {
     const core = this.#core
     const now = core.clock.now()
-    // Hash pickers rebuild only when membership changed and their interval allows it (their
-    // timer does it off the per-call path); the first build always happens.
+    // Hash pickers rebuild only when membership changed and their interval allows it, and never
+    // for a pick (their timer or the microtask does it, off the per-call path); the first build
+    // always happens.
     const memberPickers =
       this.#memberPickersDirty &&
       (this.#selection === undefined ||
-        !core.memberScoped ||
-        now >= this.#memberPickersBuiltAt + core.memberRebuildInterval)
+        (!onCallPath && (!core.memberScoped || now >= this.#memberPickersBuiltAt + core.memberRebuildInterval)))
     core.applyWeights(this.members.values(), now)
     const selection = Selection.build({
       members: this.members.values(),
@@ -347,6 +354,10 @@ export class EndpointSet {
     if (memberPickers) {
       this.#memberPickersDirty = false
       this.#memberPickersBuiltAt = now
+    } else if (this.#memberPickersDirty) {
+      // A timer that fired before the interval was up (armed before the first build) or a pick
+      // left the change pending: make sure a timer will apply it.
+      this.#scheduleMemberRebuild()
     }
     // Draining endpoints are not members: never pickable.
     for (const state of this.draining.values()) state.pickable = false

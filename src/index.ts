@@ -55,8 +55,12 @@ export type {
   SlowStartOptions,
   SuccessRateOptions,
 } from './options.ts'
+export type { MaglevOptions } from './pickers/maglev.ts'
+export { maglev } from './pickers/maglev.ts'
 export type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './pickers/picker.ts'
 export type { PickerName } from './pickers/registry.ts'
+export type { RingHashOptions } from './pickers/ring-hash.ts'
+export { ringHash } from './pickers/ring-hash.ts'
 export { roundRobin } from './pickers/round-robin.ts'
 export type { ResourceHandle, ResourceSpec } from './resources.ts'
 export type { BalancerSnapshot, EndpointSnapshot, EndpointStateName } from './snapshot.ts'

@@ -33,6 +33,11 @@ export interface PickContext {
   /** `maxInFlightPerEndpoint`, or `Infinity`: an endpoint at it must not be returned. */
   readonly maxInFlight: number
   /**
+   * Attempts in flight over the whole balancer (every endpoint, draining ones included), before
+   * the attempt this pick is for starts. Bounded-load hashing (`balanceFactor`) reads it.
+   */
+  readonly totalInFlight: number
+  /**
    * True for endpoints this pick must avoid: already tried by this call, or just refused by keel.
    * Usually none, so check it after cheaper tests.
    */

@@ -1,6 +1,8 @@
 import { rangeError } from '../internal/validate.ts'
+import { maglev } from './maglev.ts'
 import { p2cEwma } from './p2c-ewma.ts'
 import type { PickerFactory } from './picker.ts'
+import { ringHash } from './ring-hash.ts'
 import { roundRobin } from './round-robin.ts'
 
 /** The built-in pickers, by name (DESIGN §3). */
@@ -26,6 +28,8 @@ export const PICKER_NAMES: readonly PickerName[] = Object.freeze([
 const FACTORIES: Partial<Record<PickerName, () => PickerFactory>> = {
   'round-robin': roundRobin,
   'p2c-ewma': p2cEwma,
+  'ring-hash': () => ringHash(),
+  maglev: () => maglev(),
 }
 
 /** The built-in picker `name` with its default settings. */
