@@ -373,15 +373,36 @@ describe('createFetch', () => {
     await expect(pending).rejects.toBe(reason)
   })
 
-  it('uses the fetch it is given and a key per request', async () => {
+  it('uses the fetch it is given', async () => {
     const backends = await servers(3)
     const { fetch } = balanced(
       backends.map((s) => s.url),
-      { picker: 'round-robin' },
+      {},
       { fetch: undiciFetch as unknown as typeof globalThis.fetch },
     )
-    const res = await fetch('/k', { key: 'user-42' })
+    const res = await fetch('/k')
     expect(res).toBeInstanceOf(UndiciResponse)
     expect(await res.text()).toBe('ok')
+  })
+
+  it('routes requests with the same key to the same backend with ring-hash', async () => {
+    const backends = await servers(3)
+    const { fetch } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'ring-hash' },
+    )
+    const users = ['user-1', 'user-2', 'user-3', 'user-4', 'user-5', 'user-6']
+    for (let round = 0; round < 3; round++) {
+      for (const key of users) await (await fetch(`/profile/${key}`, { key })).text()
+    }
+    const served = new Map<string, Set<number>>()
+    for (const [i, s] of backends.entries()) {
+      for (const r of s.requests) {
+        const key = r.url.split('/').pop()!
+        served.set(key, (served.get(key) ?? new Set()).add(i))
+      }
+    }
+    expect([...served.keys()].sort()).toEqual(users)
+    for (const backendsOfKey of served.values()) expect(backendsOfKey.size).toBe(1)
   })
 })

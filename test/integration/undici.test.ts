@@ -326,6 +326,32 @@ describe('BalancerDispatcher', () => {
     expect(backend!.requests[0]!.headers.host).toBe(`users.internal:${backend!.port}`)
   })
 
+  it('routes requests with the same key to the same backend with ring-hash', async () => {
+    const backends = await servers(3)
+    const { dispatcher } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'ring-hash' },
+    )
+    const users = ['user-1', 'user-2', 'user-3', 'user-4', 'user-5', 'user-6']
+    const served = new Map<string, Set<number>>()
+    for (let round = 0; round < 3; round++) {
+      for (const key of users) {
+        const res = await request(`http://users.internal/profile/${key}`, { dispatcher, key } as Parameters<
+          typeof request
+        >[1])
+        await res.body.dump()
+      }
+    }
+    for (const [i, s] of backends.entries()) {
+      for (const r of s.requests) {
+        const key = r.url.split('/').pop()!
+        served.set(key, (served.get(key) ?? new Set()).add(i))
+      }
+    }
+    expect([...served.keys()].sort()).toEqual(users)
+    for (const backendsOfKey of served.values()) expect(backendsOfKey.size).toBe(1)
+  })
+
   it('works with fetch, stream, compose and Node’s built-in fetch', async () => {
     const backends = await servers(2)
     const { dispatcher } = balanced(backends.map((s) => s.url))
