@@ -46,7 +46,10 @@ describe('circuit breakers against real servers', () => {
     expect(attempts).toBe(300)
     // 20 attempts reached it (the volume threshold), then none.
     expect(bad.requests).toHaveLength(20)
-    expect(good.map((s) => s.requests.length)).toEqual([140, 140])
+    // The other 280 alternate between the good two (one ahead, depending on where the cursor was).
+    const served = good.map((s) => s.requests.length)
+    expect(served[0]! + served[1]!).toBe(280)
+    expect(Math.abs(served[0]! - served[1]!)).toBeLessThanOrEqual(1)
   })
 
   it('keeps fewer than 20 live timers with breakers on 10,000 endpoints, and none after close()', async () => {
