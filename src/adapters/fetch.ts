@@ -5,6 +5,7 @@ import { checkFunction, isPlainObject, rejectUnknownKeys, typeError } from '../i
 import { EndpointDispatchers, type FetchConnectOptions } from './fetch/endpoint-dispatchers.ts'
 import { type FetchFunction, type FetchHost, FetchRun } from './fetch/fetch-run.ts'
 import { callOptionsTable, retryPolicies } from './http/retry-policy.ts'
+import { parseServiceUrl, pathUnder, SCHEME, type ServiceUrl } from './http/service-url.ts'
 
 export type { FetchConnectOptions } from './fetch/endpoint-dispatchers.ts'
 export type { FetchFunction } from './fetch/fetch-run.ts'
@@ -43,40 +44,12 @@ export interface BalancedRequestInit extends RequestInit {
 export type BalancedFetch = (input: string | URL | Request, init?: BalancedRequestInit) => Promise<Response>
 
 const OPTION_KEYS = ['fetch', 'serviceUrl', 'connect'] as const
-const SCHEME = /^[a-z][a-z0-9+.-]*:/i
-
-interface Service {
-  readonly origin: string
-  readonly prefix: string
-}
-
-function parseService(value: unknown): Service | undefined {
-  if (value === undefined) return undefined
-  let url: URL
-  try {
-    url = new URL(value instanceof URL ? value.href : String(value))
-  } catch {
-    throw typeError('serviceUrl', 'an absolute http: or https: URL', value)
-  }
-  if (
-    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
-    (typeof value !== 'string' && !(value instanceof URL))
-  ) {
-    throw typeError('serviceUrl', 'an absolute http: or https: URL', value)
-  }
-  return { origin: url.origin, prefix: url.pathname.replace(/\/+$/, '') }
-}
 
 /** The path to join onto the picked endpoint, or a TypeError (what fetch rejects bad URLs with). */
-function relativePath(url: string, service: Service | undefined): string {
+function relativePath(url: string, service: ServiceUrl | undefined): string {
   if (!SCHEME.test(url)) return url
-  const parsed = new URL(url)
-  if (service !== undefined && parsed.origin === service.origin) {
-    const path = parsed.pathname
-    const prefix = service.prefix
-    if (prefix === '' || path === prefix || path.startsWith(`${prefix}/`))
-      return path.slice(prefix.length) + parsed.search
-  }
+  const path = service === undefined ? undefined : pathUnder(service, new URL(url))
+  if (path !== undefined) return path
   throw new TypeError(
     service === undefined
       ? `createFetch: ${url} is absolute; pass a path such as '/users/42', or set \`serviceUrl\``
@@ -120,7 +93,7 @@ export function createFetch(balancer: Balancer<unknown>, options: CreateFetchOpt
   if (!isPlainObject(options)) throw typeError('options', 'an object', options)
   rejectUnknownKeys('', options, OPTION_KEYS)
   const custom = checkFunction<FetchFunction>('fetch', options.fetch)
-  const service = parseService(options.serviceUrl)
+  const service = parseServiceUrl(options.serviceUrl)
   if (options.connect !== undefined && !isPlainObject(options.connect)) {
     throw typeError('connect', 'an object of TLS connect options', options.connect)
   }

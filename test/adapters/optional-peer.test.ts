@@ -2,27 +2,30 @@ import { execFileSync } from 'node:child_process'
 import { pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
-// Imports `entry` in a fresh Node process and lists the undici files it loaded (ESM or CJS), seen
-// through module resolution hooks.
+// Imports `entry` in a fresh Node process and lists the files of package `peer` it loaded (ESM or
+// CJS), seen through module resolution hooks.
 const PROBE = `
 import { registerHooks } from 'node:module'
+const [peer, entry] = process.argv.slice(-2)
 const loaded = []
 registerHooks({
   resolve(specifier, context, next) {
     const result = next(specifier, context)
-    if (/[\\\\/]node_modules[\\\\/]undici[\\\\/]/.test(result.url)) loaded.push(result.url)
+    if (result.url.includes('/node_modules/' + peer + '/')) loaded.push(result.url)
     return result
   },
 })
-await import(process.argv.at(-1))
+await import(entry)
 process.stdout.write(JSON.stringify(loaded))
 `
 
-function undiciFilesLoadedBy(entry: string): string[] {
+function filesLoadedBy(entry: string, peer: string): string[] {
   const url = pathToFileURL(new URL(`../../${entry}`, import.meta.url).pathname).href
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', PROBE, url], { encoding: 'utf8' })
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', PROBE, peer, url], { encoding: 'utf8' })
   return JSON.parse(out) as string[]
 }
+
+const undiciFilesLoadedBy = (entry: string) => filesLoadedBy(entry, 'undici')
 
 describe('undici is an optional peer dependency', () => {
   it('importing keel never loads undici', () => {
@@ -35,5 +38,18 @@ describe('undici is an optional peer dependency', () => {
 
   it('importing keel/undici loads it', () => {
     expect(undiciFilesLoadedBy('src/adapters/undici.ts').length).toBeGreaterThan(0)
+  })
+})
+
+describe('axios is an optional peer dependency', () => {
+  it.each(['src/index.ts', 'src/adapters/fetch.ts', 'src/adapters/undici.ts'])(
+    'importing %s never loads axios',
+    (entry) => {
+      expect(filesLoadedBy(entry, 'axios')).toEqual([])
+    },
+  )
+
+  it('importing keel/axios loads it', () => {
+    expect(filesLoadedBy('src/adapters/axios.ts', 'axios').length).toBeGreaterThan(0)
   })
 })

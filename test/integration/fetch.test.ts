@@ -1,63 +1,24 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { Response as UndiciResponse, fetch as undiciFetch } from 'undici'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createFetch } from '../../src/adapters/fetch.ts'
-import { type AttemptEvent, Balancer, type BalancerOptions, type EndpointInput } from '../../src/index.ts'
+import type { AttemptEvent, BalancerOptions, EndpointInput } from '../../src/index.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
-import { closedPort, startServers, type TestServer } from '../helpers/servers.ts'
+import { adapterHarness, answer, totalRequests } from '../helpers/harness.ts'
+import { closedPort } from '../helpers/servers.ts'
 
-const open: { balancers: Balancer<unknown>[]; servers: TestServer[] } = { balancers: [], servers: [] }
-
-afterEach(async () => {
-  await Promise.all(open.balancers.map((b) => b.close()))
-  await Promise.all(open.servers.map((s) => s.close()))
-  open.balancers = []
-  open.servers = []
-})
-
-async function servers(n: number, handler?: (req: IncomingMessage, res: ServerResponse) => void) {
-  // Keep-alive long enough for undici to reuse connections, as against production servers.
-  const list = await startServers(n, handler, { keepAliveTimeout: 5_000 })
-  open.servers.push(...list)
-  return list
-}
+const { servers, observe } = adapterHarness()
 
 function balanced(
   endpoints: readonly EndpointInput[],
   options: BalancerOptions<never> = {},
   fetchOptions: Parameters<typeof createFetch>[1] = {},
 ) {
-  const balancer = new Balancer({ endpoints, ...options })
-  open.balancers.push(balancer)
-  const attempts: AttemptEvent[] = []
-  balancer.on('attempt', (event) => attempts.push(event))
-  // Resolves once `n` attempts have ended: a handed-over response reaches the caller before keel
-  // has finished its attempt's accounting.
-  const settled = (n: number) =>
-    new Promise<void>((resolve) => {
-      const check = () => {
-        if (attempts.length < n) return
-        balancer.off('attempt', check)
-        resolve()
-      }
-      balancer.on('attempt', check)
-      check()
-    })
-  return { balancer, fetch: createFetch(balancer, fetchOptions), attempts, settled }
+  const observed = observe(endpoints, options)
+  return { ...observed, fetch: createFetch(observed.balancer, fetchOptions) }
 }
 
-function answer(status: number, body = '') {
-  return (req: IncomingMessage, res: ServerResponse) => {
-    req.resume()
-    req.on('end', () => {
-      res.statusCode = status
-      res.end(body)
-    })
-  }
-}
-
-const total = (list: TestServer[]) => list.map((s) => s.requests.length).reduce((a, b) => a + b)
+const total = totalRequests
 
 describe('createFetch', () => {
   it('sends traffic to all three backends', async () => {

@@ -5,12 +5,13 @@ import type { Endpoint } from '../../endpoint.ts'
 import { isKeelError } from '../../errors.ts'
 import type { CallOptions } from '../../options.ts'
 import { isOnceBody } from '../http/body-kind.ts'
+import { AttemptLost, HandedOver } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
+import { OnceBody } from '../http/once-body.ts'
 import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { httpUrl } from '../http/target.ts'
 import { AttemptDispatcher, type DispatchTarget } from './attempt-dispatcher.ts'
 import type { EndpointDispatchers } from './endpoint-dispatchers.ts'
-import { OnceBody } from './once-body.ts'
 import { trackBody } from './tracked-body.ts'
 
 /** A fetch-compatible function. */
@@ -145,38 +146,5 @@ export class FetchRun {
       throw markFinal(error)
     }
     return handedOver
-  }
-}
-
-/** Ends an attempt that lost to another one of the same call: keel's verdict is `cancelled`. */
-class AttemptLost extends Error {
-  constructor() {
-    super('Another attempt of this call answered first')
-    this.name = 'AbortError'
-  }
-}
-
-/**
- * What keel gets back for a response handed to the caller: its status and headers, so keel
- * classifies the attempt the same, but no body, so nothing keel does (a hedge's bookkeeping, a
- * late cancellation) can read or cancel the body that is now the caller's.
- */
-class HandedOver {
-  readonly status: number
-  readonly statusText: string
-  readonly headers: Headers
-  readonly url: string
-  readonly body = null
-  readonly bodyUsed = true
-
-  constructor(res: Response) {
-    this.status = res.status
-    this.statusText = res.statusText
-    this.headers = res.headers
-    this.url = res.url
-  }
-
-  get [Symbol.toStringTag](): string {
-    return 'Response'
   }
 }

@@ -53,13 +53,15 @@ export function retryPolicies(core: Core): RetryPolicies {
 /**
  * The four call options an adapter needs, indexed by `(once ? 2 : 0) + (idempotent ? 1 : 0)`:
  * constant objects, so the per-call path allocates none and keel validates their `retry` once.
+ * A body that can be read once is never hedged: a hedge is a second send.
  */
 export function callOptionsTable(policies: RetryPolicies): readonly CallOptions[] {
   const table: CallOptions[] = []
   for (const once of [false, true]) {
     const retry = once ? policies.once : policies.replayable
     for (const idempotent of [false, true]) {
-      table.push(Object.freeze(retry === undefined ? { idempotent } : { idempotent, retry }))
+      const options: CallOptions = retry === undefined ? { idempotent } : { idempotent, retry }
+      table.push(Object.freeze(once ? { ...options, hedge: false as const } : options))
     }
   }
   return table

@@ -1,9 +1,10 @@
 type Source = ReadableStream<unknown> | AsyncIterable<unknown> | Iterable<unknown>
 
 /**
- * Bytes of a once-only body kept for a replay. fetch tees request bodies and reads a chunk ahead
- * before it connects, so a request refused at connect has still consumed its first chunk(s): they
- * are kept to send again on the retry. Past this much, nothing can be replayed.
+ * Bytes of a once-only body kept for a replay. Clients read a body ahead before they connect (fetch
+ * tees it and reads a chunk; node:http buffers what is piped into it), so a request refused at
+ * connect has still consumed its first chunk(s): they are kept to send again on the retry. Past
+ * this much, nothing can be replayed.
  */
 const REPLAY_LIMIT = 1024 * 1024
 
@@ -18,6 +19,11 @@ function toBytes(chunk: unknown): Uint8Array {
  * A request body that can be read once (DESIGN §2.3: sent once, retried only after `not-sent`).
  * Each attempt gets a fresh stream that replays what earlier attempts read from the source, then
  * reads on. `spent` tells when that is no longer possible.
+ *
+ * The source is read one chunk at a time into one shared list, and only the newest attempt's
+ * stream reads on: a failed attempt's stream can still have a read pending (node:http buffers a
+ * request body before it connects, and a stream piped into it keeps reading ahead), and a chunk
+ * that read returns belongs in the list, in order, for the attempt that replays it.
  */
 export class OnceBody {
   readonly #source: Source
@@ -26,7 +32,13 @@ export class OnceBody {
   /** What was read from the source, while it fits in `REPLAY_LIMIT`; undefined once it did not. */
   #chunks: Uint8Array[] | undefined = []
   #size = 0
+  /** Chunks read from the source so far, and the last of them (all a spent body still has). */
+  #count = 0
+  #last: Uint8Array | undefined
+  #reading: Promise<void> | undefined
   #ended = false
+  /** Streams handed out: only the newest (the live attempt's) reads on. */
+  #generation = 0
 
   constructor(source: Source) {
     this.#source = source
@@ -37,42 +49,39 @@ export class OnceBody {
     return this.#chunks === undefined
   }
 
-  /** The body stream for one attempt (high water mark 0: read only as fetch asks). */
+  /** The body stream for one attempt (high water mark 0: read only as the client asks). */
   stream(): ReadableStream<Uint8Array> {
+    const generation = ++this.#generation
     let index = 0
     return new ReadableStream<Uint8Array>(
       {
         pull: async (controller) => {
-          const chunks = this.#chunks
-          if (chunks !== undefined && index < chunks.length) {
-            controller.enqueue(chunks[index++]!)
-            return
-          }
-          if (this.#ended) {
-            controller.close()
-            return
-          }
-          const { done, value } = await this.#read()
-          if (done) {
-            this.#ended = true
-            controller.close()
-            return
-          }
-          const bytes = toBytes(value)
-          if (this.#chunks !== undefined) {
-            this.#size += bytes.byteLength
-            if (this.#size <= REPLAY_LIMIT) {
-              this.#chunks.push(bytes)
-              index++
-            } else {
-              this.#chunks = undefined
+          for (;;) {
+            if (generation !== this.#generation) {
+              // A later attempt took over: this stream's client gave up on it.
+              controller.close()
+              return
             }
+            if (index < this.#count) {
+              const chunk = this.#chunks?.[index] ?? (index === this.#count - 1 ? this.#last : undefined)
+              if (chunk === undefined) {
+                controller.error(new Error('The request body was read past what keel keeps for a replay'))
+                return
+              }
+              index++
+              controller.enqueue(chunk)
+              return
+            }
+            if (this.#ended) {
+              controller.close()
+              return
+            }
+            await (this.#reading ??= this.#readOne())
           }
-          controller.enqueue(bytes)
         },
         // An attempt's stream is cancelled when it fails; the source stays for a retry.
         cancel: async (reason) => {
-          if (this.spent) await this.#stop?.(reason)
+          if (this.spent && generation === this.#generation) await this.#stop?.(reason)
         },
       },
       { highWaterMark: 0 },
@@ -84,7 +93,7 @@ export class OnceBody {
     this.#chunks = undefined
   }
 
-  /** The call failed: release the source as fetch would have. */
+  /** The call failed: release the source as the client would have. */
   release(reason: unknown): void {
     const source = this.#source as { cancel?: unknown; locked?: unknown; destroy?: unknown }
     if (this.#stop !== undefined) {
@@ -93,6 +102,27 @@ export class OnceBody {
       ;(source as ReadableStream).cancel(reason).catch(() => {})
     } else if (typeof source.destroy === 'function') {
       ;(source as unknown as { destroy(): void }).destroy()
+    }
+  }
+
+  /** Reads the next chunk into the list (the one read in progress: callers share it). */
+  async #readOne(): Promise<void> {
+    try {
+      const { done, value } = await this.#read()
+      if (done) {
+        this.#ended = true
+        return
+      }
+      const bytes = toBytes(value)
+      this.#count++
+      this.#last = bytes
+      if (this.#chunks !== undefined) {
+        this.#size += bytes.byteLength
+        if (this.#size <= REPLAY_LIMIT) this.#chunks.push(bytes)
+        else this.#chunks = undefined
+      }
+    } finally {
+      this.#reading = undefined
     }
   }
 

@@ -1,0 +1,229 @@
+import { Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
+import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios'
+import type { Attempt, AttemptImpl } from '../../attempt.ts'
+import type { Balancer } from '../../balancer.ts'
+import type { OutcomeClassifier } from '../../classify.ts'
+import type { Endpoint } from '../../endpoint.ts'
+import { isKeelError } from '../../errors.ts'
+import type { CallOptions } from '../../options.ts'
+import { isOnceBody } from '../http/body-kind.ts'
+import { AttemptLost, HandedOver } from '../http/handed-over.ts'
+import { isIdempotentRequest } from '../http/idempotency.ts'
+import { OnceBody } from '../http/once-body.ts'
+import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
+import { hostHeader, httpUrl } from '../http/target.ts'
+import { callerSignal } from './caller-signal.ts'
+import type { EndpointAgents } from './endpoint-agents.ts'
+import type { KeelRequestOptions } from './keel-options.ts'
+
+/** What a balanced axios request needs from its `axiosAdapter`. */
+export interface AxiosHost {
+  readonly balancer: Balancer<unknown>
+  readonly classifier: OutcomeClassifier
+  readonly policies: RetryPolicies
+  /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`. */
+  readonly callOptions: readonly CallOptions[]
+  readonly agents: EndpointAgents
+  /** axios' own node:http adapter, which sends each attempt. */
+  readonly http: AxiosAdapter
+  /** A copy of request headers an attempt can change (axios' `AxiosHeaders.from`-compatible). */
+  copyHeaders(headers: InternalAxiosRequestConfig['headers']): InternalAxiosRequestConfig['headers']
+}
+
+/** keel's stand-in for an axios response: classified by status, and the way back to the response. */
+class AxiosHandedOver extends HandedOver {
+  readonly response: AxiosResponse
+
+  constructor(response: AxiosResponse, url: string) {
+    super({ status: response.status, statusText: response.statusText, headers: response.headers as never, url })
+    this.response = response
+  }
+}
+
+/** Bytes of an unwanted response stream read (so its socket is reused) before it is destroyed. */
+const DISCARD_READ_LIMIT = 64 * 1024
+
+function isReadable(value: unknown): value is Readable {
+  return value instanceof Readable
+}
+
+/** Releases a response stream keel will not hand over: a short rest is read, a long one cut. */
+function discard(stream: Readable): void {
+  if (stream.destroyed || stream.readableEnded) return
+  let read = 0
+  stream.on('data', (chunk: { length: number }) => {
+    read += chunk.length
+    if (read > DISCARD_READ_LIMIT) stream.destroy()
+  })
+  stream.on('error', () => {})
+  stream.resume()
+}
+
+/**
+ * One balanced axios request: a `balancer.call` whose attempts each run axios' own http adapter
+ * against the picked endpoint. The caller gets what axios would give for the last attempt: its
+ * response, or its `AxiosError`, never a keel wrapper. A `responseType: 'stream'` response keel
+ * will not retry is handed over at once, and its attempt stays in flight until the stream ends.
+ */
+export class AxiosRun {
+  readonly host: AxiosHost
+  readonly config: InternalAxiosRequestConfig
+  readonly path: string
+  readonly options: CallOptions
+  readonly idempotent: boolean
+  readonly body: OnceBody | undefined
+  /**
+   * Response streams of ended attempts keel may retry: released when another attempt starts or the
+   * call settles, unless the caller gets one.
+   */
+  readonly #held: Readable[] = []
+  #release: (() => void) | undefined
+  #delivered = false
+  #resolve!: (response: AxiosResponse) => void
+
+  constructor(host: AxiosHost, config: InternalAxiosRequestConfig, path: string, keel: KeelRequestOptions) {
+    this.host = host
+    this.config = config
+    this.path = path
+    const method = typeof config.method === 'string' ? config.method.toUpperCase() : 'GET'
+    this.idempotent = isIdempotentRequest(method, keel.idempotent, config.headers)
+    const once = isOnceBody(config.data)
+    this.body = once ? new OnceBody(config.data as AsyncIterable<unknown>) : undefined
+    const caller = callerSignal(config)
+    this.#release = caller?.release
+    let options = host.callOptions[(once ? 2 : 0) + (this.idempotent ? 1 : 0)]!
+    if (keel.key !== undefined || caller !== undefined) {
+      options = {
+        ...options,
+        ...(keel.key === undefined ? {} : { key: keel.key }),
+        ...(caller === undefined ? {} : { signal: caller.signal }),
+      }
+    }
+    this.options = options
+  }
+
+  start(): Promise<AxiosResponse> {
+    return new Promise<AxiosResponse>((resolve, reject) => {
+      this.#resolve = resolve
+      this.host.balancer.call(this.attempt, this.options).then(
+        (value) => {
+          const response = (value as AxiosHandedOver).response
+          this.#settled(response.data)
+          if (this.#delivered) return
+          this.#delivered = true
+          resolve(response)
+        },
+        (error: unknown) => {
+          // Adapters never wrap (DESIGN §2.2): the caller sees the last attempt's own error. A
+          // caller's abort rejects with the signal's reason; axios turns it into its CanceledError.
+          const last = isKeelError(error) && error.code === 'KEEL_RETRIES_EXHAUSTED' ? (error.cause ?? error) : error
+          this.#settled((last as { response?: { data?: unknown } } | undefined)?.response?.data)
+          if (this.#delivered) return
+          this.#delivered = true
+          this.body?.release(last)
+          reject(last)
+        },
+      )
+    })
+  }
+
+  readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<AxiosHandedOver> => {
+    // A hedge launched while an earlier attempt's response stream is with the caller: send nothing.
+    if (this.#delivered) throw new AttemptLost()
+    // Held streams are those of ended attempts: one starting after them means keel moved on.
+    this.#discardHeld(undefined)
+    const config = this.#attemptConfig(endpoint, attempt)
+    let response: AxiosResponse
+    try {
+      response = await this.host.http(config)
+    } catch (error) {
+      throw this.#failed(error, config)
+    }
+    this.body?.sent()
+    response.config = this.config
+    const handed = new AxiosHandedOver(response, config.url!)
+    const data = response.data
+    if (!isReadable(data)) return handed
+    if ((attempt as AttemptImpl).cancelled || this.#delivered) {
+      discard(data)
+      throw new AttemptLost()
+    }
+    const result = this.host.classifier.value(handed)
+    if (
+      this.body === undefined &&
+      attempt.number <= this.host.policies.retries &&
+      mayRetryResponse(result, this.idempotent)
+    ) {
+      this.#held.push(data)
+      return handed
+    }
+    return this.#deliver(handed, data, (typeof result === 'string' ? result : result.verdict) !== 'success')
+  }
+
+  /** The config of one attempt: the request, sent to `endpoint`, ended by keel's signal. */
+  #attemptConfig(endpoint: Endpoint<unknown>, attempt: Attempt): InternalAxiosRequestConfig {
+    const { config, host } = this
+    const url = httpUrl(endpoint, this.path)
+    const next: InternalAxiosRequestConfig = { ...config, url, signal: attempt.signal }
+    delete next.baseURL
+    // The caller's cancelToken reaches the attempt through keel's signal (see `callerSignal`).
+    delete next.cancelToken
+    if (url.startsWith('https:')) next.httpsAgent = config.httpsAgent ?? host.agents.get(endpoint)
+    else next.httpAgent = config.httpAgent ?? host.agents.get(endpoint)
+    const name = hostHeader(endpoint)
+    // With the caller's own agent, node:http also takes the TLS servername from this Host header.
+    if (name !== undefined && !config.headers.has('host')) {
+      next.headers = host.copyHeaders(config.headers)
+      next.headers.set('Host', name)
+    }
+    if (this.body !== undefined) next.data = Readable.fromWeb(this.body.stream() as never)
+    return next
+  }
+
+  /** An attempt's error, as the caller would see it: with the request's own config. */
+  #failed(error: unknown, config: InternalAxiosRequestConfig): unknown {
+    if (typeof error !== 'object' || error === null) return error
+    const e = error as { config?: unknown; response?: AxiosResponse }
+    if (e.config === config) e.config = this.config
+    const response = e.response
+    if (response !== undefined) {
+      this.body?.sent()
+      if (response.config === config) response.config = this.config
+      if (isReadable(response.data)) this.#held.push(response.data)
+    } else if (this.body?.spent) {
+      markFinal(error)
+    }
+    return error
+  }
+
+  /** Hands a response stream over now; its attempt ends with the stream (DESIGN §2.3). */
+  async #deliver(handed: AxiosHandedOver, data: Readable, failure: boolean): Promise<AxiosHandedOver> {
+    this.#delivered = true
+    // keel consults its retry rules only after failures: a success needs no mark.
+    if (failure) markFinal(handed)
+    this.#resolve(handed.response)
+    try {
+      await finished(data)
+    } catch (error) {
+      // A stream the caller destroyed ended by the caller's choice, not the endpoint's fault.
+      throw markFinal(
+        data.errored === null ? new DOMException('The caller destroyed the response stream', 'AbortError') : error,
+      )
+    }
+    return handed
+  }
+
+  /** The call settled with `kept` (a response stream, or nothing): release the rest. */
+  #settled(kept: unknown): void {
+    this.#release?.()
+    this.#discardHeld(kept)
+  }
+
+  #discardHeld(kept: unknown): void {
+    const held = this.#held
+    if (held.length === 0) return
+    for (const stream of held) if (stream !== kept) discard(stream)
+    held.length = 0
+  }
+}

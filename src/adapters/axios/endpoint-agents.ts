@@ -1,0 +1,55 @@
+import { Agent as HttpAgent } from 'node:http'
+import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https'
+import type { Balancer } from '../../balancer.ts'
+import type { Core } from '../../core.ts'
+import type { EndpointInfo } from '../../endpoint.ts'
+import type { ResourceHandle } from '../../resources.ts'
+import { uniqueResourceName } from '../http/resource-name.ts'
+import { httpOrigin } from '../http/target.ts'
+
+/** Options of the per-endpoint agents: node:https `AgentOptions` (TLS options included). */
+export type AxiosAgentOptions = HttpsAgentOptions
+
+/**
+ * What Node's global agents use (Node ≥ 19): keep-alive, the most recently used socket first (so
+ * idle ones time out), and a 5 s idle socket timeout. Without keel, axios would use those agents.
+ */
+const GLOBAL_AGENT_DEFAULTS: HttpsAgentOptions = { keepAlive: true, scheduling: 'lifo', timeout: 5_000 }
+
+/**
+ * One node:http or node:https Agent per endpoint (the balancer resource `'axios.agent'`): keep-alive
+ * sockets stay with their endpoint and are closed when it finishes draining or the balancer
+ * closes, and an endpoint's `servername` is its TLS SNI and certificate name.
+ */
+export class EndpointAgents {
+  readonly #handle: ResourceHandle<HttpAgent>
+
+  constructor(balancer: Balancer<unknown>, core: Core, options: AxiosAgentOptions | undefined) {
+    const merged = { ...GLOBAL_AGENT_DEFAULTS, ...options }
+    this.#handle = balancer.resource(uniqueResourceName(core, 'axios.agent'), {
+      create: (endpoint) => createAgent(endpoint, merged),
+      close: closeAgent,
+    })
+  }
+
+  /** The endpoint's agent, created on first use. */
+  get(endpoint: EndpointInfo): HttpAgent {
+    return this.#handle.get(endpoint)
+  }
+}
+
+function createAgent(endpoint: EndpointInfo, options: HttpsAgentOptions): HttpAgent {
+  if (!httpOrigin(endpoint).startsWith('https:')) return new HttpAgent(options)
+  const servername = endpoint.servername
+  return new HttpsAgent(servername === undefined ? options : { ...options, servername })
+}
+
+/**
+ * Closes an agent without cutting requests short (a `maxConnectionAge` renewal closes an agent
+ * whose sockets may be busy): idle sockets now, busy ones when their response ends — a freed
+ * socket is kept only while the agent keeps alive (node:http `Agent` 'free' handler).
+ */
+function closeAgent(agent: HttpAgent): void {
+  ;(agent as unknown as { keepAlive: boolean }).keepAlive = false
+  for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy()
+}

@@ -1,0 +1,404 @@
+import { readFileSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer as createHttpsServer, Agent as HttpsAgent } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
+import type { TLSSocket } from 'node:tls'
+import axios, { AxiosError, type AxiosInstance, type CreateAxiosDefaults } from 'axios'
+import { describe, expect, it } from 'vitest'
+import { type AxiosAdapterOptions, axiosAdapter } from '../../src/adapters/axios.ts'
+import type { AttemptEvent, BalancerOptions, EndpointInput } from '../../src/index.ts'
+import { flush } from '../helpers/clock.ts'
+import { closedLoop } from '../helpers/closed-loop.ts'
+import { adapterHarness, answer, type Observed, totalRequests } from '../helpers/harness.ts'
+import { trackSockets } from '../helpers/live-sockets.ts'
+import { closedPort } from '../helpers/servers.ts'
+
+// A certificate for `health.keel.test` (test/fixtures/tls), served on 127.0.0.1.
+const TLS_CERT = readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url))
+const TLS_KEY = readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url))
+
+// Server keep-alive longer than the client agents' 5 s idle timeout, as production servers keep it.
+const { servers, observe } = adapterHarness(10_000)
+
+function balanced(
+  endpoints: readonly EndpointInput[],
+  options: BalancerOptions<never> = {},
+  defaults: CreateAxiosDefaults = {},
+  adapterOptions: AxiosAdapterOptions = {},
+): Observed & { api: AxiosInstance } {
+  const observed = observe(endpoints, options)
+  const adapter = axiosAdapter(observed.balancer, adapterOptions)
+  return { ...observed, api: axios.create({ baseURL: 'http://users.internal', ...defaults, adapter }) }
+}
+
+function echo(req: IncomingMessage, res: ServerResponse) {
+  const chunks: Buffer[] = []
+  req.on('data', (c: Buffer) => chunks.push(c))
+  req.on('end', () => res.end(Buffer.concat(chunks)))
+}
+
+const total = totalRequests
+
+describe('axiosAdapter', () => {
+  it('sends traffic to all three backends', async () => {
+    const backends = await servers(3)
+    const { api } = balanced(backends.map((s) => s.url))
+    const result = await closedLoop(300, 8, async () => {
+      const res = await api.get<string>('/hello')
+      expect(res.status).toBe(200)
+      expect(res.data).toBe('ok')
+    })
+    expect(result).toEqual({ ok: 300, errors: [] })
+    expect(total(backends)).toBe(300)
+    for (const s of backends) expect(s.requests.length).toBeGreaterThan(0)
+  })
+
+  it('loses no call when a backend is killed in the middle of 3,000 GETs at concurrency 16', async () => {
+    const backends = await servers(3)
+    const victim = backends[1]!
+    victim.handle((_req, res) => {
+      if (victim.requests.length === 200) void victim.close()
+      else res.end('ok')
+    })
+    const { api, attempts } = balanced(backends.map((s) => s.url))
+    const result = await closedLoop(3_000, 16, async (i) => {
+      const res = await api.get<string>(`/item/${i}`)
+      expect(res.data).toBe('ok')
+    })
+    expect(result.errors).toEqual([])
+    expect(result.ok).toBe(3_000)
+    expect(victim.requests.length).toBe(200)
+    expect(backends[0]!.requests.length + backends[2]!.requests.length).toBe(3_000 - 199)
+    const failed = attempts.filter((a) => a.verdict !== 'success')
+    // DESIGN §4: attempts to a killed backend ≤ the calls in flight when it died (16) + 1.
+    expect(failed.length).toBeGreaterThan(0)
+    expect(failed.length).toBeLessThanOrEqual(17)
+    for (const a of failed) expect(a.endpoint.port).toBe(victim.port)
+  })
+
+  it('sends a POST answered 503 once and rejects with the AxiosError', async () => {
+    const backends = await servers(3, answer(503, 'busy'))
+    const { api, attempts } = balanced(backends.map((s) => s.url))
+    const error = await api.post('/orders', { item: 7 }).catch((e: unknown) => e)
+    expect(axios.isAxiosError(error)).toBe(true)
+    expect(error).toBeInstanceOf(AxiosError)
+    const e = error as AxiosError<string>
+    expect(e.code).toBe('ERR_BAD_RESPONSE')
+    expect(e.response?.status).toBe(503)
+    expect(e.response?.data).toBe('busy')
+    // The caller's own config, as axios gives it: the logical URL, re-sendable through `api`.
+    expect(e.config?.url).toBe('/orders')
+    expect(e.config?.baseURL).toBe('http://users.internal')
+    expect(total(backends)).toBe(1)
+    expect(attempts.map((a) => [a.verdict, a.retried])).toEqual([['endpoint-failure', false]])
+  })
+
+  it('rejects a 404 with the AxiosError, retries nothing and ejects nothing', async () => {
+    const backends = await servers(3, answer(404, 'no such user'))
+    const { balancer, api, attempts } = balanced(backends.map((s) => s.url))
+    for (let i = 0; i < 30; i++) {
+      const error = await api.get(`/users/${i}`).catch((e: unknown) => e)
+      expect(axios.isAxiosError(error)).toBe(true)
+      expect((error as AxiosError).response?.status).toBe(404)
+      expect((error as AxiosError).response?.data).toBe('no such user')
+    }
+    expect(total(backends)).toBe(30)
+    expect(attempts).toHaveLength(30)
+    expect(attempts.every((a) => a.verdict === 'caller-error' && !a.retried)).toBe(true)
+    for (const endpoint of balancer.snapshot().endpoints) {
+      expect(endpoint.state).toBe('active')
+      expect(endpoint.failures).toBe(0)
+      expect(endpoint.ejections).toBe(0)
+    }
+  })
+
+  it('retries a GET answered 503 on another backend and resolves with the 200', async () => {
+    const backends = await servers(2)
+    backends[0]!.handle(answer(503, 'down'))
+    const { api, attempts } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'round-robin' },
+    )
+    for (let i = 0; i < 6; i++) expect((await api.get<string>('/')).data).toBe('ok')
+    const retried = attempts.filter((a) => a.retried)
+    expect(retried.length).toBeGreaterThan(0)
+    for (const a of retried) expect([a.verdict, a.endpoint.port]).toEqual(['endpoint-failure', backends[0]!.port])
+  })
+
+  it('releases the streamed 503s it retries so their sockets are reused', async () => {
+    const backends = await servers(2)
+    backends[0]!.handle(answer(503, 'down '.repeat(1_000)))
+    const { api, attempts } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'round-robin' },
+    )
+    for (let i = 0; i < 10; i++) {
+      const res = await api.get<Readable>('/', { responseType: 'stream' })
+      expect(res.status).toBe(200)
+      res.data.resume()
+      await finished(res.data)
+    }
+    expect(attempts.filter((a) => a.verdict === 'endpoint-failure' && a.retried).length).toBeGreaterThanOrEqual(5)
+    // A 503 stream left unread would pin its socket and force a new connection per request.
+    expect(backends[0]!.connections).toBe(1)
+  })
+
+  it('classifies a response its validateStatus accepts by its status, and retries a 503', async () => {
+    const backends = await servers(2)
+    backends[0]!.handle(answer(503, 'down'))
+    const { api, attempts } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'round-robin', retry: { retries: 1 } },
+      { validateStatus: () => true },
+    )
+    const statuses: number[] = []
+    for (let i = 0; i < 4; i++) statuses.push((await api.get('/')).status)
+    expect(statuses).toEqual([200, 200, 200, 200])
+    expect(attempts.filter((a) => a.verdict === 'endpoint-failure').length).toBeGreaterThan(0)
+    // With every backend failing, the last response resolves, as axios would with that validateStatus.
+    backends[1]!.handle(answer(503, 'down too'))
+    const last = await api.get<string>('/')
+    expect([last.status, last.data]).toEqual([503, expect.stringContaining('down')])
+  })
+
+  it('retries a POST only with an Idempotency-Key or keel.idempotent', async () => {
+    const backends = await servers(2)
+    backends[0]!.handle(answer(503))
+    const { api, attempts } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'round-robin' },
+    )
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        () => 200,
+        (e: AxiosError) => e.response?.status,
+      )
+    const plain = [await outcome(api.post('/orders', 'x')), await outcome(api.post('/orders', 'x'))]
+    expect(plain.sort()).toEqual([200, 503])
+    expect(await outcome(api.post('/orders', 'x', { headers: { 'Idempotency-Key': 'k1' } }))).toBe(200)
+    expect(await outcome(api.post('/orders', 'x', { headers: { 'Idempotency-Key': 'k2' } }))).toBe(200)
+    expect(await outcome(api.post('/orders', 'x', { keel: { idempotent: true } }))).toBe(200)
+    expect(await outcome(api.post('/orders', 'x', { keel: { idempotent: true } }))).toBe(200)
+    const retried = attempts.filter((a) => a.retried)
+    expect(retried.length).toBeGreaterThanOrEqual(2)
+    for (const a of retried) expect(a.endpoint.port).toBe(backends[0]!.port)
+  })
+
+  it('keeps the endpoint prefix and the baseURL path, and refuses URLs off the service', async () => {
+    const [backend] = await servers(1)
+    const { api } = balanced([`${backend!.url}/api`], {}, { baseURL: 'http://users.internal/v2' })
+    await api.get('/users/42', { params: { fields: 'name' } })
+    await api.get('users/43')
+    await api.get('http://users.internal/v2/users/44')
+    await api.get('http://users.internal/other/45')
+    const offService = await api.get('http://elsewhere.example/users/46').catch((e: unknown) => e)
+    expect(offService).toMatchObject({ isAxiosError: true, code: 'ERR_INVALID_URL' })
+    expect(backend!.requests.map((r) => r.url)).toEqual([
+      '/api/v2/users/42?fields=name',
+      '/api/v2/users/43',
+      '/api/v2/users/44',
+      '/api/other/45',
+    ])
+    const { api: service } = balanced(
+      [`${backend!.url}/api`],
+      {},
+      { baseURL: 'http://users.internal/v2' },
+      { serviceUrl: 'http://users.internal/v2' },
+    )
+    await service.get('/users/47')
+    expect(backend!.requests.at(-1)!.url).toBe('/api/users/47')
+  })
+
+  it('sets Host to the endpoint servername', async () => {
+    const [backend] = await servers(1)
+    const { api } = balanced([{ url: backend!.url, servername: 'users.internal' }])
+    await api.get('/a')
+    await api.get('/b', { headers: { Host: 'custom.example' } })
+    expect(backend!.requests.map((r) => r.headers.host)).toEqual([`users.internal:${backend!.port}`, 'custom.example'])
+  })
+
+  it('sends a stream body once when it is answered 503', async () => {
+    const backends = await servers(3, answer(503, 'busy'))
+    const { api, attempts } = balanced(backends.map((s) => s.url))
+    const error = await api
+      .put('/upload', Readable.from([Buffer.from('chunk-1;'), Buffer.from('chunk-2')]))
+      .catch((e: unknown) => e)
+    expect((error as AxiosError).response?.status).toBe(503)
+    expect(total(backends)).toBe(1)
+    expect(attempts.map((a) => [a.verdict, a.retried])).toEqual([['endpoint-failure', false]])
+  })
+
+  it('retries a stream body that provably never left, and sends it whole', async () => {
+    const dead = await closedPort()
+    const [live] = await servers(1, echo)
+    const { api, attempts } = balanced([`http://127.0.0.1:${dead}`, live!.url], { picker: 'round-robin' })
+    for (let i = 0; i < 4; i++) {
+      async function* parts() {
+        for (let p = 0; p < 20; p++) {
+          await new Promise<void>((resolve) => setImmediate(resolve))
+          yield Buffer.from(`${i}.${p};`)
+        }
+      }
+      const res = await api.post<string>('/upload', Readable.from(parts()), { responseType: 'text' })
+      expect(res.data).toBe(Array.from({ length: 20 }, (_, p) => `${i}.${p};`).join(''))
+    }
+    expect(live!.requests.length).toBe(4)
+    expect(attempts.filter((a) => a.verdict === 'not-sent').length).toBeGreaterThan(0)
+  })
+
+  it('ends the call at once with axios’ CanceledError when the caller aborts', async () => {
+    let arrived!: () => void
+    const [backend] = await servers(1, () => arrived())
+    const { balancer, api, settled } = balanced([backend!.url])
+    const controller = new AbortController()
+    let reached = new Promise<void>((resolve) => (arrived = resolve))
+    const pending = api.get('/slow', { signal: controller.signal })
+    await reached
+    controller.abort()
+    const error = await pending.catch((e: unknown) => e)
+    expect(axios.isCancel(error)).toBe(true)
+    expect((error as AxiosError).code).toBe('ERR_CANCELED')
+    await settled(1)
+    expect(balancer.snapshot().endpoints[0]).toMatchObject({ inFlight: 0, failures: 0 })
+
+    const source = axios.CancelToken.source()
+    reached = new Promise<void>((resolve) => (arrived = resolve))
+    const viaToken = api.get('/slow', { cancelToken: source.token })
+    await reached
+    source.cancel('changed my mind')
+    const cancelled = await viaToken.catch((e: unknown) => e)
+    expect(axios.isCancel(cancelled)).toBe(true)
+    expect((cancelled as Error).message).toBe('changed my mind')
+    await settled(2)
+    expect(balancer.snapshot().endpoints[0]).toMatchObject({ inFlight: 0, failures: 0 })
+  })
+
+  it('bounds each attempt with axios’ timeout and retries the GET elsewhere', async () => {
+    const backends = await servers(2)
+    backends[0]!.handle(() => {})
+    const { api, attempts } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'round-robin' },
+      { timeout: 200 },
+    )
+    for (let i = 0; i < 3; i++) expect((await api.get<string>('/')).data).toBe('ok')
+    const timedOut = attempts.filter((a) => a.verdict === 'endpoint-failure')
+    expect(timedOut.length).toBeGreaterThan(0)
+    for (const a of timedOut) expect([a.endpoint.port, a.retried]).toEqual([backends[0]!.port, true])
+    // Every attempt timing out: the caller gets axios' own timeout error for the last one.
+    const { api: hung, attempts: hungAttempts } = balanced([backends[0]!.url], {}, { timeout: 200 })
+    const error = await hung.get('/').catch((e: unknown) => e)
+    expect(error).toMatchObject({ isAxiosError: true, code: 'ECONNABORTED', message: 'timeout of 200ms exceeded' })
+    expect(hungAttempts.map((a) => a.verdict)).toEqual(['endpoint-failure', 'endpoint-failure', 'endpoint-failure'])
+  })
+
+  it('routes requests with the same key to the same backend with ring-hash', async () => {
+    const backends = await servers(3)
+    const { api } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'ring-hash' },
+    )
+    const users = ['user-1', 'user-2', 'user-3', 'user-4', 'user-5', 'user-6']
+    for (let round = 0; round < 3; round++) {
+      for (const key of users) await api.get(`/profile/${key}`, { keel: { key } })
+    }
+    const served = new Map<string, Set<number>>()
+    for (const [i, s] of backends.entries()) {
+      for (const r of s.requests) {
+        const key = r.url.split('/').pop()!
+        served.set(key, (served.get(key) ?? new Set()).add(i))
+      }
+    }
+    expect([...served.keys()].sort()).toEqual(users)
+    for (const backendsOfKey of served.values()) expect(backendsOfKey.size).toBe(1)
+  })
+
+  it('counts a streamed response in flight until it ends', async () => {
+    let finish!: () => void
+    const released = new Promise<void>((resolve) => (finish = resolve))
+    const [backend] = await servers(1, (_req, res) => {
+      res.write('first;')
+      void released.then(() => res.end('last'))
+    })
+    const { balancer, api, attempts } = balanced([backend!.url])
+    const res = await api.get<Readable>('/download', { responseType: 'stream' })
+    const reader = res.data[Symbol.asyncIterator]()
+    expect(String((await reader.next()).value)).toBe('first;')
+    expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(1)
+    expect(attempts).toEqual([])
+    const ended = new Promise<AttemptEvent>((resolve) => balancer.once('attempt', resolve))
+    finish()
+    let rest = ''
+    for (let chunk = await reader.next(); !chunk.done; chunk = await reader.next()) rest += String(chunk.value)
+    expect(rest).toBe('last')
+    expect((await ended).verdict).toBe('success')
+    expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(0)
+  })
+
+  it('rejects with the last AxiosError when no backend answers', async () => {
+    const { api, attempts } = balanced([`http://127.0.0.1:${await closedPort()}`])
+    const error = await api.get('/').catch((e: unknown) => e)
+    expect(axios.isAxiosError(error)).toBe(true)
+    expect((error as AxiosError).code).toBe('ECONNREFUSED')
+    expect(attempts.map((a) => a.verdict)).toEqual(['not-sent', 'not-sent', 'not-sent'])
+  })
+
+  it('closes its per-endpoint sockets when the balancer closes', async () => {
+    const sockets = trackSockets()
+    sockets.start()
+    try {
+      const backends = await servers(2)
+      const { balancer, api } = balanced(backends.map((s) => s.url))
+      await closedLoop(40, 4, async () => {
+        await api.get('/')
+      })
+      expect(sockets.live()).toBeGreaterThan(0)
+      await balancer.close()
+      await flush()
+      expect(sockets.live()).toBe(0)
+    } finally {
+      sockets.stop()
+    }
+  })
+
+  it('dials an https endpoint by IP and verifies its certificate for the servername', async () => {
+    const seen: { servername: string | false | null; host: string | undefined; url: string | undefined }[] = []
+    const server = createHttpsServer({ cert: TLS_CERT, key: TLS_KEY }, (req, res) => {
+      seen.push({ servername: (req.socket as TLSSocket).servername, host: req.headers.host, url: req.url })
+      res.end('secure')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as AddressInfo).port
+    try {
+      const url = `https://127.0.0.1:${port}/tls`
+      const { api } = balanced(
+        [{ url, servername: 'health.keel.test' }],
+        { retry: false },
+        {},
+        { agent: { ca: TLS_CERT } },
+      )
+      expect((await api.get<string>('/me')).data).toBe('secure')
+      // The caller's own agent: node:http takes the servername from the Host header keel sets.
+      const own = new HttpsAgent({ ca: TLS_CERT, keepAlive: false })
+      expect((await api.get<string>('/mine', { httpsAgent: own })).data).toBe('secure')
+      expect(seen).toEqual([
+        { servername: 'health.keel.test', host: `health.keel.test:${port}`, url: '/tls/me' },
+        { servername: 'health.keel.test', host: `health.keel.test:${port}`, url: '/tls/mine' },
+      ])
+      const { api: wrong } = balanced(
+        [{ url, servername: 'wrong.example' }],
+        { retry: false },
+        {},
+        { agent: { ca: TLS_CERT } },
+      )
+      const error = await wrong.get('/me').catch((e: unknown) => e)
+      expect(error).toMatchObject({ isAxiosError: true, code: 'ERR_TLS_CERT_ALTNAME_INVALID' })
+      expect(seen).toHaveLength(2)
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
