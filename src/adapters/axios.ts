@@ -3,7 +3,8 @@ import axios, { type AxiosAdapter, type AxiosResponse, type InternalAxiosRequest
 import { Balancer } from '../balancer.ts'
 import { coreOf } from '../internal/core-of.ts'
 import { isPlainObject, rejectUnknownKeys, typeError } from '../internal/validate.ts'
-import { type AxiosHost, AxiosRun } from './axios/axios-run.ts'
+import type { AxiosHost } from './axios/attempt-config.ts'
+import { AxiosRun } from './axios/axios-run.ts'
 import { type AxiosAgentOptions, EndpointAgents } from './axios/endpoint-agents.ts'
 import { keelOptions } from './axios/keel-options.ts'
 import { RequestPathError, requestPath } from './axios/request-path.ts'
@@ -70,7 +71,12 @@ export function axiosAdapter(balancer: Balancer<unknown>, options: AxiosAdapterO
     callOptions: callOptionsTable(policies),
     agents: new EndpointAgents(balancer, core, options.agent),
     http: axios.getAdapter('http'),
-    copyHeaders: (headers) => new AxiosHeaders(headers) as InternalAxiosRequestConfig['headers'],
+    copyHeaders: (headers) => {
+      const copy = new AxiosHeaders(headers)
+      // A header set to `false` (axios: "do not send my default") is not in the copy's source list.
+      for (const [name, value] of Object.entries(headers)) if (value === false) copy.set(name, false)
+      return copy as InternalAxiosRequestConfig['headers']
+    },
   }
   return (config: InternalAxiosRequestConfig): Promise<AxiosResponse> => {
     let run: AxiosRun

@@ -6,14 +6,15 @@ import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { TLSSocket } from 'node:tls'
 import axios, { AxiosError, type AxiosInstance, type CreateAxiosDefaults } from 'axios'
+import FormData from 'form-data'
 import { describe, expect, it } from 'vitest'
 import { type AxiosAdapterOptions, axiosAdapter } from '../../src/adapters/axios.ts'
 import type { AttemptEvent, BalancerOptions, EndpointInput } from '../../src/index.ts'
-import { flush } from '../helpers/clock.ts'
+import { flush, ManualClock } from '../helpers/clock.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
 import { adapterHarness, answer, type Observed, totalRequests } from '../helpers/harness.ts'
 import { trackSockets } from '../helpers/live-sockets.ts'
-import { closedPort } from '../helpers/servers.ts'
+import { closedPort, type TestServer } from '../helpers/servers.ts'
 
 // A certificate for `health.keel.test` (test/fixtures/tls), served on 127.0.0.1.
 const TLS_CERT = readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url))
@@ -216,7 +217,18 @@ describe('axiosAdapter', () => {
     const { api } = balanced([{ url: backend!.url, servername: 'users.internal' }])
     await api.get('/a')
     await api.get('/b', { headers: { Host: 'custom.example' } })
-    expect(backend!.requests.map((r) => r.headers.host)).toEqual([`users.internal:${backend!.port}`, 'custom.example'])
+    await api.get('/c', { headers: { 'User-Agent': false } })
+    expect(backend!.requests.map((r) => r.headers.host)).toEqual([
+      `users.internal:${backend!.port}`,
+      'custom.example',
+      `users.internal:${backend!.port}`,
+    ])
+    // The copy keel makes to add Host keeps a header the request turned off.
+    expect(backend!.requests.map((r) => r.headers['user-agent'])).toEqual([
+      expect.stringMatching(/^axios\//),
+      expect.stringMatching(/^axios\//),
+      undefined,
+    ])
   })
 
   it('sends a stream body once when it is answered 503', async () => {
@@ -246,6 +258,75 @@ describe('axiosAdapter', () => {
     }
     expect(live!.requests.length).toBe(4)
     expect(attempts.filter((a) => a.verdict === 'not-sent').length).toBeGreaterThan(0)
+  })
+
+  it('sends a form-data body again after a refused connection, boundary header and all', async () => {
+    const dead = await closedPort()
+    const [live] = await servers(1, (req, res) => {
+      let body = ''
+      req.on('data', (c: Buffer) => (body += c))
+      req.on('end', () => res.end(JSON.stringify({ type: req.headers['content-type'], body })))
+    })
+    const { api, attempts } = balanced([`http://127.0.0.1:${dead}`, { url: live!.url, priority: 1 }])
+    const form = new FormData()
+    form.append('name', 'keel')
+    form.append('file', Buffer.from('file contents'), { filename: 'a.txt' })
+    const { data } = await api.post<{ type: string; body: string }>('/upload', form)
+    const boundary = /boundary=(\S+)/.exec(data.type)?.[1]
+    expect(data.type).toMatch(/^multipart\/form-data; boundary=/)
+    expect(data.body).toContain(`--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nkeel\r\n`)
+    expect(data.body).toContain('file contents')
+    expect(data.body.endsWith(`--${boundary}--\r\n`)).toBe(true)
+    expect(attempts.map((a) => a.verdict)).toEqual(['not-sent', 'success'])
+  })
+
+  it('dials endpoints directly, past an environment proxy, unless the request sets one', async () => {
+    const [backend] = await servers(1)
+    const { api } = balanced([backend!.url])
+    const saved = { http_proxy: process.env.http_proxy, no_proxy: process.env.no_proxy }
+    process.env.http_proxy = `http://127.0.0.1:${await closedPort()}`
+    process.env.no_proxy = ''
+    try {
+      expect((await api.get<string>('/direct')).data).toBe('ok')
+      const viaProxy = await api
+        .get('/proxied', { proxy: { host: '127.0.0.1', port: await closedPort() } })
+        .catch((e) => e)
+      expect(viaProxy).toMatchObject({ code: 'ECONNREFUSED' })
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+    }
+    expect(backend!.requests.map((r) => r.url)).toEqual(['/direct'])
+  })
+
+  it('hedges a slow GET and cancels the attempt that loses', async () => {
+    const clock = new ManualClock()
+    let arrived!: () => void
+    const reached = new Promise<void>((resolve) => (arrived = resolve))
+    const backends = await servers(2)
+    const [slow, fast] = backends as [TestServer, TestServer]
+    slow.handle(() => arrived())
+    const { balancer, api, attempts, settled } = balanced([slow.url, { url: fast.url, priority: 1 }], {
+      clock,
+      hedge: { delay: 50 },
+    })
+    let hedges = 0
+    balancer.on('hedge', () => hedges++)
+    const pending = api.get<string>('/report')
+    await reached
+    await clock.advance(50)
+    expect((await pending).data).toBe('ok')
+    await settled(2)
+    expect(hedges).toBe(1)
+    const ended = attempts.map((a) => [a.endpoint.port, a.verdict])
+    expect(ended.sort()).toEqual(
+      [
+        [fast.port, 'success'],
+        [slow.port, 'cancelled'],
+      ].sort(),
+    )
   })
 
   it('ends the call at once with axios’ CanceledError when the caller aborts', async () => {

@@ -1,9 +1,7 @@
-import { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
-import type { AxiosAdapter, AxiosResponse, InternalAxiosRequestConfig } from 'axios'
+import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios'
 import type { Attempt, AttemptImpl } from '../../attempt.ts'
-import type { Balancer } from '../../balancer.ts'
-import type { OutcomeClassifier } from '../../classify.ts'
 import type { Endpoint } from '../../endpoint.ts'
 import { isKeelError } from '../../errors.ts'
 import type { CallOptions } from '../../options.ts'
@@ -11,25 +9,10 @@ import { isOnceBody } from '../http/body-kind.ts'
 import { AttemptLost, HandedOver } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { OnceBody } from '../http/once-body.ts'
-import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
-import { hostHeader, httpUrl } from '../http/target.ts'
+import { markFinal, mayRetryResponse } from '../http/retry-policy.ts'
+import { type AxiosHost, attemptConfig } from './attempt-config.ts'
 import { callerSignal } from './caller-signal.ts'
-import type { EndpointAgents } from './endpoint-agents.ts'
 import type { KeelRequestOptions } from './keel-options.ts'
-
-/** What a balanced axios request needs from its `axiosAdapter`. */
-export interface AxiosHost {
-  readonly balancer: Balancer<unknown>
-  readonly classifier: OutcomeClassifier
-  readonly policies: RetryPolicies
-  /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`. */
-  readonly callOptions: readonly CallOptions[]
-  readonly agents: EndpointAgents
-  /** axios' own node:http adapter, which sends each attempt. */
-  readonly http: AxiosAdapter
-  /** A copy of request headers an attempt can change (axios' `AxiosHeaders.from`-compatible). */
-  copyHeaders(headers: InternalAxiosRequestConfig['headers']): InternalAxiosRequestConfig['headers']
-}
 
 /** keel's stand-in for an axios response: classified by status, and the way back to the response. */
 class AxiosHandedOver extends HandedOver {
@@ -43,6 +26,22 @@ class AxiosHandedOver extends HandedOver {
 
 /** Bytes of an unwanted response stream read (so its socket is reused) before it is destroyed. */
 const DISCARD_READ_LIMIT = 64 * 1024
+
+/**
+ * A once-only body as something OnceBody can read: Node streams and iterables are; an old-style
+ * stream (the `form-data` package's CombinedStream: `pipe` but no async iterator, and it starts
+ * only when piped) is piped into one.
+ */
+function readableSource(data: unknown): AsyncIterable<unknown> | Iterable<unknown> {
+  const d = data as { [Symbol.asyncIterator]?: unknown; [Symbol.iterator]?: unknown }
+  if (typeof d[Symbol.asyncIterator] === 'function' || typeof d[Symbol.iterator] === 'function') {
+    return data as AsyncIterable<unknown>
+  }
+  const old = data as NodeJS.ReadableStream
+  const through = new PassThrough()
+  old.on('error', (error: Error) => through.destroy(error))
+  return old.pipe(through)
+}
 
 function isReadable(value: unknown): value is Readable {
   return value instanceof Readable
@@ -89,7 +88,7 @@ export class AxiosRun {
     const method = typeof config.method === 'string' ? config.method.toUpperCase() : 'GET'
     this.idempotent = isIdempotentRequest(method, keel.idempotent, config.headers)
     const once = isOnceBody(config.data)
-    this.body = once ? new OnceBody(config.data as AsyncIterable<unknown>) : undefined
+    this.body = once ? new OnceBody(readableSource(config.data)) : undefined
     const caller = callerSignal(config)
     this.#release = caller?.release
     let options = host.callOptions[(once ? 2 : 0) + (this.idempotent ? 1 : 0)]!
@@ -133,7 +132,7 @@ export class AxiosRun {
     if (this.#delivered) throw new AttemptLost()
     // Held streams are those of ended attempts: one starting after them means keel moved on.
     this.#discardHeld(undefined)
-    const config = this.#attemptConfig(endpoint, attempt)
+    const config = attemptConfig(this.host, this, endpoint, attempt.signal)
     let response: AxiosResponse
     try {
       response = await this.host.http(config)
@@ -159,26 +158,6 @@ export class AxiosRun {
       return handed
     }
     return this.#deliver(handed, data, (typeof result === 'string' ? result : result.verdict) !== 'success')
-  }
-
-  /** The config of one attempt: the request, sent to `endpoint`, ended by keel's signal. */
-  #attemptConfig(endpoint: Endpoint<unknown>, attempt: Attempt): InternalAxiosRequestConfig {
-    const { config, host } = this
-    const url = httpUrl(endpoint, this.path)
-    const next: InternalAxiosRequestConfig = { ...config, url, signal: attempt.signal }
-    delete next.baseURL
-    // The caller's cancelToken reaches the attempt through keel's signal (see `callerSignal`).
-    delete next.cancelToken
-    if (url.startsWith('https:')) next.httpsAgent = config.httpsAgent ?? host.agents.get(endpoint)
-    else next.httpAgent = config.httpAgent ?? host.agents.get(endpoint)
-    const name = hostHeader(endpoint)
-    // With the caller's own agent, node:http also takes the TLS servername from this Host header.
-    if (name !== undefined && !config.headers.has('host')) {
-      next.headers = host.copyHeaders(config.headers)
-      next.headers.set('Host', name)
-    }
-    if (this.body !== undefined) next.data = Readable.fromWeb(this.body.stream() as never)
-    return next
   }
 
   /** An attempt's error, as the caller would see it: with the request's own config. */

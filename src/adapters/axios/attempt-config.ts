@@ -1,0 +1,78 @@
+import { Readable } from 'node:stream'
+import type { AxiosAdapter, InternalAxiosRequestConfig } from 'axios'
+import type { Balancer } from '../../balancer.ts'
+import type { OutcomeClassifier } from '../../classify.ts'
+import type { EndpointInfo } from '../../endpoint.ts'
+import type { CallOptions } from '../../options.ts'
+import type { OnceBody } from '../http/once-body.ts'
+import type { RetryPolicies } from '../http/retry-policy.ts'
+import { hostHeader, httpUrl } from '../http/target.ts'
+import type { EndpointAgents } from './endpoint-agents.ts'
+
+/** What a balanced axios request needs from its `axiosAdapter`. */
+export interface AxiosHost {
+  readonly balancer: Balancer<unknown>
+  readonly classifier: OutcomeClassifier
+  readonly policies: RetryPolicies
+  /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`. */
+  readonly callOptions: readonly CallOptions[]
+  readonly agents: EndpointAgents
+  /** axios' own node:http adapter, which sends each attempt. */
+  readonly http: AxiosAdapter
+  /** A copy of request headers an attempt can change (axios' `AxiosHeaders`). */
+  copyHeaders(headers: InternalAxiosRequestConfig['headers']): InternalAxiosRequestConfig['headers']
+}
+
+/** The request an attempt sends. */
+export interface AttemptSource {
+  readonly config: InternalAxiosRequestConfig
+  /** The path and query joined onto the endpoint (`requestPath`). */
+  readonly path: string
+  /** A body that can be read once, replayed by keel; undefined for any other body. */
+  readonly body: OnceBody | undefined
+}
+
+/** The content headers of a `form-data` package body, which axios reads from the body itself. */
+const FORM_CONTENT_HEADERS = new Set(['content-type', 'content-length'])
+
+/**
+ * The config of one attempt: the request's own, sent to `endpoint` and ended by keel's `signal`
+ * (which carries the caller's signal and cancelToken too). The endpoint's agent is used unless the
+ * request brings its own; environment proxies are not (keel dials endpoints directly) unless the
+ * request sets `proxy`; an endpoint's servername becomes the `Host` header unless one is set.
+ */
+export function attemptConfig(
+  host: AxiosHost,
+  source: AttemptSource,
+  endpoint: EndpointInfo,
+  signal: AbortSignal,
+): InternalAxiosRequestConfig {
+  const { config, body } = source
+  const url = httpUrl(endpoint, source.path)
+  const next: InternalAxiosRequestConfig = { ...config, url, signal }
+  delete next.baseURL
+  delete next.cancelToken
+  if (config.proxy === undefined) next.proxy = false
+  if (url.startsWith('https:')) next.httpsAgent = config.httpsAgent ?? host.agents.get(endpoint)
+  else next.httpAgent = config.httpAgent ?? host.agents.get(endpoint)
+  const name = hostHeader(endpoint)
+  // With the caller's own agent, node:http also takes the TLS servername from this Host header.
+  if (name !== undefined && !config.headers.has('host')) {
+    next.headers = host.copyHeaders(config.headers)
+    next.headers.set('Host', name)
+  }
+  if (body !== undefined) {
+    const data = config.data as { getHeaders?: () => Record<string, unknown> }
+    if (typeof data.getHeaders === 'function') {
+      // keel sends the replay stream, not the form itself: carry its boundary header over, as
+      // axios would (lib/core/setFormDataHeaders.js, `formDataHeaderPolicy`).
+      if (next.headers === config.headers) next.headers = host.copyHeaders(config.headers)
+      for (const [key, value] of Object.entries(data.getHeaders())) {
+        if (config.formDataHeaderPolicy !== 'content-only' || FORM_CONTENT_HEADERS.has(key.toLowerCase()))
+          next.headers.set(key, value as string)
+      }
+    }
+    next.data = Readable.fromWeb(body.stream() as never)
+  }
+  return next
+}
