@@ -26,11 +26,13 @@ export function screen(
   frame: Frame,
   recorder: Recorder,
   phase: string,
+  setup: string,
   totalMs: number,
   urls: Map<string, string>,
 ): string {
   const lines = [
     `${paint(1, 'keel demo')} · ${seconds(frame.elapsedMs)} of ${seconds(totalMs)} · ${phase}`,
+    paint(90, setup),
     `calls ${frame.callsPerSecond}/s · p50 ${ms(frame.p50)} · p99 ${ms(frame.p99)} · client-visible failures ${
       frame.failures === 0 ? paint(32, '0') : paint(31, String(frame.failures))
     } · retries ${recorder.counts.retries}`,
@@ -73,7 +75,7 @@ export function summary(recorder: Recorder, elapsedMs: number, story: Story): st
   const { counts } = recorder
   const sorted = [...recorder.latencies].sort((a, b) => a - b)
   const ok = counts.failures === 0
-  const pct = (share: number) => `${Math.round(share * 100)}%`
+  const pct = (share: number) => (share > 0 && share < 0.005 ? 'under 1%' : `${Math.round(share * 100)}%`)
   const { slow, dead } = story
   const back = recorder.firstSuccess(dead.name, dead.to) - dead.to
   const window = (w: { from: number; to: number }) => `${w.from / 1_000}–${w.to / 1_000} s`
