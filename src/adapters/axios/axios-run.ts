@@ -3,11 +3,11 @@ import { finished } from 'node:stream/promises'
 import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios'
 import type { Attempt, AttemptImpl } from '../../attempt.ts'
 import type { Endpoint } from '../../endpoint.ts'
-import { isKeelError } from '../../errors.ts'
 import type { CallOptions } from '../../options.ts'
 import { isOnceBody } from '../http/body-kind.ts'
 import { AttemptLost, HandedOver } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
+import { lastAttemptError } from '../http/last-error.ts'
 import { OnceBody } from '../http/once-body.ts'
 import { markFinal, mayRetryResponse } from '../http/retry-policy.ts'
 import { type AxiosHost, attemptConfig } from './attempt-config.ts'
@@ -114,9 +114,8 @@ export class AxiosRun {
           resolve(response)
         },
         (error: unknown) => {
-          // Adapters never wrap (DESIGN §2.2): the caller sees the last attempt's own error. A
-          // caller's abort rejects with the signal's reason; axios turns it into its CanceledError.
-          const last = isKeelError(error) && error.code === 'KEEL_RETRIES_EXHAUSTED' ? (error.cause ?? error) : error
+          // A caller's abort rejects with the signal's reason; axios turns it into its CanceledError.
+          const last = lastAttemptError(error)
           this.#settled((last as { response?: { data?: unknown } } | undefined)?.response?.data)
           if (this.#delivered) return
           this.#delivered = true

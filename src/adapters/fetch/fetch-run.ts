@@ -2,11 +2,11 @@ import type { Attempt, AttemptImpl } from '../../attempt.ts'
 import type { Balancer } from '../../balancer.ts'
 import type { OutcomeClassifier } from '../../classify.ts'
 import type { Endpoint } from '../../endpoint.ts'
-import { isKeelError } from '../../errors.ts'
 import type { CallOptions } from '../../options.ts'
 import { isOnceBody } from '../http/body-kind.ts'
 import { AttemptLost, HandedOver } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
+import { lastAttemptError } from '../http/last-error.ts'
 import { OnceBody } from '../http/once-body.ts'
 import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { httpUrl } from '../http/target.ts'
@@ -78,8 +78,7 @@ export class FetchRun {
           if (this.#delivered) return
           this.#delivered = true
           this.body?.release(error)
-          // Adapters never wrap (DESIGN §2.2): the caller sees the last attempt's own error.
-          reject(isKeelError(error) && error.code === 'KEEL_RETRIES_EXHAUSTED' ? (error.cause ?? error) : error)
+          reject(lastAttemptError(error))
         },
       )
     })

@@ -5,12 +5,12 @@ import type { Attempt } from '../../attempt.ts'
 import type { Balancer } from '../../balancer.ts'
 import type { OutcomeClassifier } from '../../classify.ts'
 import type { Endpoint } from '../../endpoint.ts'
-import { isKeelError } from '../../errors.ts'
 import type { CallOptions } from '../../options.ts'
 import type { ResourceHandle } from '../../resources.ts'
 import { isOnceBody } from '../http/body-kind.ts'
 import { withDefaultHeader } from '../http/headers.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
+import { lastAttemptError } from '../http/last-error.ts'
 import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { hostHeader, httpOrigin } from '../http/target.ts'
 import { AttemptHandler, type Upgraded } from './attempt-handler.ts'
@@ -228,9 +228,7 @@ export class DispatchRun implements RunState {
   }
 
   #failed(error: unknown): void {
-    // Adapters never wrap (DESIGN §2.2): the caller sees the last attempt's own error.
-    const cause = isKeelError(error) && error.code === 'KEEL_RETRIES_EXHAUSTED' ? error.cause : error
-    this.fail(this.aborted ? this.abortReason : cause)
+    this.fail(this.aborted ? this.abortReason : lastAttemptError(error))
     this.host.runEnded()
   }
 
