@@ -444,6 +444,33 @@ describe('axiosAdapter', () => {
     }
   })
 
+  it('renews an endpoint agent past maxConnectionAge without cutting its request in flight', async () => {
+    const sockets = trackSockets()
+    sockets.start()
+    const clock = new ManualClock()
+    let arrived!: () => void
+    const reached = new Promise<void>((resolve) => (arrived = resolve))
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const [backend] = await servers(1, (req, res) => {
+      if (req.url !== '/slow') return res.end('ok')
+      arrived()
+      void released.then(() => res.end('slow ok'))
+    })
+    const { api } = balanced([backend!.url], { clock, maxConnectionAge: 60_000 })
+    const slow = api.get<string>('/slow')
+    await reached
+    await clock.advance(120_000)
+    // A new agent (and connection) for the next request; the old one's request goes on.
+    expect((await api.get<string>('/next')).data).toBe('ok')
+    release()
+    expect((await slow).data).toBe('slow ok')
+    await flush()
+    sockets.stop()
+    // The renewed agent closed its socket once its response ended; the new agent keeps its own.
+    expect([backend!.connections, sockets.created(), sockets.live()]).toEqual([2, 2, 1])
+  })
+
   it('dials an https endpoint by IP and verifies its certificate for the servername', async () => {
     const seen: { servername: string | false | null; host: string | undefined; url: string | undefined }[] = []
     const server = createHttpsServer({ cert: TLS_CERT, key: TLS_KEY }, (req, res) => {
