@@ -290,7 +290,9 @@ describe('createGrpcClient: unary calls against real grpc-js servers', () => {
     const { balancer, client, attempts } = setup(list.map((s) => s.address))
     const ended = attemptEvents(balancer, 1)
     const events: string[] = []
-    const arrived = new Promise<void>((resolve) => list.forEach((s) => s.onRequest(1, resolve)))
+    const arrived = new Promise<void>((resolve) => {
+      for (const s of list) s.onRequest(1, resolve)
+    })
     const error = await new Promise<ServiceError>((resolve) => {
       const call = client.IdempotentUnary!(request(1), (e: ServiceError | null) => resolve(e!))
       call.on('status', (s: { code: number }) => events.push(`status ${s.code}`))
