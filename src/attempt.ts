@@ -54,6 +54,12 @@ export class AttemptImpl implements Attempt {
   nextInEndpoint: AttemptImpl | undefined = undefined
   /** Wakes whoever waits for this attempt to end (calls that can end early). */
   onEnd: (() => void) | undefined = undefined
+  /**
+   * Called once when keel cancels the attempt, with keel's reason: how an adapter maps keel's
+   * cancellation onto its client (the gRPC adapter's `call.cancel()`) without an AbortSignal and
+   * its listener on every attempt.
+   */
+  onCancel: ((reason: unknown) => void) | undefined = undefined
 
   constructor(state: EndpointState, number: number, previous: readonly AttemptRecord[], start: number, trial: boolean) {
     this.state = state
@@ -79,6 +85,11 @@ export class AttemptImpl implements Attempt {
     // keel's own attempt timeout means the endpoint was too slow: an endpoint failure, not a cancel.
     this.verdict = reason instanceof AttemptTimeoutError ? 'endpoint-failure' : 'cancelled'
     this.controller?.abort(reason)
+    const onCancel = this.onCancel
+    if (onCancel !== undefined) {
+      this.onCancel = undefined
+      onCancel(reason)
+    }
   }
 
   record(): AttemptRecord {

@@ -24,17 +24,36 @@ export function probeChannel(context: GrpcContext, endpoint: Endpoint<unknown>):
   return { channel, wasReady: channel.state === connectivityState.READY, epoch: channel.readyEpoch }
 }
 
+function cancelCall(call: SurfaceCall, reason: unknown): void {
+  const { code, details } = abortStatus(reason)
+  if (call.call !== undefined) call.call.cancelWithStatus(code, details)
+  else call.cancel()
+}
+
+/** keel's attempt object, with its internal cancellation hook (`AttemptImpl.onCancel`). */
+type HookedAttempt = Attempt & { onCancel?: ((reason: unknown) => void) | undefined }
+
 /**
- * Maps keel giving up on the attempt (`attempt.signal`: deadline, attempt timeout, losing hedge,
- * drain timeout, `close()`) onto the grpc-js call: DEADLINE_EXCEEDED for keel's deadlines, as
- * grpc-js would have ended it, CANCELLED otherwise. Returns the listener's remover.
+ * Maps keel giving up on the attempt (deadline, attempt timeout, losing hedge, drain timeout,
+ * `close()`) onto the grpc-js call: DEADLINE_EXCEEDED for keel's deadlines, as grpc-js would have
+ * ended it, CANCELLED otherwise. Uses keel's internal `onCancel` hook (an AbortSignal listener
+ * per attempt costs µs), `attempt.signal` otherwise. `before` runs first. Returns the remover.
  */
-export function cancelOnAbort(attempt: Attempt, call: SurfaceCall): () => void {
+export function cancelOnAbort(attempt: Attempt, call: SurfaceCall, before?: () => void): () => void {
+  if ('onCancel' in attempt) {
+    const hooked = attempt as HookedAttempt
+    hooked.onCancel = (reason) => {
+      before?.()
+      cancelCall(call, reason)
+    }
+    return () => {
+      hooked.onCancel = undefined
+    }
+  }
   const signal = attempt.signal
   const onAbort = () => {
-    const { code, details } = abortStatus(signal.reason)
-    if (call.call !== undefined) call.call.cancelWithStatus(code, details)
-    else call.cancel()
+    before?.()
+    cancelCall(call, signal.reason)
   }
   if (signal.aborted) {
     onAbort()

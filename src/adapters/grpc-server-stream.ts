@@ -130,8 +130,9 @@ function serverStreamAttempt(
       attemptOptions(context.core, prepared),
     )
     stream.track(inner)
-    const stopWatching = cancelOnAbort(attempt, inner)
-    attempt.signal.addEventListener('abort', () => (live = false), { once: true })
+    const stopWatching = cancelOnAbort(attempt, inner, () => {
+      live = false
+    })
     inner.on('metadata', (received: Metadata) => {
       headers = received
     })
