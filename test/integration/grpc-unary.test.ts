@@ -218,7 +218,7 @@ describe('createGrpcClient: unary calls against real grpc-js servers', () => {
   it('loses no idempotent call when a server is killed in the middle of 1,000 calls', async () => {
     const list = await servers(3)
     const killed = list[1]!
-    killed.onRequest(100, () => killed.forceShutdown())
+    killed.killAt(100)
     const { idempotent, attempts } = setup(list.map((s) => s.address))
     const errors = await run(1_000, 16, (i) => idempotent(request(i)))
     expect(errors).toEqual([])
@@ -232,7 +232,7 @@ describe('createGrpcClient: unary calls against real grpc-js servers', () => {
   it('replays no non-idempotent call that reached a server killed under it', async () => {
     const list = await servers(3)
     const killed = list[1]!
-    killed.onRequest(50, () => killed.forceShutdown())
+    killed.killAt(50)
     const { call } = setup(list.map((s) => s.address))
     const errors = (await run(300, 16, (i) => call(request(i)))) as ServiceError[]
     // The call that triggered the kill reached the server and died with it: it must fail, not run twice.
