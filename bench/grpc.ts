@@ -7,11 +7,13 @@
 // Topology: the servers run in a child process (one process, all servers); the client in this one.
 // Run: ./node_modules/.bin/node bench/grpc.ts
 import { spawn } from 'node:child_process'
+import { EventEmitter } from 'node:events'
 import { createInterface } from 'node:readline'
 import {
   type Client,
   credentials,
   loadPackageDefinition,
+  Metadata,
   Server,
   ServerCredentials,
   type ServiceClientConstructor,
@@ -19,7 +21,7 @@ import {
 import { loadSync } from '@grpc/proto-loader'
 import { createGrpcClient, unary } from '../src/adapters/grpc.ts'
 import { Balancer, type PickerName } from '../src/index.ts'
-import { fmt, median, table } from './lib.ts'
+import { fmt, median, nsPerOp, table } from './lib.ts'
 
 const proto = new URL('../test/fixtures/grpc/echo.proto', import.meta.url).pathname
 // biome-ignore lint/suspicious/noExplicitAny: grpc-js's untyped package object
@@ -94,12 +96,12 @@ async function throughput(call: Call, concurrency: number, ms: number): Promise<
   return { rate: (calls / elapsed) * 1000, cpu: (used.user + used.system) / calls }
 }
 
-/** `total` calls from `concurrency` workers; returns each call's latency in ms. */
-async function latencies(call: Call, concurrency: number, total: number): Promise<number[]> {
+/** Calls from `concurrency` workers for `ms`; returns each call's latency in ms, sorted. */
+async function latencies(call: Call, concurrency: number, ms: number): Promise<number[]> {
   const samples: number[] = []
-  let next = 0
+  const end = performance.now() + ms
   const worker = async () => {
-    while (next++ < total) {
+    while (performance.now() < end) {
       const started = performance.now()
       await call()
       samples.push(performance.now() - started)
@@ -107,6 +109,47 @@ async function latencies(call: Call, concurrency: number, total: number): Promis
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   return samples.sort((a, b) => a - b)
+}
+
+/**
+ * keel's own cost per unary call, with grpc-js's transport taken out: a client whose calls answer
+ * on the next microtask, with grpc-js's events in grpc-js's order, called directly and through
+ * keel (one endpoint, default options), sequentially.
+ */
+async function stubOverhead(): Promise<{ direct: number; keel: number }> {
+  const status = { code: 0, details: 'OK', metadata: new Metadata() }
+  const answer = (request: unknown, callback: Function) => {
+    const call = Object.assign(new EventEmitter(), { cancel() {}, getPeer: () => 'stub' })
+    queueMicrotask(() => {
+      call.emit('metadata', status.metadata)
+      callback(null, request)
+      call.emit('status', status)
+    })
+    return call
+  }
+  const Stub = class extends (Echo as unknown as new (...args: unknown[]) => Client) {
+    override makeUnaryRequest(...args: unknown[]) {
+      return answer(args[3], args.find((a) => typeof a === 'function') as Function) as never
+    }
+  }
+  const stub = new Stub('ipv4:127.0.0.1:1', insecure) as unknown as Client & Record<string, Function>
+  const direct = unary(stub.Unary!.bind(stub))
+  const balancer = new Balancer({ endpoints: ['127.0.0.1:1'] })
+  const viaKeel = unary(
+    createGrpcClient(balancer, Stub as unknown as ServiceClientConstructor, insecure).Unary as Function,
+  )
+  const ITERATIONS = 100_000
+  const result = {
+    direct: await nsPerOp(async (n) => {
+      for (let i = 0; i < n; i++) await direct(request)
+    }, ITERATIONS),
+    keel: await nsPerOp(async (n) => {
+      for (let i = 0; i < n; i++) await viaKeel(request)
+    }, ITERATIONS),
+  }
+  await balancer.close()
+  stub.close()
+  return result
 }
 
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
@@ -121,6 +164,7 @@ async function startServers(delays: number[]): Promise<{ ports: number[]; stop()
 }
 
 async function main(): Promise<void> {
+  const stub = await stubOverhead()
   const ROUNDS = 5
   const CONCURRENCY = 32
   const WINDOW = 2_000
@@ -158,30 +202,41 @@ async function main(): Promise<void> {
 
   const slow = await startServers([10, 10, 200])
   const [f1, f2, s1] = slow.ports as [number, number, number]
-  const TOTAL = 8_000
-  const LAT_CONCURRENCY = 16
+  const RUN = 8_000
   const latencySubjects = [
     grpcClient('grpc-js round_robin', `ipv4:127.0.0.1:${f1},127.0.0.1:${f2},127.0.0.1:${s1}`, true),
     keelClient('keel p2c-ewma', [f1, f2, s1], 'p2c-ewma'),
   ]
-  const p: { p50: number[]; p99: number[] }[] = latencySubjects.map(() => ({ p50: [], p99: [] }))
-  for (const s of latencySubjects) await latencies(s.call, LAT_CONCURRENCY, 2_000) // connect and warm up
-  for (let round = 0; round < 3; round++) {
+  const latencyRows: string[][] = []
+  for (const concurrency of [4, 16]) {
+    const p: { p50: number[]; p99: number[]; calls: number }[] = latencySubjects.map(() => ({
+      p50: [],
+      p99: [],
+      calls: 0,
+    }))
+    for (const s of latencySubjects) await latencies(s.call, concurrency, 3_000) // connect and warm up
+    for (let round = 0; round < 3; round++) {
+      for (const [i, s] of latencySubjects.entries()) {
+        const sorted = await latencies(s.call, concurrency, RUN)
+        p[i]!.p50.push(quantile(sorted, 0.5))
+        p[i]!.p99.push(quantile(sorted, 0.99))
+        p[i]!.calls += sorted.length
+      }
+    }
+    const p99 = p.map((x) => median(x.p99))
     for (const [i, s] of latencySubjects.entries()) {
-      const sorted = await latencies(s.call, LAT_CONCURRENCY, TOTAL)
-      p[i]!.p50.push(quantile(sorted, 0.5))
-      p[i]!.p99.push(quantile(sorted, 0.99))
+      latencyRows.push([
+        String(concurrency),
+        s.name,
+        fmt(p[i]!.calls / 3),
+        fmt(median(p[i]!.p50), 1),
+        fmt(p99[i]!, 1),
+        i === 1 ? `${(p99[0]! / p99[1]!).toFixed(1)}× lower` : '—',
+      ])
     }
   }
   for (const s of latencySubjects) await s.close()
   slow.stop()
-  const p99 = p.map((x) => median(x.p99))
-  const latencyRows = latencySubjects.map((s, i) => [
-    s.name,
-    fmt(median(p[i]!.p50), 2),
-    fmt(p99[i]!, 2),
-    i === 1 ? `${(p99[0]! / p99[1]!).toFixed(1)}× lower` : '—',
-  ])
 
   console.log(
     `Node ${process.version}; servers: grpc-js in one child process on 127.0.0.1; client: this process, insecure channels\n`,
@@ -191,9 +246,12 @@ async function main(): Promise<void> {
   )
   console.log(table(['client', 'calls / s', 'client CPU µs / call', 'ratio'], throughputRows))
   console.log(
-    `\nLatency, one server of three 20× slower (10, 10, 200 ms): ${LAT_CONCURRENCY} in flight, ${TOTAL.toLocaleString('en-US')} calls × 3 interleaved runs, median\n`,
+    `\nkeel's own cost per unary call, grpc-js's transport stubbed out (sequential calls, median of 7 runs): ${fmt(stub.keel - stub.direct)} ns (${fmt(stub.direct)} ns direct, ${fmt(stub.keel)} ns through keel)`,
   )
-  console.log(table(['client', 'p50 ms', 'p99 ms', 'p99 vs round_robin'], latencyRows))
+  console.log(
+    `\nLatency, one server of three 20× slower (10, 10, 200 ms): 3 interleaved ${RUN / 1000} s runs per client, median\n`,
+  )
+  console.log(table(['in flight', 'client', 'calls / run', 'p50 ms', 'p99 ms', 'p99 vs round_robin'], latencyRows))
 }
 
 if (process.argv[2] === '--serve') await serve(process.argv.slice(3).map(Number))

@@ -37,16 +37,21 @@ export function cancelledAttempt(): ServiceError {
 }
 
 /**
- * Runs a caller's callback outside keel's promise chain, so a callback that throws is an uncaught
- * exception, as it is with grpc-js, rather than an unhandled rejection.
+ * Rethrows what a caller's callback or listener threw outside keel's promise chain, so it is an
+ * uncaught exception, as it is with grpc-js, rather than an unhandled rejection.
  */
+export function rethrow(error: unknown): void {
+  process.nextTick(() => {
+    throw error
+  })
+}
+
+/** Runs `fn`, rethrowing what it throws outside keel's promise chain (see `rethrow`). */
 export function deliver(fn: () => void): void {
   try {
     fn()
   } catch (error) {
-    process.nextTick(() => {
-      throw error
-    })
+    rethrow(error)
   }
 }
 

@@ -29,8 +29,8 @@ import {
   cancelledAttempt,
   cancelledOnClient,
   classifyAttemptError,
-  deliver,
   headersOf,
+  rethrow,
   serviceError,
   setHeaders,
   statusOf,
@@ -85,14 +85,21 @@ export class BalancedUnaryCall extends EventEmitter {
     this.#current = call
   }
 
-  /** @internal Delivers the result once. */
+  /**
+   * @internal Delivers the result once. A callback or listener that throws is an uncaught
+   * exception, as with grpc-js, not a rejection of keel's promise chain.
+   */
   settle(error: unknown, value: unknown, headers: Metadata | undefined, status: StatusObject | undefined): void {
     if (this.#settled) return
     this.#settled = true
-    if (headers !== undefined) this.emit('metadata', headers)
-    if (error == null) this.#callback(null, value)
-    else this.#callback(error as ServiceError)
-    if (status !== undefined) this.emit('status', status)
+    try {
+      if (headers !== undefined) this.emit('metadata', headers)
+      if (error == null) this.#callback(null, value)
+      else this.#callback(error as ServiceError)
+      if (status !== undefined) this.emit('status', status)
+    } catch (thrown) {
+      rethrow(thrown)
+    }
   }
 }
 
@@ -172,10 +179,10 @@ export function unaryMethod(context: GrpcContext, method: GrpcMethod) {
         prepared.keel,
       )
       .then(
-        (outcome) => deliver(() => call.settle(null, outcome.value, outcome.headers, outcome.status)),
+        (outcome) => call.settle(null, outcome.value, outcome.headers, outcome.status),
         (reason: unknown) => {
           const error = surfaceError(reason)
-          deliver(() => call.settle(error, undefined, headersOf(error), statusOf(error)))
+          call.settle(error, undefined, headersOf(error), statusOf(error))
         },
       )
     return call
