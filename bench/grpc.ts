@@ -129,11 +129,13 @@ async function stubOverhead(): Promise<{ direct: number; keel: number }> {
   }
   const Stub = class extends (Echo as unknown as new (...args: unknown[]) => Client) {
     override makeUnaryRequest(...args: unknown[]) {
-      return answer(args[3], args.find((a) => typeof a === 'function') as Function) as never
+      return answer(args[3], args.findLast((a) => typeof a === 'function') as Function) as never
     }
   }
   const stub = new Stub('ipv4:127.0.0.1:1', insecure) as unknown as Client & Record<string, Function>
-  const direct = unary(stub.Unary!.bind(stub))
+  // `Unary` of a grpc-js client calls Client.prototype.makeUnaryRequest itself: call the stub's.
+  const makeUnaryRequest = stub.makeUnaryRequest as (...args: unknown[]) => unknown
+  const direct = unary((req: unknown, ...rest: unknown[]) => makeUnaryRequest.call(stub, '', 0, 0, req, ...rest))
   const balancer = new Balancer({ endpoints: ['127.0.0.1:1'] })
   const viaKeel = unary(
     createGrpcClient(balancer, Stub as unknown as ServiceClientConstructor, insecure).Unary as Function,

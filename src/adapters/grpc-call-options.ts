@@ -20,12 +20,15 @@ export interface GrpcCallOptions extends CallOptions {
 
 const KEEL_KEYS = ['key', 'idempotent', 'attemptTimeout'] as const
 
+/** The options of a call made without any (grpc-js copies call options; it never writes them). */
+export const NO_OPTIONS: GrpcCallOptions = Object.freeze({})
+
 /** A call's options, split between keel and grpc-js, with its overall deadline. */
 export interface PreparedCall {
   /** What each attempt passes to grpc-js, before its own `deadline`. */
   readonly grpc: CallOptions
-  /** What `balancer.call` gets. */
-  readonly keel: KeelCallOptions
+  /** What `balancer.call` gets (`undefined`: the balancer's defaults, nothing to validate). */
+  readonly keel: KeelCallOptions | undefined
   /** The overall deadline on keel's clock (`core.clock.now()`); Infinity without one. */
   readonly end: number
   readonly attemptTimeout: number | undefined
@@ -44,7 +47,7 @@ function deadlineMs(deadline: Deadline | undefined): number {
  * one the balancer's `timeout` applies. Each attempt then gets its own grpc deadline from
  * `attemptOptions`. `base` holds the method's keel options (idempotency, retry rules).
  */
-export function prepareCall(core: Core, options: GrpcCallOptions, base: KeelCallOptions): PreparedCall {
+export function prepareCall(core: Core, options: GrpcCallOptions, base: KeelCallOptions | undefined): PreparedCall {
   let grpc: CallOptions = options
   let keel = base
   let wall = Number.POSITIVE_INFINITY
@@ -58,7 +61,6 @@ export function prepareCall(core: Core, options: GrpcCallOptions, base: KeelCall
   if (parent !== undefined && ((options.propagate_flags ?? propagate.DEFAULTS) & propagate.DEADLINE) !== 0) {
     wall = Math.min(wall, deadlineMs(parent.getDeadline()))
   }
-  const now = core.clock.now()
   let timeout = core.options.timeout
   if (wall !== Number.POSITIVE_INFINITY) timeout = wall - core.clock.wallNow()
   const expired = timeout !== undefined && !(timeout > 0)
@@ -78,10 +80,22 @@ export function prepareCall(core: Core, options: GrpcCallOptions, base: KeelCall
   return {
     grpc,
     keel,
-    end: timeout === undefined ? Number.POSITIVE_INFINITY : now + timeout,
+    end: timeout === undefined ? Number.POSITIVE_INFINITY : core.clock.now() + timeout,
     attemptTimeout: own?.attemptTimeout ?? core.options.attemptTimeout,
     expired,
   }
+}
+
+/**
+ * `prepareCall` for one method, with the result for a call without options made once: without a
+ * deadline, keel options or a balancer timeout, every such call prepares the same way.
+ */
+export function callPreparer(
+  core: Core,
+  base: KeelCallOptions | undefined,
+): (options: GrpcCallOptions) => PreparedCall {
+  const plain = core.options.timeout === undefined ? Object.freeze(prepareCall(core, NO_OPTIONS, base)) : undefined
+  return (options) => (options === NO_OPTIONS && plain !== undefined ? plain : prepareCall(core, options, base))
 }
 
 /**
@@ -90,8 +104,9 @@ export function prepareCall(core: Core, options: GrpcCallOptions, base: KeelCall
  * server with `grpc-timeout`) when keel would.
  */
 export function attemptOptions(core: Core, call: PreparedCall): CallOptions {
-  let budget = call.end - core.clock.now()
   const attemptTimeout = call.attemptTimeout
+  if (call.end === Number.POSITIVE_INFINITY && attemptTimeout === undefined) return call.grpc
+  let budget = call.end - core.clock.now()
   if (attemptTimeout !== undefined && attemptTimeout < budget) budget = attemptTimeout
   if (budget === Number.POSITIVE_INFINITY) return call.grpc
   return { ...call.grpc, deadline: core.clock.wallNow() + Math.max(0, budget) }
@@ -126,6 +141,6 @@ export function callbackArguments(
 
 /** `(metadata?, options?)`, as grpc-js `Client` reads them for streaming calls. */
 export function streamArguments(arg1: unknown, arg2: unknown): { metadata: Metadata; options: GrpcCallOptions } {
-  if (arg1 instanceof Metadata) return { metadata: arg1, options: (arg2 ?? {}) as GrpcCallOptions }
-  return { metadata: new Metadata(), options: (arg1 ?? {}) as GrpcCallOptions }
+  if (arg1 instanceof Metadata) return { metadata: arg1, options: (arg2 ?? NO_OPTIONS) as GrpcCallOptions }
+  return { metadata: new Metadata(), options: (arg1 ?? NO_OPTIONS) as GrpcCallOptions }
 }

@@ -11,7 +11,13 @@ import type { Attempt } from '../attempt.ts'
 import type { Endpoint } from '../endpoint.ts'
 import type { CallRetryOptions, CallOptions as KeelCallOptions } from '../options.ts'
 import { attemptMetadata, cancelOnAbort, type GrpcContext, type GrpcMethod, probeChannel } from './grpc-attempt.ts'
-import { attemptOptions, deadlinePassed, type PreparedCall, prepareCall, streamArguments } from './grpc-call-options.ts'
+import {
+  attemptOptions,
+  callPreparer,
+  deadlinePassed,
+  type PreparedCall,
+  streamArguments,
+} from './grpc-call-options.ts'
 import {
   cancelledAttempt,
   cancelledOnClient,
@@ -187,10 +193,11 @@ export function serverStreamMethod(context: GrpcContext, method: GrpcMethod) {
     hedge: false,
     retry: streamRetry(context),
   })
+  const prepare = callPreparer(context.core, base)
   return function balancedServerStream(request: unknown, arg1?: unknown, arg2?: unknown): BalancedServerStream {
     const { metadata, options } = streamArguments(arg1, arg2)
     const stream = new BalancedServerStream()
-    const prepared = prepareCall(context.core, options, base)
+    const prepared = prepare(options)
     if (prepared.expired) {
       const error = serviceError(status.DEADLINE_EXCEEDED, 'Deadline exceeded')
       process.nextTick(() => stream.settle(error, undefined, statusOf(error)))

@@ -21,9 +21,9 @@ import {
 import {
   attemptOptions,
   callbackArguments,
+  callPreparer,
   deadlinePassed,
   type PreparedCall,
-  prepareCall,
 } from './grpc-call-options.ts'
 import {
   cancelledAttempt,
@@ -163,11 +163,13 @@ function unaryAttempt(
  * that endpoint's client; failed attempts are retried by keel's rules (DESIGN §2.2).
  */
 export function unaryMethod(context: GrpcContext, method: GrpcMethod) {
-  const base: KeelCallOptions = Object.freeze({ idempotent: method.idempotent })
+  // A non-idempotent method needs nothing beyond the balancer's defaults: no options to validate.
+  const base: KeelCallOptions | undefined = method.idempotent ? Object.freeze({ idempotent: true }) : undefined
+  const prepare = callPreparer(context.core, base)
   return function balancedUnary(request: unknown, arg1?: unknown, arg2?: unknown, arg3?: unknown): BalancedUnaryCall {
     const { metadata, options, callback } = callbackArguments(arg1, arg2, arg3)
     const call = new BalancedUnaryCall(callback)
-    const prepared = prepareCall(context.core, options, base)
+    const prepared = prepare(options)
     if (prepared.expired) {
       const error = serviceError(status.DEADLINE_EXCEEDED, 'Deadline exceeded')
       process.nextTick(() => call.settle(error, undefined, undefined, statusOf(error)))
