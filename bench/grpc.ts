@@ -167,7 +167,7 @@ async function startServers(delays: number[]): Promise<{ ports: number[]; stop()
 
 async function main(): Promise<void> {
   const stub = await stubOverhead()
-  const ROUNDS = 5
+  const ROUNDS = 7
   const CONCURRENCY = 32
   const WINDOW = 2_000
   const fast = await startServers([0, 0, 0])
