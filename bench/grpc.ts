@@ -20,7 +20,7 @@ import {
 } from '@grpc/grpc-js'
 import { loadSync } from '@grpc/proto-loader'
 import { createGrpcClient, unary } from '../src/adapters/grpc.ts'
-import { Balancer, type PickerName } from '../src/index.ts'
+import { Balancer, type BalancerOptions, type PickerName } from '../src/index.ts'
 import { fmt, median, nsPerOp, table } from './lib.ts'
 
 const proto = new URL('../test/fixtures/grpc/echo.proto', import.meta.url).pathname
@@ -68,8 +68,8 @@ function grpcClient(name: string, target: string, roundRobin: boolean): Subject 
   return { name, call: () => call(request), close: () => client.close() }
 }
 
-function keelClient(name: string, ports: number[], picker: PickerName): Subject {
-  const balancer = new Balancer({ endpoints: ports.map((p) => `127.0.0.1:${p}`), picker })
+function keelClient(name: string, ports: number[], picker: PickerName, options: BalancerOptions = {}): Subject {
+  const balancer = new Balancer({ endpoints: ports.map((p) => `127.0.0.1:${p}`), picker, ...options })
   const client = createGrpcClient(balancer, Echo, insecure)
   const call = unary(client.Unary as Function)
   return { name, call: () => call(request), close: () => balancer.close() }
@@ -175,6 +175,7 @@ async function main(): Promise<void> {
   const subjects: Subject[] = [
     grpcClient('grpc-js client → 1 server', `ipv4:127.0.0.1:${a}`, false),
     keelClient('keel p2c-ewma → 1 server (same one)', [a], 'p2c-ewma'),
+    keelClient('keel p2c-ewma, breaker: false → 1 server', [a], 'p2c-ewma', { breaker: false }),
     grpcClient('grpc-js round_robin → 3 servers', `ipv4:127.0.0.1:${a},127.0.0.1:${b},127.0.0.1:${c}`, true),
     keelClient('keel p2c-ewma → 3 servers', [a, b, c], 'p2c-ewma'),
     keelClient('keel round-robin → 3 servers', [a, b, c], 'round-robin'),
@@ -199,7 +200,7 @@ async function main(): Promise<void> {
     s.name,
     fmt(rate[i]!),
     fmt(cpu[i]!, 1),
-    i === 1 ? ratio(1, 0) : i >= 3 ? ratio(i, 2) : '—',
+    i === 1 || i === 2 ? ratio(i, 0) : i >= 4 ? ratio(i, 3) : '—',
   ])
 
   const slow = await startServers([10, 10, 200])
