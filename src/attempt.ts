@@ -55,10 +55,11 @@ export class AttemptImpl implements Attempt {
   /** Wakes whoever waits for this attempt to end (calls that can end early). */
   onEnd: (() => void) | undefined = undefined
   /**
-   * Told when keel cancels the attempt, for adapters that drive a client without a signal: an
-   * `AbortController` plus a listener per attempt costs about 0.7 µs on Node 24.
+   * Called once when keel cancels the attempt, with keel's reason: how an adapter maps keel's
+   * cancellation onto its client (the gRPC adapter's `call.cancel()`, the HTTP adapters' dispatch
+   * abort) without an `AbortController` and a listener on every attempt (≈ 0.7 µs on Node 24).
    */
-  canceller: { attemptCancelled(reason: unknown): void } | undefined = undefined
+  onCancel: ((reason: unknown) => void) | undefined = undefined
 
   constructor(state: EndpointState, number: number, previous: readonly AttemptRecord[], start: number, trial: boolean) {
     this.state = state
@@ -84,7 +85,11 @@ export class AttemptImpl implements Attempt {
     // keel's own attempt timeout means the endpoint was too slow: an endpoint failure, not a cancel.
     this.verdict = reason instanceof AttemptTimeoutError ? 'endpoint-failure' : 'cancelled'
     this.controller?.abort(reason)
-    this.canceller?.attemptCancelled(reason)
+    const onCancel = this.onCancel
+    if (onCancel !== undefined) {
+      this.onCancel = undefined
+      onCancel(reason)
+    }
   }
 
   record(): AttemptRecord {

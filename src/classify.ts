@@ -1,6 +1,6 @@
 import type { Classifier, ClassifyOption, Outcome } from './classifier.ts'
 import { isKeelError } from './errors.ts'
-import type { Classification, Verdict } from './verdict.ts'
+import { type Classification, VERDICTS, type Verdict } from './verdict.ts'
 
 /** A classification result: a bare verdict, or a verdict with a delay / refusal attached. */
 export type ClassifyResult = Verdict | Classification
@@ -89,6 +89,15 @@ const GRPC_VERDICTS: readonly Verdict[] = [
 const GRPC_RESOURCE_EXHAUSTED = 8
 
 const MAX_CAUSE_DEPTH = 8
+
+/**
+ * The verdict an adapter attaches to an error it passes on when it knows more than the error
+ * says: the gRPC adapter proves `not-sent` from the channel's connectivity state, which a
+ * grpc-js `ServiceError` cannot carry. keel's rules read it first, at every depth of `cause`; a
+ * user's `classify` still runs before them and sees the error unchanged. `Symbol.for`, so
+ * adapters from either build (ESM or CJS) set the same key.
+ */
+export const VERDICT_HINT = Symbol.for('keel.verdict')
 
 type HeaderSource = { get(name: string): unknown } | Record<string, unknown> | undefined | null
 
@@ -207,6 +216,8 @@ export function classifyError(error: unknown, wallNow: () => number): ClassifyRe
   let programmingError = false
   for (let depth = 0; depth < MAX_CAUSE_DEPTH && typeof current === 'object' && current !== null; depth++) {
     const e = current as Record<string, unknown>
+    const hint = (current as Record<symbol, unknown>)[VERDICT_HINT]
+    if (typeof hint === 'string' && (VERDICTS as readonly string[]).includes(hint)) return hint as Verdict
     const name = e.name
     const code = e.code
     if (name === 'AbortError') return 'cancelled'

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { VERDICT_HINT } from '../src/classify.ts'
 import {
   AttemptTimeoutError,
   classifyError,
@@ -95,6 +96,20 @@ describe('classifyError', () => {
   ]
   it.each(table)('%s', (_name, error, expected) => {
     expect(classifyError(error, now)).toEqual(expected)
+  })
+
+  it("takes an adapter's verdict hint over the error's own code, also on a cause", () => {
+    const unavailable = Object.defineProperty(grpcError(14), VERDICT_HINT, { value: 'not-sent' })
+    expect(classifyError(unavailable, now)).toBe('not-sent')
+    expect(classifyError(new Error('wrapped', { cause: unavailable }), now)).toBe('not-sent')
+    const cancelled = Object.defineProperty(grpcError(1), VERDICT_HINT, { value: 'endpoint-failure' })
+    expect(classifyError(cancelled, now)).toBe('endpoint-failure')
+  })
+
+  it('ignores a verdict hint that is not a verdict', () => {
+    expect(classifyError(Object.defineProperty(grpcError(14), VERDICT_HINT, { value: 'maybe' }), now)).toBe(
+      'endpoint-failure',
+    )
   })
 })
 

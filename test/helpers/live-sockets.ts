@@ -11,6 +11,7 @@ export function trackSockets() {
   const clients = new Set<number>()
   const accepted = new Set<number>()
   let created = 0
+  let onDrained: (() => void) | undefined
   const hook = createHook({
     init(asyncId, type, triggerAsyncId) {
       if (type === 'TCPSERVERWRAP') servers.add(asyncId)
@@ -25,6 +26,11 @@ export function trackSockets() {
     destroy(asyncId) {
       clients.delete(asyncId)
       accepted.delete(asyncId)
+      if (clients.size === 0 && onDrained !== undefined) {
+        const resolve = onDrained
+        onDrained = undefined
+        resolve()
+      }
     },
   })
   return {
@@ -37,6 +43,13 @@ export function trackSockets() {
     /** Client sockets created since `start()` and not yet destroyed. */
     live(): number {
       return clients.size
+    },
+    /** Resolves when no client socket is left (at once if none is). */
+    drained(): Promise<void> {
+      if (clients.size === 0) return Promise.resolve()
+      return new Promise<void>((resolve) => {
+        onDrained = resolve
+      })
     },
     /** Client sockets created since `start()`. */
     created(): number {

@@ -169,7 +169,7 @@ export class AttemptDispatcher implements DispatchTarget {
 
   /**
    * keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the exchange, so
-   * fetch fails or errors the body. Called through the attempt's canceller.
+   * fetch fails or errors the body. Called through the attempt's `onCancel`.
    */
   attemptCancelled(reason: unknown): void {
     if (this.handedOver) markFinal(reason)

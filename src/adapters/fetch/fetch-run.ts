@@ -97,7 +97,7 @@ export class FetchRun {
     // the dispatcher; the caller's own signal goes to fetch as given.
     const impl = attempt as AttemptImpl
     if (impl.cancelled) throw impl.cancelReason
-    impl.canceller = dispatcher
+    impl.onCancel = (reason) => dispatcher.attemptCancelled(reason)
     let res: Response
     try {
       res = await host.fetch()(httpUrl(endpoint, this.path), init as RequestInit)

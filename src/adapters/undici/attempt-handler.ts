@@ -47,10 +47,10 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
       this.#resolve = resolve
       this.#reject = reject
       // keel tells this handler when it cancels the attempt (deadline, attempt timeout, drain,
-      // close) through the attempt's canceller: cheaper than reading \`attempt.signal\`.
+      // close) through the attempt's `onCancel`: cheaper than reading \`attempt.signal\`.
       const impl = this.attempt as AttemptImpl
       if (impl.cancelled) return this.fail(impl.cancelReason)
-      impl.canceller = this
+      impl.onCancel = (reason) => this.attemptCancelled(reason)
       let pool: Dispatcher
       let options: Dispatcher.DispatchOptions
       try {
@@ -158,14 +158,14 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   succeed(value: DispatchedResponse | Upgraded): void {
     if (this.settled) return
     this.settled = true
-    ;(this.attempt as AttemptImpl).canceller = undefined
+    ;(this.attempt as AttemptImpl).onCancel = undefined
     this.#resolve(value)
   }
 
   fail(error: unknown): void {
     if (this.settled) return
     this.settled = true
-    ;(this.attempt as AttemptImpl).canceller = undefined
+    ;(this.attempt as AttemptImpl).onCancel = undefined
     this.#reject(error)
   }
 }

@@ -1,0 +1,104 @@
+// Checks the built package against its optional peer dependencies: `keel` loads without
+// @grpc/grpc-js installed (import and require), `keel/grpc` fails then with an error that names
+// it, and loads and works once it is installed. Run after `npm run build`.
+//
+// The package is installed into a temporary node_modules as a copy of `package.json` and `dist`
+// (a symlink would resolve imports from this repository's node_modules, where grpc-js is), with
+// its runtime dependencies linked from this repository.
+import { spawnSync } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+
+const root = new URL('..', import.meta.url).pathname
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+const dir = mkdtempSync(join(tmpdir(), 'keel-peers-'))
+const modules = join(dir, 'node_modules')
+
+function link(name) {
+  const target = join(modules, name)
+  mkdirSync(dirname(target), { recursive: true })
+  symlinkSync(join(root, 'node_modules', name), target, 'dir')
+}
+
+/** Runs `source` as an ES module (or CommonJS) in the temporary project; returns its output. */
+function run(name, source, type = 'mjs') {
+  const file = join(dir, `${name}.${type}`)
+  writeFileSync(file, source)
+  const result = spawnSync(process.execPath, [file], { cwd: dir, encoding: 'utf8', timeout: 30_000 })
+  if (result.status !== 0) {
+    console.error(`FAIL ${name}\n${result.stdout}\n${result.stderr}`)
+    process.exitCode = 1
+    return
+  }
+  console.log(`ok   ${name}: ${result.stdout.trim()}`)
+}
+
+const withoutGrpc = `
+import assert from 'node:assert/strict'
+const keel = await import('keel')
+const balancer = new keel.Balancer({ endpoints: ['127.0.0.1:1'] })
+assert.equal(keel.Balancer.isBalancer(balancer), true)
+await balancer.close()
+const error = await import('keel/grpc').then(() => undefined, (e) => e)
+assert.ok(error, 'keel/grpc loaded without @grpc/grpc-js')
+assert.equal(error.code, 'ERR_MODULE_NOT_FOUND')
+assert.match(error.message, /@grpc\\/grpc-js/)
+console.log('keel loads; keel/grpc: ' + error.message.split('\\n')[0])
+`
+
+const withoutGrpcRequire = `
+const assert = require('node:assert/strict')
+const keel = require('keel')
+assert.equal(typeof keel.Balancer, 'function')
+let error
+try { require('keel/grpc') } catch (e) { error = e }
+assert.ok(error, 'keel/grpc required without @grpc/grpc-js')
+assert.equal(error.code, 'MODULE_NOT_FOUND')
+assert.match(error.message, /@grpc\\/grpc-js/)
+console.log('keel requires; keel/grpc: ' + error.message.split('\\n')[0])
+`
+
+const withGrpc = `
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+import grpc from '@grpc/grpc-js'
+const { Balancer } = await import('keel')
+const { createGrpcClient, unary } = await import('keel/grpc')
+const cjs = createRequire(import.meta.url)('keel')
+const service = {
+  Get: {
+    path: '/peers.Service/Get', requestStream: false, responseStream: false,
+    requestSerialize: (v) => Buffer.from(JSON.stringify(v)), requestDeserialize: (b) => JSON.parse(b.toString()),
+    responseSerialize: (v) => Buffer.from(JSON.stringify(v)), responseDeserialize: (b) => JSON.parse(b.toString()),
+  },
+}
+const server = new grpc.Server()
+server.addService(service, { Get: (call, callback) => callback(null, { echo: call.request.n }) })
+const port = await new Promise((resolve, reject) =>
+  server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))))
+const Client = grpc.makeGenericClientConstructor(service, 'peers.Service')
+// A balancer from either build works with the adapter (the brand crosses builds).
+for (const B of [Balancer, cjs.Balancer]) {
+  const balancer = new B({ endpoints: ['127.0.0.1:' + port] })
+  const client = createGrpcClient(balancer, Client, grpc.credentials.createInsecure())
+  assert.deepEqual(await unary(client.Get)({ n: 7 }), { echo: 7 })
+  await balancer.close()
+}
+server.forceShutdown()
+console.log('keel/grpc makes calls (ESM and CJS balancers)')
+`
+
+try {
+  const target = join(modules, 'keel')
+  mkdirSync(target, { recursive: true })
+  cpSync(join(root, 'package.json'), join(target, 'package.json'))
+  cpSync(join(root, 'dist'), join(target, 'dist'), { recursive: true })
+  for (const name of Object.keys(pkg.dependencies ?? {})) link(name)
+  run('without-grpc-import', withoutGrpc)
+  run('without-grpc-require', withoutGrpcRequire, 'cjs')
+  link('@grpc/grpc-js')
+  run('with-grpc', withGrpc)
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
