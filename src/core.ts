@@ -10,6 +10,7 @@ import type { EndpointState } from './endpoint-state.ts'
 import { type AttemptRecord, AttemptTimeoutError, HedgeLostError } from './errors.ts'
 import { emitSafely } from './events.ts'
 import { createHealthChecker } from './health/checker.ts'
+import { failureFloorMs } from './load/load-reference.ts'
 import type { Clock } from './internal/clock.ts'
 import type { Random } from './internal/random.ts'
 import { TimerQueue } from './internal/timer-queue.ts'
@@ -247,7 +248,7 @@ export class Core {
       case 'not-sent':
         state.requests++
         state.failures++
-        state.load.penalize(now, duration)
+        state.load.penalize(now, duration, failureFloorMs(this.set.members.values(), state))
         break
       case 'overloaded':
         state.requests++
