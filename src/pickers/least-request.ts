@@ -39,6 +39,8 @@ class LeastRequestPicker implements Picker {
   readonly #table: AliasTable | undefined
   /** Indices drawn during one pick (distinct uniform draws with more than two choices). */
   readonly #drawn: Int32Array
+  /** The common case, decided once: equal weights, two choices, more than two endpoints. */
+  readonly #two: boolean
 
   constructor(endpoints: readonly PickerEndpoint[], random: Random, choices: number) {
     this.#endpoints = endpoints
@@ -46,18 +48,19 @@ class LeastRequestPicker implements Picker {
     this.#choices = choices
     this.#table = allWeightsEqual(endpoints) ? undefined : new AliasTable(endpoints)
     this.#drawn = new Int32Array(choices)
+    this.#two = this.#table === undefined && choices === 2 && endpoints.length > 2
   }
 
   pick(context: PickContext): PickerEndpoint | undefined {
     const n = this.#endpoints.length
+    if (this.#two) return this.#pickTwo(context, n)
     if (n === 0) return undefined
     if (this.#table !== undefined) return this.#weighted(context, this.#table)
     if (n <= this.#choices) return this.#scan(context, Math.floor(this.#random() * n))
-    if (this.#choices === 2) return this.#two(context, n)
     return this.#distinct(context, n)
   }
 
-  #two(context: PickContext, n: number): PickerEndpoint | undefined {
+  #pickTwo(context: PickContext, n: number): PickerEndpoint | undefined {
     const endpoints = this.#endpoints
     const max = context.maxInFlight
     const i = Math.floor(this.#random() * n)

@@ -1,5 +1,6 @@
 import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
 import { SmoothWeightedPicker } from './smooth-weighted.ts'
+import { tableCycle, WeightedTablePicker } from './weighted-table.ts'
 import { allWeightsEqual } from './weights.ts'
 
 /**
@@ -37,22 +38,26 @@ export class RoundRobinPicker implements Picker {
 
 /**
  * Builds the rotation for `round-robin` and `weighted-round-robin`: plain rotation while every
- * effective weight is equal (the ≤ 15 ns path), the smooth weighted schedule otherwise (unequal
- * static weights, or an endpoint ramping up under slow start).
+ * effective weight is equal (the ≤ 15 ns path); the smooth weighted schedule otherwise —
+ * tabulated when the weights are integers summing to at most 16,384 (static weights: a cursor
+ * step per pick), on a heap when they are not (slow start ramping an endpoint up, huge weights).
  *
  * The first picker starts at a random place, so a fleet of clients does not march in step (Envoy
  * seeds its index per load balancer, gRPC starts at a random index). Later pickers continue where
- * the one they replace stopped: the same next endpoint when it is still there, else the same
- * position; the weighted schedule keeps every remaining endpoint's time to its next turn.
+ * the one they replace stopped: at the same next endpoint when it is still there; the heap keeps
+ * every remaining endpoint's time to its next turn.
  */
 export function buildRotation(endpoints: readonly PickerEndpoint[], context: PickerBuildContext): Picker {
   const n = endpoints.length
   const previous = context.previous
-  const ours = previous instanceof RoundRobinPicker || previous instanceof SmoothWeightedPicker
+  const ours =
+    previous instanceof RoundRobinPicker ||
+    previous instanceof SmoothWeightedPicker ||
+    previous instanceof WeightedTablePicker
+  const next = ours ? previous.nextEndpoint() : undefined
   if (allWeightsEqual(endpoints)) {
     let cursor = 0
     if (n > 0 && ours) {
-      const next = previous.nextEndpoint()
       const at = next === undefined ? -1 : endpoints.indexOf(next)
       cursor = at >= 0 ? at : previous instanceof RoundRobinPicker ? previous.cursor % n : 0
     } else if (n > 0) {
@@ -60,6 +65,8 @@ export function buildRotation(endpoints: readonly PickerEndpoint[], context: Pic
     }
     return new RoundRobinPicker(endpoints, cursor)
   }
+  const cycle = tableCycle(endpoints)
+  if (cycle > 0) return new WeightedTablePicker(endpoints, cycle, next, Math.floor(context.random() * cycle))
   if (previous instanceof SmoothWeightedPicker) return new SmoothWeightedPicker(endpoints, previous, 0)
   return new SmoothWeightedPicker(endpoints, undefined, Math.floor(context.random() * n))
 }

@@ -103,6 +103,13 @@ export class SmoothWeightedPicker implements Picker {
     return this.#size === 0 ? undefined : this.#endpoints[this.#heap[0]!]
   }
 
+  /** Takes the next turn, skipping nothing, and returns its slot (to tabulate a cycle). */
+  takeSlot(): number {
+    const slot = this.#heap[0]!
+    this.#take()
+    return slot
+  }
+
   /** Each endpoint's time to its next turn and its weight, for the picker that replaces this one. */
   #schedule(): Map<PickerEndpoint, { wait: number; weight: number }> {
     const map = new Map<PickerEndpoint, { wait: number; weight: number }>()
@@ -136,12 +143,6 @@ export class SmoothWeightedPicker implements Picker {
     for (let i = (this.#size >> 1) - 1; i >= 0; i--) this.#down(i)
   }
 
-  #before(a: number, b: number): boolean {
-    const da = this.#due[a]!
-    const db = this.#due[b]!
-    return da < db || (da === db && a < b)
-  }
-
   #removeRoot(): void {
     const last = this.#heap[--this.#size]!
     if (this.#size === 0) return
@@ -151,11 +152,15 @@ export class SmoothWeightedPicker implements Picker {
 
   #push(slot: number): void {
     const heap = this.#heap
+    const due = this.#due
+    const d = due[slot]!
     let i = this.#size++
     while (i > 0) {
       const parent = (i - 1) >> 1
       const p = heap[parent]!
-      if (!this.#before(slot, p)) break
+      const dp = due[p]!
+      // Ordered by (due, slot): the parent stays above unless the slot is strictly earlier.
+      if (dp < d || (dp === d && p < slot)) break
       heap[i] = p
       i = parent
     }
@@ -164,15 +169,26 @@ export class SmoothWeightedPicker implements Picker {
 
   #down(i: number): void {
     const heap = this.#heap
+    const due = this.#due
     const size = this.#size
     const slot = heap[i]!
+    const d = due[slot]!
     for (;;) {
       let child = 2 * i + 1
       if (child >= size) break
+      let c = heap[child]!
+      let dc = due[c]!
       const right = child + 1
-      if (right < size && this.#before(heap[right]!, heap[child]!)) child = right
-      const c = heap[child]!
-      if (!this.#before(c, slot)) break
+      if (right < size) {
+        const r = heap[right]!
+        const dr = due[r]!
+        if (dr < dc || (dr === dc && r < c)) {
+          child = right
+          c = r
+          dc = dr
+        }
+      }
+      if (dc > d || (dc === d && c > slot)) break
       heap[i] = c
       i = child
     }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { roundRobin, seededRandom } from '../../src/index.ts'
 import { RoundRobinPicker } from '../../src/pickers/round-robin.ts'
-import { SmoothWeightedPicker } from '../../src/pickers/smooth-weighted.ts'
+import type { SmoothWeightedPicker } from '../../src/pickers/smooth-weighted.ts'
+import { WeightedTablePicker } from '../../src/pickers/weighted-table.ts'
 import { build, endpoints, FakeContext, type FakeEndpoint } from './fakes.ts'
 
 describe('round-robin', () => {
@@ -48,7 +49,7 @@ describe('round-robin', () => {
   it('is weighted when effective weights differ, as Envoy’s ROUND_ROBIN is', () => {
     const list = endpoints([1, 1, 2])
     const picker = build(roundRobin(), list, seededRandom(4))
-    expect(picker).toBeInstanceOf(SmoothWeightedPicker)
+    expect(picker).toBeInstanceOf(WeightedTablePicker)
     const context = new FakeContext()
     const counts = [0, 0, 0]
     for (let i = 0; i < 400; i++) counts[list.indexOf(picker.pick(context) as FakeEndpoint)]!++

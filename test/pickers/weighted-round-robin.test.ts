@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { type Picker, seededRandom, weightedRoundRobin } from '../../src/index.ts'
 import { SmoothWeightedPicker } from '../../src/pickers/smooth-weighted.ts'
+import { WeightedTablePicker } from '../../src/pickers/weighted-table.ts'
 import { build, endpoints, FakeContext, type FakeEndpoint } from './fakes.ts'
 
 /** Indices of `count` picks. */
@@ -110,23 +111,49 @@ describe('weighted-round-robin', () => {
     expect(longestRuns(after, 3)[2]).toBeLessThanOrEqual(4)
   })
 
-  it('keeps each endpoint’s place in the schedule across a rebuild that keeps it', () => {
+  it('resumes at the same next endpoint after a rebuild', () => {
     const list = endpoints([1, 2, 3, 4])
     const factory = weightedRoundRobin()
-    const first = build(factory, list, seededRandom(5))
     const context = new FakeContext()
-    const before = sequence(first, list, 7, context)
+    const first = build(factory, list, seededRandom(5))
+    sequence(first, list, 7, context)
+    const next = (first as WeightedTablePicker).nextEndpoint()
+    // An endpoint other than the next one leaves: the new schedule starts at that same endpoint.
+    const kept = list.filter((e) => e === next || e !== list[0])
+    const second = build(factory, kept, seededRandom(6), first)
+    expect(second.pick(context)).toBe(next)
+  })
+
+  it('on the heap (fractional weights), keeps each endpoint’s place in the schedule across a rebuild', () => {
+    const list = endpoints([1.5, 2.5, 3.5, 4.5])
+    const factory = weightedRoundRobin()
+    const context = new FakeContext()
+    const first = build(factory, list, seededRandom(5))
+    expect(first).toBeInstanceOf(SmoothWeightedPicker)
+    sequence(first, list, 7, context)
     // Endpoint 0 leaves: the others continue their schedule where it stood.
-    const kept = list.slice(1)
-    const second = build(factory, kept, seededRandom(5), first)
     const control = build(factory, list, seededRandom(5))
     sequence(control, list, 7, context)
-    const after = sequence(second, kept, 18, context).map((i) => i + 1)
+    const second = build(factory, list.slice(1), seededRandom(5), first)
+    const after = sequence(second, list.slice(1), 18, context).map((i) => i + 1)
     const expected = sequence(control, list, 30, context)
       .filter((i) => i !== 0)
       .slice(0, 18)
-    expect(before.length).toBe(7)
     expect(after).toEqual(expected)
+  })
+
+  it('tabulates integer weights into the same sequence the heap schedule gives', () => {
+    const weights = [3, 1, 4, 1, 5, 9, 2, 6]
+    const list = endpoints(weights)
+    const table = new WeightedTablePicker(list, 31, undefined, 0)
+    const heap = new SmoothWeightedPicker(list, undefined, 0)
+    expect(sequence(table, list, 93)).toEqual(sequence(heap, list, 93))
+  })
+
+  it('uses the heap when the weights sum past 16,384 or are fractional', () => {
+    expect(build(weightedRoundRobin(), endpoints([16_000, 385]))).toBeInstanceOf(SmoothWeightedPicker)
+    expect(build(weightedRoundRobin(), endpoints([16_000, 384]))).toBeInstanceOf(WeightedTablePicker)
+    expect(build(weightedRoundRobin(), endpoints([1, 0.5]))).toBeInstanceOf(SmoothWeightedPicker)
   })
 
   it('follows fractional effective weights in proportion (slow start)', () => {
