@@ -28,6 +28,7 @@ import type { PickContext, Picker, PickerEndpoint, PickerFactory } from '../src/
 import { randomPicker } from '../src/pickers/random.ts'
 import { roundRobin } from '../src/pickers/round-robin.ts'
 import { weightedRoundRobin } from '../src/pickers/weighted-round-robin.ts'
+import { median } from './lib.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -163,8 +164,7 @@ function nsPerPick(picker: Picker): number {
     sink += loop(picker, context, PICKS)
     samples.push(Number(process.hrtime.bigint() - start) / PICKS)
   }
-  samples.sort((a, b) => a - b)
-  return samples[RUNS >> 1]!
+  return median(samples)
 }
 
 async function bytesPerPick(picker: Picker): Promise<{ bytes: number; gcs: number }> {

@@ -7,6 +7,14 @@
 export const MAX_PENALTY_MS = 60_000
 
 /**
+ * e^-x for x ≥ 0. Under traffic an estimate is read a few ms after its last sample, x ≪ 1, where
+ * six terms of the series are exact to 3e-11 relative and cheaper than a call to Math.exp.
+ */
+function decay(x: number): number {
+  return x < 0.05 ? 1 - x * (1 - x * (0.5 - x * (1 / 6 - x * (1 / 24 - x / 120)))) : Math.exp(-x)
+}
+
+/**
  * PeakEWMA latency (Finagle `PeakEwma`, tower `PeakEwma`, Linkerd) with keel's handling of
  * answers that come back without doing the work (failures, caller errors).
  *
@@ -49,21 +57,16 @@ export class PeakEwma {
 
   /** The latency estimate at `now`, decayed toward 0 since the last sample. */
   read(now: number): number {
-    const elapsed = now - this.#stamp
-    if (elapsed <= 0) return this.#cost
-    const x = elapsed * this.#rate
-    // Under traffic the last sample is a few ms old: x ≪ 1, where six terms of e^-x's series are
-    // exact to 3e-11 relative and cost less than a call to Math.exp.
-    if (x < 0.05) return this.#cost * (1 - x * (1 - x * (0.5 - x * (1 / 6 - x * (1 / 24 - x / 120)))))
-    return this.#cost * Math.exp(-x)
+    // One expression, no early return: a branch returning the stored value as it is makes V8
+    // merge a tagged and a float result and box every computed reading (measured: 16 bytes per
+    // read). e^0 is exactly 1.
+    return this.#cost * decay(Math.max(0, now - this.#stamp) * this.#rate)
   }
 
   /** Early answers still counted as busy at `now`. */
   busy(now: number): number {
     const busy = this.#busy
-    if (busy === 0) return 0
-    const elapsed = now - this.#busyStamp
-    return elapsed <= 0 ? busy : busy * Math.exp(-elapsed / this.#cost)
+    return busy === 0 ? 0 : busy * Math.exp(-Math.max(0, now - this.#busyStamp) / Math.max(this.#cost, 1e-9))
   }
 
   /**

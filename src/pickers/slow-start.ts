@@ -1,7 +1,7 @@
 import type { Core } from '../core.ts'
 import type { EndpointState } from '../endpoint-state.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
-import type { ResolvedSlowStart } from '../options.ts'
+import type { ResolvedSlowStart } from '../resolved-options.ts'
 
 /** What slow start remembers of an endpoint between two rebuilds. */
 interface RampRecord {

@@ -30,7 +30,9 @@ function setup(options: Partial<BalancerOptions> = {}) {
   const balancer = new Balancer({
     endpoints: [{ url: URLS[0]!, weight: 4 }, ...URLS.slice(1)],
     picker: 'weighted-round-robin',
+    // Their timers would share the queue this test counts.
     breaker: false,
+    outlierDetection: false,
     slowStart: { window: WINDOW },
     clock,
     random: seededRandom(3),
