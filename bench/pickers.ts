@@ -16,6 +16,7 @@
  * boxed number per pick, and would trigger scavenges). A run that saw a collection is repeated
  * (best of three): a pick that allocates does so in every run.
  */
+import { loadavg } from 'node:os'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -193,7 +194,10 @@ async function bytesPerPick(picker: Picker): Promise<{ bytes: number; gcs: numbe
 }
 
 const lines: string[] = []
-lines.push(`Node ${process.version}, ${process.arch}, ${PICKS.toLocaleString('en')} picks × ${RUNS} runs (median)`)
+const load = loadavg()[0]!.toFixed(1)
+lines.push(
+  `Node ${process.version}, ${process.arch}, ${PICKS.toLocaleString('en')} picks × ${RUNS} runs (median); load average at start ${load}`,
+)
 lines.push('')
 lines.push('| picker | ns/pick @10 | @100 | @1,000 | bytes/pick (GCs) @10 / @100 / @1,000 | goal |')
 lines.push('| --- | ---: | ---: | ---: | --- | --- |')
