@@ -108,8 +108,12 @@ class LeastRequestPicker implements Picker {
     const max = context.maxInFlight
     let best: PickerEndpoint | undefined
     let first = -1
+    const n = endpoints.length
     for (let d = 0; d < this.#choices; d++) {
-      const k = table.draw(this.#random())
+      // An alias-table draw (see AliasTable).
+      const x = this.#random() * n
+      const c = Math.floor(x)
+      const k = x - c < table.keep[c]! ? c : table.alias[c]!
       if (first < 0) first = k
       const e = endpoints[k]!
       if (e.inFlight < max && !context.skipped(e) && (best === undefined || lighter(e, best))) best = e

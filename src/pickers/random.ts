@@ -43,7 +43,9 @@ class RandomPicker implements Picker {
 
   #draw(n: number): number {
     const table = this.#table
-    return table === undefined ? Math.floor(this.#random() * n) : table.draw(this.#random())
+    const x = this.#random() * n
+    const c = Math.floor(x)
+    return table === undefined || x - c < table.keep[c]! ? c : table.alias[c]!
   }
 }
 
