@@ -43,7 +43,13 @@ class P2cEwmaPicker implements Picker {
     const aOk = a.inFlight < max && !context.skipped(a)
     const bOk = b.inFlight < max && !context.skipped(b)
     const now = context.now
-    if (aOk && bOk) return cheaper(b, a, now) ? b : a
+    if (aOk && bOk) {
+      // b if strictly cheaper, a otherwise; as index arithmetic, since which one wins is a coin
+      // toss for the branch predictor.
+      const costA = a.latencyMs(now) * (a.inFlight + 1) * b.weight
+      const costB = b.latencyMs(now) * (b.inFlight + 1) * a.weight
+      return endpoints[i + (j - i) * +(costB < costA)]
+    }
     if (!aOk && !bOk) return this.#scan(context, i)
     // One candidate is out (tried by this call, or at its cap): draw one replacement.
     const kept = aOk ? a : b
