@@ -93,19 +93,26 @@ function baseline(): PickerFactory {
 interface Row {
   readonly label: string
   readonly factory: () => PickerFactory
-  readonly weighted: boolean
+  /** 'equal': all 1; 'integer': 1–5; 'fractional': 1–5 with fractions (as under slow start). */
+  readonly weights: 'equal' | 'integer' | 'fractional'
   readonly goal: string
 }
 
 const ROWS: Row[] = [
-  { label: 'baseline: array rotation', factory: baseline, weighted: false, goal: '' },
-  { label: 'round-robin', factory: roundRobin, weighted: false, goal: '≤ 15 ns' },
-  { label: 'weighted-round-robin (weights 1–5)', factory: weightedRoundRobin, weighted: true, goal: '' },
-  { label: 'random', factory: randomPicker, weighted: false, goal: '' },
-  { label: 'random (weights 1–5)', factory: randomPicker, weighted: true, goal: '' },
-  { label: 'least-request', factory: () => leastRequest(), weighted: false, goal: '≤ 40 ns' },
-  { label: 'least-request (weights 1–5)', factory: () => leastRequest(), weighted: true, goal: '' },
-  { label: 'p2c-ewma', factory: p2cEwma, weighted: false, goal: '≤ 100 ns' },
+  { label: 'baseline: array rotation', factory: baseline, weights: 'equal', goal: '' },
+  { label: 'round-robin', factory: roundRobin, weights: 'equal', goal: '≤ 15 ns' },
+  { label: 'weighted-round-robin (weights 1–5)', factory: weightedRoundRobin, weights: 'integer', goal: '' },
+  {
+    label: 'weighted-round-robin (fractional weights: heap)',
+    factory: weightedRoundRobin,
+    weights: 'fractional',
+    goal: '',
+  },
+  { label: 'random', factory: randomPicker, weights: 'equal', goal: '' },
+  { label: 'random (weights 1–5)', factory: randomPicker, weights: 'integer', goal: '' },
+  { label: 'least-request', factory: () => leastRequest(), weights: 'equal', goal: '≤ 40 ns' },
+  { label: 'least-request (weights 1–5)', factory: () => leastRequest(), weights: 'integer', goal: '' },
+  { label: 'p2c-ewma', factory: p2cEwma, weights: 'equal', goal: '≤ 100 ns' },
 ]
 
 /** A deterministic generator for the fixture (the picks themselves use `systemRandom`). */
@@ -119,19 +126,19 @@ function fixtureRandom(seed: number): () => number {
   }
 }
 
-function endpoints(n: number, weighted: boolean): BenchEndpoint[] {
+function endpoints(n: number, weights: Row['weights']): BenchEndpoint[] {
   const r = fixtureRandom(n)
   const list: BenchEndpoint[] = []
   for (let i = 0; i < n; i++) {
     const info = parseEndpoint(`http://10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8080`)
-    const weight = weighted ? 1 + Math.floor(r() * 5) : 1
+    const weight = weights === 'equal' ? 1 : weights === 'integer' ? 1 + Math.floor(r() * 5) : 1 + r() * 4
     list.push(new BenchEndpoint(info, weight, Math.floor(r() * 4), 1 + r() * 20, NOW - r() * 100))
   }
   return list
 }
 
 function build(row: Row, n: number): Picker {
-  return row.factory().build(endpoints(n, row.weighted), {
+  return row.factory().build(endpoints(n, row.weights), {
     random: systemRandom,
     previous: undefined,
     warn: () => {},
