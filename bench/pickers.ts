@@ -66,6 +66,7 @@ class BenchContext implements PickContext {
   hashHi = 0
   hashLo = 0
   maxInFlight = Number.POSITIVE_INFINITY
+  totalInFlight = 0
   stamp = 1
 
   skipped(endpoint: PickerEndpoint): boolean {

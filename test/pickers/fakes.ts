@@ -34,6 +34,7 @@ export class FakeContext implements PickContext {
   hashHi = 0
   hashLo = 0
   maxInFlight = Number.POSITIVE_INFINITY
+  totalInFlight = 0
   readonly skip = new Set<PickerEndpoint>()
 
   skipped(endpoint: PickerEndpoint): boolean {
