@@ -14,6 +14,7 @@ import type { Clock } from './internal/clock.ts'
 import type { Random } from './internal/random.ts'
 import { TimerQueue } from './internal/timer-queue.ts'
 import { LatencyWindow } from './load/latency-window.ts'
+import { failureFloorMs } from './load/load-reference.ts'
 import { slowStartWeights } from './pickers/slow-start.ts'
 import type { ResolvedOptions } from './resolved-options.ts'
 import { CLIENT_RESOURCE, ResourceRegistry } from './resources.ts'
@@ -247,7 +248,7 @@ export class Core {
       case 'not-sent':
         state.requests++
         state.failures++
-        state.load.penalize(now, duration)
+        state.load.penalize(now, duration, failureFloorMs(this.set.members.values(), state))
         break
       case 'overloaded':
         state.requests++

@@ -113,7 +113,7 @@ export class EndpointState implements PickerEndpoint {
   }
 
   latencyMs(now: number): number {
-    return this.load.read(now)
+    return this.load.loaded(now, this.inFlight)
   }
 
   /** Eligible without panic: a member, not draining, not ejected (a half-open breaker is, for its trial). */

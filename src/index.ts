@@ -55,13 +55,18 @@ export type {
   SlowStartOptions,
   SuccessRateOptions,
 } from './options.ts'
+export type { LeastRequestOptions } from './pickers/least-request.ts'
+export { leastRequest } from './pickers/least-request.ts'
 export type { MaglevOptions } from './pickers/maglev.ts'
 export { maglev } from './pickers/maglev.ts'
+export { p2cEwma } from './pickers/p2c-ewma.ts'
 export type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './pickers/picker.ts'
+export { randomPicker } from './pickers/random.ts'
 export type { PickerName } from './pickers/registry.ts'
 export type { RingHashOptions } from './pickers/ring-hash.ts'
 export { ringHash } from './pickers/ring-hash.ts'
 export { roundRobin } from './pickers/round-robin.ts'
+export { weightedRoundRobin } from './pickers/weighted-round-robin.ts'
 export type { ResourceHandle, ResourceSpec } from './resources.ts'
 export type { BalancerSnapshot, EndpointSnapshot, EndpointStateName } from './snapshot.ts'
 export type { Classification, Verdict } from './verdict.ts'

@@ -216,7 +216,7 @@ export interface BalancerOptions<C = never> {
   readonly maxConnectionAge?: number
   /** Time and timers (tests inject a manual clock). @default the system clock */
   readonly clock?: Clock
-  /** Uniform random numbers in [0, 1) (tests inject a seeded one). @default Math.random */
+  /** Uniform random numbers in [0, 1) (tests inject a seeded one). @default `systemRandom` (a generator seeded from the OS) */
   readonly random?: Random
 }
 

@@ -48,7 +48,7 @@ export interface DnsDiscoveryOptions {
   readonly resolver?: DnsResolver
   /** Time and timers (tests inject a manual clock). @default the system clock (unref'd timers) */
   readonly clock?: Clock
-  /** Uniform random numbers in [0, 1) for the error backoff's jitter. @default Math.random */
+  /** Uniform random numbers in [0, 1) for the error backoff's jitter. @default `systemRandom` (a generator seeded from the OS) */
   readonly random?: Random
 }
 

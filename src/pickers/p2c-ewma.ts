@@ -3,9 +3,18 @@ import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFac
 
 /**
  * Power of two choices on PeakEWMA (Finagle `p2cPeakEwma`, Linkerd, tower `p2c` + `PeakEwma`):
- * draw two endpoints at random and take the one with the lower cost, latency estimate ×
- * (in-flight + 1) ÷ weight. Two random candidates avoid the herd behaviour of "always the
- * least loaded" while still steering away from slow and busy endpoints.
+ * draw two distinct endpoints at random and take the one with the lower cost, latency estimate ×
+ * (in-flight + 1) ÷ weight — the expected wait for one more request. Two random candidates avoid
+ * the herd behaviour of "always the least loaded" while still steering away from slow and busy
+ * endpoints: an endpoint loses every comparison it is drawn into while it is the costlier one.
+ *
+ * The estimate (`load/peak-ewma.ts`) decays toward 0 between samples, so an endpoint that stopped
+ * getting traffic because it was slow is probed again; failures are charged a penalty latency so
+ * fast errors never look fast. The weight divides the cost as in tower's `Weighted` load: an
+ * endpoint of weight 2 is treated as having twice the capacity (it wins against an equal one
+ * until it has twice the requests in flight); slow start lowers it while an endpoint ramps up.
+ *
+ * The clock is read once per call by the balancer and passed in `context.now`.
  */
 class P2cEwmaPicker implements Picker {
   readonly #endpoints: readonly PickerEndpoint[]
@@ -19,45 +28,56 @@ class P2cEwmaPicker implements Picker {
   pick(context: PickContext): PickerEndpoint | undefined {
     const endpoints = this.#endpoints
     const n = endpoints.length
-    if (n === 0) return undefined
     const max = context.maxInFlight
-    if (n === 1) {
-      const only = endpoints[0]!
-      return only.inFlight < max && !context.skipped(only) ? only : undefined
+    if (n < 2) {
+      const only = endpoints[0]
+      return only !== undefined && only.inFlight < max && !context.skipped(only) ? only : undefined
     }
     const i = Math.floor(this.#random() * n)
+    // The second is drawn among the n − 1 others: j ≥ i moves up one. Written without a branch:
+    // it is taken half the time at random, and a mispredicted branch costs more than the pick.
     let j = Math.floor(this.#random() * (n - 1))
-    if (j >= i) j++
+    j += (i - j - 1) >>> 31
     const a = endpoints[i]!
     const b = endpoints[j]!
     const aOk = a.inFlight < max && !context.skipped(a)
     const bOk = b.inFlight < max && !context.skipped(b)
-    if (aOk && bOk) return cost(b, context.now) < cost(a, context.now) ? b : a
-    if (aOk) return a
-    if (bOk) return b
-    return this.#scan(context)
+    const now = context.now
+    if (aOk && bOk) {
+      // b if strictly cheaper, a otherwise; as index arithmetic, since which one wins is a coin
+      // toss for the branch predictor.
+      const costA = a.latencyMs(now) * (a.inFlight + 1) * b.weight
+      const costB = b.latencyMs(now) * (b.inFlight + 1) * a.weight
+      return endpoints[i + (j - i) * +(costB < costA)]
+    }
+    if (!aOk && !bOk) return this.#scan(context, i)
+    // One candidate is out (tried by this call, or at its cap): draw one replacement.
+    const kept = aOk ? a : b
+    const c = endpoints[Math.floor(this.#random() * n)]!
+    if (c !== kept && c.inFlight < max && !context.skipped(c)) return cheaper(c, kept, now) ? c : kept
+    return kept
   }
 
-  /** Both draws were unusable (skipped or at the cap): the best usable endpoint, if any. */
-  #scan(context: PickContext): PickerEndpoint | undefined {
+  /** Both candidates were out: the cheapest usable endpoint, scanning from `start`. */
+  #scan(context: PickContext, start: number): PickerEndpoint | undefined {
+    const endpoints = this.#endpoints
+    const n = endpoints.length
+    const max = context.maxInFlight
     let best: PickerEndpoint | undefined
-    let bestCost = Number.POSITIVE_INFINITY
-    for (const e of this.#endpoints) {
-      if (e.inFlight >= context.maxInFlight || context.skipped(e)) continue
-      const c = cost(e, context.now)
-      if (c < bestCost) {
-        best = e
-        bestCost = c
-      }
+    for (let k = 0; k < n; k++) {
+      const e = endpoints[start + k < n ? start + k : start + k - n]!
+      if (e.inFlight < max && !context.skipped(e) && (best === undefined || cheaper(e, best, context.now))) best = e
     }
     return best
   }
 }
 
-function cost(e: PickerEndpoint, now: number): number {
-  return (e.latencyMs(now) * (e.inFlight + 1)) / e.weight
+/** Whether `a` costs strictly less than `b` at `now` (cross-multiplied by the weights). */
+function cheaper(a: PickerEndpoint, b: PickerEndpoint, now: number): boolean {
+  return a.latencyMs(now) * (a.inFlight + 1) * b.weight < b.latencyMs(now) * (b.inFlight + 1) * a.weight
 }
 
+/** Power of two choices on PeakEWMA latency × (in-flight + 1) ÷ weight: keel's default picker. */
 export function p2cEwma(): PickerFactory {
   return {
     name: 'p2c-ewma',

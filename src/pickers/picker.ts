@@ -16,7 +16,11 @@ export interface PickerEndpoint {
    * Pickers built from `scope: 'members'` read it at lookup; others only ever see pickable ones.
    */
   readonly pickable: boolean
-  /** PeakEWMA latency estimate in ms at `now` (DESIGN §3, `p2c-ewma`). */
+  /**
+   * PeakEWMA latency estimate in ms at `now` (DESIGN §3, `p2c-ewma`), scaled so that
+   * latency × (inFlight + 1) also counts answers that came back without doing the work (fast
+   * failures and caller errors) as requests in flight (see `load/peak-ewma.ts`).
+   */
   latencyMs(now: number): number
 }
 

@@ -1,9 +1,12 @@
 import { rangeError } from '../internal/validate.ts'
+import { leastRequest } from './least-request.ts'
 import { maglev } from './maglev.ts'
 import { p2cEwma } from './p2c-ewma.ts'
 import type { PickerFactory } from './picker.ts'
+import { randomPicker } from './random.ts'
 import { ringHash } from './ring-hash.ts'
 import { roundRobin } from './round-robin.ts'
+import { weightedRoundRobin } from './weighted-round-robin.ts'
 
 /** The built-in pickers, by name (DESIGN §3). */
 export type PickerName =
@@ -27,6 +30,9 @@ export const PICKER_NAMES: readonly PickerName[] = Object.freeze([
 
 const FACTORIES: Partial<Record<PickerName, () => PickerFactory>> = {
   'round-robin': roundRobin,
+  'weighted-round-robin': weightedRoundRobin,
+  random: randomPicker,
+  'least-request': () => leastRequest(),
   'p2c-ewma': p2cEwma,
   'ring-hash': () => ringHash(),
   maglev: () => maglev(),
