@@ -238,6 +238,7 @@ export class Core {
       case 'success':
         state.requests++
         state.load.observe(now, duration)
+        if (!this.set.calibrated) this.set.calibrate(now, duration)
         break
       case 'caller-error':
         // A stale IP answering instant 404s must not attract traffic: may raise, never lower.

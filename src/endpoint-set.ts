@@ -46,6 +46,11 @@ export class EndpointSet {
   readonly draining = new Map<string, EndpointState>()
   /** Whether the last successful `select` admitted a half-open breaker's trial. */
   lastTrial = false
+  /**
+   * False until the set's first successful answer: the endpoints made before it share a guessed
+   * latency (30 ms) that says nothing of this service (see `calibrate`).
+   */
+  calibrated = false
 
   readonly #core: Core
   readonly #context: PickContextImpl
@@ -200,6 +205,17 @@ export class EndpointSet {
     state.drainEntry = undefined
     this.#core.detachDetectors(state)
     this.#core.resources.closeAll(state)
+  }
+
+  /**
+   * The first answer this set ever got: every endpoint still on its guessed latency takes it as
+   * its guess, at the same instant. Without this, a fresh fleet's estimates stay the 30 ms guess
+   * for the ~30 s the decay needs to bring them under real latencies, ordered only by the
+   * microseconds between their creations (p2c-ewma then sends all light traffic to the oldest).
+   */
+  calibrate(now: number, ms: number): void {
+    this.calibrated = true
+    for (const state of this.all()) if (state.load.guess) state.load.reset(now, ms)
   }
 
   /** Stops the hash-picker rebuild timer (the balancer is closing). */

@@ -40,6 +40,8 @@ export class PeakEwma {
   #stamp: number
   /** 1 / decay time constant, per ms. */
   readonly #rate: number
+  /** The estimate is still the cold-start guess: no answer has been recorded yet. */
+  #guess = true
   /** Answers that ended before doing the work, still counted as busy, as of `busyStamp`. */
   #busy = 0
   #busyStamp = 0
@@ -48,6 +50,11 @@ export class PeakEwma {
     this.#cost = initialMs
     this.#stamp = now
     this.#rate = 1 / decayMs
+  }
+
+  /** Whether the estimate is still a guess (no answer recorded since it was made). */
+  get guess(): boolean {
+    return this.#guess
   }
 
   /** The estimate as of its last update, before any decay: what the last real sample put there. */
@@ -93,7 +100,11 @@ export class PeakEwma {
    * attract still more picks (measured: 36% and 3% shares among four equal endpoints).
    */
   observe(now: number, rttMs: number): void {
-    this.#cost = Math.max(rttMs, this.read(now))
+    // The first answer replaces the cold-start guess (the peers' mean, or 30 ms) instead of only
+    // raising it: otherwise every estimate of a fresh fleet stays the guess, decaying for ~30 s
+    // before real samples count, and a guess made a millisecond earlier wins every comparison.
+    this.#cost = this.#guess ? rttMs : Math.max(rttMs, this.read(now))
+    this.#guess = false
     if (now > this.#stamp) this.#stamp = now
   }
 
@@ -109,6 +120,7 @@ export class PeakEwma {
     this.#addBusy(now, rttMs)
     if (rttMs > this.#cost) this.#cost = rttMs
     if (now > this.#stamp) this.#stamp = now
+    this.#guess = false
   }
 
   /**
@@ -130,6 +142,7 @@ export class PeakEwma {
     this.#cost = ms
     this.#stamp = now
     this.#busy = 0
+    this.#guess = true
   }
 
   /** An answer after `rttMs` counts busy for the share of the estimate it did not take. */

@@ -25,6 +25,8 @@ async function servers(n: number): Promise<GrpcTestServer[]> {
 
 function setup(list: GrpcTestServer[], healthCheck: HealthCheckOptions) {
   const balancer = new Balancer({
+    // Health decides who gets traffic here; round-robin makes "every healthy server gets some" exact.
+    picker: 'round-robin',
     endpoints: list.map((s) => s.address),
     healthCheck: { type: 'grpc', interval: 100, timeout: 1_000, ...healthCheck },
   })

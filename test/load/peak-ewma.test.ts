@@ -13,9 +13,22 @@ describe('PeakEwma', () => {
     expect(e.read(100 + 10 * TAU)).toBeLessThan(0.01)
   })
 
+  it('replaces the cold-start guess with its first answer, then only peaks and decay move it', () => {
+    const e = new PeakEwma(30, 0, TAU)
+    expect(e.guess).toBe(true)
+    e.observe(10, 2)
+    expect(e.guess).toBe(false)
+    expect(e.read(10)).toBe(2)
+    e.observe(20, 1)
+    expect(e.read(20)).toBeCloseTo(2 * Math.exp(-10 / TAU), 12)
+  })
+
   it('leaves the reading where it is on a faster sample: only the decay brings it down', () => {
     const e = new PeakEwma(100, 0, TAU)
     const control = new PeakEwma(100, 0, TAU)
+    // A real 100 ms answer first (a first answer replaces the guess whatever it is).
+    e.observe(0, 100)
+    control.observe(0, 100)
     for (let t = 5; t <= 15_000; t += 5) e.observe(t, 5)
     // While the decayed reading is above 5 ms, the samples change nothing.
     expect(e.read(15_000)).toBeCloseTo(control.read(15_000), 9)

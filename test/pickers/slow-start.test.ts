@@ -126,6 +126,9 @@ describe('slow start', () => {
     // Endpoint 0 holds two calls in flight: at full weight 4 its cost would be 3/4 of an idle
     // peer's and it would win; at weight 2 it is 3/2 and it loses every comparison.
     const state = core.set.members.get(URLS[0]!)!
+    // Every endpoint answered once in 10 ms: equal estimates, so only weight and in-flight differ
+    // (the calls below take no time on the manual clock and leave the estimates where they are).
+    for (const member of core.set.members.values()) member.load.observe(clock.now(), 10)
     state.inFlight += 2
     let hits = 0
     const fn = (endpoint: Endpoint<never>) => (endpoint.id === URLS[0] ? hits++ : 0)

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest'
+import { Balancer, seededRandom } from '../../src/index.ts'
+import { coreOf } from '../../src/internal/core-of.ts'
+import { ManualClock } from '../helpers/clock.ts'
+
+describe('cold start of latency estimates', () => {
+  it("gives every guessing endpoint the fleet's first real answer, at the same instant", async () => {
+    const clock = new ManualClock()
+    const balancer = new Balancer({
+      endpoints: ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80'],
+      clock,
+      random: seededRandom(4),
+    })
+    const core = coreOf(balancer)
+    const states = [...core.set.members.values()]
+    // Made at different instants, the guesses would decay to different readings (the real clock
+    // moves while a balancer builds): reproduce that with two endpoints rebased 5 ms apart.
+    states[1]!.load.reset(clock.now() + 5, 30)
+    expect(states.map((s) => s.load.guess)).toEqual([true, true, true])
+    const picked = await balancer.call(async (endpoint) => {
+      await clock.advance(2)
+      return endpoint.id
+    })
+    const now = clock.now()
+    for (const state of states) expect(state.latencyMs(now)).toBe(2)
+    expect(states.filter((s) => !s.load.guess).map((s) => s.id)).toEqual([picked])
+    // Later answers follow the usual rules: the guessing ones keep the calibrated guess until theirs.
+    await clock.advance(1_000)
+    const reading = states.map((s) => s.latencyMs(clock.now()))
+    expect(new Set(reading).size).toBe(1)
+    await balancer.close()
+  })
+
+  it('spreads one-at-a-time calls over a fresh fleet of equal endpoints instead of pinning the oldest', async () => {
+    const clock = new ManualClock()
+    const balancer = new Balancer({
+      endpoints: ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80'],
+      clock,
+      random: seededRandom(8),
+    })
+    const states = [...coreOf(balancer).set.members.values()]
+    states[0]!.load.reset(clock.now() - 1, 30)
+    const counts = new Map<string, number>()
+    for (let i = 0; i < 300; i++) {
+      const id = await balancer.call(async (endpoint) => {
+        await clock.advance(1)
+        return endpoint.id
+      })
+      counts.set(id, (counts.get(id) ?? 0) + 1)
+    }
+    expect(counts.size).toBe(3)
+    for (const n of counts.values()) expect(n).toBeGreaterThan(50)
+    await balancer.close()
+  })
+})
