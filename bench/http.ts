@@ -6,9 +6,8 @@
 // Run: node bench/http.ts [--seconds 1] [--rounds 10] [--concurrency 32]
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -16,6 +15,15 @@ import { BalancedPool, Pool } from 'undici'
 import { createFetch } from '../src/adapters/fetch.ts'
 import { BalancerDispatcher } from '../src/adapters/undici.ts'
 import { Balancer } from '../src/index.ts'
+import {
+  ensureProxies,
+  freePort,
+  haproxyConfig,
+  haproxyVersion,
+  listening,
+  nginxConfig,
+  nginxVersion,
+} from './proxies.ts'
 
 const { values } = parseArgs({
   options: {
@@ -28,73 +36,6 @@ const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const CONCURRENCY = Number(values.concurrency)
 const WARMUP_MS = 500
-
-function has(binary: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
-function ensureProxies(): void {
-  if (has('nginx') && has('haproxy')) return
-  console.error('Installing nginx and haproxy from Debian packages…')
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env })
-  execFileSync('apt-get', ['install', '-y', '-qq', 'nginx', 'haproxy'], { stdio: 'inherit', env })
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-/** Resolves once something accepts TCP connections on the port. */
-async function listening(port: number, child: ChildProcess): Promise<void> {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${child.spawnfile} exited with ${child.exitCode}`)
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
-function nginxConfig(dir: string, name: string, http: string): string {
-  const conf = join(dir, `${name}.conf`)
-  writeFileSync(
-    conf,
-    `daemon off;
-worker_processes 1;
-pid ${join(dir, `${name}.pid`)};
-error_log ${join(dir, `${name}.error.log`)} warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${join(dir, `${name}-body`)};
-  proxy_temp_path ${join(dir, `${name}-proxy`)};
-  fastcgi_temp_path ${join(dir, `${name}-fastcgi`)};
-  uwsgi_temp_path ${join(dir, `${name}-uwsgi`)};
-  scgi_temp_path ${join(dir, `${name}-scgi`)};
-  keepalive_requests 1000000;
-  keepalive_timeout 60s;
-${http}
-}
-`,
-  )
-  return conf
-}
 
 interface Latencies {
   count: number
@@ -163,27 +104,7 @@ async function main(): Promise<void> {
   server { listen 127.0.0.1:${nginxPort};
     location / { proxy_pass http://backends; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
     )
-    const haproxyConf = join(dir, 'haproxy.cfg')
-    writeFileSync(
-      haproxyConf,
-      `global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  option http-keep-alive
-  http-reuse always
-frontend fe
-  bind 127.0.0.1:${haproxyPort}
-  default_backend be
-backend be
-  balance leastconn
-${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
-`,
-    )
+    const haproxyConf = haproxyConfig(dir, haproxyPort, backendPorts)
     const start = (cmd: string, args: string[]) => {
       const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] })
       children.push(child)
@@ -363,16 +284,6 @@ ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
     )
     rmSync(dir, { recursive: true, force: true })
   }
-}
-
-function nginxVersion(): string {
-  const out = execFileSync('sh', ['-c', 'nginx -v 2>&1'], { encoding: 'utf8' })
-  return /nginx\/(\S+)/.exec(out)?.[1] ?? '?'
-}
-
-function haproxyVersion(): string {
-  const out = execFileSync('haproxy', ['-v'], { encoding: 'utf8' })
-  return `HAProxy ${/HAProxy version (\S+)/.exec(out)?.[1] ?? '?'}`
 }
 
 await main()

@@ -126,7 +126,6 @@ export class CallRun<C, T> implements AbortWatcher {
 
   /** Takes over after the simple path's failed first attempt. */
   continueAfter(first: AttemptImpl): Promise<T> {
-    this.core.liveCalls.add(this)
     void this.#drive(first)
     return this.promise
   }
@@ -150,9 +149,8 @@ export class CallRun<C, T> implements AbortWatcher {
    * Starts the next attempt on a picked endpoint (avoiding those this call tried) without waiting
    * for it. Throws `NoEndpointAvailableError` when nothing can take it.
    */
-  launch(hedge = false): AttemptImpl {
+  launch(hedge = false, now = this.core.clock.now()): AttemptImpl {
     const { core, options } = this
-    const now = core.clock.now()
     const state = core.set.select(options.key, this.#triedList(), now, hedge)
     this.#noteTried(state)
     const superseded = this.#superseded
@@ -185,18 +183,15 @@ export class CallRun<C, T> implements AbortWatcher {
     const { core, options } = this
     const hedge = options.hedge
     if (hedge !== false && options.idempotent) return (this.last = await hedgedRound(this, hedge))
-    const attempt = this.launch()
-    if (options.attemptTimeout === undefined && !attempt.trial) {
-      // Only `fn` can end this attempt (a deadline or abort settles the call itself): await it.
-      await runAttempt(core, this.fn, attempt)
-    } else {
-      // keel may end the attempt before `fn` settles: wait for whichever comes first.
-      const ended = new Promise<void>((resolve) => {
-        attempt.onEnd = resolve
-      })
-      this.run(attempt)
-      await ended
-    }
+    // The first attempt starts when the call did: one clock read per call, not two.
+    const attempt = this.#started === 0 ? this.launch(false, this.startedAt) : this.launch()
+    // keel may end the attempt before `fn` settles (attempt timeout, drain, close): a call that
+    // can end early waits for whichever comes first.
+    const ended = new Promise<void>((resolve) => {
+      attempt.onEnd = resolve
+    })
+    this.run(attempt)
+    await ended
     this.#removeLive(attempt)
     this.last = attempt
     return attempt
@@ -239,13 +234,17 @@ export class CallRun<C, T> implements AbortWatcher {
   wait(ms: number): Promise<boolean> {
     if (this.settled) return Promise.resolve(false)
     if (ms <= 0) return Promise.resolve(true)
+    // While it waits, the call has no attempt `close()` could cancel: it registers itself instead.
+    const core = this.core
+    core.liveCalls.add(this)
     return new Promise<boolean>((resolve) => {
       this.#wake = resolve
-      this.#waitEntry = this.core.timers.schedule(
-        this.core.clock.now() + ms,
+      this.#waitEntry = core.timers.schedule(
+        core.clock.now() + ms,
         () => {
           this.#waitEntry = undefined
           this.#wake = undefined
+          core.liveCalls.delete(this)
           resolve(!this.settled)
         },
         true,
@@ -331,17 +330,14 @@ export class CallRun<C, T> implements AbortWatcher {
     const { core, options } = this
     if (options.timeout !== undefined) {
       const timeout = options.timeout
-      this.#deadlineEntry = core.timers.schedule(
-        this.deadline,
-        () => {
-          this.#deadlineEntry = undefined
-          this.cancel(new DeadlineExceededError(timeout))
-        },
-        true,
-      )
+      // Not `keepAlive`: like `AbortSignal.timeout()`, a deadline runs beside work that keeps the
+      // process alive itself (an attempt's I/O, or a backoff wait, which does keep it alive).
+      this.#deadlineEntry = core.timers.schedule(this.deadline, () => {
+        this.#deadlineEntry = undefined
+        this.cancel(new DeadlineExceededError(timeout))
+      })
     }
     if (options.signal !== undefined) this.#abortWatch = watchAbort(options.signal, this)
-    core.liveCalls.add(this)
   }
 
   #settle(ok: boolean, value: unknown): void {
@@ -349,12 +345,14 @@ export class CallRun<C, T> implements AbortWatcher {
     this.settled = true
     const { core } = this
     if (this.#deadlineEntry !== undefined) core.timers.cancel(this.#deadlineEntry)
-    if (this.#waitEntry !== undefined) core.timers.cancel(this.#waitEntry)
+    if (this.#waitEntry !== undefined) {
+      core.timers.cancel(this.#waitEntry)
+      core.liveCalls.delete(this)
+    }
     if (this.#abortWatch !== undefined) this.#abortWatch.delete(this)
     const wake = this.#wake
     this.#wake = undefined
     wake?.(false)
-    core.liveCalls.delete(this)
     if (this.#counted) core.callSettled()
     if (ok) this.#resolve(value as T)
     else this.#reject(value)

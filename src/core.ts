@@ -62,7 +62,7 @@ export class Core {
   onIdle: (() => void) | undefined
   /** Discovery's refresh, when the source has one. */
   refresh: (() => void) | undefined
-  /** Calls that can end early, so `close()` can cancel them. */
+  /** Calls waiting out a retry's backoff (no attempt in flight), so `close()` can cancel them. */
   readonly liveCalls = new Set<{ cancel(reason: unknown): void }>()
   /** Recent attempt latencies for `hedge.delay: 'p95'`, made on first use. */
   latency: LatencyWindow | undefined
@@ -172,10 +172,8 @@ export class Core {
     state.linkAttempt(attempt)
     if (trial && this.options.breaker !== false) {
       const timeout = this.options.breaker.trialTimeout
-      attempt.timeoutEntry = this.timers.schedule(
-        now + timeout,
-        () => this.cancelAttempt(attempt, new AttemptTimeoutError(timeout, state.id)),
-        true,
+      attempt.timeoutEntry = this.timers.schedule(now + timeout, () =>
+        this.cancelAttempt(attempt, new AttemptTimeoutError(timeout, state.id)),
       )
     }
     return attempt
@@ -188,10 +186,8 @@ export class Core {
       if (attempt.timeoutEntry.at <= at) return
       this.timers.cancel(attempt.timeoutEntry)
     }
-    attempt.timeoutEntry = this.timers.schedule(
-      at,
-      () => this.cancelAttempt(attempt, new AttemptTimeoutError(timeoutMs, attempt.state.id)),
-      true,
+    attempt.timeoutEntry = this.timers.schedule(at, () =>
+      this.cancelAttempt(attempt, new AttemptTimeoutError(timeoutMs, attempt.state.id)),
     )
   }
 

@@ -8,9 +8,10 @@ export interface Clock {
   /** Wall-clock milliseconds since the Unix epoch, used only to read HTTP-date `Retry-After`. */
   wallNow(): number
   /**
-   * Runs `fn` after `ms`. Background timers are `unref`'d; `keepAlive` is true only for a wait a
-   * pending call depends on (a backoff, a deadline), which keeps the process alive like any
-   * awaited timer would.
+   * Runs `fn` after `ms`. Timers are `unref`'d, as `AbortSignal.timeout()`'s are: deadlines and
+   * attempt timeouts run beside an attempt whose I/O keeps the process alive. `keepAlive` is true
+   * only for a retry's wait, when nothing of the call is in flight: the process stays alive for it
+   * like for any awaited timer.
    */
   setTimeout(fn: () => void, ms: number, keepAlive?: boolean): TimerHandle
   clearTimeout(handle: TimerHandle): void

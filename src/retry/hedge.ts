@@ -45,15 +45,12 @@ export async function hedgedRound<C, T>(call: CallRun<C, T>, hedge: ResolvedHedg
   const delay = hedgeDelay(core, hedge, core.clock.now())
   const arm = () => {
     if (delay === undefined || running.length >= hedge.maxAttempts || call.settled) return
-    timer = core.timers.schedule(
-      core.clock.now() + delay,
-      () => {
-        timer = undefined
-        hedgeDue = true
-        notify()
-      },
-      true,
-    )
+    // A hedge delay runs beside an attempt in flight, whose I/O keeps the process alive.
+    timer = core.timers.schedule(core.clock.now() + delay, () => {
+      timer = undefined
+      hedgeDue = true
+      notify()
+    })
   }
   const start = (attempt: AttemptImpl) => {
     attempt.onEnd = notify
