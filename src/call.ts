@@ -43,12 +43,28 @@ export async function runAttempt<C, T>(core: Core, fn: AttemptFn<C, T>, attempt:
  */
 export async function callSimple<C, T>(core: Core, fn: AttemptFn<C, T>, options: ResolvedCall): Promise<T> {
   core.pending++
+  const now = core.clock.now()
+  let attempt: AttemptImpl
   try {
-    const now = core.clock.now()
     core.budget?.deposit(now)
     const state = core.set.select(options.key, undefined, now)
-    const attempt = core.startAttempt(state, 1, NO_PREVIOUS, now, core.set.lastTrial)
-    await runAttempt(core, fn, attempt)
+    attempt = core.startAttempt(state, 1, NO_PREVIOUS, now, core.set.lastTrial)
+  } catch (error) {
+    core.callSettled()
+    throw error
+  }
+  // `runAttempt`'s body, inlined: each async frame around the I/O is paid on every call (its
+  // promise and frame live for the whole exchange), and this path is most calls'.
+  try {
+    attempt.value = await fn(attempt.state.endpoint as Endpoint<C>, attempt)
+  } catch (error) {
+    attempt.threw = true
+    attempt.error = error
+  } finally {
+    attempt.settled = true
+    core.finishAttempt(attempt)
+  }
+  try {
     if (attempt.verdict === 'success') {
       core.emitAttempt(attempt, false)
       return attempt.value as T
