@@ -196,7 +196,7 @@ export class CallRun<C, T> implements AbortWatcher {
    * Returns the attempt that decides the round.
    */
   async round(): Promise<AttemptImpl> {
-    const { core, options } = this
+    const { options } = this
     const hedge = options.hedge
     if (hedge !== false && options.idempotent) return (this.last = await hedgedRound(this, hedge))
     // The first attempt starts when the call did: one clock read per call, not two.

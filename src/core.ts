@@ -230,25 +230,22 @@ export class Core {
         attempt.refused = result.refused === true
       }
     }
+    if (attempt.verdict !== 'cancelled') state.requests++
     switch (attempt.verdict) {
       case 'success':
-        state.requests++
         state.load.observe(now, duration)
         if (!this.set.calibrated) this.set.calibrate(now, duration)
         break
       case 'caller-error':
         // A stale IP answering instant 404s must not attract traffic: may raise, never lower.
-        state.requests++
         state.load.raise(now, duration)
         break
       case 'endpoint-failure':
       case 'not-sent':
-        state.requests++
         state.failures++
         state.load.penalize(now, duration, failureFloorMs(this.set.members.values(), state))
         break
       case 'overloaded':
-        state.requests++
         pauseForOverload(this, state, attempt.retryAfterMs, now)
         break
       default:

@@ -4,7 +4,7 @@ import { Detector, EndpointState } from './endpoint-state.ts'
 import { EndpointRemovedError, NoEndpointAvailableError } from './errors.ts'
 import type { TimerEntry } from './internal/timer-queue.ts'
 import { hashKey } from './pickers/hash.ts'
-import { inPanic, Selection } from './pickers/levels.ts'
+import { Selection } from './pickers/levels.ts'
 import type { PickContext, PickerEndpoint } from './pickers/picker.ts'
 
 /** PeakEWMA decay (Finagle, Linkerd, tower): 10 s. */
@@ -395,5 +395,3 @@ export class EndpointSet {
     if (this.members.size > 0 && !selection.levels.some((l) => l.eligible > 0)) core.requestRefresh()
   }
 }
-
-export { inPanic }

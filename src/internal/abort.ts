@@ -1,9 +1,3 @@
-/**
- * The signal handed to attempts that nothing can abort. One per process: creating a signal costs
- * 50–140 ns on Node 22/24, so the common path shares this one.
- */
-export const NEVER_ABORTED: AbortSignal = new AbortController().signal
-
 /** True for values that behave like an `AbortSignal` (duck-typed: signals cross realms). */
 export function isAbortSignal(value: unknown): value is AbortSignal {
   return (
