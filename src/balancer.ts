@@ -28,6 +28,7 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
   readonly #core: Core
   readonly #defaults: ResolvedCall
   #closing: Promise<void> | undefined
+  readonly #servername: string | undefined
   #subscription: DiscoverySubscription | undefined
   /** With `discovery`: tracks the first answer (`ready()`). */
   #first: FirstAnswer | undefined
@@ -37,14 +38,24 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
   constructor(options: BalancerOptions<C> = {}) {
     super()
     const resolved = resolveOptions(options)
-    this.#core = new Core(resolved, this as unknown as EventEmitter)
+    this.#servername = resolved.servername
+    // Parsed before anything starts: a bad endpoint throws with nothing running to clean up.
+    const infos = resolved.endpoints === undefined ? undefined : this.#parseAll(resolved.endpoints, 'endpoints')
+    const core = new Core(resolved, this as unknown as EventEmitter)
+    this.#core = core
     this.#defaults = defaultCall(resolved)
     Object.defineProperty(this, BRAND, { value: true })
-    Object.defineProperty(this, CORE, { value: this.#core })
-    if (resolved.endpoints !== undefined) this.#core.set.apply(this.#parseAll(resolved.endpoints, 'endpoints'))
-    // Build the first snapshot now, so the first call does not pay for it.
-    void this.#core.set.selection
-    if (resolved.discovery !== undefined) this.#watch()
+    Object.defineProperty(this, CORE, { value: core })
+    try {
+      if (infos !== undefined) core.set.apply(infos)
+      // Build the first snapshot now, so the first call does not pay for it.
+      void core.set.selection
+      if (resolved.discovery !== undefined) this.#watch()
+    } catch (error) {
+      // A balancer that is never returned must leave nothing running (timers, breakers, checks).
+      this.#abandon()
+      throw error
+    }
   }
 
   /** True for a balancer from any copy of keel (ESM or CJS build): checks a `Symbol.for` brand. */
@@ -185,10 +196,19 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
   }
 
   #parse(input: EndpointInput, option: string): EndpointInfo {
-    return parseEndpoint(input, {
-      option,
-      ...(this.#core.options.servername === undefined ? {} : { servername: this.#core.options.servername }),
-    })
+    return parseEndpoint(input, { option, ...(this.#servername === undefined ? {} : { servername: this.#servername }) })
+  }
+
+  /** Stops everything a constructor that failed half-way had started. */
+  #abandon(): void {
+    const core = this.#core
+    core.phase = 'closed'
+    this.#subscription?.stop()
+    for (const detector of core.detectors) void detector.close()
+    core.breakers?.close(core.set.all())
+    core.ejection.close()
+    core.set.close()
+    core.timers.close()
   }
 
   #parseAll(inputs: readonly EndpointInput[], option: string): EndpointInfo[] {
@@ -231,7 +251,8 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
     await gate.waitForCall(startedAt, resolved.signal, resolved.timeout)
     if (core.phase !== 'open') throw new BalancerClosedError()
     if (resolved.simple) return callSimple(core, fn, resolved)
-    // The wait counts against the call's overall timeout: its deadline runs from `startedAt`.
-    return new CallRun(core, fn, resolved, startedAt).start()
+    // The wait counts against the call's overall timeout (its deadline runs from `startedAt`), but
+    // not against the first attempt: it starts now, so its timeout and latency are its own.
+    return new CallRun(core, fn, resolved, startedAt, core.clock.now()).start()
   }
 }

@@ -100,6 +100,10 @@ export class CallRun<C, T> implements AbortWatcher {
   #retriesUsed = 0
   /** The attempt a decided retry will replace, kept as `last` until the retry starts. */
   #superseded: AttemptImpl | undefined
+  /** A decided retry drew from the budget and has not launched yet (refunded if it never does). */
+  #withdrawn = false
+  /** When the first attempt starts: the call's start, or later after a wait for discovery. */
+  readonly #firstAt: number
   /** Attempts in flight: the current one, and more while hedging. */
   #live: AttemptImpl | AttemptImpl[] | undefined
   /** The latest attempt that ended: the result rule reads it. */
@@ -115,11 +119,16 @@ export class CallRun<C, T> implements AbortWatcher {
   /** This run counts in `core.pending` (the simple path counts its own call). */
   #counted = false
 
-  constructor(core: Core, fn: AttemptFn<C, T>, options: ResolvedCall, startedAt: number) {
+  /**
+   * @param startedAt when the call began: its deadline counts from here
+   * @param firstAt when its first attempt starts, if later (a call that waited for discovery)
+   */
+  constructor(core: Core, fn: AttemptFn<C, T>, options: ResolvedCall, startedAt: number, firstAt = startedAt) {
     this.core = core
     this.fn = fn
     this.options = options
     this.startedAt = startedAt
+    this.#firstAt = firstAt
     this.deadline = options.timeout === undefined ? Number.POSITIVE_INFINITY : startedAt + options.timeout
     this.promise = new Promise<T>((resolve, reject) => {
       this.#resolve = resolve
@@ -149,6 +158,12 @@ export class CallRun<C, T> implements AbortWatcher {
   /** Ends the call now (caller abort, deadline, balancer close), cancelling its live attempts. */
   cancel(reason: unknown): void {
     if (this.settled) return
+    // A retry was decided but the call ends first: the value it would have replaced is released.
+    const superseded = this.#superseded
+    if (superseded !== undefined) {
+      this.#superseded = undefined
+      this.#forget(superseded)
+    }
     this.#settle(false, reason)
     const live = this.#live
     if (live === undefined) return
@@ -169,6 +184,7 @@ export class CallRun<C, T> implements AbortWatcher {
     const { core, options } = this
     const state = core.set.select(options.key, this.#triedList(), now, hedge)
     this.#noteTried(state)
+    this.#withdrawn = false
     const superseded = this.#superseded
     if (superseded !== undefined) {
       this.#superseded = undefined
@@ -200,7 +216,7 @@ export class CallRun<C, T> implements AbortWatcher {
     const hedge = options.hedge
     if (hedge !== false && options.idempotent) return (this.last = await hedgedRound(this, hedge))
     // The first attempt starts when the call did: one clock read per call, not two.
-    const attempt = this.#started === 0 ? this.launch(false, this.startedAt) : this.launch()
+    const attempt = this.#started === 0 ? this.launch(false, this.#firstAt) : this.launch()
     // keel may end the attempt before `fn` settles (attempt timeout, drain, close): a call that
     // can end early waits for whichever comes first.
     const ended = new Promise<void>((resolve) => {
@@ -238,6 +254,7 @@ export class CallRun<C, T> implements AbortWatcher {
     this.core.emitAttempt(attempt, decision.retry)
     if (decision.retry) {
       this.#retriesUsed++
+      this.#withdrawn = this.core.budget !== undefined
       // The attempt stays the call's last until the retry actually starts: if no endpoint can
       // take the retry, the call still settles like it (with its value, not yet discarded).
       this.#superseded = attempt
@@ -369,6 +386,11 @@ export class CallRun<C, T> implements AbortWatcher {
     const wake = this.#wake
     this.#wake = undefined
     wake?.(false)
+    if (this.#withdrawn) {
+      // The decided retry never launched (no endpoint, or the call ended during the wait).
+      this.#withdrawn = false
+      core.budget?.refund(core.clock.now())
+    }
     if (this.#counted) core.callSettled()
     if (ok) this.#resolve(value as T)
     else this.#reject(value)

@@ -303,10 +303,12 @@ export function discardValue(value: unknown): void {
 export class OutcomeClassifier {
   readonly #custom: Classifier | undefined
   readonly #wallNow: () => number
+  readonly #onInvalid: ((result: unknown) => void) | undefined
 
-  constructor(option: ClassifyOption | undefined, wallNow: () => number) {
+  constructor(option: ClassifyOption | undefined, wallNow: () => number, onInvalid?: (result: unknown) => void) {
     this.#custom = typeof option === 'function' ? { classify: option } : option
     this.#wallNow = wallNow
+    this.#onInvalid = onInvalid
   }
 
   value(value: unknown): ClassifyResult {
@@ -332,14 +334,21 @@ export class OutcomeClassifier {
    * error is rethrown on a microtask, where it surfaces like a listener's.
    */
   #ask(custom: Classifier, outcome: Outcome): ClassifyResult | undefined {
+    let result: unknown
     try {
-      return custom.classify(outcome)
+      result = custom.classify(outcome)
     } catch (error) {
       queueMicrotask(() => {
         throw error
       })
       return undefined
     }
+    if (result === undefined || result === null) return undefined
+    const verdict = typeof result === 'string' ? result : (result as { verdict?: unknown }).verdict
+    if ((VERDICTS as readonly unknown[]).includes(verdict)) return result as ClassifyResult
+    // Not a verdict: keel's rules decide, and the user learns why.
+    this.#onInvalid?.(result)
+    return undefined
   }
 
   discard(value: unknown): void {

@@ -13,6 +13,7 @@ import { createHealthChecker } from './health/checker.ts'
 import type { Clock } from './internal/clock.ts'
 import type { Random } from './internal/random.ts'
 import { TimerQueue } from './internal/timer-queue.ts'
+import { formatValue } from './internal/validate.ts'
 import { LatencyWindow } from './load/latency-window.ts'
 import { failureFloorMs } from './load/load-reference.ts'
 import { slowStartWeights } from './pickers/slow-start.ts'
@@ -75,7 +76,15 @@ export class Core {
     this.random = options.random
     this.emitter = emitter
     this.timers = new TimerQueue(options.clock)
-    this.classifier = new OutcomeClassifier(options.classify, () => options.clock.wallNow())
+    this.classifier = new OutcomeClassifier(
+      options.classify,
+      () => options.clock.wallNow(),
+      (result) =>
+        this.warn(
+          'KEEL_INVALID_VERDICT',
+          `classify returned ${formatValue(result)}, not a verdict: keel's rules decided`,
+        ),
+    )
     this.keyed = options.picker.keyed === true
     this.memberScoped = options.picker.scope === 'members' || options.fallbackPicker.scope === 'members'
     this.memberRebuildInterval = Math.max(

@@ -187,7 +187,10 @@ export interface BalancerOptions<C = never> {
   readonly timeout?: number
   /** Default timeout of each attempt, in ms (`AttemptTimeoutError`, an `endpoint-failure`). @default undefined (none) */
   readonly attemptTimeout?: number
-  /** Retry with failover; `false` makes every call a single attempt. */
+  /**
+   * Retry with failover; `false` makes every call a single attempt unless the call's own `retry`
+   * asks for retries (those still draw from the default retry budget).
+   */
   readonly retry?: RetryOptions | false
   /** Hedged requests for idempotent calls. @default false */
   readonly hedge?: HedgeOptions | false

@@ -1,6 +1,7 @@
 import type { ClassifyOption } from './classifier.ts'
 import type { Discovery } from './discovery/discovery.ts'
 import type { EndpointInput } from './endpoint.ts'
+import { isAbortSignal } from './internal/abort.ts'
 import { type Clock, systemClock } from './internal/clock.ts'
 import { type Random, systemRandom } from './internal/random.ts'
 import {
@@ -130,8 +131,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   let retry: ResolvedRetry | false = DEFAULT_RETRY
   let budget: ResolvedBudget | false = DEFAULT_BUDGET
   if (retryOption === false) {
+    // The budget stays: a call whose own `retry` asks for retries is still bounded by it (DESIGN
+    // §2.2: the budget is the balancer's and cannot be overridden).
     retry = false
-    budget = false
   } else if (retryOption !== undefined) {
     const r = section('retry', retryOption, [...CALL_RETRY_KEYS, 'budget'])!
     retry = resolveRetrySettings('retry', r, DEFAULT_RETRY)
@@ -238,9 +240,7 @@ export function resolveCall(options: CallOptions, balancer: ResolvedOptions): Re
   }
   if (idempotent !== undefined && typeof idempotent !== 'boolean')
     throw typeError('idempotent', 'a boolean', idempotent)
-  if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean')) {
-    throw typeError('signal', 'an AbortSignal', signal)
-  }
+  if (signal !== undefined && !isAbortSignal(signal)) throw typeError('signal', 'an AbortSignal', signal)
   const t = timeout === undefined ? balancer.timeout : (checkNumber('timeout', timeout, TIMER) as number)
   const at =
     attemptTimeout === undefined

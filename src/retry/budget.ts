@@ -41,6 +41,22 @@ export class RetryBudget {
     return true
   }
 
+  /**
+   * Gives back a withdrawal that never became an attempt (the retry or hedge found no endpoint,
+   * or the call ended first): keel-side refusals spend no budget (DESIGN §3).
+   */
+  refund(now: number): void {
+    const slot = this.#advance(now)
+    for (let k = 0; k < BUCKETS; k++) {
+      const i = (((slot - k) % BUCKETS) + BUCKETS) % BUCKETS
+      if (this.#withdrawals[i]! > 0) {
+        this.#withdrawals[i]!--
+        this.#withdrawSum--
+        return
+      }
+    }
+  }
+
   /** Retries the budget would allow now. */
   available(now: number): number {
     this.#advance(now)

@@ -46,18 +46,27 @@ export function decideRetry(call: RetryingCall, retriesUsed: number, attempt: At
     (verdict === 'endpoint-failure' && idempotent) ||
     (verdict === 'overloaded' && (attempt.refused || idempotent))
   if (retry.shouldRetry !== undefined) {
-    const answer = retry.shouldRetry({
-      verdict,
-      attempt: attempt.number,
-      endpoint: attempt.state.endpoint,
-      idempotent,
-      retryable,
-      ...(attempt.cancelled
-        ? { error: attempt.cancelReason }
-        : attempt.threw
-          ? { error: attempt.error }
-          : { value: attempt.value }),
-    })
+    let answer: boolean | undefined
+    try {
+      answer = retry.shouldRetry({
+        verdict,
+        attempt: attempt.number,
+        endpoint: attempt.state.endpoint,
+        idempotent,
+        retryable,
+        ...(attempt.cancelled
+          ? { error: attempt.cancelReason }
+          : attempt.threw
+            ? { error: attempt.error }
+            : { value: attempt.value }),
+      })
+    } catch (error) {
+      // A throwing `shouldRetry` has no opinion: keel's rules decide (never an unsafe replay) and
+      // the error surfaces on a microtask, like a listener's.
+      queueMicrotask(() => {
+        throw error
+      })
+    }
     if (answer === true || answer === false) retryable = answer
   }
   if (!retryable) return stop('not-retryable')

@@ -102,7 +102,9 @@ export async function hedgedRound<C, T>(call: CallRun<C, T>, hedge: ResolvedHedg
             start(attempt)
             arm()
           } catch (error) {
-            // No other endpoint can take a hedge: keep waiting for the attempts running.
+            // No other endpoint can take a hedge: keep waiting for the attempts running, and give
+            // the budget back (a hedge that never left spent nothing).
+            budget?.refund(now)
             if (!(error instanceof NoEndpointAvailableError)) throw error
           }
         }

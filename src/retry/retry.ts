@@ -2,7 +2,7 @@ import pRetry, { AbortError } from 'p-retry'
 import type { AttemptImpl } from '../attempt.ts'
 import type { CallRun } from '../call.ts'
 import { NoEndpointAvailableError } from '../errors.ts'
-import type { Decision } from './decide.ts'
+import { type Decision, DONE } from './decide.ts'
 
 /** Thrown inside p-retry's loop to ask for another attempt; never escapes keel. */
 class RetrySignal extends Error {}
@@ -30,6 +30,7 @@ export async function retryLoop<C, T>(call: CallRun<C, T>, first: Decision): Pro
           // No endpoint can take this retry: stop without another (AbortError ends p-retry).
           throw new AbortError(error instanceof Error ? error : new Error(String(error)))
         }
+        decision = DONE
         decision = call.decide(attempt)
         if (decision.retry) throw RETRY
       },
@@ -38,7 +39,8 @@ export async function retryLoop<C, T>(call: CallRun<C, T>, first: Decision): Pro
         minTimeout: 0,
         factor: 1,
         randomize: false,
-        shouldRetry: () => call.wait(decision.delay),
+        // Only a fresh decision to retry goes on: a round that ended without one stops the loop.
+        shouldRetry: () => (decision.retry ? call.wait(decision.delay) : false),
       },
     )
     call.finish(decision.reason)
