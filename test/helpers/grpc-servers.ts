@@ -276,3 +276,10 @@ export async function startRefusingServer(
     },
   }
 }
+
+/** Starts `n` servers and registers their shutdown in `cleanups`. */
+export async function grpcServers(n: number, cleanups: (() => Promise<void> | void)[]): Promise<GrpcTestServer[]> {
+  const list = await startGrpcServers(n)
+  for (const s of list) cleanups.push(() => s.forceShutdown())
+  return list
+}

@@ -1,27 +1,21 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGrpcClient, unary } from '../../src/adapters/grpc.ts'
 import { Balancer, type HealthCheckOptions } from '../../src/index.ts'
+import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import {
   Echo,
   type EchoReply,
   type EchoRequest,
   type GrpcTestServer,
+  grpcServers,
   insecure,
   startGrpcServer,
-  startGrpcServers,
 } from '../helpers/grpc-servers.ts'
 import { trackSockets } from '../helpers/live-sockets.ts'
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
+const cleanups = cleanupsAfterEach()
 
-async function servers(n: number): Promise<GrpcTestServer[]> {
-  const list = await startGrpcServers(n)
-  for (const s of list) cleanups.push(() => s.forceShutdown())
-  return list
-}
+const servers = (n: number) => grpcServers(n, cleanups)
 
 function setup(list: GrpcTestServer[], healthCheck: HealthCheckOptions) {
   const balancer = new Balancer({

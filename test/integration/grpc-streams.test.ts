@@ -1,28 +1,22 @@
 import type { Readable, Writable } from 'node:stream'
 import { type Metadata, type ServerWritableStream, type ServiceError, type StatusObject, status } from '@grpc/grpc-js'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGrpcClient, type GrpcClientOptions } from '../../src/adapters/grpc.ts'
 import { type AttemptEvent, Balancer, type BalancerOptions } from '../../src/index.ts'
+import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import {
   Echo,
   type EchoReply,
   type EchoRequest,
   type GrpcTestServer,
+  grpcServers,
   insecure,
   metadataOf,
-  startGrpcServers,
 } from '../helpers/grpc-servers.ts'
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
+const cleanups = cleanupsAfterEach()
 
-async function servers(n: number): Promise<GrpcTestServer[]> {
-  const list = await startGrpcServers(n)
-  for (const s of list) cleanups.push(() => s.forceShutdown())
-  return list
-}
+const servers = (n: number) => grpcServers(n, cleanups)
 
 type Stream = Readable & { cancel(): void } & Partial<Writable>
 

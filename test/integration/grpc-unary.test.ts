@@ -1,29 +1,23 @@
 import { Metadata, makeClientConstructor, type ServiceError, status } from '@grpc/grpc-js'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createGrpcClient, unary } from '../../src/adapters/grpc.ts'
 import { type AttemptEvent, Balancer, type BalancerOptions, isKeelError } from '../../src/index.ts'
+import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import {
   Echo,
   type EchoReply,
   type EchoRequest,
   type GrpcTestServer,
+  grpcServers,
   insecure,
   metadataOf,
-  startGrpcServers,
   startRefusingServer,
 } from '../helpers/grpc-servers.ts'
 import { closedPort } from '../helpers/servers.ts'
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
+const cleanups = cleanupsAfterEach()
 
-async function servers(n: number): Promise<GrpcTestServer[]> {
-  const list = await startGrpcServers(n)
-  for (const s of list) cleanups.push(() => s.forceShutdown())
-  return list
-}
+const servers = (n: number) => grpcServers(n, cleanups)
 
 function setup(endpoints: string[], options: Omit<BalancerOptions, 'endpoints'> = {}) {
   const balancer = new Balancer({ endpoints, ...options })

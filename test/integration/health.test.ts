@@ -3,19 +3,17 @@ import { get, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { httpCheck, UnexpectedStatusError } from '../../src/health/http-check.ts'
 import { tcpCheck } from '../../src/health/tcp-check.ts'
 import { Balancer, type BalancerOptions, parseEndpoint } from '../../src/index.ts'
+import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import { flush } from '../helpers/clock.ts'
 import { trackSockets } from '../helpers/live-sockets.ts'
 import { trackTimers } from '../helpers/live-timers.ts'
 import { closedPort, startServer, startServers, type TestServer } from '../helpers/servers.ts'
 
-const cleanups: (() => Promise<void> | void)[] = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
+const cleanups = cleanupsAfterEach()
 
 function balancerOf(options: BalancerOptions): Balancer {
   const balancer = new Balancer(options)

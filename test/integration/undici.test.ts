@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { BalancerDispatcher } from '../../src/adapters/undici.ts'
 import type { AttemptEvent, BalancerOptions, EndpointInput } from '../../src/index.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
+import { deferred } from '../helpers/deferred.ts'
 import { adapterHarness, answer, totalRequests } from '../helpers/harness.ts'
 import { closedPort } from '../helpers/servers.ts'
 
@@ -189,14 +190,9 @@ describe('BalancerDispatcher', () => {
   })
 
   it('keeps streaming the response it handed over when a hedge answers later', async () => {
-    const signal = () => {
-      let fire!: () => void
-      const fired = new Promise<void>((resolve) => (fire = resolve))
-      return { fire, fired }
-    }
-    const hedgeArrived = signal()
-    const firstSeen = signal()
-    const finishFirst = signal()
+    const hedgeArrived = deferred()
+    const firstSeen = deferred()
+    const finishFirst = deferred()
     let seen = 0
     const backends = await servers(2, (_req, res) => {
       if (++seen === 1) {
