@@ -1,6 +1,7 @@
 import type { Random } from '../internal/random.ts'
 import { checkNumber, checkObject, rejectUnknownKeys } from '../internal/validate.ts'
 import { AliasTable } from './alias-table.ts'
+import { bestUsable, otherIndex } from './candidates.ts'
 import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
 import { allWeightsEqual } from './weights.ts'
 
@@ -37,18 +38,6 @@ function lighter(a: PickerEndpoint, b: PickerEndpoint): boolean {
   return a.inFlight * b.weight < b.inFlight * a.weight
 }
 
-/** Every candidate was out: the least loaded usable endpoint, scanning from `start`. */
-function scan(endpoints: readonly PickerEndpoint[], context: PickContext, start: number): PickerEndpoint | undefined {
-  const n = endpoints.length
-  const max = context.maxInFlight
-  let best: PickerEndpoint | undefined
-  for (let k = 0; k < n; k++) {
-    const e = endpoints[start + k < n ? start + k : start + k - n]!
-    if (e.inFlight < max && !context.skipped(e) && (best === undefined || lighter(e, best))) best = e
-  }
-  return best
-}
-
 /** Equal weights, two choices, three endpoints or more: the common case. */
 class TwoChoicesPicker implements Picker {
   readonly #endpoints: readonly PickerEndpoint[]
@@ -64,10 +53,7 @@ class TwoChoicesPicker implements Picker {
     const n = endpoints.length
     const max = context.maxInFlight
     const i = Math.floor(this.#random() * n)
-    // The second is drawn among the n − 1 others: j ≥ i moves up one. Written without a branch:
-    // it is taken half the time at random, and a mispredicted branch costs more than the pick.
-    let j = Math.floor(this.#random() * (n - 1))
-    j += (i - j - 1) >>> 31
+    const j = otherIndex(this.#random, n, i)
     const a = endpoints[i]!
     const b = endpoints[j]!
     const aOk = a.inFlight < max && !context.skipped(a)
@@ -75,7 +61,7 @@ class TwoChoicesPicker implements Picker {
     // The less loaded, a on a tie; as index arithmetic (in-flight counts are small integers),
     // since which one wins is a coin toss for the branch predictor.
     if (aOk && bOk) return endpoints[i + (j - i) * ((b.inFlight - a.inFlight) >>> 31)]!
-    if (!aOk && !bOk) return scan(endpoints, context, i)
+    if (!aOk && !bOk) return bestUsable(endpoints, context, i, lighter)
     // One candidate is out: draw one replacement to compare against.
     const kept = aOk ? a : b
     const c = endpoints[Math.floor(this.#random() * n)]!
@@ -103,7 +89,7 @@ class ManyChoicesPicker implements Picker {
     const endpoints = this.#endpoints
     const n = endpoints.length
     if (n === 0) return undefined
-    if (n <= this.#choices) return scan(endpoints, context, Math.floor(this.#random() * n))
+    if (n <= this.#choices) return bestUsable(endpoints, context, Math.floor(this.#random() * n), lighter)
     const drawn = this.#drawn
     const max = context.maxInFlight
     let best: PickerEndpoint | undefined
@@ -119,7 +105,7 @@ class ManyChoicesPicker implements Picker {
       const e = endpoints[k]!
       if (e.inFlight < max && !context.skipped(e) && (best === undefined || e.inFlight < best.inFlight)) best = e
     }
-    return best ?? scan(endpoints, context, drawn[0]!)
+    return best ?? bestUsable(endpoints, context, drawn[0]!, lighter)
   }
 }
 
@@ -153,7 +139,7 @@ class WeightedChoicesPicker implements Picker {
       const e = endpoints[k]!
       if (e.inFlight < max && !context.skipped(e) && (best === undefined || lighter(e, best))) best = e
     }
-    return best ?? scan(endpoints, context, first)
+    return best ?? bestUsable(endpoints, context, first, lighter)
   }
 }
 

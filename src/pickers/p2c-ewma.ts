@@ -1,4 +1,5 @@
 import type { Random } from '../internal/random.ts'
+import { bestUsable, otherIndex } from './candidates.ts'
 import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
 
 /**
@@ -34,10 +35,7 @@ class P2cEwmaPicker implements Picker {
       return only !== undefined && only.inFlight < max && !context.skipped(only) ? only : undefined
     }
     const i = Math.floor(this.#random() * n)
-    // The second is drawn among the n − 1 others: j ≥ i moves up one. Written without a branch:
-    // it is taken half the time at random, and a mispredicted branch costs more than the pick.
-    let j = Math.floor(this.#random() * (n - 1))
-    j += (i - j - 1) >>> 31
+    const j = otherIndex(this.#random, n, i)
     const a = endpoints[i]!
     const b = endpoints[j]!
     const aOk = a.inFlight < max && !context.skipped(a)
@@ -50,25 +48,12 @@ class P2cEwmaPicker implements Picker {
       const costB = b.latencyMs(now) * (b.inFlight + 1) * a.weight
       return endpoints[i + (j - i) * +(costB < costA)]
     }
-    if (!aOk && !bOk) return this.#scan(context, i)
+    if (!aOk && !bOk) return bestUsable(endpoints, context, i, cheaper)
     // One candidate is out (tried by this call, or at its cap): draw one replacement.
     const kept = aOk ? a : b
     const c = endpoints[Math.floor(this.#random() * n)]!
     if (c !== kept && c.inFlight < max && !context.skipped(c)) return cheaper(c, kept, now) ? c : kept
     return kept
-  }
-
-  /** Both candidates were out: the cheapest usable endpoint, scanning from `start`. */
-  #scan(context: PickContext, start: number): PickerEndpoint | undefined {
-    const endpoints = this.#endpoints
-    const n = endpoints.length
-    const max = context.maxInFlight
-    let best: PickerEndpoint | undefined
-    for (let k = 0; k < n; k++) {
-      const e = endpoints[start + k < n ? start + k : start + k - n]!
-      if (e.inFlight < max && !context.skipped(e) && (best === undefined || cheaper(e, best, context.now))) best = e
-    }
-    return best
   }
 }
 
