@@ -14,6 +14,8 @@ import {
   seededRandom,
 } from '../src/index.ts'
 import { hashKey } from '../src/pickers/hash.ts'
+// The picker-level fakes, build() and the Zipf sampler are the hashing tests' own.
+import { build, type FakeEndpoint as Fake, fakeEndpoints, zipf } from '../test/pickers/hashing-helpers.ts'
 import { fmt, median, table } from './lib.ts'
 
 /**
@@ -44,25 +46,6 @@ function cpuMs(body: () => void): number {
   }
   return median(samples)
 }
-
-interface Fake extends PickerEndpoint {
-  readonly index: number
-  inFlight: number
-}
-
-function endpoints(n: number): Fake[] {
-  return Array.from({ length: n }, (_, i) => ({
-    index: i,
-    endpoint: { id: `http://10.${i >> 16}.${(i >> 8) & 255}.${i & 255}:8080`, weight: 1 } as Fake['endpoint'],
-    weight: 1,
-    inFlight: 0,
-    pickable: true,
-    latencyMs: () => 10,
-  }))
-}
-
-const buildContext = { random: seededRandom(1), previous: undefined, warn: () => {} }
-const build = (factory: PickerFactory, list: readonly PickerEndpoint[]): Picker => factory.build(list, buildContext)
 
 function context(): PickContext & { hashHi: number; hashLo: number; totalInFlight: number } {
   return {
@@ -142,7 +125,7 @@ const hashBytes = nsPerOp((n) => {
 
 const lookupRows: (string | number)[][] = []
 for (const n of [10, 100, 1000]) {
-  const list = endpoints(n)
+  const list = fakeEndpoints(n)
   const rr = lookupNs(build(roundRobin(), list))
   const ring = build(ringHash(), list)
   const mag = build(maglev(), list)
@@ -158,7 +141,7 @@ for (const n of [10, 100, 1000]) {
 
 // --- builds
 function buildMs(factory: () => PickerFactory, n: number): number {
-  const list = endpoints(n)
+  const list = fakeEndpoints(n)
   return cpuMs(() => build(factory(), list))
 }
 const buildRows = [100, 500].map((n) => [
@@ -191,7 +174,7 @@ function mapAll(picker: Picker): Int32Array {
   return out
 }
 function movement(factory: () => PickerFactory, n: number): { ratio: number; foreign: number; maxMean: number } {
-  const list = endpoints(n)
+  const list = fakeEndpoints(n)
   const base = mapAll(build(factory(), list))
   let moved = 0
   let foreign = 0
@@ -229,7 +212,7 @@ for (const [name, factory, goal] of [
 
 // Keys per endpoint over 1,000,000 keys at 100 endpoints.
 function spread(factory: () => PickerFactory): number {
-  const list = endpoints(100)
+  const list = fakeEndpoints(100)
   const picker = build(factory(), list)
   const counts = new Array<number>(100).fill(0)
   const c = context()
@@ -243,30 +226,13 @@ const spreadMaglev = spread(maglev)
 const spreadRing = spread(ringHash)
 
 // --- bounded load: a Zipf(1.1) key stream, attempts ending at random around a target load
-function zipf(n: number, s: number, seed: number): () => number {
-  const cumulative = new Float64Array(n)
-  let sum = 0
-  for (let k = 0; k < n; k++) cumulative[k] = sum += 1 / (k + 1) ** s
-  const random = seededRandom(seed)
-  return () => {
-    const u = random() * sum
-    let lo = 0
-    let hi = n - 1
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (cumulative[mid]! < u) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-}
 function bounded(
   factory: (balanceFactor?: number) => PickerFactory,
   n: number,
   perEndpoint: number,
 ): { sticky: number; maxOverMean: number; plainMaxOverMean: number } {
   const run = (balanceFactor: number | undefined) => {
-    const list = endpoints(n)
+    const list = fakeEndpoints(n)
     const picker = build(factory(balanceFactor), list)
     const first = build(factory(), list)
     const nextKey = zipf(10_000, 1.1, 42)
