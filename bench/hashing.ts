@@ -7,7 +7,6 @@ import {
   maglev,
   type PickContext,
   type Picker,
-  type PickerEndpoint,
   type PickerFactory,
   ringHash,
   roundRobin,

@@ -10,6 +10,7 @@ import {
   seededRandom,
 } from '../src/index.ts'
 import { flush, ManualClock } from './helpers/clock.ts'
+import { capturingMicrotasks } from './helpers/microtasks.ts'
 
 const three = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
 const balancers: Balancer<unknown>[] = []
@@ -139,21 +140,14 @@ describe('Balancer.call', () => {
 
   it('keeps calls flowing when an event listener throws', async () => {
     const { balancer } = make()
-    const thrown: unknown[] = []
-    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((job) => {
-      try {
-        job()
-      } catch (error) {
-        thrown.push(error)
-      }
-    })
+    const { thrown, restore } = capturingMicrotasks()
     try {
       balancer.on('attempt', () => {
         throw new Error('listener bug')
       })
       await expect(balancer.call(async () => 'still works')).resolves.toBe('still works')
     } finally {
-      spy.mockRestore()
+      restore()
     }
     expect(thrown).toEqual([new Error('listener bug')])
   })

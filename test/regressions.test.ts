@@ -1,9 +1,10 @@
 // Behaviours an independent review found wrong, each pinned where it was broken.
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { Balancer, type DiscoveryUpdate, seededRandom, staticDiscovery } from '../src/index.ts'
 import { coreOf } from '../src/internal/core-of.ts'
 import { flush, ManualClock } from './helpers/clock.ts'
 import { trackTimers } from './helpers/live-timers.ts'
+import { capturingMicrotasks } from './helpers/microtasks.ts'
 
 const balancers: Balancer<unknown>[] = []
 afterEach(async () => {
@@ -13,19 +14,6 @@ afterEach(async () => {
 function keep<B extends Balancer<unknown>>(b: B): B {
   balancers.push(b)
   return b
-}
-
-/** Captures errors rethrown on a microtask (listeners, classifiers, shouldRetry). */
-function capturingMicrotasks() {
-  const thrown: unknown[] = []
-  const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((job) => {
-    try {
-      job()
-    } catch (error) {
-      thrown.push(error)
-    }
-  })
-  return { thrown, restore: () => spy.mockRestore() }
 }
 
 describe('regressions', () => {

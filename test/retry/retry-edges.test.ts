@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { Balancer, type BalancerOptions, RetriesExhaustedError, seededRandom } from '../../src/index.ts'
 import { flush, ManualClock } from '../helpers/clock.ts'
+import { capturingMicrotasks } from '../helpers/microtasks.ts'
 
 const balancers: Balancer<unknown>[] = []
 afterEach(async () => {
@@ -66,14 +67,7 @@ describe('retry edge cases', () => {
   })
 
   it('ends the attempt by keel rules when a user classifier throws, and rethrows its error', async () => {
-    const thrown: unknown[] = []
-    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((job) => {
-      try {
-        job()
-      } catch (error) {
-        thrown.push(error)
-      }
-    })
+    const { thrown, restore } = capturingMicrotasks()
     try {
       const { balancer } = make({
         classify: () => {
@@ -84,7 +78,7 @@ describe('retry edge cases', () => {
       await expect(balancer.call(async () => 'fine')).resolves.toBe('fine')
       expect(balancer.snapshot().endpoints[0]).toMatchObject({ inFlight: 0, requests: 1 })
     } finally {
-      spy.mockRestore()
+      restore()
     }
     expect(thrown).toEqual([new Error('classifier bug')])
   })
