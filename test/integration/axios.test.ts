@@ -12,6 +12,7 @@ import { type AxiosAdapterOptions, axiosAdapter } from '../../src/adapters/axios
 import type { AttemptEvent, BalancerOptions, EndpointInput } from '../../src/index.ts'
 import { flush, ManualClock } from '../helpers/clock.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
+import { deferred } from '../helpers/deferred.ts'
 import { adapterHarness, answer, type Observed, totalRequests } from '../helpers/harness.ts'
 import { trackSockets } from '../helpers/live-sockets.ts'
 import { closedPort, type TestServer } from '../helpers/servers.ts'
@@ -303,8 +304,7 @@ describe('axiosAdapter', () => {
 
   it('hedges a slow GET and cancels the attempt that loses', async () => {
     const clock = new ManualClock()
-    let arrived!: () => void
-    const reached = new Promise<void>((resolve) => (arrived = resolve))
+    const { fire: arrived, fired: reached } = deferred()
     const backends = await servers(2)
     const [slow, fast] = backends as [TestServer, TestServer]
     slow.handle(() => arrived())
@@ -397,8 +397,7 @@ describe('axiosAdapter', () => {
   })
 
   it('counts a streamed response in flight until it ends', async () => {
-    let finish!: () => void
-    const released = new Promise<void>((resolve) => (finish = resolve))
+    const { fire: finish, fired: released } = deferred()
     const [backend] = await servers(1, (_req, res) => {
       res.write('first;')
       void released.then(() => res.end('last'))
@@ -448,10 +447,8 @@ describe('axiosAdapter', () => {
     const sockets = trackSockets()
     sockets.start()
     const clock = new ManualClock()
-    let arrived!: () => void
-    const reached = new Promise<void>((resolve) => (arrived = resolve))
-    let release!: () => void
-    const released = new Promise<void>((resolve) => (release = resolve))
+    const { fire: arrived, fired: reached } = deferred()
+    const { fire: release, fired: released } = deferred()
     const [backend] = await servers(1, (req, res) => {
       if (req.url !== '/slow') return res.end('ok')
       arrived()

@@ -188,7 +188,7 @@ describe('createFetch', () => {
         void firstSeen.fired.then(() => res.end('hedge'))
       }
     })
-    const { balancer, fetch, attempts } = balanced(
+    const { balancer, fetch, attempts, settled } = balanced(
       backends.map((s) => s.url),
       { hedge: { delay: 30 } },
     )
@@ -199,24 +199,18 @@ describe('createFetch', () => {
     await lost
     finishFirst.fire()
     expect(await res.text()).toBe('part-1;part-2')
-    await new Promise<void>((resolve) =>
-      attempts.length === 2 ? resolve() : balancer.once('attempt', () => resolve()),
-    )
+    await settled(2)
     expect(attempts.map((a) => a.verdict).sort()).toEqual(['cancelled', 'success'])
     expect(total(backends)).toBe(2)
   })
 
   it('sends no hedge while a response it handed over is still streaming', async () => {
-    const finish = (() => {
-      let fire!: () => void
-      const fired = new Promise<void>((resolve) => (fire = resolve))
-      return { fire, fired }
-    })()
+    const finish = deferred()
     const backends = await servers(2, (_req, res) => {
       res.write('part-1;')
       void finish.fired.then(() => res.end('part-2'))
     })
-    const { balancer, fetch, attempts } = balanced(
+    const { balancer, fetch, attempts, settled } = balanced(
       backends.map((s) => s.url),
       { hedge: { delay: 30 } },
     )
@@ -228,16 +222,13 @@ describe('createFetch', () => {
     await hedgeDropped
     finish.fire()
     expect(await res.text()).toBe('part-1;part-2')
-    await new Promise<void>((resolve) =>
-      attempts.length === 2 ? resolve() : balancer.once('attempt', () => resolve()),
-    )
+    await settled(2)
     expect(attempts.map((a) => a.verdict).sort()).toEqual(['cancelled', 'success'])
     expect(total(backends)).toBe(1)
   })
 
   it('counts a streaming download in flight until its body ends', async () => {
-    let finish!: () => void
-    const released = new Promise<void>((resolve) => (finish = resolve))
+    const { fire: finish, fired: released } = deferred()
     const [backend] = await servers(1, (_req, res) => {
       res.write('first;')
       void released.then(() => res.end('last'))
@@ -260,8 +251,7 @@ describe('createFetch', () => {
   })
 
   it('watches the body stream when the fetch it is given ignores `dispatcher`', async () => {
-    let finish!: () => void
-    const released = new Promise<void>((resolve) => (finish = resolve))
+    const { fire: finish, fired: released } = deferred()
     const [backend] = await servers(1, (_req, res) => {
       res.write('first;')
       void released.then(() => res.end('last'))

@@ -2,7 +2,7 @@ import type { Readable, Writable } from 'node:stream'
 import { type Metadata, type ServerWritableStream, type ServiceError, type StatusObject, status } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
 import { createGrpcClient, type GrpcClientOptions } from '../../src/adapters/grpc.ts'
-import { type AttemptEvent, Balancer, type BalancerOptions } from '../../src/index.ts'
+import { Balancer, type BalancerOptions } from '../../src/index.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import {
   Echo,
@@ -13,6 +13,7 @@ import {
   insecure,
   metadataOf,
 } from '../helpers/grpc-servers.ts'
+import { recordAttempts } from '../helpers/harness.ts'
 
 const cleanups = cleanupsAfterEach()
 
@@ -31,14 +32,7 @@ function setup(
     string,
     (...args: unknown[]) => Stream
   >
-  const attempts: AttemptEvent[] = []
-  balancer.on('attempt', (event) => attempts.push(event))
-  /** Resolves once `n` attempts have been reported in all. */
-  const reported = (n: number) =>
-    new Promise<void>((resolve) => {
-      if (attempts.length >= n) resolve()
-      else balancer.on('attempt', () => attempts.length >= n && resolve())
-    })
+  const { attempts, settled: reported } = recordAttempts(balancer)
   return { balancer, client, attempts, reported }
 }
 

@@ -8,6 +8,7 @@ import { createFetch } from '../../src/adapters/fetch.ts'
 import { BalancerDispatcher } from '../../src/adapters/undici.ts'
 import { type AttemptEvent, Balancer } from '../../src/index.ts'
 import { ManualClock } from '../helpers/clock.ts'
+import { deferred } from '../helpers/deferred.ts'
 import { closedPort, startServers, type TestServer } from '../helpers/servers.ts'
 
 const open: { close(): Promise<void> }[] = []
@@ -67,10 +68,8 @@ async function servers(n: number, handler: (req: IncomingMessage, res: ServerRes
 describe.each(ADAPTERS)('a stream body through %s', (_name, send) => {
   it('is never hedged: a hedge is a second send', async () => {
     const clock = new ManualClock()
-    let arrived!: () => void
-    const reached = new Promise<void>((resolve) => (arrived = resolve))
-    let answer!: () => void
-    const answered = new Promise<void>((resolve) => (answer = resolve))
+    const { fire: arrived, fired: reached } = deferred()
+    const { fire: answer, fired: answered } = deferred()
     const bodies: string[] = []
     const backends = await servers(2, (req, res) => {
       let body = ''
