@@ -14,7 +14,9 @@ export default defineConfig({
   // Shared code lands in one chunk per format, so `keel` and `keel/undici` share one Balancer class
   // and one breaker rotate controller instead of each bundling a copy.
   splitting: true,
-  sourcemap: true,
+  // No source maps: the build is not minified (names and structure survive), and maps were two
+  // thirds of the tarball. Stack traces point at readable dist code.
+  sourcemap: false,
   clean: true,
   target: 'node22',
   platform: 'node',
