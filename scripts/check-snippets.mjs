@@ -1,6 +1,8 @@
 // Type-checks the TypeScript a user copies: every ```ts block in README.md and docs/, and every
 // program in examples/, compiled as written under `--strict` against the built package (run
 // `npm run build` first). Blocks that are deliberately partial are fenced ```ts partial and skipped.
+// A block fenced ```ts file=examples/x.ts must also equal that file, so a tutorial that shows a
+// whole file (docs/getting-started.md) cannot drift from the program CI runs.
 //
 // The package is installed into a temporary project the way npm would lay it out: a copy of
 // `package.json` and `dist` as node_modules/keel (so `exports` and `typesVersions` are what
@@ -47,7 +49,7 @@ function markdownFiles() {
   return found.sort()
 }
 
-/** The ```ts blocks of one markdown file: `{ line, code }` (line of the opening fence, 1-based). */
+/** The ```ts blocks of one markdown file: `{ line, code, file }` (line of the opening fence, 1-based). */
 export function tsBlocks(markdown) {
   const blocks = []
   const lines = markdown.split('\n')
@@ -59,10 +61,11 @@ export function tsBlocks(markdown) {
       open = { marker: fence[2], lang: fence[3], info: fence[4].trim(), line: i + 1, body: [] }
       continue
     }
-    if (fence !== null && fence[2].startsWith(open.marker) && fence[3] === '' && fence[4] === '') {
+    if (fence?.[2].startsWith(open.marker) && fence[3] === '' && fence[4] === '') {
       const typescript = open.lang === 'ts' || open.lang === 'typescript'
       if (typescript && !open.info.split(/\s+/).includes('partial')) {
-        blocks.push({ line: open.line, code: open.body.join('\n') })
+        const file = /(?:^|\s)file=(\S+)/.exec(open.info)?.[1]
+        blocks.push({ line: open.line, code: open.body.join('\n'), file })
       }
       open = undefined
       continue
@@ -122,6 +125,15 @@ try {
   for (const file of markdownFiles()) {
     const name = relative(root, file).replace(/[/.]/g, '_')
     for (const block of tsBlocks(readFileSync(file, 'utf8'))) {
+      if (block.file !== undefined) {
+        const shown = join(root, block.file)
+        if (!existsSync(shown) || readFileSync(shown, 'utf8').trimEnd() !== block.code.trimEnd()) {
+          failed = true
+          console.error(
+            `FAIL ${relative(root, file)}:${block.line} differs from ${block.file}: copy the file into the page`,
+          )
+        }
+      }
       const snippet = `snippets/${name}_L${block.line}.ts`
       writeFileSync(join(dir, snippet), `${block.code}\n`)
       origin.set(snippet, `${relative(root, file)}:${block.line}`)
@@ -131,15 +143,17 @@ try {
 
   // 2. Examples, copied with whatever they read (protos), compiled the same way.
   cpSync(join(root, 'examples'), join(dir, 'examples'), { recursive: true })
-  const exampleCount = readdirSync(join(dir, 'examples')).filter((f) => f.endsWith('.ts')).length
+  const exampleCount = readdirSync(join(dir, 'examples'), { recursive: true }).filter((f) => f.endsWith('.ts')).length
 
   writeFileSync(
     join(dir, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: strictOptions, include: ['snippets/*.ts', 'examples/*.ts'] }, null, 2),
+    JSON.stringify({ compilerOptions: strictOptions, include: ['snippets/*.ts', 'examples/**/*.ts'] }, null, 2),
   )
   const strict = compile(dir)
   if (strict.ok) {
-    console.log(`ok   ${blockCount} \`\`\`ts blocks in README.md and docs/, ${exampleCount} examples (--strict, NodeNext)`)
+    console.log(
+      `ok   ${blockCount} \`\`\`ts blocks in README.md and docs/, ${exampleCount} examples (--strict, NodeNext)`,
+    )
   } else {
     failed = true
     // Point each diagnostic at the markdown line it came from: `snippets/x_L12.ts(3,5)` → `docs/x.md:14`.
