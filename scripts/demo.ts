@@ -12,13 +12,15 @@
 // connections cut); at 12 s C comes back; at 20 s the demo stops and prints a summary.
 // Every call is an idempotent GET, so keel may retry it: the client should see 0 failures.
 //
-// Run: npm run demo (a live view in a terminal; one line per second when stdout is not a TTY).
+// Run: npm run demo (a live view in a terminal; one line per second when stdout is not a TTY),
+// and open the page it prints (http://127.0.0.1:7070/, or DEMO_PORT) for the same story drawn live.
 // Exit code 0 when no call failed, 1 otherwise.
 import { createFetch } from '../src/adapters/fetch.ts'
 import { Balancer } from '../src/index.ts'
 import { Backend } from './demo/backend.ts'
 import { Recorder } from './demo/recorder.ts'
 import { line, screen, summary } from './demo/view.ts'
+import { WebView } from './demo/web.ts'
 
 const DURATION_MS = 20_000
 const CALLS_PER_SECOND = 200
@@ -32,6 +34,7 @@ const backends = [new Backend('A', 5), new Backend('B', 5), new Backend('C', 5)]
 const [, b, c] = backends as [Backend, Backend, Backend]
 for (const backend of backends) await backend.start()
 const urls = new Map(backends.map((x) => [x.name, `127.0.0.1:${x.port}`]))
+const web = await WebView.start(Number(process.env.DEMO_PORT ?? 7070))
 
 const balancer = new Balancer({
   endpoints: backends.map((x) => x.url),
@@ -41,6 +44,8 @@ const fetch = createFetch(balancer)
 const recorder = new Recorder(balancer, new Map(backends.map((x) => [x.port, x.name])))
 
 let phase = 'all three backends answer in about 5 ms'
+/** The timeline's moments so far, `[elapsed ms, label]`, for the page's charts. */
+const marks: [number, string][] = []
 // Who fails how, and when (elapsed ms): the summary reports on the same windows.
 const story = { slow: { name: 'B', from: 3_000, to: DURATION_MS }, dead: { name: 'C', from: 7_000, to: 12_000 } }
 const timeline: [number, string, () => unknown][] = [
@@ -56,6 +61,7 @@ for (const [at, text, act] of timeline) {
   setTimeout(() => {
     phase = text
     recorder.note(text.split(':')[0]!)
+    marks.push([recorder.elapsed(), text.split(':')[0]!])
     void act()
   }, at)
 }
@@ -90,14 +96,32 @@ else {
   console.log(
     `keel demo: ${CALLS_PER_SECOND} GETs/s for ${DURATION_MS / 1_000} s over 3 local backends through createFetch`,
   )
-  console.log(`${SETUP}\nB turns slow at 3 s; C dies at 7 s and comes back at 12 s.\n`)
+  console.log(`${SETUP}\nB turns slow at 3 s; C dies at 7 s and comes back at 12 s.`)
+  console.log(`live view: ${web.url}\n`)
 }
+const sendWeb = (done: boolean) => {
+  const frame = recorder.frame()
+  web.send({
+    ...frame,
+    totalMs: DURATION_MS,
+    phase: done ? 'done' : phase,
+    setup: SETUP,
+    retries: recorder.counts.retries,
+    rows: frame.rows.map((row) => ({ ...row, url: urls.get(row.name) ?? '' })),
+    events: recorder.events.slice(-12),
+    marks,
+    done,
+  })
+}
+const webView = setInterval(() => sendWeb(false), 250)
 const view = setInterval(
   () => {
     const frame = recorder.frame()
     lastLineAt = frame.elapsedMs
     process.stdout.write(
-      tty ? screen(frame, recorder, phase, SETUP, DURATION_MS, urls) : `${line(frame, newEvents())}\n`,
+      tty
+        ? screen(frame, recorder, phase, `${SETUP} · live view: ${web.url}`, DURATION_MS, urls)
+        : `${line(frame, newEvents())}\n`,
     )
   },
   tty ? 250 : 1_000,
@@ -112,6 +136,8 @@ await new Promise((resolve) => setTimeout(resolve, DURATION_MS))
 clearInterval(load)
 while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10))
 clearInterval(view)
+clearInterval(webView)
+sendWeb(true)
 const elapsed = recorder.elapsed()
 if (tty) process.stdout.write(screen(recorder.frame(), recorder, 'done', SETUP, DURATION_MS, urls))
 else if (recorder.elapsed() - lastLineAt > 500 || printedEvents < recorder.events.length)
@@ -121,4 +147,5 @@ console.log(summary(recorder, elapsed, story))
 
 await balancer.close()
 await Promise.all(backends.map((x) => x.stop()))
+await web.close()
 process.exit(recorder.counts.failures === 0 ? 0 : 1)

@@ -10,6 +10,8 @@ export interface EndpointRow {
   readonly p99: number
   readonly state: string
   readonly inFlight: number
+  /** keel's PeakEWMA latency estimate for it now, in ms (what p2c-ewma picks by). */
+  readonly ewmaMs: number
 }
 
 export interface Frame {
@@ -128,6 +130,7 @@ export class Recorder {
         p99: percentile(samples, 99),
         state: snapshot?.state ?? 'removed',
         inFlight: snapshot?.inFlight ?? 0,
+        ewmaMs: snapshot?.ewmaMs ?? Number.NaN,
       }
     })
     return {
