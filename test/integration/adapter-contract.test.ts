@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import type { AttemptEvent } from '../../src/index.ts'
+import type { AttemptEvent, Balancer } from '../../src/index.ts'
 import { ManualClock } from '../helpers/clock.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
 import { deferred } from '../helpers/deferred.ts'
@@ -58,6 +58,11 @@ function harness(driver: AdapterDriver) {
     return { ...observed, client: driver.client(observed.balancer) }
   }
   return { servers, balanced }
+}
+
+/** Resolves when `balancer` ends its first attempt as `cancelled`. */
+function firstCancelled(balancer: Balancer<unknown>): Promise<void> {
+  return new Promise((resolve) => balancer.on('attempt', (a) => a.verdict === 'cancelled' && resolve()))
 }
 
 describe.each(DRIVERS)('%s adapter contract', (_name, driver) => {
@@ -227,7 +232,7 @@ describe.each(DRIVERS)('%s adapter contract', (_name, driver) => {
       backends.map((s) => s.url),
       { hedge: { delay: 30 } },
     )
-    const lost = new Promise<void>((resolve) => balancer.on('attempt', (a) => a.verdict === 'cancelled' && resolve()))
+    const lost = firstCancelled(balancer)
     const res = await client.open('/report')
     expect(res.status).toBe(200)
     firstSeen.fire()
@@ -250,9 +255,7 @@ describe.each(DRIVERS)('%s adapter contract', (_name, driver) => {
       backends.map((s) => s.url),
       { clock, hedge: { delay: 30 } },
     )
-    const hedgeDropped = new Promise<void>((resolve) =>
-      balancer.on('attempt', (a) => a.verdict === 'cancelled' && resolve()),
-    )
+    const hedgeDropped = firstCancelled(balancer)
     const res = await client.open('/report')
     expect(res.status).toBe(200)
     // The hedge delay passes on keel's clock only now, with the response in the caller's hands.
