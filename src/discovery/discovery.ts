@@ -1,4 +1,4 @@
-import type { EndpointInput } from '../endpoint.ts'
+import type { EndpointInput } from '../model/endpoint.ts'
 
 /** One answer from a discovery source: the whole current endpoint set, or why it failed. */
 export type DiscoveryUpdate =

@@ -1,7 +1,7 @@
 // Entry point `keel/dns`: endpoints from DNS A/AAAA or SRV records, following the TTL.
 import { Resolver } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import { type EndpointProtocol, parseEndpoint } from '../endpoint.ts'
+import { type EndpointProtocol, parseEndpoint } from '../model/endpoint.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { type Random, systemRandom } from '../internal/random.ts'
 import {

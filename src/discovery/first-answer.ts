@@ -1,4 +1,4 @@
-import { BalancerClosedError, DeadlineExceededError, NoEndpointAvailableError } from '../errors.ts'
+import { BalancerClosedError, DeadlineExceededError, NoEndpointAvailableError } from '../model/errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import type { TimerEntry, TimerQueue } from '../internal/timer-queue.ts'
 

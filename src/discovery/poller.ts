@@ -1,4 +1,4 @@
-import type { EndpointInput } from '../endpoint.ts'
+import type { EndpointInput } from '../model/endpoint.ts'
 import type { Clock, TimerHandle } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import { typeError } from '../internal/validate.ts'

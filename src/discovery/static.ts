@@ -1,4 +1,4 @@
-import { type EndpointInput, parseEndpoint } from '../endpoint.ts'
+import { type EndpointInput, parseEndpoint } from '../model/endpoint.ts'
 import { rangeError, typeError } from '../internal/validate.ts'
 import type { Discovery, DiscoveryUpdate } from './discovery.ts'
 

@@ -1,6 +1,6 @@
-import type { Core } from '../core.ts'
-import type { EndpointInfo, EndpointInput } from '../endpoint.ts'
-import { DiscoveryError } from '../errors.ts'
+import type { Core } from '../core/core.ts'
+import type { EndpointInfo, EndpointInput } from '../model/endpoint.ts'
+import { DiscoveryError } from '../model/errors.ts'
 import { typeError } from '../internal/validate.ts'
 import type { Discovery, DiscoveryUpdate } from './discovery.ts'
 

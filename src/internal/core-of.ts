@@ -1,4 +1,4 @@
-import type { Core } from '../core.ts'
+import type { Core } from '../core/core.ts'
 import { typeError } from './validate.ts'
 
 /** Where adapters from either build (ESM or CJS) reach a balancer's internals. */

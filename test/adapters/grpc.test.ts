@@ -17,10 +17,10 @@ import {
   encodeHealthCheckRequest,
   type GrpcClient,
   unary,
-} from '../../src/adapters/grpc.ts'
-import { channelOptions, checkEndpoint, grpcTarget } from '../../src/adapters/grpc-channel.ts'
-import { provenUnsent, surfaceError } from '../../src/adapters/grpc-errors.ts'
-import { readService } from '../../src/adapters/grpc-methods.ts'
+} from '../../src/adapters/grpc/index.ts'
+import { channelOptions, checkEndpoint, grpcTarget } from '../../src/adapters/grpc/channel.ts'
+import { provenUnsent, surfaceError } from '../../src/adapters/grpc/errors.ts'
+import { readService } from '../../src/adapters/grpc/methods.ts'
 import {
   Balancer,
   DeadlineExceededError,

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { EndpointState } from '../../src/endpoint-state.ts'
+import type { EndpointState } from '../../src/core/endpoint-state.ts'
 import { Balancer, type Endpoint, seededRandom, staticDiscovery } from '../../src/index.ts'
 import { coreOf } from '../../src/internal/core-of.ts'
 import { ManualClock } from '../helpers/clock.ts'

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { setHealthCheckImplementation } from '../../src/health/checker.ts'
+import { setHealthCheckImplementation } from '../../src/ejection/health/checker.ts'
 import { Balancer, BalancerClosedError, seededRandom } from '../../src/index.ts'
 import { coreOf } from '../../src/internal/core-of.ts'
 import { ManualClock } from '../helpers/clock.ts'

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { Response as UndiciResponse, fetch as undiciFetch } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { createFetch } from '../../src/adapters/fetch.ts'
+import { createFetch } from '../../src/adapters/fetch/index.ts'
 import type { AttemptEvent, BalancerOptions, EndpointInput } from '../../src/index.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
 import { deferred } from '../helpers/deferred.ts'

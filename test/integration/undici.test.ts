@@ -1,7 +1,7 @@
 import { Readable, Writable } from 'node:stream'
 import { interceptors, request, stream, fetch as undiciFetch } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { BalancerDispatcher } from '../../src/adapters/undici.ts'
+import { BalancerDispatcher } from '../../src/adapters/undici/index.ts'
 import type { AttemptEvent, BalancerOptions, EndpointInput } from '../../src/index.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
 import { deferred } from '../helpers/deferred.ts'

@@ -8,7 +8,7 @@ import {
   seededRandom,
 } from '../../src/index.ts'
 import { coreOf } from '../../src/internal/core-of.ts'
-import { rampStep } from '../../src/pickers/slow-start.ts'
+import { rampStep } from '../../src/warmup/slow-start.ts'
 import { ManualClock } from '../helpers/clock.ts'
 
 const URLS = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80', 'http://10.0.0.4:80']

@@ -1,9 +1,9 @@
 import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https'
 import type { Balancer } from '../../balancer.ts'
-import type { Core } from '../../core.ts'
-import type { EndpointInfo } from '../../endpoint.ts'
-import type { ResourceHandle } from '../../resources.ts'
+import type { Core } from '../../core/core.ts'
+import type { EndpointInfo } from '../../model/endpoint.ts'
+import type { ResourceHandle } from '../../resources/resources.ts'
 import { uniqueResourceName } from '../http/resource-name.ts'
 import { httpOrigin } from '../http/target.ts'
 

@@ -1,4 +1,4 @@
-import { isKeelError } from '../../errors.ts'
+import { isKeelError } from '../../model/errors.ts'
 
 /**
  * The error an adapter's caller gets for a failed call: the last attempt's own error. Adapters

@@ -1,4 +1,4 @@
-import type { Core } from '../../core.ts'
+import type { Core } from '../../core/core.ts'
 
 /**
  * A per-endpoint resource name not yet taken on this balancer: `base` for the first adapter

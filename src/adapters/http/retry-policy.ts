@@ -1,6 +1,6 @@
-import type { ClassifyResult } from '../../classify.ts'
-import type { Core } from '../../core.ts'
-import type { CallOptions, CallRetryOptions, RetryDecision } from '../../options.ts'
+import type { ClassifyResult } from '../../classify/classify.ts'
+import type { Core } from '../../core/core.ts'
+import type { CallOptions, CallRetryOptions, RetryDecision } from '../../options/options.ts'
 
 /**
  * Outcomes that must never be retried: a response already handed to the caller (its headers or

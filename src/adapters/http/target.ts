@@ -1,4 +1,4 @@
-import type { EndpointInfo } from '../../endpoint.ts'
+import type { EndpointInfo } from '../../model/endpoint.ts'
 
 /**
  * The `http(s)://authority` to dial for an endpoint. A bare `host:port` endpoint (`tcp:`) is
