@@ -1,19 +1,19 @@
 import { EventEmitter } from 'eventemitter3'
 import { type AttemptFn, CallRun, callSimple } from './call/call-run.ts'
 import { Core } from './core/core.ts'
+import { type BalancerSnapshot, takeSnapshot } from './core/snapshot.ts'
 import { FirstAnswer } from './discovery/first-answer.ts'
 import { DiscoverySubscription } from './discovery/subscription.ts'
-import { type Endpoint, type EndpointInfo, type EndpointInput, parseEndpoint } from './model/endpoint.ts'
-import { BalancerClosedError } from './model/errors.ts'
-import type { BalancerEvents } from './model/events.ts'
 import { isAbortSignal } from './internal/abort.ts'
 import { CORE } from './internal/core-of.ts'
 import { rangeError, typeError } from './internal/validate.ts'
+import { type Endpoint, type EndpointInfo, type EndpointInput, parseEndpoint } from './model/endpoint.ts'
+import { BalancerClosedError } from './model/errors.ts'
+import type { BalancerEvents } from './model/events.ts'
 import type { BalancerOptions, CallOptions } from './options/options.ts'
 import { defaultCall, resolveCall, resolveOptions } from './options/resolve-options.ts'
 import type { ResolvedCall } from './options/resolved-options.ts'
 import type { ResourceHandle, ResourceSpec } from './resources/resources.ts'
-import { type BalancerSnapshot, takeSnapshot } from './core/snapshot.ts'
 
 const BRAND = Symbol.for('keel.balancer')
 

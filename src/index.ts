@@ -1,16 +1,27 @@
 // keel's public surface. Explicit named exports only: anything not listed here is internal.
 
-export type { Attempt } from './core/attempt.ts'
 export { Balancer } from './balancer.ts'
 export type { AttemptFn } from './call/call-run.ts'
 export type { Classifier, ClassifyOption, Outcome } from './classify/classifier.ts'
 export { classifyError, classifyStatus, classifyValue, discardValue, parseRetryAfter } from './classify/classify.ts'
+export type { Attempt } from './core/attempt.ts'
+export type { DetectorName } from './core/endpoint-state.ts'
+export type { BalancerSnapshot, EndpointSnapshot, EndpointStateName } from './core/snapshot.ts'
 export type { Discovery, DiscoveryUpdate } from './discovery/discovery.ts'
 export type { StaticDiscovery } from './discovery/static.ts'
 export { staticDiscovery } from './discovery/static.ts'
-export type { Endpoint, EndpointInput, EndpointObject, EndpointProtocol, ParseEndpointOptions } from './model/endpoint.ts'
+export type { Clock, TimerHandle } from './internal/clock.ts'
+export { systemClock } from './internal/clock.ts'
+export type { Random } from './internal/random.ts'
+export { seededRandom, systemRandom } from './internal/random.ts'
+export type {
+  Endpoint,
+  EndpointInput,
+  EndpointObject,
+  EndpointProtocol,
+  ParseEndpointOptions,
+} from './model/endpoint.ts'
 export { EndpointInfo, parseEndpoint } from './model/endpoint.ts'
-export type { DetectorName } from './core/endpoint-state.ts'
 export type { AttemptRecord, NoEndpointReason, RetriesExhaustedReason } from './model/errors.ts'
 export {
   AttemptTimeoutError,
@@ -36,10 +47,7 @@ export type {
   RetryEvent,
   WarningEvent,
 } from './model/events.ts'
-export type { Clock, TimerHandle } from './internal/clock.ts'
-export { systemClock } from './internal/clock.ts'
-export type { Random } from './internal/random.ts'
-export { seededRandom, systemRandom } from './internal/random.ts'
+export type { Classification, Verdict } from './model/verdict.ts'
 export type {
   BalancerOptions,
   BreakerOptions,
@@ -68,5 +76,3 @@ export { ringHash } from './pickers/ring-hash.ts'
 export { roundRobin } from './pickers/round-robin.ts'
 export { weightedRoundRobin } from './pickers/weighted-round-robin.ts'
 export type { ResourceHandle, ResourceSpec } from './resources/resources.ts'
-export type { BalancerSnapshot, EndpointSnapshot, EndpointStateName } from './core/snapshot.ts'
-export type { Classification, Verdict } from './model/verdict.ts'

@@ -1,7 +1,10 @@
 import { type Attempt, type AttemptImpl, NO_PREVIOUS } from '../core/attempt.ts'
 import type { Core } from '../core/core.ts'
-import type { Endpoint } from '../model/endpoint.ts'
 import type { EndpointState } from '../core/endpoint-state.ts'
+import { abortReason } from '../internal/abort.ts'
+import { type AbortWatcher, watchAbort } from '../internal/abort-watch.ts'
+import type { TimerEntry } from '../internal/timer-queue.ts'
+import type { Endpoint } from '../model/endpoint.ts'
 import {
   type AttemptRecord,
   DeadlineExceededError,
@@ -9,9 +12,6 @@ import {
   RetriesExhaustedError,
   type RetriesExhaustedReason,
 } from '../model/errors.ts'
-import { abortReason } from '../internal/abort.ts'
-import { type AbortWatcher, watchAbort } from '../internal/abort-watch.ts'
-import type { TimerEntry } from '../internal/timer-queue.ts'
 import type { ResolvedCall } from '../options/resolved-options.ts'
 import { type Decision, DONE, decideRetry } from './decide.ts'
 import { hedgedRound } from './hedge.ts'

@@ -1,9 +1,9 @@
 import type { AttemptImpl } from '../core/attempt.ts'
-import type { CallRun } from './call-run.ts'
 import type { Core } from '../core/core.ts'
-import { HedgeLostError, NoEndpointAvailableError } from '../model/errors.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
+import { HedgeLostError, NoEndpointAvailableError } from '../model/errors.ts'
 import type { ResolvedHedge } from '../options/resolved-options.ts'
+import type { CallRun } from './call-run.ts'
 
 /** The quantile behind `delay: 'p95'`. */
 const P95 = 0.95

@@ -1,7 +1,7 @@
 import pRetry, { AbortError } from 'p-retry'
 import type { AttemptImpl } from '../core/attempt.ts'
-import type { CallRun } from './call-run.ts'
 import { NoEndpointAvailableError } from '../model/errors.ts'
+import type { CallRun } from './call-run.ts'
 import { type Decision, DONE } from './decide.ts'
 
 /** Thrown inside p-retry's loop to ask for another attempt; never escapes keel. */

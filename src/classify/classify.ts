@@ -1,6 +1,6 @@
-import type { Classifier, ClassifyOption, Outcome } from './classifier.ts'
 import { isKeelError } from '../model/errors.ts'
 import { type Classification, VERDICTS, type Verdict } from '../model/verdict.ts'
+import type { Classifier, ClassifyOption, Outcome } from './classifier.ts'
 
 /** A classification result: a bare verdict, or a verdict with a delay / refusal attached. */
 export type ClassifyResult = Verdict | Classification

@@ -1,7 +1,7 @@
-import type { EndpointState } from './endpoint-state.ts'
-import { type AttemptRecord, AttemptTimeoutError } from '../model/errors.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
+import { type AttemptRecord, AttemptTimeoutError } from '../model/errors.ts'
 import type { Verdict } from '../model/verdict.ts'
+import type { EndpointState } from './endpoint-state.ts'
 
 /** What `fn` receives beside the endpoint. */
 export interface Attempt {

@@ -1,11 +1,11 @@
-import type { Core } from './core.ts'
-import type { EndpointInfo } from '../model/endpoint.ts'
-import { Detector, EndpointState } from './endpoint-state.ts'
-import { EndpointRemovedError, NoEndpointAvailableError } from '../model/errors.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
+import type { EndpointInfo } from '../model/endpoint.ts'
+import { EndpointRemovedError, NoEndpointAvailableError } from '../model/errors.ts'
 import { hashKey } from '../pickers/hash.ts'
-import { Selection } from '../priorities/levels.ts'
 import type { PickContext, PickerEndpoint } from '../pickers/picker.ts'
+import { Selection } from '../priorities/levels.ts'
+import type { Core } from './core.ts'
+import { Detector, EndpointState } from './endpoint-state.ts'
 
 /** PeakEWMA decay (Finagle, Linkerd, tower): 10 s. */
 export const EWMA_DECAY_MS = 10_000

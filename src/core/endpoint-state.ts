@@ -1,9 +1,9 @@
-import type { AttemptImpl } from './attempt.ts'
-import type { Endpoint } from '../model/endpoint.ts'
-import { EndpointInfo } from '../model/endpoint.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
 import { PeakEwma } from '../load/peak-ewma.ts'
+import type { Endpoint } from '../model/endpoint.ts'
+import { EndpointInfo } from '../model/endpoint.ts'
 import type { PickerEndpoint } from '../pickers/picker.ts'
+import type { AttemptImpl } from './attempt.ts'
 
 /** Detectors that can take an endpoint out of rotation; bits of `EndpointState.ejectedBy`. */
 export const Detector = Object.freeze({

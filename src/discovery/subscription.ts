@@ -1,7 +1,7 @@
 import type { Core } from '../core/core.ts'
+import { typeError } from '../internal/validate.ts'
 import type { EndpointInfo, EndpointInput } from '../model/endpoint.ts'
 import { DiscoveryError } from '../model/errors.ts'
-import { typeError } from '../internal/validate.ts'
 import type { Discovery, DiscoveryUpdate } from './discovery.ts'
 
 /**

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events'
 import CircuitBreaker from 'opossum'
 import type { EndpointState } from '../core/endpoint-state.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
-import type { ResolvedBreaker } from '../options/resolved-options.ts'
 import type { Verdict } from '../model/verdict.ts'
+import type { ResolvedBreaker } from '../options/resolved-options.ts'
 import type { EjectionState } from './ejection-state.ts'
 
 /** What the breaker detector needs from the balancer. */

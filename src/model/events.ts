@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'eventemitter3'
-import type { Endpoint } from './endpoint.ts'
 import type { DetectorName } from '../core/endpoint-state.ts'
 import type { HealthCheckOptions } from '../options/options.ts'
+import type { Endpoint } from './endpoint.ts'
 import type { Verdict } from './verdict.ts'
 
 export interface EndpointEvent<C = unknown> {

@@ -1,11 +1,11 @@
 import type { ClassifyOption } from '../classify/classifier.ts'
 import type { Discovery } from '../discovery/discovery.ts'
-import type { Endpoint, EndpointInfo, EndpointInput } from '../model/endpoint.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
+import type { Endpoint, EndpointInfo, EndpointInput } from '../model/endpoint.ts'
+import type { Verdict } from '../model/verdict.ts'
 import type { PickerFactory } from '../pickers/picker.ts'
 import type { PickerName } from '../pickers/registry.ts'
-import type { Verdict } from '../model/verdict.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Option types. Every default below is applied once, in resolveOptions(), and frozen.

@@ -1,6 +1,5 @@
 import type { ClassifyOption } from '../classify/classifier.ts'
 import type { Discovery } from '../discovery/discovery.ts'
-import type { EndpointInput } from '../model/endpoint.ts'
 import { isAbortSignal } from '../internal/abort.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { type Random, systemRandom } from '../internal/random.ts'
@@ -15,6 +14,9 @@ import {
   rejectUnknownKeys,
   typeError,
 } from '../internal/validate.ts'
+import type { EndpointInput } from '../model/endpoint.ts'
+import type { PickerFactory } from '../pickers/picker.ts'
+import { PICKER_NAMES, type PickerName, pickerByName } from '../pickers/registry.ts'
 import {
   CALL_RETRY_KEYS,
   MAX_TIMER,
@@ -30,8 +32,6 @@ import {
   TIMER,
 } from './option-sections.ts'
 import type { CallOptions } from './options.ts'
-import type { PickerFactory } from '../pickers/picker.ts'
-import { PICKER_NAMES, type PickerName, pickerByName } from '../pickers/registry.ts'
 import {
   DEFAULT_BUDGET,
   DEFAULT_RETRY,

@@ -1,10 +1,10 @@
 import type { ClassifyOption } from '../classify/classifier.ts'
 import type { Discovery } from '../discovery/discovery.ts'
-import type { EndpointInfo, EndpointInput } from '../model/endpoint.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
-import type { FailurePercentageOptions, RetryDecision, SuccessRateOptions } from './options.ts'
+import type { EndpointInfo, EndpointInput } from '../model/endpoint.ts'
 import type { PickerFactory } from '../pickers/picker.ts'
+import type { FailurePercentageOptions, RetryDecision, SuccessRateOptions } from './options.ts'
 
 // The options after validation: every default applied, every object frozen (resolve-options.ts).
 

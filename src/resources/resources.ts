@@ -1,9 +1,9 @@
-import type { EndpointInfo } from '../model/endpoint.ts'
 import type { EndpointState } from '../core/endpoint-state.ts'
-import { BalancerClosedError, EndpointRemovedError } from '../model/errors.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import { typeError } from '../internal/validate.ts'
+import type { EndpointInfo } from '../model/endpoint.ts'
+import { BalancerClosedError, EndpointRemovedError } from '../model/errors.ts'
 
 /** How to make and close one kind of per-endpoint resource (a client, a connection pool). */
 export interface ResourceSpec<R> {

@@ -1,6 +1,6 @@
-import type { Attempt, AttemptImpl } from '../../core/attempt.ts'
 import type { Balancer } from '../../balancer.ts'
 import type { OutcomeClassifier } from '../../classify/classify.ts'
+import type { Attempt, AttemptImpl } from '../../core/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions } from '../../options/options.ts'
 import { isOnceBody } from '../http/body-kind.ts'

@@ -2,10 +2,10 @@
 import { Balancer } from '../../balancer.ts'
 import { coreOf } from '../../internal/core-of.ts'
 import { checkFunction, isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
-import { EndpointDispatchers, type FetchConnectOptions } from './endpoint-dispatchers.ts'
-import { type FetchFunction, type FetchHost, FetchRun } from './fetch-run.ts'
 import { callOptionsTable, retryPolicies } from '../http/retry-policy.ts'
 import { parseServiceUrl, pathUnder, SCHEME, type ServiceUrl } from '../http/service-url.ts'
+import { EndpointDispatchers, type FetchConnectOptions } from './endpoint-dispatchers.ts'
+import { type FetchFunction, type FetchHost, FetchRun } from './fetch-run.ts'
 
 export type { FetchConnectOptions } from './endpoint-dispatchers.ts'
 export type { FetchFunction } from './fetch-run.ts'

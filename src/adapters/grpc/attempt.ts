@@ -1,6 +1,6 @@
 import { type ClientUnaryCall, connectivityState } from '@grpc/grpc-js'
-import type { Attempt } from '../../core/attempt.ts'
 import type { Balancer } from '../../balancer.ts'
+import type { Attempt } from '../../core/attempt.ts'
 import type { Core } from '../../core/core.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'

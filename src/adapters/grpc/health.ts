@@ -1,8 +1,8 @@
 import { Metadata } from '@grpc/grpc-js'
 import type { Core } from '../../core/core.ts'
-import { KeelError } from '../../model/errors.ts'
 import type { HealthCheck } from '../../ejection/health/health-check.ts'
 import { abortReason } from '../../internal/abort.ts'
+import { KeelError } from '../../model/errors.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
 import type { EndpointChannel } from './channel.ts'
 

@@ -11,13 +11,7 @@ import type { Attempt } from '../../core/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallRetryOptions, CallOptions as KeelCallOptions } from '../../options/options.ts'
 import { attemptMetadata, cancelOnAbort, type GrpcContext, type GrpcMethod, probeChannel } from './attempt.ts'
-import {
-  attemptOptions,
-  callPreparer,
-  deadlinePassed,
-  type PreparedCall,
-  streamArguments,
-} from './call-options.ts'
+import { attemptOptions, callPreparer, deadlinePassed, type PreparedCall, streamArguments } from './call-options.ts'
 import {
   cancelledAttempt,
   cancelledOnClient,

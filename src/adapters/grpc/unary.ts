@@ -18,13 +18,7 @@ import {
   probeChannel,
   type SurfaceCall,
 } from './attempt.ts'
-import {
-  attemptOptions,
-  callbackArguments,
-  callPreparer,
-  deadlinePassed,
-  type PreparedCall,
-} from './call-options.ts'
+import { attemptOptions, callbackArguments, callPreparer, deadlinePassed, type PreparedCall } from './call-options.ts'
 import {
   cancelledAttempt,
   cancelledOnClient,

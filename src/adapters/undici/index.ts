@@ -1,9 +1,9 @@
 // Entry point `keel/undici`: an undici Dispatcher that balances every request over a Balancer.
 import { Dispatcher, errors, Pool } from 'undici'
 import { Balancer } from '../../balancer.ts'
-import type { EndpointInfo } from '../../model/endpoint.ts'
 import { coreOf } from '../../internal/core-of.ts'
 import { isPlainObject, typeError } from '../../internal/validate.ts'
+import type { EndpointInfo } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
 import { uniqueResourceName } from '../http/resource-name.ts'
 import { callOptionsTable, type RetryPolicies, retryPolicies } from '../http/retry-policy.ts'

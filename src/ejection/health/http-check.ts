@@ -1,9 +1,9 @@
 import { request as httpRequest, type OutgoingHttpHeaders, type RequestOptions } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import type { ConnectionOptions } from 'node:tls'
+import { abortReason } from '../../internal/abort.ts'
 import type { EndpointInfo } from '../../model/endpoint.ts'
 import { KeelError } from '../../model/errors.ts'
-import { abortReason } from '../../internal/abort.ts'
 import type { HealthCheck } from './health-check.ts'
 
 export interface HttpCheckOptions {
