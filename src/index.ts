@@ -4,8 +4,6 @@ export { Balancer } from './balancer.ts'
 export type { AttemptFn } from './call/call-run.ts'
 export type { Classifier, ClassifyOption, Outcome } from './classify/classifier.ts'
 export { classifyError, classifyStatus, classifyValue, discardValue, parseRetryAfter } from './classify/classify.ts'
-export type { Attempt } from './core/attempt.ts'
-export type { DetectorName } from './core/endpoint-state.ts'
 export type { BalancerSnapshot, EndpointSnapshot, EndpointStateName } from './core/snapshot.ts'
 export type { Discovery, DiscoveryUpdate } from './discovery/discovery.ts'
 export type { StaticDiscovery } from './discovery/static.ts'
@@ -14,6 +12,8 @@ export type { Clock, TimerHandle } from './internal/clock.ts'
 export { systemClock } from './internal/clock.ts'
 export type { Random } from './internal/random.ts'
 export { seededRandom, systemRandom } from './internal/random.ts'
+export type { Attempt } from './model/attempt.ts'
+export type { DetectorName } from './model/detector.ts'
 export type {
   Endpoint,
   EndpointInput,
@@ -47,6 +47,7 @@ export type {
   RetryEvent,
   WarningEvent,
 } from './model/events.ts'
+export type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './model/picker.ts'
 export type { Classification, Verdict } from './model/verdict.ts'
 export type {
   BalancerOptions,
@@ -68,7 +69,6 @@ export { leastRequest } from './pickers/least-request.ts'
 export type { MaglevOptions } from './pickers/maglev.ts'
 export { maglev } from './pickers/maglev.ts'
 export { p2cEwma } from './pickers/p2c-ewma.ts'
-export type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './pickers/picker.ts'
 export { randomPicker } from './pickers/random.ts'
 export type { PickerName } from './pickers/registry.ts'
 export type { RingHashOptions } from './pickers/ring-hash.ts'

@@ -1,9 +1,8 @@
-import { type Attempt, type AttemptImpl, NO_PREVIOUS } from '../core/attempt.ts'
-import type { Core } from '../core/core.ts'
-import type { EndpointState } from '../core/endpoint-state.ts'
+import type { AttemptImpl, CallPort, EndpointState } from '../core/ports.ts'
 import { abortReason } from '../internal/abort.ts'
 import { type AbortWatcher, watchAbort } from '../internal/abort-watch.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
+import { type Attempt, NO_PREVIOUS } from '../model/attempt.ts'
 import type { Endpoint } from '../model/endpoint.ts'
 import {
   type AttemptRecord,
@@ -24,7 +23,7 @@ export type AttemptFn<C, T> = (endpoint: Endpoint<C>, attempt: Attempt) => T | P
  * Runs `fn` for an started attempt and ends the attempt exactly once, in `finally`. Never
  * rejects: the outcome is on the attempt.
  */
-export async function runAttempt<C, T>(core: Core, fn: AttemptFn<C, T>, attempt: AttemptImpl): Promise<void> {
+export async function runAttempt<C, T>(core: CallPort, fn: AttemptFn<C, T>, attempt: AttemptImpl): Promise<void> {
   try {
     attempt.value = await fn(attempt.state.endpoint as Endpoint<C>, attempt)
   } catch (error) {
@@ -41,14 +40,14 @@ export async function runAttempt<C, T>(core: Core, fn: AttemptFn<C, T>, attempt:
  * one pick, one attempt awaited in place. Only a failed first attempt builds a `CallRun` and
  * enters the retry machinery, so the success path never touches p-retry.
  */
-export async function callSimple<C, T>(core: Core, fn: AttemptFn<C, T>, options: ResolvedCall): Promise<T> {
-  core.pending++
+export async function callSimple<C, T>(core: CallPort, fn: AttemptFn<C, T>, options: ResolvedCall): Promise<T> {
+  core.callStarted()
   const now = core.clock.now()
   let attempt: AttemptImpl
   try {
     core.budget?.deposit(now)
-    const state = core.set.select(options.key, undefined, now)
-    attempt = core.startAttempt(state, 1, NO_PREVIOUS, now, core.set.lastTrial)
+    const state = core.select(options.key, undefined, now)
+    attempt = core.startAttempt(state, 1, NO_PREVIOUS, now)
   } catch (error) {
     core.callSettled()
     throw error
@@ -81,7 +80,7 @@ export async function callSimple<C, T>(core: Core, fn: AttemptFn<C, T>, options:
  * once when the caller aborts or the deadline passes — and cancels its live attempts then.
  */
 export class CallRun<C, T> implements AbortWatcher {
-  readonly core: Core
+  readonly core: CallPort
   readonly fn: AttemptFn<C, T>
   readonly options: ResolvedCall
   readonly startedAt: number
@@ -123,7 +122,7 @@ export class CallRun<C, T> implements AbortWatcher {
    * @param startedAt when the call began: its deadline counts from here
    * @param firstAt when its first attempt starts, if later (a call that waited for discovery)
    */
-  constructor(core: Core, fn: AttemptFn<C, T>, options: ResolvedCall, startedAt: number, firstAt = startedAt) {
+  constructor(core: CallPort, fn: AttemptFn<C, T>, options: ResolvedCall, startedAt: number, firstAt = startedAt) {
     this.core = core
     this.fn = fn
     this.options = options
@@ -141,7 +140,7 @@ export class CallRun<C, T> implements AbortWatcher {
     const { core, options } = this
     const signal = options.signal
     if (signal?.aborted) return Promise.reject(abortReason(signal))
-    core.pending++
+    core.callStarted()
     this.#counted = true
     core.budget?.deposit(this.startedAt)
     this.#arm()
@@ -182,7 +181,7 @@ export class CallRun<C, T> implements AbortWatcher {
    */
   launch(hedge = false, now = this.core.clock.now()): AttemptImpl {
     const { core, options } = this
-    const state = core.set.select(options.key, this.#triedList(), now, hedge)
+    const state = core.select(options.key, this.#triedList(), now, hedge)
     this.#noteTried(state)
     this.#withdrawn = false
     const superseded = this.#superseded
@@ -191,7 +190,7 @@ export class CallRun<C, T> implements AbortWatcher {
       this.#forget(superseded)
     }
     const previous = this.history.length === 0 ? NO_PREVIOUS : Object.freeze(this.history.slice())
-    const attempt = core.startAttempt(state, ++this.#started, previous, now, core.set.lastTrial)
+    const attempt = core.startAttempt(state, ++this.#started, previous, now)
     this.#addLive(attempt)
     if (options.attemptTimeout !== undefined) core.armAttemptTimeout(attempt, options.attemptTimeout)
     return attempt
@@ -269,7 +268,7 @@ export class CallRun<C, T> implements AbortWatcher {
     if (ms <= 0) return Promise.resolve(true)
     // While it waits, the call has no attempt `close()` could cancel: it registers itself instead.
     const core = this.core
-    core.liveCalls.add(this)
+    core.waiting(this, true)
     return new Promise<boolean>((resolve) => {
       this.#wake = resolve
       this.#waitEntry = core.timers.schedule(
@@ -277,7 +276,7 @@ export class CallRun<C, T> implements AbortWatcher {
         () => {
           this.#waitEntry = undefined
           this.#wake = undefined
-          core.liveCalls.delete(this)
+          core.waiting(this, false)
           resolve(!this.settled)
         },
         true,
@@ -380,7 +379,7 @@ export class CallRun<C, T> implements AbortWatcher {
     if (this.#deadlineEntry !== undefined) core.timers.cancel(this.#deadlineEntry)
     if (this.#waitEntry !== undefined) {
       core.timers.cancel(this.#waitEntry)
-      core.liveCalls.delete(this)
+      core.waiting(this, false)
     }
     if (this.#abortWatch !== undefined) this.#abortWatch.delete(this)
     const wake = this.#wake

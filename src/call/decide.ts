@@ -1,5 +1,4 @@
-import type { AttemptImpl } from '../core/attempt.ts'
-import type { Core } from '../core/core.ts'
+import type { AttemptImpl, CallPort } from '../core/ports.ts'
 import type { RetriesExhaustedReason } from '../model/errors.ts'
 import type { ResolvedCall } from '../options/resolved-options.ts'
 import { backoffDelay } from './backoff.ts'
@@ -18,7 +17,7 @@ const stop = (reason: RetriesExhaustedReason): Decision => ({ retry: false, dela
 
 /** The call a decision is made for. */
 export interface RetryingCall {
-  readonly core: Core
+  readonly core: CallPort
   readonly options: ResolvedCall
   /** Clock time by which the call must settle (Infinity without a timeout). */
   readonly deadline: number
@@ -73,9 +72,9 @@ export function decideRetry(call: RetryingCall, retriesUsed: number, attempt: At
   if (retriesUsed >= retry.retries) return stop('retries')
   const now = core.clock.now()
   let delay = backoffDelay(attempt.number, retry, core.random)
-  if (verdict === 'overloaded' && !core.set.anyPickable()) {
+  if (verdict === 'overloaded' && !core.anyPickable()) {
     // Nothing else can take the retry: wait for the first paused endpoint, if time allows.
-    const until = core.set.earliestOverloadEnd()
+    const until = core.earliestOverloadEnd()
     if (until === Number.POSITIVE_INFINITY) return stop('no-endpoint')
     delay = Math.max(delay, until - now)
   }

@@ -1,6 +1,4 @@
-import type { AttemptImpl } from '../core/attempt.ts'
-import type { Core } from '../core/core.ts'
-import type { TimerEntry } from '../internal/timer-queue.ts'
+import type { AttemptImpl, CallPort, TimerEntry } from '../core/ports.ts'
 import { HedgeLostError, NoEndpointAvailableError } from '../model/errors.ts'
 import type { ResolvedHedge } from '../options/resolved-options.ts'
 import type { CallRun } from './call-run.ts'
@@ -13,9 +11,9 @@ const P95 = 0.95
  * ("The Tail at Scale"; Finagle's `BackupRequestFilter` and tower hedge at a percentile). Until the
  * window holds enough samples there is no p95, and the round does not hedge.
  */
-export function hedgeDelay(core: Core, hedge: ResolvedHedge, now: number): number | undefined {
+export function hedgeDelay(core: CallPort, hedge: ResolvedHedge, now: number): number | undefined {
   if (hedge.delay !== 'p95') return hedge.delay
-  return core.latencyWindow().quantile(now, P95)
+  return core.latencyQuantile(now, P95)
 }
 
 /** An attempt that answers the call: the first one wins the hedge race. */

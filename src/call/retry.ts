@@ -1,5 +1,5 @@
 import pRetry, { AbortError } from 'p-retry'
-import type { AttemptImpl } from '../core/attempt.ts'
+import type { AttemptImpl } from '../core/ports.ts'
 import { NoEndpointAvailableError } from '../model/errors.ts'
 import type { CallRun } from './call-run.ts'
 import { type Decision, DONE } from './decide.ts'

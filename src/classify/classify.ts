@@ -311,22 +311,24 @@ export class OutcomeClassifier {
     this.#onInvalid = onInvalid
   }
 
-  value(value: unknown): ClassifyResult {
+  /** @param known the adapter's verdict (`AttemptControl.knownVerdict`): keel's rules take it as is */
+  value(value: unknown, known?: Verdict): ClassifyResult {
     const custom = this.#custom
     if (custom !== undefined) {
       const result = this.#ask(custom, { ok: true, value })
       if (result !== undefined) return result
     }
-    return classifyValue(value, this.#wallNow)
+    return known ?? classifyValue(value, this.#wallNow)
   }
 
-  error(error: unknown): ClassifyResult {
+  /** @param known the adapter's verdict (`AttemptControl.knownVerdict`): keel's rules take it as is */
+  error(error: unknown, known?: Verdict): ClassifyResult {
     const custom = this.#custom
     if (custom !== undefined) {
       const result = this.#ask(custom, { ok: false, error })
       if (result !== undefined) return result
     }
-    return classifyError(error, this.#wallNow)
+    return known ?? classifyError(error, this.#wallNow)
   }
 
   /**

@@ -1,24 +1,11 @@
 import type { TimerEntry } from '../internal/timer-queue.ts'
+import type { Attempt } from '../model/attempt.ts'
+import type { Endpoint } from '../model/endpoint.ts'
 import { type AttemptRecord, AttemptTimeoutError } from '../model/errors.ts'
 import type { Verdict } from '../model/verdict.ts'
 import type { EndpointState } from './endpoint-state.ts'
 
-/** What `fn` receives beside the endpoint. */
-export interface Attempt {
-  /** 1 for the first attempt of a call, 2 for its first retry or hedge, and so on. */
-  readonly number: number
-  /**
-   * Aborted when keel gives up on this attempt: the caller aborted, the call's deadline or the
-   * attempt's timeout passed, another attempt won a hedge, the endpoint's drain timed out, or the
-   * balancer closed. Pass it to your client. Created on first read, so an `fn` that never reads
-   * it pays nothing for it.
-   */
-  readonly signal: AbortSignal
-  /** The call's earlier attempts, oldest first. */
-  readonly previous: readonly AttemptRecord[]
-}
-
-export const NO_PREVIOUS: readonly AttemptRecord[] = Object.freeze([])
+export type { Attempt }
 
 /**
  * One attempt of a call. Started by the balancer, ended exactly once: when `fn` settles or when
@@ -49,6 +36,11 @@ export class AttemptImpl implements Attempt {
   refused = false
   durationMs = 0
 
+  /** The adapter's verdict (`knownVerdict`), read by keel's rules instead of classifying. */
+  hint: Verdict | undefined = undefined
+  /** The response reached the caller (`handOver`): never retried after. */
+  handedOver = false
+
   timeoutEntry: TimerEntry | undefined = undefined
   prevInEndpoint: AttemptImpl | undefined = undefined
   nextInEndpoint: AttemptImpl | undefined = undefined
@@ -67,6 +59,18 @@ export class AttemptImpl implements Attempt {
     this.previous = previous
     this.start = start
     this.trial = trial
+  }
+
+  get endpoint(): Endpoint<unknown> {
+    return this.state.endpoint
+  }
+
+  handOver(): void {
+    this.handedOver = true
+  }
+
+  knownVerdict(verdict: Verdict): void {
+    this.hint = verdict
   }
 
   get signal(): AbortSignal {

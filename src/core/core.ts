@@ -3,38 +3,43 @@ import { RetryBudget } from '../call/budget.ts'
 import { OutcomeClassifier } from '../classify/classify.ts'
 import { BreakerDetector } from '../ejection/breaker.ts'
 import { EjectionState } from '../ejection/ejection-state.ts'
-import { createHealthChecker } from '../ejection/health/checker.ts'
+import { createHealthChecker, type HealthChecker } from '../ejection/health/checker.ts'
 import { createOutlierDetector } from '../ejection/outlier.ts'
-import { pauseForOverload } from '../ejection/overload.ts'
+import { OverloadObserver } from '../ejection/overload.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import { TimerQueue } from '../internal/timer-queue.ts'
 import { formatValue } from '../internal/validate.ts'
-import { LatencyWindow } from '../load/latency-window.ts'
-import { failureFloorMs } from '../load/load-reference.ts'
-import { type AttemptRecord, AttemptTimeoutError, HedgeLostError } from '../model/errors.ts'
+import { LoadObserver } from '../load/load-observer.ts'
+import type { DetectorName, HealthCheckType } from '../model/detector.ts'
+import { type AttemptRecord, AttemptTimeoutError } from '../model/errors.ts'
 import { emitSafely } from '../model/events.ts'
 import type { ResolvedOptions } from '../options/resolved-options.ts'
 import { CLIENT_RESOURCE, ResourceRegistry } from '../resources/resources.ts'
 import { slowStartWeights } from '../warmup/slow-start.ts'
-import { AttemptImpl as Attempt, type AttemptImpl, NO_PREVIOUS } from './attempt.ts'
+import { AttemptImpl } from './attempt.ts'
 import { EndpointSet } from './endpoint-set.ts'
 import type { EndpointState } from './endpoint-state.ts'
-
-/** Hooks for detectors that arrive with their own modules (outlier detection, health checks). */
-export interface AttachedDetector {
-  attach(state: EndpointState): void
-  detach(state: EndpointState): void
-  /** Feeds an ended attempt (not called for `cancelled`). */
-  record?(state: EndpointState, attempt: AttemptImpl, now: number): void
-  close(): void | Promise<void>
-}
+import type {
+  AdapterPort,
+  AdapterSettings,
+  AddOnPort,
+  AttemptControl,
+  AttemptObserver,
+  BalancerPort,
+  CallPort,
+  EjectionListener,
+  HealthCheck,
+  MemberObserver,
+} from './ports.ts'
 
 /**
- * The balancer's internals, shared by the endpoint set, the call paths and the detectors. One
- * per balancer; every field is set in the constructor so hot paths see a stable shape.
+ * The hub: the one place that wires the rooms together. It owns the clock, timers, the endpoint
+ * set, the ejection state and the observer lists, and offers each component only its port
+ * (`BalancerPort`, `AdapterPort`, `AddOnPort`: see docs/architecture.md). One per balancer; every
+ * field is set in the constructor so hot paths see a stable shape.
  */
-export class Core {
+export class Core implements BalancerPort, CallPort, AdapterPort, AddOnPort {
   readonly options: ResolvedOptions
   readonly clock: Clock
   readonly random: Random
@@ -43,10 +48,16 @@ export class Core {
   readonly classifier: OutcomeClassifier
   readonly ejection: EjectionState
   readonly breakers: BreakerDetector | undefined
+  readonly health: HealthChecker | undefined
   readonly budget: RetryBudget | undefined
   readonly resources: ResourceRegistry
   readonly set: EndpointSet
-  readonly detectors: AttachedDetector[] = []
+  readonly load: LoadObserver
+  readonly settings: AdapterSettings
+  /** Attempt observers in their documented order: load, breaker, outlier, overload, then add-ons'. */
+  readonly observers: AttemptObserver[] = []
+  /** Member observers: the breaker, outlier detection, health checks, then add-ons'. */
+  readonly memberObservers: MemberObserver[] = []
   /** The picker uses keys (hash pickers). */
   readonly keyed: boolean
   /** The picker is built from membership (hash pickers): rebuilt on a timer. */
@@ -65,8 +76,6 @@ export class Core {
   refresh: (() => void) | undefined
   /** Calls waiting out a retry's backoff (no attempt in flight), so `close()` can cancel them. */
   readonly liveCalls = new Set<{ cancel(reason: unknown): void }>()
-  /** Recent attempt latencies for `hedge.delay: 'p95'`, made on first use. */
-  latency: LatencyWindow | undefined
   /** Effective weights before each rebuild (slow start replaces it). */
   applyWeights: (states: Iterable<EndpointState>, now: number) => void = () => {}
 
@@ -85,6 +94,12 @@ export class Core {
           `classify returned ${formatValue(result)}, not a verdict: keel's rules decided`,
         ),
     )
+    this.settings = {
+      retry: options.retry,
+      timeout: options.timeout,
+      attemptTimeout: options.attemptTimeout,
+      healthCheck: options.healthCheck,
+    }
     this.keyed = options.picker.keyed === true
     this.memberScoped = options.picker.scope === 'members' || options.fallbackPicker.scope === 'members'
     this.memberRebuildInterval = Math.max(
@@ -92,43 +107,30 @@ export class Core {
       options.fallbackPicker.rebuildIntervalMs ?? 100,
     )
     this.set = new EndpointSet(this)
-    this.resources = new ResourceRegistry(
-      {
-        clock: this.clock,
-        random: this.random,
-        find: (id) => this.set.find(id),
-        warn: (code, message) => this.warn(code, message),
-      },
-      options.maxConnectionAge,
-    )
-    this.ejection = new EjectionState(
-      {
-        memberCount: () => this.set.size,
-        members: () => this.set.members.values(),
-        invalidate: () => this.set.invalidate(),
-        emit: (event, payload) => this.emit(event, payload),
-        schedule: (at, fire) => this.timers.schedule(at, fire),
-        cancel: (entry) => this.timers.cancel(entry),
-      },
-      options.maxEjectionPercent,
-    )
-    this.breakers =
-      options.breaker === false
-        ? undefined
-        : new BreakerDetector(options.breaker, {
-            ejection: this.ejection,
-            now: () => this.clock.now(),
-            schedule: (at, fire) => this.timers.schedule(at, fire),
-            cancel: (entry) => this.timers.cancel(entry),
-            invalidate: () => this.set.invalidate(),
-            emit: (event, endpoint) => this.emit(event, { endpoint }),
-          })
+    this.resources = new ResourceRegistry(this, options.maxConnectionAge)
+    this.ejection = new EjectionState(this, options.maxEjectionPercent)
     this.budget = options.budget === false ? undefined : new RetryBudget(options.budget)
-    const outlier = createOutlierDetector(this)
-    if (outlier !== undefined) this.detectors.push(outlier)
-    const health = createHealthChecker(this)
-    if (health !== undefined) this.detectors.push(health)
-    const weights = slowStartWeights(this)
+    // The attempt observers, in their documented order: load, breaker, outlier, overload.
+    this.load = new LoadObserver(this)
+    this.observers.push(this.load)
+    this.breakers = options.breaker === false ? undefined : new BreakerDetector(options.breaker, this)
+    if (this.breakers !== undefined) {
+      this.observers.push(this.breakers)
+      this.memberObservers.push(this.breakers)
+    }
+    const outlier = createOutlierDetector(this, options.outlierDetection)
+    if (outlier !== undefined) {
+      this.observers.push(outlier)
+      this.memberObservers.push(outlier)
+    }
+    this.observers.push(new OverloadObserver(this.ejection, options.retry))
+    this.health = createHealthChecker(this, options.healthCheck)
+    if (this.health !== undefined) this.memberObservers.push(this.health)
+    // Hash pickers' rings and tables take static weights only (Envoy has slow start for
+    // ROUND_ROBIN and LEAST_REQUEST only).
+    const picker = options.picker
+    const weights =
+      picker.scope === 'members' || picker.slowStart === false ? undefined : slowStartWeights(this, options.slowStart)
     if (weights !== undefined) this.applyWeights = weights
     if (options.createClient !== undefined) {
       const close = options.closeClient
@@ -139,11 +141,98 @@ export class Core {
     }
   }
 
-  /** The p95 estimator, created the first time a call hedges at `'p95'`. */
-  latencyWindow(): LatencyWindow {
-    this.latency ??= new LatencyWindow()
-    return this.latency
+  // BalancerPort
+
+  invalidate(): void {
+    this.set.invalidate()
   }
+
+  members(): IterableIterator<EndpointState> {
+    return this.set.members.values()
+  }
+
+  tracked(): IterableIterator<EndpointState> {
+    return this.set.all()
+  }
+
+  memberCount(): number {
+    return this.set.size
+  }
+
+  find(id: string): EndpointState | undefined {
+    return this.set.find(id)
+  }
+
+  /** Emits an event if anyone listens, isolating keel from listeners that throw. */
+  emit(event: string, payload: unknown): void {
+    if (this.emitter.listenerCount(event) === 0) return
+    emitSafely(this.emitter, event, payload)
+  }
+
+  warn(code: string, message: string): void {
+    this.emit('warning', { code, message })
+  }
+
+  // AdapterPort
+
+  uniqueResourceName(base: string): string {
+    let name = base
+    for (let i = 2; this.resources.has(name); i++) name = `${base}#${i}`
+    return name
+  }
+
+  installHealthCheck(type: HealthCheckType, check: HealthCheck): boolean {
+    if (this.health === undefined) return false
+    this.health.install(type, check)
+    return true
+  }
+
+  control(attempt: object): AttemptControl | undefined {
+    return attempt instanceof AttemptImpl ? attempt : undefined
+  }
+
+  // AddOnPort
+
+  addAttemptObserver(observer: AttemptObserver): () => void {
+    // An add-on's throw must not stop the attempt's end: it surfaces on a microtask instead.
+    const safe: AttemptObserver = {
+      attemptEnded(attempt, now) {
+        try {
+          observer.attemptEnded(attempt, now)
+        } catch (error) {
+          queueMicrotask(() => {
+            throw error
+          })
+        }
+      },
+    }
+    this.observers.push(safe)
+    return () => remove(this.observers, safe)
+  }
+
+  addMemberObserver(observer: MemberObserver): () => void {
+    this.memberObservers.push(observer)
+    for (const state of this.set.all()) observer.attach(state)
+    return () => remove(this.memberObservers, observer)
+  }
+
+  addEjectionListener(listener: EjectionListener): () => void {
+    return this.ejection.addListener(listener)
+  }
+
+  eject(endpointId: string, detector: DetectorName, reason: string, until?: number): boolean {
+    const state = this.set.members.get(endpointId)
+    return state !== undefined && this.ejection.eject(state, detector, reason, until)
+  }
+
+  restore(endpointId: string, detector: DetectorName, reason: string): boolean {
+    const state = this.set.find(endpointId)
+    if (state === undefined) return false
+    this.ejection.restore(state, detector, reason)
+    return true
+  }
+
+  // The hub's own
 
   /** `endpoint.client`: the endpoint's `createClient` resource. */
   clientFor(state: EndpointState): unknown {
@@ -153,29 +242,33 @@ export class Core {
     return this.resources.get(CLIENT_RESOURCE, state)
   }
 
-  attachDetectors(state: EndpointState): void {
-    this.breakers?.attach(state)
-    for (const detector of this.detectors) detector.attach(state)
+  attachObservers(state: EndpointState): void {
+    for (const observer of this.memberObservers) observer.attach(state)
   }
 
-  detachDetectors(state: EndpointState): void {
-    this.breakers?.detach(state)
-    for (const detector of this.detectors) detector.detach(state)
+  detachObservers(state: EndpointState): void {
+    for (const observer of this.memberObservers) observer.detach(state)
     if (state.ejectionTimers !== undefined) {
       for (const entry of state.ejectionTimers.values()) this.timers.cancel(entry)
       state.ejectionTimers = undefined
     }
   }
 
-  /** Starts an attempt on an admitted endpoint: it is in flight until `finishAttempt`. */
-  startAttempt(
-    state: EndpointState,
-    number: number,
-    previous: readonly AttemptRecord[],
+  // CallPort
+
+  select(
+    key: string | Uint8Array | undefined,
+    tried: readonly EndpointState[] | undefined,
     now: number,
-    trial: boolean,
-  ): AttemptImpl {
-    const attempt = new Attempt(state, number, previous, now, trial)
+    untriedOnly = false,
+  ): EndpointState {
+    return this.set.select(key, tried, now, untriedOnly)
+  }
+
+  /** Starts an attempt on the endpoint the last `select` admitted: in flight until `finishAttempt`. */
+  startAttempt(state: EndpointState, number: number, previous: readonly AttemptRecord[], now: number): AttemptImpl {
+    const trial = this.set.lastTrial
+    const attempt = new AttemptImpl(state, number, previous, now, trial)
     state.inFlight++
     this.inFlight++
     state.linkAttempt(attempt)
@@ -208,9 +301,10 @@ export class Core {
   }
 
   /**
-   * Ends an attempt exactly once: classifies it (by keel's reason when keel cancelled it),
-   * releases its in-flight slot and feeds latency and detectors. A second call, when `fn`
-   * settles after keel already ended the attempt, only discards a returned value.
+   * Ends an attempt exactly once: classifies it (by keel's reason when keel cancelled it, by the
+   * adapter's known verdict when it gave one), releases its in-flight slot, counts it, then feeds
+   * every attempt observer in order. A second call, when `fn` settles after keel already ended the
+   * attempt, only discards a returned value.
    */
   finishAttempt(attempt: AttemptImpl): void {
     if (attempt.ended) {
@@ -227,10 +321,11 @@ export class Core {
       attempt.timeoutEntry = undefined
     }
     const now = this.clock.now()
-    const duration = now - attempt.start
-    attempt.durationMs = duration
+    attempt.durationMs = now - attempt.start
     if (!attempt.cancelled) {
-      const result = attempt.threw ? this.classifier.error(attempt.error) : this.classifier.value(attempt.value)
+      const result = attempt.threw
+        ? this.classifier.error(attempt.error, attempt.hint)
+        : this.classifier.value(attempt.value, attempt.hint)
       if (typeof result === 'string') {
         attempt.verdict = result
       } else {
@@ -239,42 +334,13 @@ export class Core {
         attempt.refused = result.refused === true
       }
     }
-    if (attempt.verdict !== 'cancelled') state.requests++
-    switch (attempt.verdict) {
-      case 'success':
-        state.load.observe(now, duration)
-        if (!this.set.calibrated) this.set.calibrate(now, duration)
-        break
-      case 'caller-error':
-        // A stale IP answering instant 404s must not attract traffic: may raise, never lower.
-        state.load.raise(now, duration)
-        break
-      case 'endpoint-failure':
-      case 'not-sent':
-        state.failures++
-        state.load.penalize(now, duration, failureFloorMs(this.set.members.values(), state))
-        break
-      case 'overloaded':
-        pauseForOverload(this, state, attempt.retryAfterMs, now)
-        break
-      default:
-        break
-    }
-    const latency = this.latency
-    if (latency !== undefined) {
-      // Answers count, and so does a hedge loser's time so far: it was at least that slow, and
-      // leaving it out would hide exactly the tail the p95 delay is meant to see.
-      const verdict = attempt.verdict
-      if (verdict === 'success' || verdict === 'caller-error' || attempt.cancelReason instanceof HedgeLostError) {
-        latency.record(now, duration)
-      }
-    }
-    if (this.breakers !== undefined)
-      this.breakers.record(state, attempt.verdict, duration, attempt.trial, attempt.start)
-    else if (attempt.trial) state.trialInFlight = false
-    if (attempt.verdict !== 'cancelled') {
-      for (const detector of this.detectors) detector.record?.(state, attempt, now)
-    }
+    const verdict = attempt.verdict
+    if (verdict !== 'cancelled') state.requests++
+    if (verdict === 'endpoint-failure' || verdict === 'not-sent') state.failures++
+    // Without breakers nobody else frees a half-open trial (breakers off: there is none).
+    if (attempt.trial && this.breakers === undefined) state.trialInFlight = false
+    const observers = this.observers
+    for (let i = 0; i < observers.length; i++) observers[i]!.attemptEnded(attempt, now)
     if (state.draining && state.inFlight === 0) this.set.finishDrain(state)
     const wake = attempt.onEnd
     if (wake !== undefined) {
@@ -295,25 +361,39 @@ export class Core {
     })
   }
 
-  /** Emits an event if anyone listens, isolating keel from listeners that throw. */
-  emit(event: string, payload: unknown): void {
-    if (this.emitter.listenerCount(event) === 0) return
-    emitSafely(this.emitter, event, payload)
-  }
-
-  warn(code: string, message: string): void {
-    this.emit('warning', { code, message })
-  }
-
   /** Asks discovery for a fresh answer (every endpoint ejected or none left). */
   requestRefresh(): void {
     this.refresh?.()
+  }
+
+  callStarted(): void {
+    this.pending++
   }
 
   /** A call settled: when the balancer is closing and this was the last one, wake `close()`. */
   callSettled(): void {
     if (--this.pending === 0 && this.onIdle !== undefined) this.onIdle()
   }
+
+  waiting(call: { cancel(reason: unknown): void }, waits: boolean): void {
+    if (waits) this.liveCalls.add(call)
+    else this.liveCalls.delete(call)
+  }
+
+  latencyQuantile(now: number, q: number): number | undefined {
+    return this.load.latencyWindow().quantile(now, q)
+  }
+
+  anyPickable(): boolean {
+    return this.set.anyPickable()
+  }
+
+  earliestOverloadEnd(): number {
+    return this.set.earliestOverloadEnd()
+  }
 }
 
-export { NO_PREVIOUS }
+function remove<T>(list: T[], item: T): void {
+  const i = list.indexOf(item)
+  if (i !== -1) list.splice(i, 1)
+}

@@ -1,11 +1,38 @@
 import type { TimerEntry } from '../internal/timer-queue.ts'
+import { Detector } from '../model/detector.ts'
 import type { EndpointInfo } from '../model/endpoint.ts'
 import { EndpointRemovedError, NoEndpointAvailableError } from '../model/errors.ts'
+import type { PickContext, PickerEndpoint } from '../model/picker.ts'
+import type { ResolvedOptions } from '../options/resolved-options.ts'
 import { hashKey } from '../pickers/hash.ts'
-import type { PickContext, PickerEndpoint } from '../pickers/picker.ts'
 import { Selection } from '../priorities/levels.ts'
-import type { Core } from './core.ts'
-import { Detector, EndpointState } from './endpoint-state.ts'
+import type { AttemptImpl } from './attempt.ts'
+import { EndpointState, type ResourceOwner } from './endpoint-state.ts'
+import type { BalancerPort } from './ports.ts'
+
+/** What the endpoint set needs from the hub. */
+export interface SetHost extends ResourceOwner, Pick<BalancerPort, 'clock' | 'random' | 'timers' | 'emit' | 'warn'> {
+  readonly options: Pick<
+    ResolvedOptions,
+    'maxInFlightPerEndpoint' | 'drainTimeout' | 'picker' | 'fallbackPicker' | 'panicThreshold'
+  >
+  /** Attempts in flight over every endpoint. */
+  readonly inFlight: number
+  /** The picker uses keys (hash pickers). */
+  readonly keyed: boolean
+  /** The picker is built from membership (hash pickers): rebuilt on a timer. */
+  readonly memberScoped: boolean
+  readonly memberRebuildInterval: number
+  readonly ejection: { memberLeft(state: EndpointState): void; memberRejoined(state: EndpointState): void }
+  readonly resources: { closeAll(state: EndpointState): void }
+  /** Tells the member observers (breaker, outlier, health, add-ons). */
+  attachObservers(state: EndpointState): void
+  detachObservers(state: EndpointState): void
+  /** Sets effective weights before a rebuild (slow start). */
+  applyWeights(states: Iterable<EndpointState>, now: number): void
+  cancelAttempt(attempt: AttemptImpl, reason: unknown): void
+  requestRefresh(): void
+}
 
 /** PeakEWMA decay (Finagle, Linkerd, tower): 10 s. */
 export const EWMA_DECAY_MS = 10_000
@@ -46,13 +73,8 @@ export class EndpointSet {
   readonly draining = new Map<string, EndpointState>()
   /** Whether the last successful `select` admitted a half-open breaker's trial. */
   lastTrial = false
-  /**
-   * False until the set's first successful answer: the endpoints made before it share a guessed
-   * latency (30 ms) that says nothing of this service (see `calibrate`).
-   */
-  calibrated = false
 
-  readonly #core: Core
+  readonly #core: SetHost
   readonly #context: PickContextImpl
   #selection: Selection | undefined
   #dirty = true
@@ -67,7 +89,7 @@ export class EndpointSet {
     if (this.#dirty) this.#rebuild()
   }
 
-  constructor(core: Core) {
+  constructor(core: SetHost) {
     this.#core = core
     this.#context = new PickContextImpl(core.options.maxInFlightPerEndpoint)
   }
@@ -203,19 +225,8 @@ export class EndpointSet {
     this.draining.delete(state.id)
     if (state.drainEntry !== undefined) this.#core.timers.cancel(state.drainEntry)
     state.drainEntry = undefined
-    this.#core.detachDetectors(state)
+    this.#core.detachObservers(state)
     this.#core.resources.closeAll(state)
-  }
-
-  /**
-   * The first answer this set ever got: every endpoint still on its guessed latency takes it as
-   * its guess, at the same instant. Without this, a fresh fleet's estimates stay the 30 ms guess
-   * for the ~30 s the decay needs to bring them under real latencies, ordered only by the
-   * microseconds between their creations (p2c-ewma then sends all light traffic to the oldest).
-   */
-  calibrate(now: number, ms: number): void {
-    this.calibrated = true
-    for (const state of this.all()) if (state.load.guess) state.load.reset(now, ms)
   }
 
   /** Stops the hash-picker rebuild timer (the balancer is closing). */
@@ -289,7 +300,7 @@ export class EndpointSet {
     }
     const state = new EndpointState(info, core, now, coldStartMs, EWMA_DECAY_MS)
     this.members.set(info.id, state)
-    core.attachDetectors(state)
+    core.attachObservers(state)
     this.#membershipChanged()
     core.emit('endpointAdded', { endpoint: state.endpoint })
   }

@@ -1,22 +1,10 @@
 import type { TimerEntry } from '../internal/timer-queue.ts'
 import { PeakEwma } from '../load/peak-ewma.ts'
+import { type BreakerPhase, Detector } from '../model/detector.ts'
 import type { Endpoint } from '../model/endpoint.ts'
 import { EndpointInfo } from '../model/endpoint.ts'
-import type { PickerEndpoint } from '../pickers/picker.ts'
+import type { PickerEndpoint } from '../model/picker.ts'
 import type { AttemptImpl } from './attempt.ts'
-
-/** Detectors that can take an endpoint out of rotation; bits of `EndpointState.ejectedBy`. */
-export const Detector = Object.freeze({
-  breaker: 1,
-  outlier: 2,
-  health: 4,
-  overload: 8,
-})
-export type DetectorName = keyof typeof Detector
-/** Ejections that count against `maxEjectionPercent` (breakers and outlier detection share it). */
-export const CAPPED_DETECTORS = Detector.breaker | Detector.outlier
-
-export type BreakerPhase = 'closed' | 'open' | 'half-open'
 
 /** Reaches the balancer's per-endpoint resources for `endpoint.client`. */
 export interface ResourceOwner {

@@ -1,5 +1,15 @@
-import type { Core } from './core.ts'
-import { Detector, type EndpointState } from './endpoint-state.ts'
+import type { RetryBudget } from '../call/budget.ts'
+import type { Clock } from '../internal/clock.ts'
+import { Detector } from '../model/detector.ts'
+import type { EndpointSet } from './endpoint-set.ts'
+import type { EndpointState } from './endpoint-state.ts'
+
+/** What a snapshot reads. */
+export interface SnapshotSource {
+  readonly clock: Clock
+  readonly set: Pick<EndpointSet, 'members' | 'draining' | 'panicking'>
+  readonly budget: RetryBudget | undefined
+}
 
 /** An endpoint's state names, in precedence order: `state` is the first that applies. */
 export type EndpointStateName = 'draining' | 'unhealthy' | 'ejected' | 'open' | 'half-open' | 'active'
@@ -46,7 +56,7 @@ function statesOf(state: EndpointState): EndpointStateName[] {
 }
 
 /** A JSON-serialisable view of the balancer: members first (by id), then draining endpoints. */
-export function takeSnapshot(core: Core): BalancerSnapshot {
+export function takeSnapshot(core: SnapshotSource): BalancerSnapshot {
   const now = core.clock.now()
   const byId = (a: EndpointState, b: EndpointState) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
   const states = [...[...core.set.members.values()].sort(byId), ...[...core.set.draining.values()].sort(byId)]

@@ -1,21 +1,18 @@
 import { EventEmitter } from 'node:events'
 import CircuitBreaker from 'opossum'
-import type { EndpointState } from '../core/endpoint-state.ts'
-import type { TimerEntry } from '../internal/timer-queue.ts'
+import type {
+  AttemptObserver,
+  BalancerPort,
+  EndedAttempt,
+  EndpointState,
+  MemberObserver,
+  TimerEntry,
+} from '../core/ports.ts'
 import type { Verdict } from '../model/verdict.ts'
 import type { ResolvedBreaker } from '../options/resolved-options.ts'
-import type { EjectionState } from './ejection-state.ts'
 
 /** What the breaker detector needs from the balancer. */
-export interface BreakerHost {
-  readonly ejection: EjectionState
-  now(): number
-  schedule(at: number, fire: () => void): TimerEntry
-  cancel(entry: TimerEntry): void
-  /** Eligibility changed (half-open): rebuild the picker snapshot. */
-  invalidate(): void
-  emit(event: 'breakerOpen' | 'breakerHalfOpen' | 'breakerClose', endpoint: EndpointState['endpoint']): void
-}
+export type BreakerHost = Pick<BalancerPort, 'ejection' | 'clock' | 'timers' | 'invalidate' | 'emit'>
 
 interface EndpointBreaker {
   breaker: CircuitBreaker
@@ -46,7 +43,7 @@ const MAX_TIMER = 2 ** 31 - 1
  * runs on keel's clock by replacing the open breaker with one restored in half-open state
  * (opossum's documented `state` option), so tests drive it with the injected clock.
  */
-export class BreakerDetector {
+export class BreakerDetector implements AttemptObserver, MemberObserver {
   readonly #options: ResolvedBreaker
   readonly #host: BreakerHost
   /** Rotate controllers, each serving at most SHARD_SIZE breakers (see `#shard()`). */
@@ -69,7 +66,7 @@ export class BreakerDetector {
       breaker: this.#create(state, 'closed', shard),
       shard,
       halfOpenEntry: undefined,
-      createdAt: this.#host.now(),
+      createdAt: this.#host.clock.now(),
     } satisfies EndpointBreaker
     state.breakerPhase = 'closed'
   }
@@ -78,9 +75,14 @@ export class BreakerDetector {
   detach(state: EndpointState): void {
     const record = state.breaker as EndpointBreaker | undefined
     if (record === undefined) return
-    if (record.halfOpenEntry !== undefined) this.#host.cancel(record.halfOpenEntry)
+    if (record.halfOpenEntry !== undefined) this.#host.timers.cancel(record.halfOpenEntry)
     record.breaker.shutdown()
     state.breaker = undefined
+  }
+
+  /** The attempt observer: after the load estimate, before outlier detection. */
+  attemptEnded(attempt: EndedAttempt): void {
+    this.record(attempt.state, attempt.verdict, attempt.durationMs, attempt.trial, attempt.start)
   }
 
   /**
@@ -123,10 +125,10 @@ export class BreakerDetector {
     }
   }
 
-  /** Stops the rotate timer and shuts every breaker down. */
-  close(states: Iterable<EndpointState>): void {
+  /** Stops the rotate timer and shuts every breaker down (the balancer is closing). */
+  shutdown(states: Iterable<EndpointState>): void {
     this.#closed = true
-    if (this.#rotateEntry !== undefined) this.#host.cancel(this.#rotateEntry)
+    if (this.#rotateEntry !== undefined) this.#host.timers.cancel(this.#rotateEntry)
     for (const state of states) this.detach(state)
   }
 
@@ -185,12 +187,12 @@ export class BreakerDetector {
     if (record === undefined || record.breaker !== breaker) return
     state.breakerPhase = 'open'
     state.trialInFlight = false
-    record.createdAt = this.#host.now()
+    record.createdAt = this.#host.clock.now()
     this.#host.ejection.eject(state, 'breaker', 'open')
     this.#host.invalidate()
-    this.#host.emit('breakerOpen', state.endpoint)
-    if (record.halfOpenEntry !== undefined) this.#host.cancel(record.halfOpenEntry)
-    record.halfOpenEntry = this.#host.schedule(this.#host.now() + this.#options.resetTimeout, () =>
+    this.#host.emit('breakerOpen', { endpoint: state.endpoint })
+    if (record.halfOpenEntry !== undefined) this.#host.timers.cancel(record.halfOpenEntry)
+    record.halfOpenEntry = this.#host.timers.schedule(this.#host.clock.now() + this.#options.resetTimeout, () =>
       this.#halfOpen(state),
     )
   }
@@ -202,11 +204,11 @@ export class BreakerDetector {
     // Replacing the breaker clears opossum's own reset timer and starts the trial on a clean window.
     record.breaker.shutdown()
     record.breaker = this.#create(state, 'half-open', record.shard)
-    record.createdAt = this.#host.now()
+    record.createdAt = this.#host.clock.now()
     state.breakerPhase = 'half-open'
     state.trialInFlight = false
     this.#host.invalidate()
-    this.#host.emit('breakerHalfOpen', state.endpoint)
+    this.#host.emit('breakerHalfOpen', { endpoint: state.endpoint })
   }
 
   #closedAgain(state: EndpointState, breaker: CircuitBreaker): void {
@@ -215,17 +217,17 @@ export class BreakerDetector {
     if (record === undefined || record.breaker !== breaker) return
     breaker.shutdown()
     record.breaker = this.#create(state, 'closed', record.shard)
-    record.createdAt = this.#host.now()
+    record.createdAt = this.#host.clock.now()
     state.breakerPhase = 'closed'
     state.trialInFlight = false
     this.#host.ejection.restore(state, 'breaker', 'closed')
     this.#host.invalidate()
-    this.#host.emit('breakerClose', state.endpoint)
+    this.#host.emit('breakerClose', { endpoint: state.endpoint })
   }
 
   #scheduleRotate(): void {
     if (this.#closed) return
-    this.#rotateEntry = this.#host.schedule(this.#host.now() + this.#bucketMs, () => {
+    this.#rotateEntry = this.#host.timers.schedule(this.#host.clock.now() + this.#bucketMs, () => {
       for (const shard of this.#shards) shard.emit('rotate')
       this.#scheduleRotate()
     })

@@ -1,5 +1,5 @@
-import { CAPPED_DETECTORS, Detector, type DetectorName, type EndpointState } from '../core/endpoint-state.ts'
-import type { TimerEntry } from '../internal/timer-queue.ts'
+import type { BalancerPort, EjectionChange, EjectionListener, EjectionPort, EndpointState } from '../core/ports.ts'
+import { CAPPED_DETECTORS, Detector, type DetectorName } from '../model/detector.ts'
 
 /** What `ejected` and `restored` events carry. */
 export interface EjectionEvent {
@@ -11,16 +11,7 @@ export interface EjectionEvent {
 }
 
 /** What the ejection state needs from the balancer. */
-export interface EjectionHost {
-  /** Members that count toward `maxEjectionPercent` (all levels, draining excluded). */
-  memberCount(): number
-  members(): Iterable<EndpointState>
-  /** Eligibility changed: rebuild the picker snapshot before the next pick. */
-  invalidate(): void
-  emit(event: 'ejected' | 'restored', payload: EjectionEvent): void
-  schedule(at: number, fire: () => void): TimerEntry
-  cancel(entry: TimerEntry): void
-}
+export type EjectionHost = Pick<BalancerPort, 'memberCount' | 'members' | 'invalidate' | 'emit' | 'timers'>
 
 /**
  * One ejection state per balancer, fed by every detector (breaker, outlier, health, overload).
@@ -29,11 +20,13 @@ export interface EjectionHost {
  * endpoint stays eligible. A breaker held back this way is ejected as soon as a slot frees;
  * an outlier detection that found no slot is dropped, as in Envoy.
  */
-export class EjectionState {
+export class EjectionState implements EjectionPort {
   readonly #host: EjectionHost
   readonly #maxPercent: number
   /** Members with a capped ejection in force. */
   #capped = 0
+  /** Add-ons' listeners (`AddOnPort.addEjectionListener`). */
+  #listeners: EjectionListener[] | undefined
 
   constructor(host: EjectionHost, maxEjectionPercent: number) {
     this.#host = host
@@ -72,7 +65,7 @@ export class EjectionState {
     state.ejectedBy |= bit
     state.ejections++
     this.#host.invalidate()
-    this.#host.emit(
+    this.#changed(
       'ejected',
       until === undefined
         ? { endpoint: state.endpoint, detector, reason }
@@ -93,7 +86,7 @@ export class EjectionState {
       this.#promoteHeld()
     }
     this.#host.invalidate()
-    this.#host.emit('restored', { endpoint: state.endpoint, detector, reason })
+    this.#changed('restored', { endpoint: state.endpoint, detector, reason })
   }
 
   /** A member started draining: it no longer holds a cap slot. */
@@ -118,8 +111,34 @@ export class EjectionState {
   close(): void {
     for (const state of this.#host.members()) {
       if (state.ejectionTimers === undefined) continue
-      for (const entry of state.ejectionTimers.values()) this.#host.cancel(entry)
+      for (const entry of state.ejectionTimers.values()) this.#host.timers.cancel(entry)
       state.ejectionTimers = undefined
+    }
+  }
+
+  /** Adds an add-on's listener; returns its remover. */
+  addListener(listener: EjectionListener): () => void {
+    const listeners = (this.#listeners ??= [])
+    listeners.push(listener)
+    return () => {
+      const i = listeners.indexOf(listener)
+      if (i !== -1) listeners.splice(i, 1)
+    }
+  }
+
+  #changed(kind: 'ejected' | 'restored', event: EjectionEvent): void {
+    this.#host.emit(kind, event)
+    const listeners = this.#listeners
+    if (listeners === undefined || listeners.length === 0) return
+    const change: EjectionChange = { kind, ...event }
+    for (const listener of [...listeners]) {
+      try {
+        listener(change)
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error
+        })
+      }
     }
   }
 
@@ -132,13 +151,13 @@ export class EjectionState {
       state.ejectedBy |= held
       state.ejections++
       this.#host.invalidate()
-      this.#host.emit('ejected', { endpoint: state.endpoint, detector: 'breaker', reason: 'open' })
+      this.#changed('ejected', { endpoint: state.endpoint, detector: 'breaker', reason: 'open' })
     }
   }
 
   #scheduleRestore(state: EndpointState, bit: number, detector: DetectorName, until: number): void {
     this.#cancelTimer(state, bit)
-    const entry = this.#host.schedule(until, () => {
+    const entry = this.#host.timers.schedule(until, () => {
       state.ejectionTimers?.delete(bit)
       this.restore(state, detector, 'expired')
     })
@@ -148,7 +167,7 @@ export class EjectionState {
   #cancelTimer(state: EndpointState, bit: number): void {
     const entry = state.ejectionTimers?.get(bit)
     if (entry === undefined) return
-    this.#host.cancel(entry)
+    this.#host.timers.cancel(entry)
     state.ejectionTimers!.delete(bit)
   }
 }

@@ -1,7 +1,12 @@
-import type { AttemptImpl } from '../core/attempt.ts'
-import type { AttachedDetector, Core } from '../core/core.ts'
-import { Detector, type EndpointState } from '../core/endpoint-state.ts'
-import type { TimerEntry } from '../internal/timer-queue.ts'
+import type {
+  AttemptObserver,
+  BalancerPort,
+  EndedAttempt,
+  EndpointState,
+  MemberObserver,
+  TimerEntry,
+} from '../core/ports.ts'
+import { Detector } from '../model/detector.ts'
 import type { ResolvedOutlier } from '../options/resolved-options.ts'
 
 /** Why the outlier detector ejected an endpoint (the `reason` of its `ejected` events). */
@@ -45,7 +50,7 @@ class OutlierRecord {
  *
  * Verdicts: `success` and `caller-error` are successes (a 4xx is the caller's fault; Envoy
  * counts every non-5xx answer as a success); `endpoint-failure` and `not-sent` are failures;
- * `overloaded` is load shedding and counts for nothing; `cancelled` never reaches `record`.
+ * `overloaded` is load shedding and counts for nothing; `cancelled` counts for nothing.
  *
  * While an endpoint is ejected by this detector, its verdicts are ignored: they come from attempts
  * that started before the ejection or that panic mode sent to it, and say nothing new. Ejecting
@@ -61,15 +66,18 @@ class OutlierRecord {
  * does not count as healthy. The ejection state lifts the ejection at its `until` on its own timer,
  * not at a sweep.
  */
-export class OutlierDetector implements AttachedDetector {
-  readonly #core: Core
+/** What outlier detection needs from the balancer. */
+export type OutlierHost = Pick<BalancerPort, 'clock' | 'random' | 'timers' | 'ejection' | 'members'>
+
+export class OutlierDetector implements AttemptObserver, MemberObserver {
+  readonly #core: OutlierHost
   readonly #options: ResolvedOutlier
   readonly #candidates: OutlierRecord[] = []
   readonly #states: EndpointState[] = []
   #entry: TimerEntry | undefined
   #closed = false
 
-  constructor(core: Core, options: ResolvedOutlier) {
+  constructor(core: OutlierHost, options: ResolvedOutlier) {
     this.#core = core
     this.#options = options
     this.#schedule()
@@ -83,7 +91,9 @@ export class OutlierDetector implements AttachedDetector {
     state.outlier = undefined
   }
 
-  record(state: EndpointState, attempt: AttemptImpl, now: number): void {
+  /** The attempt observer: after the breaker, before the overload pause. */
+  attemptEnded(attempt: EndedAttempt, now: number): void {
+    const state = attempt.state
     const record = state.outlier as OutlierRecord | undefined
     // A draining endpoint takes no new picks: its last attempts have nothing left to decide.
     if (record === undefined || state.draining || (state.ejectedBy & Detector.outlier) !== 0) return
@@ -127,7 +137,7 @@ export class OutlierDetector implements AttachedDetector {
     const states = this.#states
     records.length = 0
     states.length = 0
-    for (const state of this.#core.set.members.values()) {
+    for (const state of this.#core.members()) {
       const record = state.outlier as OutlierRecord | undefined
       if (record === undefined) continue
       const ejected = (state.ejectedBy & Detector.outlier) !== 0
@@ -223,7 +233,9 @@ export class OutlierDetector implements AttachedDetector {
 }
 
 /** The outlier detector of a balancer, or undefined when `outlierDetection` is `false`. */
-export function createOutlierDetector(core: Core): OutlierDetector | undefined {
-  const options = core.options.outlierDetection
+export function createOutlierDetector(
+  core: OutlierHost,
+  options: ResolvedOutlier | false,
+): OutlierDetector | undefined {
   return options === false ? undefined : new OutlierDetector(core, options)
 }

@@ -1,6 +1,5 @@
 import type { EventEmitter } from 'eventemitter3'
-import type { DetectorName } from '../core/endpoint-state.ts'
-import type { HealthCheckOptions } from '../options/options.ts'
+import type { DetectorName, HealthCheckType } from './detector.ts'
 import type { Endpoint } from './endpoint.ts'
 import type { Verdict } from './verdict.ts'
 
@@ -19,7 +18,7 @@ export interface EjectedEvent<C = unknown> {
 export interface HealthEvent<C = unknown> {
   readonly endpoint: Endpoint<C>
   /** The check's type. */
-  readonly check: NonNullable<HealthCheckOptions['type']>
+  readonly check: HealthCheckType
 }
 
 /** One ended attempt: the observation hook for metrics and tracing. */

@@ -3,8 +3,8 @@ import type { Discovery } from '../discovery/discovery.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import type { Endpoint, EndpointInfo, EndpointInput } from '../model/endpoint.ts'
+import type { PickerFactory } from '../model/picker.ts'
 import type { Verdict } from '../model/verdict.ts'
-import type { PickerFactory } from '../pickers/picker.ts'
 import type { PickerName } from '../pickers/registry.ts'
 
 // ---------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import {
   typeError,
 } from '../internal/validate.ts'
 import type { EndpointInput } from '../model/endpoint.ts'
-import type { PickerFactory } from '../pickers/picker.ts'
+import type { PickerFactory } from '../model/picker.ts'
 import { PICKER_NAMES, type PickerName, pickerByName } from '../pickers/registry.ts'
 import {
   CALL_RETRY_KEYS,

@@ -3,7 +3,7 @@ import type { Discovery } from '../discovery/discovery.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import type { EndpointInfo, EndpointInput } from '../model/endpoint.ts'
-import type { PickerFactory } from '../pickers/picker.ts'
+import type { PickerFactory } from '../model/picker.ts'
 import type { FailurePercentageOptions, RetryDecision, SuccessRateOptions } from './options.ts'
 
 // The options after validation: every default applied, every object frozen (resolve-options.ts).

@@ -1,6 +1,7 @@
-import { Detector, type EndpointState } from '../core/endpoint-state.ts'
+import type { EndpointState } from '../core/ports.ts'
 import type { Random } from '../internal/random.ts'
-import type { PickContext, Picker, PickerFactory } from '../pickers/picker.ts'
+import { Detector } from '../model/detector.ts'
+import type { PickContext, Picker, PickerFactory } from '../model/picker.ts'
 
 /**
  * Envoy's overprovisioning factor, as a percentage (`overprovisioning_factor` 140): a level at

@@ -1,4 +1,4 @@
-import type { EndpointState } from '../core/endpoint-state.ts'
+import type { EndpointState } from '../core/ports.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import { typeError } from '../internal/validate.ts'

@@ -1,6 +1,4 @@
-import type { Core } from '../core/core.ts'
-import type { EndpointState } from '../core/endpoint-state.ts'
-import type { TimerEntry } from '../internal/timer-queue.ts'
+import type { BalancerPort, EndpointState, TimerEntry } from '../core/ports.ts'
 import type { ResolvedSlowStart } from '../options/resolved-options.ts'
 
 /** What slow start remembers of an endpoint between two rebuilds. */
@@ -39,8 +37,8 @@ export function slowStartFactor(elapsedMs: number, config: ResolvedSlowStart): n
 
 /**
  * Slow start (Envoy `slow_start_config`): returns the hook the endpoint set calls before each
- * rebuild to set every member's effective weight, or undefined when slow start is off or the
- * picker does not take it (hash pickers, `PickerFactory.slowStart === false`: their ring or table
+ * rebuild to set every member's effective weight, or undefined when slow start is off. The hub
+ * does not ask when the picker does not take it (hash pickers, `PickerFactory.slowStart === false`: their ring or table
  * uses static weights only, as in Envoy, where slow start exists only for ROUND_ROBIN and
  * LEAST_REQUEST).
  *
@@ -51,17 +49,18 @@ export function slowStartFactor(elapsedMs: number, config: ResolvedSlowStart): n
  * endpoints does not ramp: with nothing warm beside them, ramping them all together changes no
  * share. While any endpoint ramps, a background timer rebuilds the snapshot every `rampStep`.
  */
-export function slowStartWeights(core: Core): ((states: Iterable<EndpointState>, now: number) => void) | undefined {
-  const config = core.options.slowStart
-  const picker = core.options.picker
-  if (config === false || picker.scope === 'members' || picker.slowStart === false) return undefined
+export function slowStartWeights(
+  core: Pick<BalancerPort, 'timers' | 'invalidate'>,
+  config: ResolvedSlowStart | false,
+): ((states: Iterable<EndpointState>, now: number) => void) | undefined {
+  if (config === false) return undefined
   const records = new WeakMap<EndpointState, RampRecord>()
   const step = rampStep(config.window)
   let started = false
   let tick: TimerEntry | undefined
   const onTick = () => {
     tick = undefined
-    core.set.invalidate()
+    core.invalidate()
   }
   return (states, now) => {
     let nextEnd = Number.POSITIVE_INFINITY

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { coreOf } from '../../src/core/port-access.ts'
 import {
   Balancer,
   type BalancerOptions,
@@ -7,7 +8,6 @@ import {
   roundRobin,
   seededRandom,
 } from '../../src/index.ts'
-import { coreOf } from '../../src/internal/core-of.ts'
 import { rampStep } from '../../src/warmup/slow-start.ts'
 import { ManualClock } from '../helpers/clock.ts'
 

@@ -1,7 +1,7 @@
 import { PassThrough, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios'
-import type { Attempt, AttemptImpl } from '../../core/attempt.ts'
+import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions } from '../../options/options.ts'
 import { isOnceBody } from '../http/body-kind.ts'
@@ -143,7 +143,7 @@ export class AxiosRun {
     const handed = new AxiosHandedOver(response, config.url!)
     const data = response.data
     if (!isReadable(data)) return handed
-    if ((attempt as AttemptImpl).cancelled || this.#delivered) {
+    if (this.host.port.control(attempt)?.cancelled === true || this.#delivered) {
       discard(data)
       throw new AttemptLost()
     }

@@ -1,7 +1,7 @@
 // Entry point `keel/axios`: an axios adapter that balances every request over a Balancer.
 import axios, { type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios'
 import { Balancer } from '../../balancer.ts'
-import { coreOf } from '../../internal/core-of.ts'
+import { adapterPort } from '../../core/port-access.ts'
 import { isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
 import { callOptionsTable, retryPolicies } from '../http/retry-policy.ts'
 import { parseServiceUrl } from '../http/service-url.ts'
@@ -61,15 +61,16 @@ export function axiosAdapter(balancer: Balancer<unknown>, options: AxiosAdapterO
   if (options.agent !== undefined && !isPlainObject(options.agent)) {
     throw typeError('agent', 'an object of node:https Agent options', options.agent)
   }
-  const core = coreOf(balancer)
-  const policies = retryPolicies(core)
+  const port = adapterPort(balancer)
+  const policies = retryPolicies(port.settings.retry)
   const AxiosHeaders = axios.AxiosHeaders
   const host: AxiosHost = {
     balancer,
-    classifier: core.classifier,
+    port,
+    classifier: port.classifier,
     policies,
     callOptions: callOptionsTable(policies),
-    agents: new EndpointAgents(balancer, core, options.agent),
+    agents: new EndpointAgents(balancer, port, options.agent),
     http: axios.getAdapter('http'),
     copyHeaders: (headers) => {
       const copy = new AxiosHeaders(headers)

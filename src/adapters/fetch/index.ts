@@ -1,6 +1,6 @@
 // Entry point `keel/fetch`: a fetch-compatible function that balances every request.
 import { Balancer } from '../../balancer.ts'
-import { coreOf } from '../../internal/core-of.ts'
+import { adapterPort } from '../../core/port-access.ts'
 import { checkFunction, isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
 import { callOptionsTable, retryPolicies } from '../http/retry-policy.ts'
 import { parseServiceUrl, pathUnder, SCHEME, type ServiceUrl } from '../http/service-url.ts'
@@ -97,14 +97,15 @@ export function createFetch(balancer: Balancer<unknown>, options: CreateFetchOpt
   if (options.connect !== undefined && !isPlainObject(options.connect)) {
     throw typeError('connect', 'an object of TLS connect options', options.connect)
   }
-  const core = coreOf(balancer)
-  const policies = retryPolicies(core)
+  const port = adapterPort(balancer)
+  const policies = retryPolicies(port.settings.retry)
   const host: FetchHost = {
     balancer,
-    classifier: core.classifier,
+    port,
+    classifier: port.classifier,
     policies,
     callOptions: callOptionsTable(policies),
-    dispatchers: new EndpointDispatchers(balancer, core, options.connect),
+    dispatchers: new EndpointDispatchers(balancer, port, options.connect),
     fetch: () => custom ?? globalThis.fetch,
   }
   return (input, init) => {

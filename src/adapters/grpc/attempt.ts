@@ -1,7 +1,7 @@
 import { type ClientUnaryCall, connectivityState } from '@grpc/grpc-js'
 import type { Balancer } from '../../balancer.ts'
-import type { Attempt } from '../../core/attempt.ts'
-import type { Core } from '../../core/core.ts'
+import type { AdapterPort } from '../../core/ports.ts'
+import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
 import type { EndpointChannel } from './channel.ts'
@@ -11,7 +11,7 @@ import type { GrpcMethod } from './methods.ts'
 /** What every method of one `createGrpcClient` shares. */
 export interface GrpcContext {
   readonly balancer: Balancer<unknown>
-  readonly core: Core
+  readonly core: AdapterPort
   readonly channels: ResourceHandle<EndpointChannel>
 }
 

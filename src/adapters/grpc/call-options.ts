@@ -1,5 +1,5 @@
 import { type CallOptions, type Deadline, Metadata, propagate, type requestCallback } from '@grpc/grpc-js'
-import type { Core } from '../../core/core.ts'
+import type { AdapterPort } from '../../core/ports.ts'
 import { rejectUnknownKeys, typeError } from '../../internal/validate.ts'
 import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
 
@@ -47,7 +47,11 @@ function deadlineMs(deadline: Deadline | undefined): number {
  * one the balancer's `timeout` applies. Each attempt then gets its own grpc deadline from
  * `attemptOptions`. `base` holds the method's keel options (idempotency, retry rules).
  */
-export function prepareCall(core: Core, options: GrpcCallOptions, base: KeelCallOptions | undefined): PreparedCall {
+export function prepareCall(
+  core: AdapterPort,
+  options: GrpcCallOptions,
+  base: KeelCallOptions | undefined,
+): PreparedCall {
   let grpc: CallOptions = options
   let keel = base
   let wall = Number.POSITIVE_INFINITY
@@ -61,7 +65,7 @@ export function prepareCall(core: Core, options: GrpcCallOptions, base: KeelCall
   if (parent !== undefined && ((options.propagate_flags ?? propagate.DEFAULTS) & propagate.DEADLINE) !== 0) {
     wall = Math.min(wall, deadlineMs(parent.getDeadline()))
   }
-  let timeout = core.options.timeout
+  let timeout = core.settings.timeout
   if (wall !== Number.POSITIVE_INFINITY) timeout = wall - core.clock.wallNow()
   const expired = timeout !== undefined && !(timeout > 0)
   if (own !== undefined) {
@@ -81,7 +85,7 @@ export function prepareCall(core: Core, options: GrpcCallOptions, base: KeelCall
     grpc,
     keel,
     end: timeout === undefined ? Number.POSITIVE_INFINITY : core.clock.now() + timeout,
-    attemptTimeout: own?.attemptTimeout ?? core.options.attemptTimeout,
+    attemptTimeout: own?.attemptTimeout ?? core.settings.attemptTimeout,
     expired,
   }
 }
@@ -91,10 +95,10 @@ export function prepareCall(core: Core, options: GrpcCallOptions, base: KeelCall
  * deadline, keel options or a balancer timeout, every such call prepares the same way.
  */
 export function callPreparer(
-  core: Core,
+  core: AdapterPort,
   base: KeelCallOptions | undefined,
 ): (options: GrpcCallOptions) => PreparedCall {
-  const plain = core.options.timeout === undefined ? Object.freeze(prepareCall(core, NO_OPTIONS, base)) : undefined
+  const plain = core.settings.timeout === undefined ? Object.freeze(prepareCall(core, NO_OPTIONS, base)) : undefined
   return (options) => (options === NO_OPTIONS && plain !== undefined ? plain : prepareCall(core, options, base))
 }
 
@@ -103,7 +107,7 @@ export function callPreparer(
  * deadline, never later than the attempt timeout, so grpc-js ends the attempt (and tells the
  * server with `grpc-timeout`) when keel would.
  */
-export function attemptOptions(core: Core, call: PreparedCall): CallOptions {
+export function attemptOptions(core: AdapterPort, call: PreparedCall): CallOptions {
   const attemptTimeout = call.attemptTimeout
   if (call.end === Number.POSITIVE_INFINITY && attemptTimeout === undefined) return call.grpc
   let budget = call.end - core.clock.now()
@@ -116,7 +120,7 @@ export function attemptOptions(core: Core, call: PreparedCall): CallOptions {
  * The call's overall deadline has passed. grpc-js measures deadlines on the wall clock and keel on
  * its monotonic clock: a millisecond of slack covers the two clocks' rounding.
  */
-export function deadlinePassed(core: Core, call: PreparedCall): boolean {
+export function deadlinePassed(core: AdapterPort, call: PreparedCall): boolean {
   return core.clock.now() >= call.end - 1
 }
 

@@ -1,6 +1,5 @@
 import { Metadata } from '@grpc/grpc-js'
-import type { Core } from '../../core/core.ts'
-import type { HealthCheck } from '../../ejection/health/health-check.ts'
+import type { AdapterPort, HealthCheck } from '../../core/ports.ts'
 import { abortReason } from '../../internal/abort.ts'
 import { KeelError } from '../../model/errors.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
@@ -92,14 +91,14 @@ export class HealthStatusError extends KeelError {
  * SERVICE_UNKNOWN, UNKNOWN or any error (UNIMPLEMENTED included: checks were asked for, so a
  * server without the health service is reported, where A17 would quietly pass it) fails it.
  */
-export function grpcHealthCheck(core: Core, channels: ResourceHandle<EndpointChannel>): HealthCheck {
+export function grpcHealthCheck(core: AdapterPort, channels: ResourceHandle<EndpointChannel>): HealthCheck {
   return (endpoint, signal) =>
     new Promise<boolean>((resolve, reject) => {
       if (signal.aborted) {
         reject(abortReason(signal))
         return
       }
-      const options = core.options.healthCheck
+      const options = core.settings.healthCheck
       const service = options === false ? '' : options.service
       const timeout = options === false ? 1_000 : options.timeout
       let record: EndpointChannel

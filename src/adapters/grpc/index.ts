@@ -10,9 +10,8 @@ import type {
   ServiceError,
 } from '@grpc/grpc-js'
 import { Balancer } from '../../balancer.ts'
-import type { Core } from '../../core/core.ts'
-import { setHealthCheckImplementation } from '../../ejection/health/checker.ts'
-import { coreOf } from '../../internal/core-of.ts'
+import { adapterPort } from '../../core/port-access.ts'
+import type { AdapterPort } from '../../core/ports.ts'
 import { isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
 import type { GrpcContext } from './attempt.ts'
 import type { GrpcCallOptions } from './call-options.ts'
@@ -55,7 +54,7 @@ const OPTION_KEYS = ['idempotentMethods', 'clientOptions'] as const
 const REFUSED_CLIENT_OPTIONS = ['channelOverride', 'channelFactoryOverride'] as const
 
 /** Balancers whose `grpc` health check is installed (by the first client made on them). */
-const healthInstalled = new WeakSet<Core>()
+const healthInstalled = new WeakSet<AdapterPort>()
 
 function checkClientOptions(value: unknown): ClientOptions {
   if (value === undefined) return {}
@@ -126,19 +125,17 @@ export function createGrpcClient<T extends Client = Client>(
   }
   const clientOptions = checkClientOptions(options.clientOptions)
   const service = readService(ServiceClient.service, idempotentMethods)
-  const core = coreOf(balancer)
+  const core = adapterPort(balancer)
   const secure = isSecure(credentials)
   for (const endpoint of balancer.endpoints) checkEndpoint(endpoint, secure)
 
   // One resource kind per client: a second client of the same service gets its own channels.
-  let name = `grpc:${service.name}`
-  for (let n = 2; core.resources.has(name); n++) name = `grpc:${service.name}#${n}`
   const channels = balancer.resource(
-    name,
+    core.uniqueResourceName(`grpc:${service.name}`),
     channelResource(ServiceClient as GrpcServiceClientConstructor, credentials, clientOptions),
   )
   const context: GrpcContext = { balancer: balancer as Balancer<unknown>, core, channels }
-  if (!healthInstalled.has(core) && setHealthCheckImplementation(core, 'grpc', grpcHealthCheck(core, channels))) {
+  if (!healthInstalled.has(core) && core.installHealthCheck('grpc', grpcHealthCheck(core, channels))) {
     healthInstalled.add(core)
   }
 

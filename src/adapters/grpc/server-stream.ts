@@ -7,7 +7,7 @@ import {
   type StatusObject,
   status,
 } from '@grpc/grpc-js'
-import type { Attempt } from '../../core/attempt.ts'
+import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallRetryOptions, CallOptions as KeelCallOptions } from '../../options/options.ts'
 import { attemptMetadata, cancelOnAbort, type GrpcContext, type GrpcMethod, probeChannel } from './attempt.ts'
@@ -171,7 +171,7 @@ function serverStreamAttempt(
  * after delivering a message is never retried. One object per client, so keel validates it once.
  */
 export function streamRetry(context: GrpcContext): CallRetryOptions | false {
-  const retry = context.core.options.retry
+  const retry = context.core.settings.retry
   if (retry === false) return false
   const own = retry.shouldRetry
   return Object.freeze({

@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream'
 import type { requestCallback, ServiceError, StatusObject } from '@grpc/grpc-js'
 import { status as Status } from '@grpc/grpc-js'
-import type { Attempt } from '../../core/attempt.ts'
+import type { Attempt } from '../../model/attempt.ts'
 import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
 import { cancelOnAbort, type GrpcContext, type GrpcMethod, probeChannel, type SurfaceCall } from './attempt.ts'
 import {

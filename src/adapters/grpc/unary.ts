@@ -7,7 +7,7 @@ import {
   type StatusObject,
   status,
 } from '@grpc/grpc-js'
-import type { Attempt } from '../../core/attempt.ts'
+import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
 import {

@@ -1,5 +1,5 @@
 import type { ClassifyResult } from '../../classify/classify.ts'
-import type { Core } from '../../core/core.ts'
+import type { ResolvedRetry } from '../../core/ports.ts'
 import type { CallOptions, CallRetryOptions, RetryDecision } from '../../options/options.ts'
 
 /**
@@ -35,8 +35,7 @@ export interface RetryPolicies {
  * validated once per identity). The balancer's own `shouldRetry` still runs, after the
  * adapter's vetoes. Undefined settings leave the balancer's as they are (retries off stays off).
  */
-export function retryPolicies(core: Core): RetryPolicies {
-  const base = core.options.retry
+export function retryPolicies(base: ResolvedRetry | false): RetryPolicies {
   if (base === false) return { replayable: undefined, once: undefined, retries: 0 }
   const user = base.shouldRetry
   return {

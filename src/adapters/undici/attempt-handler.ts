@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
-import type { Attempt, AttemptImpl } from '../../core/attempt.ts'
+import type { AttemptControl } from '../../core/ports.ts'
+import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import { markFinal } from '../http/retry-policy.ts'
 import type { DispatchRun } from './dispatch-run.ts'
@@ -23,6 +24,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   readonly run: DispatchRun
   readonly endpoint: Endpoint<unknown>
   readonly attempt: Attempt
+  /** keel's handle on the attempt: its cancellation reaches the dispatch through `onCancel`. */
+  readonly control: AttemptControl
   controller: Dispatcher.DispatchController | undefined = undefined
   response: DispatchedResponse | undefined = undefined
   holding = false
@@ -36,6 +39,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     this.run = run
     this.endpoint = endpoint
     this.attempt = attempt
+    this.control = run.host.port.control(attempt)!
   }
 
   start(): Promise<DispatchedResponse | Upgraded> {
@@ -48,9 +52,9 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
       this.#reject = reject
       // keel tells this handler when it cancels the attempt (deadline, attempt timeout, drain,
       // close) through the attempt's `onCancel`: cheaper than reading \`attempt.signal\`.
-      const impl = this.attempt as AttemptImpl
-      if (impl.cancelled) return this.fail(impl.cancelReason)
-      impl.onCancel = (reason) => this.attemptCancelled(reason)
+      const control = this.control
+      if (control.cancelled) return this.fail(control.cancelReason)
+      control.onCancel = (reason) => this.attemptCancelled(reason)
       let pool: Dispatcher
       let options: Dispatcher.DispatchOptions
       try {
@@ -158,14 +162,14 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   succeed(value: DispatchedResponse | Upgraded): void {
     if (this.settled) return
     this.settled = true
-    ;(this.attempt as AttemptImpl).onCancel = undefined
+    this.control.onCancel = undefined
     this.#resolve(value)
   }
 
   fail(error: unknown): void {
     if (this.settled) return
     this.settled = true
-    ;(this.attempt as AttemptImpl).onCancel = undefined
+    this.control.onCancel = undefined
     this.#reject(error)
   }
 }

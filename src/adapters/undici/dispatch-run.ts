@@ -2,8 +2,8 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Balancer } from '../../balancer.ts'
-import type { OutcomeClassifier } from '../../classify/classify.ts'
-import type { Attempt } from '../../core/attempt.ts'
+import type { AdapterPort, OutcomeClassify } from '../../core/ports.ts'
+import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions } from '../../options/options.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
@@ -20,7 +20,8 @@ import { AbortedAttempt, type RawHeaders, RunController, type RunState } from '.
 /** What a dispatch needs from its `BalancerDispatcher`. */
 export interface DispatchHost {
   readonly balancer: Balancer<unknown>
-  readonly classifier: OutcomeClassifier
+  readonly port: AdapterPort
+  readonly classifier: OutcomeClassify
   readonly pools: ResourceHandle<Dispatcher>
   readonly policies: RetryPolicies
   /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`, built once per dispatcher. */

@@ -1,11 +1,10 @@
 // Entry point `keel/undici`: an undici Dispatcher that balances every request over a Balancer.
 import { Dispatcher, errors, Pool } from 'undici'
 import { Balancer } from '../../balancer.ts'
-import { coreOf } from '../../internal/core-of.ts'
+import { adapterPort } from '../../core/port-access.ts'
 import { isPlainObject, typeError } from '../../internal/validate.ts'
 import type { EndpointInfo } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
-import { uniqueResourceName } from '../http/resource-name.ts'
 import { callOptionsTable, type RetryPolicies, retryPolicies } from '../http/retry-policy.ts'
 import { httpOrigin } from '../http/target.ts'
 import { type BalancedDispatchOptions, type DispatchHost, DispatchRun } from './dispatch-run.ts'
@@ -48,16 +47,17 @@ export class BalancerDispatcher extends Dispatcher {
     super()
     if (!Balancer.isBalancer(balancer)) throw typeError('balancer', 'a keel Balancer', balancer)
     if (!isPlainObject(options)) throw typeError('options', 'an object of undici Pool options', options)
-    const core = coreOf(balancer)
+    const port = adapterPort(balancer)
     this.balancer = balancer
-    const pools: ResourceHandle<Dispatcher> = balancer.resource(uniqueResourceName(core, 'undici.pool'), {
+    const pools: ResourceHandle<Dispatcher> = balancer.resource(port.uniqueResourceName('undici.pool'), {
       create: (endpoint) => this.#createPool(endpoint, options),
       close: (pool) => this.#closePool(pool as Pool),
     })
-    const policies: RetryPolicies = retryPolicies(core)
+    const policies: RetryPolicies = retryPolicies(port.settings.retry)
     this.#host = {
       balancer,
-      classifier: core.classifier,
+      port,
+      classifier: port.classifier,
       pools,
       policies,
       callOptions: callOptionsTable(policies),

@@ -1,5 +1,4 @@
-import type { AttachedDetector, Core } from '../../core/core.ts'
-import type { EndpointState } from '../../core/endpoint-state.ts'
+import type { BalancerPort, EndpointState, MemberObserver } from '../../core/ports.ts'
 import { BalancerClosedError, KeelError } from '../../model/errors.ts'
 import type { ResolvedHealthCheck } from '../../options/resolved-options.ts'
 import { EndpointHealth } from './endpoint-health.ts'
@@ -7,8 +6,8 @@ import { failureReason, type HealthCheck, HealthCheckTimeoutError, type HealthCh
 import { httpCheck } from './http-check.ts'
 import { tcpCheck } from './tcp-check.ts'
 
-/** Brand of the checker among `core.detectors`, shared by the ESM and CJS builds. */
-const HEALTH_CHECKER = Symbol.for('keel.healthChecker')
+/** What health checks need from the balancer. */
+export type HealthHost = Pick<BalancerPort, 'clock' | 'random' | 'timers' | 'ejection' | 'emit'>
 
 /**
  * Active health checks (DESIGN §3): one scheduler for every endpoint, on the balancer's timer
@@ -22,9 +21,8 @@ const HEALTH_CHECKER = Symbol.for('keel.healthChecker')
  * `[0, interval × jitter%)`. An endpoint that joins later is ejected ('awaiting first check')
  * and checked at once.
  */
-export class HealthChecker implements AttachedDetector {
-  readonly [HEALTH_CHECKER] = true
-  readonly #core: Core
+export class HealthChecker implements MemberObserver {
+  readonly #core: HealthHost
   readonly #options: ResolvedHealthCheck
   readonly #checks = new Map<HealthCheckType, HealthCheck>()
   /** Checks that settle promptly once aborted: `close()` waits for their sockets to close. */
@@ -34,7 +32,7 @@ export class HealthChecker implements AttachedDetector {
   #started = false
   #closed = false
 
-  constructor(core: Core, options: ResolvedHealthCheck) {
+  constructor(core: HealthHost, options: ResolvedHealthCheck) {
     this.#core = core
     this.#options = options
     const http = httpCheck(options)
@@ -189,24 +187,7 @@ export class HealthChecker implements AttachedDetector {
   }
 }
 
-/** The health checker for `core`, or undefined when `healthCheck` is off. Called by `Core`. */
-export function createHealthChecker(core: Core): AttachedDetector | undefined {
-  const options = core.options.healthCheck
-  if (options === false) return undefined
-  return new HealthChecker(core, options)
-}
-
-/**
- * Installs the implementation of a check type on a balancer's core: the gRPC adapter installs
- * `grpc` (grpc.health.v1) this way. Until then a `grpc`-type checker runs no check and leaves
- * endpoints as they are. Returns false when the balancer has no health checker (checks are off).
- */
-export function setHealthCheckImplementation(core: Core, type: HealthCheckType, check: HealthCheck): boolean {
-  for (const detector of core.detectors) {
-    if ((detector as Partial<Record<typeof HEALTH_CHECKER, boolean>>)[HEALTH_CHECKER] === true) {
-      ;(detector as HealthChecker).install(type, check)
-      return true
-    }
-  }
-  return false
+/** The health checker of a balancer, or undefined when `healthCheck` is off. Called by the hub. */
+export function createHealthChecker(core: HealthHost, options: ResolvedHealthCheck | false): HealthChecker | undefined {
+  return options === false ? undefined : new HealthChecker(core, options)
 }

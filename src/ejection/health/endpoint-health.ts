@@ -1,6 +1,5 @@
-import type { Core } from '../../core/core.ts'
-import { Detector, type EndpointState } from '../../core/endpoint-state.ts'
-import type { TimerEntry } from '../../internal/timer-queue.ts'
+import type { BalancerPort, EndpointState, TimerEntry } from '../../core/ports.ts'
+import { Detector } from '../../model/detector.ts'
 import type { ResolvedHealthCheck } from '../../options/resolved-options.ts'
 
 /**
@@ -36,10 +35,10 @@ export class EndpointHealth {
   /** A check came due while the previous one was still within its timeout. */
   due = false
   detached = false
-  readonly #core: Core
+  readonly #core: Pick<BalancerPort, 'ejection' | 'emit'>
   readonly #options: ResolvedHealthCheck
 
-  constructor(state: EndpointState, core: Core, options: ResolvedHealthCheck) {
+  constructor(state: EndpointState, core: Pick<BalancerPort, 'ejection' | 'emit'>, options: ResolvedHealthCheck) {
     this.state = state
     this.#core = core
     this.#options = options

@@ -1,6 +1,5 @@
 import type { EndpointInfo } from '../../model/endpoint.ts'
 import { isKeelError, KeelError } from '../../model/errors.ts'
-import type { ResolvedHealthCheck } from '../../options/resolved-options.ts'
 
 /**
  * One check of one endpoint: resolves `true` when it passes. Anything else (`false`, a rejection,
@@ -8,7 +7,7 @@ import type { ResolvedHealthCheck } from '../../options/resolved-options.ts'
  */
 export type HealthCheck = (endpoint: EndpointInfo, signal: AbortSignal) => Promise<boolean>
 
-export type HealthCheckType = ResolvedHealthCheck['type']
+export type { HealthCheckType } from '../../model/detector.ts'
 
 /** The reason a check's signal is aborted with when it runs past `healthCheck.timeout`. */
 export class HealthCheckTimeoutError extends KeelError {

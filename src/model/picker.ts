@@ -1,5 +1,5 @@
 import type { Random } from '../internal/random.ts'
-import type { Endpoint } from '../model/endpoint.ts'
+import type { Endpoint } from './endpoint.ts'
 
 /**
  * What a picker sees of an endpoint: the balancer's live state for it. Read-only for pickers;
