@@ -1,4 +1,5 @@
 import { EventEmitter } from 'eventemitter3'
+import type { ResolvedCall } from './call/call-options.ts'
 import { type AttemptFn, CallRun, callSimple } from './call/call-run.ts'
 import { Core } from './core/core.ts'
 import { CORE } from './core/port-access.ts'
@@ -12,7 +13,6 @@ import { BalancerClosedError } from './model/errors.ts'
 import type { BalancerEvents } from './model/events.ts'
 import type { BalancerOptions, CallOptions } from './options/options.ts'
 import { defaultCall, resolveCall, resolveOptions } from './options/resolve-options.ts'
-import type { ResolvedCall } from './options/resolved-options.ts'
 import type { ResourceHandle, ResourceSpec } from './resources/resources.ts'
 
 const BRAND = Symbol.for('keel.balancer')

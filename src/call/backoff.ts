@@ -1,5 +1,5 @@
 import type { Random } from '../internal/random.ts'
-import type { ResolvedRetry } from '../options/resolved-options.ts'
+import type { ResolvedRetry } from './retry-options.ts'
 
 /**
  * Exponential backoff with full jitter (Envoy `JitteredExponentialBackOffStrategy`, the AWS

@@ -1,4 +1,4 @@
-import type { ResolvedBudget } from '../options/resolved-options.ts'
+import type { ResolvedBudget } from './budget-options.ts'
 
 const BUCKETS = 10
 

@@ -11,8 +11,9 @@ import {
   RetriesExhaustedError,
   type RetriesExhaustedReason,
 } from '../model/errors.ts'
-import type { ResolvedCall } from '../options/resolved-options.ts'
+import type { ResolvedCall } from './call-options.ts'
 import { type Decision, DONE, decideRetry } from './decide.ts'
+import type { DrivenCall } from './driven-call.ts'
 import { hedgedRound } from './hedge.ts'
 import { retryLoop } from './retry.ts'
 
@@ -79,7 +80,7 @@ export async function callSimple<C, T>(core: CallPort, fn: AttemptFn<C, T>, opti
  * attempt timeouts, hedges, retries. It settles once — with its last attempt's outcome, or at
  * once when the caller aborts or the deadline passes — and cancels its live attempts then.
  */
-export class CallRun<C, T> implements AbortWatcher {
+export class CallRun<C, T> implements AbortWatcher, DrivenCall {
   readonly core: CallPort
   readonly fn: AttemptFn<C, T>
   readonly options: ResolvedCall

@@ -1,7 +1,7 @@
 import type { AttemptImpl, CallPort } from '../core/ports.ts'
 import type { RetriesExhaustedReason } from '../model/errors.ts'
-import type { ResolvedCall } from '../options/resolved-options.ts'
 import { backoffDelay } from './backoff.ts'
+import type { ResolvedCall } from './call-options.ts'
 
 /** What to do after an attempt ended. */
 export interface Decision {

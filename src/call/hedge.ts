@@ -1,7 +1,7 @@
 import type { AttemptImpl, CallPort, TimerEntry } from '../core/ports.ts'
 import { HedgeLostError, NoEndpointAvailableError } from '../model/errors.ts'
-import type { ResolvedHedge } from '../options/resolved-options.ts'
-import type { CallRun } from './call-run.ts'
+import type { DrivenCall } from './driven-call.ts'
+import type { ResolvedHedge } from './hedge-options.ts'
 
 /** The quantile behind `delay: 'p95'`. */
 const P95 = 0.95
@@ -29,7 +29,7 @@ function answers(attempt: AttemptImpl): boolean {
  * are discarded). A round whose attempts all fail returns the last failure to the retry loop, so
  * hedging and retries compose: a failed hedge can still be retried within `retries`.
  */
-export async function hedgedRound<C, T>(call: CallRun<C, T>, hedge: ResolvedHedge): Promise<AttemptImpl> {
+export async function hedgedRound(call: DrivenCall, hedge: ResolvedHedge): Promise<AttemptImpl> {
   const core = call.core
   const running: AttemptImpl[] = []
   let wake: (() => void) | undefined

@@ -1,8 +1,8 @@
 import pRetry, { AbortError } from 'p-retry'
 import type { AttemptImpl } from '../core/ports.ts'
 import { NoEndpointAvailableError } from '../model/errors.ts'
-import type { CallRun } from './call-run.ts'
 import { type Decision, DONE } from './decide.ts'
+import type { DrivenCall } from './driven-call.ts'
 
 /** Thrown inside p-retry's loop to ask for another attempt; never escapes keel. */
 class RetrySignal extends Error {}
@@ -17,7 +17,7 @@ const RETRY = new RetrySignal('retry')
  * resolves as soon as the call settles (p-retry issue #97 otherwise waits out the backoff).
  * Attempt 1 is replayed as an immediate failure, so p-retry's attempt numbers are keel's.
  */
-export async function retryLoop<C, T>(call: CallRun<C, T>, first: Decision): Promise<void> {
+export async function retryLoop(call: DrivenCall, first: Decision): Promise<void> {
   let decision = first
   try {
     await pRetry(

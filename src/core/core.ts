@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'eventemitter3'
 import { RetryBudget } from '../call/budget.ts'
+import { DEFAULT_RETRY } from '../call/retry-options.ts'
 import { OutcomeClassifier } from '../classify/classify.ts'
 import { BreakerDetector } from '../ejection/breaker.ts'
 import { EjectionState } from '../ejection/ejection-state.ts'
@@ -11,24 +12,23 @@ import type { Random } from '../internal/random.ts'
 import { TimerQueue } from '../internal/timer-queue.ts'
 import { formatValue } from '../internal/validate.ts'
 import { LoadObserver } from '../load/load-observer.ts'
-import type { DetectorName, HealthCheckType } from '../model/detector.ts'
+import type { HealthCheckType } from '../model/detector.ts'
 import { type AttemptRecord, AttemptTimeoutError } from '../model/errors.ts'
 import { emitSafely } from '../model/events.ts'
 import type { ResolvedOptions } from '../options/resolved-options.ts'
 import { CLIENT_RESOURCE, ResourceRegistry } from '../resources/resources.ts'
 import { slowStartWeights } from '../warmup/slow-start.ts'
+import { AddOns } from './add-ons.ts'
 import { AttemptImpl } from './attempt.ts'
 import { EndpointSet } from './endpoint-set.ts'
 import type { EndpointState } from './endpoint-state.ts'
 import type {
   AdapterPort,
   AdapterSettings,
-  AddOnPort,
   AttemptControl,
   AttemptObserver,
   BalancerPort,
   CallPort,
-  EjectionListener,
   HealthCheck,
   MemberObserver,
 } from './ports.ts'
@@ -39,7 +39,7 @@ import type {
  * (`BalancerPort`, `AdapterPort`, `AddOnPort`: see docs/architecture.md). One per balancer; every
  * field is set in the constructor so hot paths see a stable shape.
  */
-export class Core implements BalancerPort, CallPort, AdapterPort, AddOnPort {
+export class Core implements BalancerPort, CallPort, AdapterPort {
   readonly options: ResolvedOptions
   readonly clock: Clock
   readonly random: Random
@@ -54,6 +54,8 @@ export class Core implements BalancerPort, CallPort, AdapterPort, AddOnPort {
   readonly set: EndpointSet
   readonly load: LoadObserver
   readonly settings: AdapterSettings
+  /** What add-ons may do (`addOnPort(balancer)`). */
+  readonly addOns: AddOns
   /** Attempt observers in their documented order: load, breaker, outlier, overload, then add-ons'. */
   readonly observers: AttemptObserver[] = []
   /** Member observers: the breaker, outlier detection, health checks, then add-ons'. */
@@ -107,6 +109,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort, AddOnPort {
       options.fallbackPicker.rebuildIntervalMs ?? 100,
     )
     this.set = new EndpointSet(this)
+    this.addOns = new AddOns(this)
     this.resources = new ResourceRegistry(this, options.maxConnectionAge)
     this.ejection = new EjectionState(this, options.maxEjectionPercent)
     this.budget = options.budget === false ? undefined : new RetryBudget(options.budget)
@@ -123,7 +126,8 @@ export class Core implements BalancerPort, CallPort, AdapterPort, AddOnPort {
       this.observers.push(outlier)
       this.memberObservers.push(outlier)
     }
-    this.observers.push(new OverloadObserver(this.ejection, options.retry))
+    const retry = options.retry === false ? DEFAULT_RETRY : options.retry
+    this.observers.push(new OverloadObserver(this.ejection, retry.maxRetryAfter))
     this.health = createHealthChecker(this, options.healthCheck)
     if (this.health !== undefined) this.memberObservers.push(this.health)
     // Hash pickers' rings and tables take static weights only (Envoy has slow start for
@@ -189,47 +193,6 @@ export class Core implements BalancerPort, CallPort, AdapterPort, AddOnPort {
 
   control(attempt: object): AttemptControl | undefined {
     return attempt instanceof AttemptImpl ? attempt : undefined
-  }
-
-  // AddOnPort
-
-  addAttemptObserver(observer: AttemptObserver): () => void {
-    // An add-on's throw must not stop the attempt's end: it surfaces on a microtask instead.
-    const safe: AttemptObserver = {
-      attemptEnded(attempt, now) {
-        try {
-          observer.attemptEnded(attempt, now)
-        } catch (error) {
-          queueMicrotask(() => {
-            throw error
-          })
-        }
-      },
-    }
-    this.observers.push(safe)
-    return () => remove(this.observers, safe)
-  }
-
-  addMemberObserver(observer: MemberObserver): () => void {
-    this.memberObservers.push(observer)
-    for (const state of this.set.all()) observer.attach(state)
-    return () => remove(this.memberObservers, observer)
-  }
-
-  addEjectionListener(listener: EjectionListener): () => void {
-    return this.ejection.addListener(listener)
-  }
-
-  eject(endpointId: string, detector: DetectorName, reason: string, until?: number): boolean {
-    const state = this.set.members.get(endpointId)
-    return state !== undefined && this.ejection.eject(state, detector, reason, until)
-  }
-
-  restore(endpointId: string, detector: DetectorName, reason: string): boolean {
-    const state = this.set.find(endpointId)
-    if (state === undefined) return false
-    this.ejection.restore(state, detector, reason)
-    return true
   }
 
   // The hub's own
@@ -391,9 +354,4 @@ export class Core implements BalancerPort, CallPort, AdapterPort, AddOnPort {
   earliestOverloadEnd(): number {
     return this.set.earliestOverloadEnd()
   }
-}
-
-function remove<T>(list: T[], item: T): void {
-  const i = list.indexOf(item)
-  if (i !== -1) list.splice(i, 1)
 }

@@ -2,12 +2,12 @@ import type { TimerEntry } from '../internal/timer-queue.ts'
 import { Detector } from '../model/detector.ts'
 import type { EndpointInfo } from '../model/endpoint.ts'
 import { EndpointRemovedError, NoEndpointAvailableError } from '../model/errors.ts'
-import type { PickContext, PickerEndpoint } from '../model/picker.ts'
 import type { ResolvedOptions } from '../options/resolved-options.ts'
 import { hashKey } from '../pickers/hash.ts'
 import { Selection } from '../priorities/levels.ts'
 import type { AttemptImpl } from './attempt.ts'
 import { EndpointState, type ResourceOwner } from './endpoint-state.ts'
+import { PickContextImpl } from './pick-context.ts'
 import type { BalancerPort } from './ports.ts'
 
 /** What the endpoint set needs from the hub. */
@@ -42,25 +42,6 @@ export const COLD_START_MS = 30
 const ADMIT = 0
 const ADMIT_TRIAL = 1
 const REJECT = -1
-
-/** The reusable per-pick context; `stamp` identifies the pick for `skipped`. */
-class PickContextImpl implements PickContext {
-  now = 0
-  hasKey = false
-  hashHi = 0
-  hashLo = 0
-  maxInFlight: number
-  totalInFlight = 0
-  stamp = 0
-
-  constructor(maxInFlight: number) {
-    this.maxInFlight = maxInFlight
-  }
-
-  skipped(endpoint: PickerEndpoint): boolean {
-    return (endpoint as EndpointState).skipStamp === this.stamp
-  }
-}
 
 /**
  * Membership: which endpoints exist, which are draining, and the picker snapshot over them.

@@ -31,5 +31,5 @@ export function adapterPort(balancer: unknown, option = 'balancer'): AdapterPort
  * one ejection state. Throws a `TypeError` naming `option` when `balancer` is not a keel Balancer.
  */
 export function addOnPort(balancer: unknown, option = 'balancer'): AddOnPort {
-  return coreOf(balancer, option)
+  return coreOf(balancer, option).addOns
 }

@@ -5,8 +5,10 @@
 // ends): every detector, the load estimate and any add-on are observers fed by the hub.
 
 import type { RetryBudget } from '../call/budget.ts'
+import type { ResolvedRetry } from '../call/retry-options.ts'
 import type { ClassifyResult } from '../classify/classify.ts'
 import type { HealthCheck } from '../ejection/health/health-check.ts'
+import type { ResolvedHealthCheck } from '../ejection/health/health-options.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
@@ -14,14 +16,14 @@ import type { DetectorName, HealthCheckType } from '../model/detector.ts'
 import type { Endpoint } from '../model/endpoint.ts'
 import type { AttemptRecord } from '../model/errors.ts'
 import type { Verdict } from '../model/verdict.ts'
-import type { ResolvedHealthCheck, ResolvedRetry } from '../options/resolved-options.ts'
 import type { AttemptImpl } from './attempt.ts'
 import type { EndpointState } from './endpoint-state.ts'
 
+export type { ResolvedRetry } from '../call/retry-options.ts'
 export type { HealthCheck } from '../ejection/health/health-check.ts'
+export type { ResolvedHealthCheck } from '../ejection/health/health-options.ts'
 export type { TimerEntry } from '../internal/timer-queue.ts'
 export type { DetectorName, HealthCheckType } from '../model/detector.ts'
-export type { ResolvedHealthCheck, ResolvedRetry } from '../options/resolved-options.ts'
 export type { AttemptImpl } from './attempt.ts'
 export type { EndpointState } from './endpoint-state.ts'
 

@@ -9,7 +9,7 @@ import type {
   TimerEntry,
 } from '../core/ports.ts'
 import type { Verdict } from '../model/verdict.ts'
-import type { ResolvedBreaker } from '../options/resolved-options.ts'
+import type { ResolvedBreaker } from './breaker-options.ts'
 
 /** What the breaker detector needs from the balancer. */
 export type BreakerHost = Pick<BalancerPort, 'ejection' | 'clock' | 'timers' | 'invalidate' | 'emit'>

@@ -7,7 +7,7 @@ import type {
   TimerEntry,
 } from '../core/ports.ts'
 import { Detector } from '../model/detector.ts'
-import type { ResolvedOutlier } from '../options/resolved-options.ts'
+import type { ResolvedOutlier } from './outlier-options.ts'
 
 /** Why the outlier detector ejected an endpoint (the `reason` of its `ejected` events). */
 export type OutlierReason = 'consecutive-failures' | 'consecutive-not-sent' | 'success-rate' | 'failure-percentage'

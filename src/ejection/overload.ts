@@ -1,5 +1,4 @@
 import type { AttemptObserver, EjectionPort, EndedAttempt } from '../core/ports.ts'
-import { DEFAULT_RETRY, type ResolvedRetry } from '../options/resolved-options.ts'
 
 /**
  * The overload detector: an `overloaded` verdict (429, 503 with Retry-After, RESOURCE_EXHAUSTED
@@ -12,9 +11,10 @@ export class OverloadObserver implements AttemptObserver {
   readonly #ejection: EjectionPort
   readonly #cap: number
 
-  constructor(ejection: EjectionPort, retry: ResolvedRetry | false) {
+  /** @param maxRetryAfter the longest pause a server may ask for (`retry.maxRetryAfter`) */
+  constructor(ejection: EjectionPort, maxRetryAfter: number) {
     this.#ejection = ejection
-    this.#cap = retry === false ? DEFAULT_RETRY.maxRetryAfter : retry.maxRetryAfter
+    this.#cap = maxRetryAfter
   }
 
   attemptEnded(attempt: EndedAttempt, now: number): void {

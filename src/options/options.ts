@@ -1,166 +1,34 @@
+import type { HedgeOptions } from '../call/hedge-options.ts'
+import type { CallRetryOptions, RetryOptions } from '../call/retry-options.ts'
 import type { ClassifyOption } from '../classify/classifier.ts'
 import type { Discovery } from '../discovery/discovery.ts'
+import type { BreakerOptions } from '../ejection/breaker-options.ts'
+import type { HealthCheckOptions } from '../ejection/health/health-options.ts'
+import type { OutlierDetectionOptions } from '../ejection/outlier-options.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import type { Endpoint, EndpointInfo, EndpointInput } from '../model/endpoint.ts'
 import type { PickerFactory } from '../model/picker.ts'
-import type { Verdict } from '../model/verdict.ts'
 import type { PickerName } from '../pickers/registry.ts'
+import type { SlowStartOptions } from '../warmup/slow-start-options.ts'
 
 // ---------------------------------------------------------------------------------------------
-// Option types. Every default below is applied once, in resolveOptions(), and frozen.
+// The balancer's and a call's options. Each section (retry, budget, hedge, breaker,
+// outlierDetection, healthCheck, slowStart) lives beside the feature it configures, with its one
+// default and its validation; resolveOptions() applies them once and freezes the result.
 // ---------------------------------------------------------------------------------------------
 
-/** The retry budget (Finagle `RetryBudget`, tower `TpsBudget`): retries ≤ percent of calls + a floor. */
-export interface RetryBudgetOptions {
-  /** Retries allowed as a percentage of calls in the window. @default 20 */
-  readonly percent?: number
-  /** Retries always allowed per second, whatever the call rate (the budget's floor). @default 10 */
-  readonly minPerSecond?: number
-  /** How far back calls and retries count, in ms. @default 10_000 */
-  readonly window?: number
-}
-
-/** What `retry.shouldRetry` is asked after a failed attempt. */
-export interface RetryDecision {
-  readonly verdict: Verdict
-  /** The attempt that just ended (1-based). */
-  readonly attempt: number
-  readonly endpoint: Endpoint<unknown>
-  readonly idempotent: boolean
-  /** What the attempt threw, if it threw. */
-  readonly error?: unknown
-  /** What the attempt returned, if it returned. */
-  readonly value?: unknown
-  /** keel's own answer, which `undefined` keeps. */
-  readonly retryable: boolean
-}
-
-/** Retry-with-failover settings that a call may override. */
-export interface CallRetryOptions {
-  /** Retries after the first attempt; each goes to an endpoint not yet tried when one is eligible. @default 2 */
-  readonly retries?: number
-  /** Smallest backoff before a retry, in ms (exponential, full jitter). @default 25 */
-  readonly minTimeout?: number
-  /** Largest backoff before a retry, in ms. @default 250 */
-  readonly maxTimeout?: number
-  /** Growth of the backoff per retry. @default 2 */
-  readonly factor?: number
-  /** Longest Retry-After / grpc-retry-pushback-ms keel honours, in ms; longer ones are capped. @default 30_000 */
-  readonly maxRetryAfter?: number
-  /**
-   * Overrides keel's decision after a failed attempt: `true` retries, `false` stops, `undefined`
-   * keeps keel's answer (`decision.retryable`). Never called for `cancelled`.
-   */
-  readonly shouldRetry?: (decision: RetryDecision) => boolean | undefined
-}
-
-export interface RetryOptions extends CallRetryOptions {
-  /** The balancer-wide retry budget; `false` turns it off. Calls cannot override it. */
-  readonly budget?: RetryBudgetOptions | false
-}
-
-/** Hedged requests ("The Tail at Scale"): idempotent calls only. */
-export interface HedgeOptions {
-  /** ms after an attempt starts before a hedge is sent, or `'p95'` of recent attempt latency. */
-  readonly delay: number | 'p95'
-  /** Attempts in flight at once for one call, the first included. @default 2 */
-  readonly maxAttempts?: number
-}
-
-/** Per-endpoint circuit breakers (opossum). */
-export interface BreakerOptions {
-  /** Opens when failures / attempts in the window is strictly above this percentage. @default 50 */
-  readonly errorThresholdPercentage?: number
-  /** Attempts in the window needed before the breaker may open (opossum's own default 0 trips on one failure). @default 20 */
-  readonly volumeThreshold?: number
-  /** The rolling window, in ms. @default 10_000 */
-  readonly rollingCountTimeout?: number
-  /** Buckets in the rolling window (one shared timer rotates all breakers). @default 10 */
-  readonly rollingCountBuckets?: number
-  /** Time open before a half-open trial, in ms. @default 10_000 */
-  readonly resetTimeout?: number
-  /** The half-open trial attempt's timeout, in ms: a trial that exceeds it fails. @default 10_000 */
-  readonly trialTimeout?: number
-}
-
-/** Success-rate ejection (Envoy `success_rate_*`, gRPC A50). */
-export interface SuccessRateOptions {
-  /** Ejects below mean − stdevFactor × σ of the success rates. @default 1.9 */
-  readonly stdevFactor?: number
-  /** Requests an endpoint needs in the interval to be judged. @default 100 */
-  readonly requestVolume?: number
-  /** Endpoints with enough requests needed to run the check at all. @default 5 */
-  readonly minimumHosts?: number
-  /** Percentage of detected outliers actually ejected. @default 100 */
-  readonly enforcing?: number
-}
-
-/** Failure-percentage ejection (Envoy `failure_percentage_*`; on here, off by default in Envoy). */
-export interface FailurePercentageOptions {
-  /** Ejects endpoints whose failure percentage is at or above this. @default 85 */
-  readonly threshold?: number
-  /** @default 50 */
-  readonly requestVolume?: number
-  /** @default 5 */
-  readonly minimumHosts?: number
-  /** @default 100 */
-  readonly enforcing?: number
-}
-
-/** Passive outlier detection (Envoy, gRPC A50). */
-export interface OutlierDetectionOptions {
-  /** Consecutive `endpoint-failure`/`not-sent` verdicts that eject at once; `false` turns it off. @default 5 */
-  readonly consecutiveFailures?: number | false
-  /** Consecutive `not-sent` verdicts that eject at once (a refused connection is definitive). @default 1 */
-  readonly consecutiveNotSent?: number | false
-  /** Time between success-rate / failure-percentage sweeps, in ms. @default 10_000 */
-  readonly interval?: number
-  /** Ejection time is this × the endpoint's ejection count, in ms. @default 30_000 */
-  readonly baseEjectionTime?: number
-  /** Longest ejection, in ms. @default 300_000 */
-  readonly maxEjectionTime?: number
-  /** `false` turns success-rate ejection off. */
-  readonly successRate?: SuccessRateOptions | false
-  /** `false` turns failure-percentage ejection off. */
-  readonly failurePercentage?: FailurePercentageOptions | false
-}
-
-/** Active health checks (off unless this option is given). */
-export interface HealthCheckOptions {
-  /** @default 'http' */
-  readonly type?: 'http' | 'tcp' | 'grpc' | 'custom'
-  /** Path of an `http` check, joined onto the endpoint's prefix. @default '/health' */
-  readonly path?: string
-  /** Request headers of an `http` check. */
-  readonly headers?: Readonly<Record<string, string>>
-  /** Statuses that pass an `http` check: one status or an inclusive `[min, max]`. @default [200, 399] */
-  readonly expectedStatus?: number | readonly [number, number]
-  /** `grpc.health.v1` service name of a `grpc` check. @default '' (the whole server) */
-  readonly service?: string
-  /** The check of type `custom`: resolve `true` for healthy. */
-  readonly check?: (endpoint: EndpointInfo, signal: AbortSignal) => Promise<boolean>
-  /** Time between checks of one endpoint, in ms. @default 5_000 */
-  readonly interval?: number
-  /** A check slower than this fails, in ms. @default 1_000 */
-  readonly timeout?: number
-  /** Consecutive passing checks that make an unhealthy endpoint healthy. @default 2 */
-  readonly healthyThreshold?: number
-  /** Consecutive failing checks that make a healthy endpoint unhealthy. @default 3 */
-  readonly unhealthyThreshold?: number
-  /** Random spread of each interval, as a percentage of it (±). @default 10 */
-  readonly jitter?: number
-}
-
-/** Slow start (Envoy `slow_start_config`): ramps new and restored endpoints up over `window`. */
-export interface SlowStartOptions {
-  /** Ramp duration, in ms. */
-  readonly window: number
-  /** Weight at the start of the ramp, as a percentage of the full weight. @default 10 */
-  readonly minWeightPercent?: number
-  /** Ramp shape: weight ∝ (elapsed / window)^(1 / aggression). @default 1 (linear) */
-  readonly aggression?: number
-}
+export type { RetryBudgetOptions } from '../call/budget-options.ts'
+export type { HedgeOptions } from '../call/hedge-options.ts'
+export type { CallRetryOptions, RetryDecision, RetryOptions } from '../call/retry-options.ts'
+export type { BreakerOptions } from '../ejection/breaker-options.ts'
+export type { HealthCheckOptions } from '../ejection/health/health-options.ts'
+export type {
+  FailurePercentageOptions,
+  OutlierDetectionOptions,
+  SuccessRateOptions,
+} from '../ejection/outlier-options.ts'
+export type { SlowStartOptions } from '../warmup/slow-start-options.ts'
 
 /**
  * Balancer options. Pass `endpoints` or `discovery`. Every option is validated once, here; a bad

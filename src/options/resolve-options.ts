@@ -1,5 +1,12 @@
+import { DEFAULT_BUDGET, type ResolvedBudget, resolveBudget } from '../call/budget-options.ts'
+import type { ResolvedCall } from '../call/call-options.ts'
+import { type ResolvedHedge, resolveHedge } from '../call/hedge-options.ts'
+import { CALL_RETRY_KEYS, DEFAULT_RETRY, type ResolvedRetry, resolveRetrySettings } from '../call/retry-options.ts'
 import type { ClassifyOption } from '../classify/classifier.ts'
 import type { Discovery } from '../discovery/discovery.ts'
+import { resolveBreaker } from '../ejection/breaker-options.ts'
+import { resolveHealthCheck } from '../ejection/health/health-options.ts'
+import { resolveOutlier } from '../ejection/outlier-options.ts'
 import { isAbortSignal } from '../internal/abort.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { type Random, systemRandom } from '../internal/random.ts'
@@ -11,36 +18,19 @@ import {
   checkOneOf,
   checkString,
   isPlainObject,
+  MAX_TIMER,
+  PERCENT,
   rejectUnknownKeys,
+  section,
+  TIMER,
   typeError,
 } from '../internal/validate.ts'
 import type { EndpointInput } from '../model/endpoint.ts'
 import type { PickerFactory } from '../model/picker.ts'
 import { PICKER_NAMES, type PickerName, pickerByName } from '../pickers/registry.ts'
-import {
-  CALL_RETRY_KEYS,
-  MAX_TIMER,
-  PERCENT,
-  resolveBreaker,
-  resolveBudget,
-  resolveHealthCheck,
-  resolveHedge,
-  resolveOutlier,
-  resolveRetrySettings,
-  resolveSlowStart,
-  section,
-  TIMER,
-} from './option-sections.ts'
+import { resolveSlowStart } from '../warmup/slow-start-options.ts'
 import type { CallOptions } from './options.ts'
-import {
-  DEFAULT_BUDGET,
-  DEFAULT_RETRY,
-  type ResolvedBudget,
-  type ResolvedCall,
-  type ResolvedHedge,
-  type ResolvedOptions,
-  type ResolvedRetry,
-} from './resolved-options.ts'
+import type { ResolvedOptions } from './resolved-options.ts'
 
 // Validates options once, merges the defaults (resolved-options.ts) and freezes the result.
 

@@ -1,71 +1,19 @@
+import type { ResolvedBudget } from '../call/budget-options.ts'
+import type { ResolvedHedge } from '../call/hedge-options.ts'
+import type { ResolvedRetry } from '../call/retry-options.ts'
 import type { ClassifyOption } from '../classify/classifier.ts'
 import type { Discovery } from '../discovery/discovery.ts'
+import type { ResolvedBreaker } from '../ejection/breaker-options.ts'
+import type { ResolvedHealthCheck } from '../ejection/health/health-options.ts'
+import type { ResolvedOutlier } from '../ejection/outlier-options.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import type { EndpointInfo, EndpointInput } from '../model/endpoint.ts'
 import type { PickerFactory } from '../model/picker.ts'
-import type { FailurePercentageOptions, RetryDecision, SuccessRateOptions } from './options.ts'
+import type { ResolvedSlowStart } from '../warmup/slow-start-options.ts'
 
 // The options after validation: every default applied, every object frozen (resolve-options.ts).
-
-export interface ResolvedBudget {
-  readonly percent: number
-  readonly minPerSecond: number
-  readonly window: number
-}
-
-export interface ResolvedRetry {
-  readonly retries: number
-  readonly minTimeout: number
-  readonly maxTimeout: number
-  readonly factor: number
-  readonly maxRetryAfter: number
-  readonly shouldRetry: ((decision: RetryDecision) => boolean | undefined) | undefined
-}
-
-export interface ResolvedHedge {
-  readonly delay: number | 'p95'
-  readonly maxAttempts: number
-}
-
-export interface ResolvedBreaker {
-  readonly errorThresholdPercentage: number
-  readonly volumeThreshold: number
-  readonly rollingCountTimeout: number
-  readonly rollingCountBuckets: number
-  readonly resetTimeout: number
-  readonly trialTimeout: number
-}
-
-export interface ResolvedOutlier {
-  readonly consecutiveFailures: number
-  readonly consecutiveNotSent: number
-  readonly interval: number
-  readonly baseEjectionTime: number
-  readonly maxEjectionTime: number
-  readonly successRate: Required<SuccessRateOptions> | false
-  readonly failurePercentage: Required<FailurePercentageOptions> | false
-}
-
-export interface ResolvedHealthCheck {
-  readonly type: 'http' | 'tcp' | 'grpc' | 'custom'
-  readonly path: string
-  readonly headers: Readonly<Record<string, string>>
-  readonly expectedStatus: readonly [number, number]
-  readonly service: string
-  readonly check: ((endpoint: EndpointInfo, signal: AbortSignal) => Promise<boolean>) | undefined
-  readonly interval: number
-  readonly timeout: number
-  readonly healthyThreshold: number
-  readonly unhealthyThreshold: number
-  readonly jitter: number
-}
-
-export interface ResolvedSlowStart {
-  readonly window: number
-  readonly minWeightPercent: number
-  readonly aggression: number
-}
+// Each section's resolved form lives beside its feature (call/, ejection/, warmup/).
 
 export interface ResolvedOptions {
   readonly endpoints: readonly EndpointInput[] | undefined
@@ -94,59 +42,3 @@ export interface ResolvedOptions {
   readonly clock: Clock
   readonly random: Random
 }
-
-/** A call's options merged with the balancer's. */
-export interface ResolvedCall {
-  readonly key: string | Uint8Array | undefined
-  readonly idempotent: boolean
-  readonly signal: AbortSignal | undefined
-  readonly timeout: number | undefined
-  readonly attemptTimeout: number | undefined
-  readonly retry: ResolvedRetry | false
-  readonly hedge: ResolvedHedge | false
-  /** Nothing can end the call but its attempts: no signal, timeout, attempt timeout or hedge (hedging needs `idempotent`). */
-  readonly simple: boolean
-}
-
-// ---------------------------------------------------------------------------------------------
-// Defaults (DESIGN §3; each names the system it comes from in the docs).
-// ---------------------------------------------------------------------------------------------
-
-export const DEFAULT_RETRY: ResolvedRetry = Object.freeze({
-  retries: 2,
-  minTimeout: 25,
-  maxTimeout: 250,
-  factor: 2,
-  maxRetryAfter: 30_000,
-  shouldRetry: undefined,
-})
-export const DEFAULT_BUDGET: ResolvedBudget = Object.freeze({ percent: 20, minPerSecond: 10, window: 10_000 })
-export const DEFAULT_BREAKER: ResolvedBreaker = Object.freeze({
-  errorThresholdPercentage: 50,
-  volumeThreshold: 20,
-  rollingCountTimeout: 10_000,
-  rollingCountBuckets: 10,
-  resetTimeout: 10_000,
-  trialTimeout: 10_000,
-})
-export const DEFAULT_SUCCESS_RATE: Required<SuccessRateOptions> = Object.freeze({
-  stdevFactor: 1.9,
-  requestVolume: 100,
-  minimumHosts: 5,
-  enforcing: 100,
-})
-export const DEFAULT_FAILURE_PERCENTAGE: Required<FailurePercentageOptions> = Object.freeze({
-  threshold: 85,
-  requestVolume: 50,
-  minimumHosts: 5,
-  enforcing: 100,
-})
-export const DEFAULT_OUTLIER: ResolvedOutlier = Object.freeze({
-  consecutiveFailures: 5,
-  consecutiveNotSent: 1,
-  interval: 10_000,
-  baseEjectionTime: 30_000,
-  maxEjectionTime: 300_000,
-  successRate: DEFAULT_SUCCESS_RATE,
-  failurePercentage: DEFAULT_FAILURE_PERCENTAGE,
-})

@@ -1,5 +1,5 @@
 import type { BalancerPort, EndpointState, TimerEntry } from '../core/ports.ts'
-import type { ResolvedSlowStart } from '../options/resolved-options.ts'
+import type { ResolvedSlowStart } from './slow-start-options.ts'
 
 /** What slow start remembers of an endpoint between two rebuilds. */
 interface RampRecord {

@@ -1,11 +1,44 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
-import type { AttemptControl } from '../../core/ports.ts'
+import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
+import type { ResourceHandle } from '../../resources/resources.ts'
 import { markFinal } from '../http/retry-policy.ts'
-import type { DispatchRun } from './dispatch-run.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
+import type { AbortedAttempt } from './run-controller.ts'
+
+/** What an attempt's handler asks of its call (`HandlerRun`): one call, many attempts. */
+export interface HandlerRun {
+  readonly host: { readonly pools: ResourceHandle<Dispatcher>; readonly port: AdapterPort }
+  readonly aborted: boolean
+  readonly done: boolean
+  readonly touched: boolean
+  /** The attempt whose response the caller's handler receives, and the latest one started. */
+  readonly committed: AttemptHandler | undefined
+  current: AttemptHandler | undefined
+  abortError(): AbortedAttempt
+  lostError(): AbortedAttempt
+  attemptOptions(endpoint: Endpoint<unknown>): Dispatcher.DispatchOptions
+  shouldHold(response: DispatchedResponse, attemptNumber: number): boolean
+  claim(attempt: AttemptHandler): boolean
+  handOver(attempt: AttemptHandler, response: DispatchedResponse): void
+  forwardData(attempt: AttemptHandler, chunk: Buffer): void
+  informational(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage: string | undefined,
+  ): void
+  upgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: import('node:stream').Duplex,
+  ): void
+  committedEnded(attempt: AttemptHandler, response: DispatchedResponse): void
+  committedFailed(attempt: AttemptHandler, error: unknown): void
+}
 
 /** What an attempt that upgraded the connection (101, CONNECT) returns: a success. */
 export interface Upgraded {
@@ -21,7 +54,7 @@ export interface Upgraded {
  * after that.
  */
 export class AttemptHandler implements Dispatcher.DispatchHandler {
-  readonly run: DispatchRun
+  readonly run: HandlerRun
   readonly endpoint: Endpoint<unknown>
   readonly attempt: Attempt
   /** keel's handle on the attempt: its cancellation reaches the dispatch through `onCancel`. */
@@ -35,7 +68,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   #resolve!: (value: DispatchedResponse | Upgraded) => void
   #reject!: (error: unknown) => void
 
-  constructor(run: DispatchRun, endpoint: Endpoint<unknown>, attempt: Attempt) {
+  constructor(run: HandlerRun, endpoint: Endpoint<unknown>, attempt: Attempt) {
     this.run = run
     this.endpoint = endpoint
     this.attempt = attempt

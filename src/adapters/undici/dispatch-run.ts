@@ -13,7 +13,7 @@ import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { hostHeader, httpOrigin } from '../http/target.ts'
-import { AttemptHandler, type Upgraded } from './attempt-handler.ts'
+import { AttemptHandler, type HandlerRun, type Upgraded } from './attempt-handler.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
 import { AbortedAttempt, type RawHeaders, RunController, type RunState } from './run-controller.ts'
 
@@ -50,7 +50,7 @@ function rethrowLater(error: unknown): void {
  * error): the first that keel will not retry, forwarded as it streams, or a held-back one replayed
  * once keel stops retrying. Retries happen only before any response data reached the handler.
  */
-export class DispatchRun implements RunState {
+export class DispatchRun implements RunState, HandlerRun {
   readonly host: DispatchHost
   readonly opts: BalancedDispatchOptions
   readonly handler: Dispatcher.DispatchHandler

@@ -1,8 +1,8 @@
 import type { BalancerPort, EndpointState, MemberObserver } from '../../core/ports.ts'
 import { BalancerClosedError, KeelError } from '../../model/errors.ts'
-import type { ResolvedHealthCheck } from '../../options/resolved-options.ts'
 import { EndpointHealth } from './endpoint-health.ts'
 import { failureReason, type HealthCheck, HealthCheckTimeoutError, type HealthCheckType } from './health-check.ts'
+import type { ResolvedHealthCheck } from './health-options.ts'
 import { httpCheck } from './http-check.ts'
 import { tcpCheck } from './tcp-check.ts'
 

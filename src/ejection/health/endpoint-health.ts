@@ -1,6 +1,6 @@
 import type { BalancerPort, EndpointState, TimerEntry } from '../../core/ports.ts'
 import { Detector } from '../../model/detector.ts'
-import type { ResolvedHealthCheck } from '../../options/resolved-options.ts'
+import type { ResolvedHealthCheck } from './health-options.ts'
 
 /**
  * - `unknown`: not checked yet and eligible (the start-up set, or no implementation installed);
