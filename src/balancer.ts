@@ -65,7 +65,7 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
 
   /**
    * Runs `fn` against a picked endpoint, retrying on another endpoint when the verdict and the
-   * call's options allow it. Settles like its last attempt (DESIGN §2.2): resolves with what it
+   * call's options allow it. Settles like its last attempt (docs/calls.md, "The result rule"): resolves with what it
    * returned, rejects with what it threw — wrapped in `RetriesExhaustedError` only when more than
    * one attempt was made.
    */

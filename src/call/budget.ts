@@ -43,7 +43,7 @@ export class RetryBudget {
 
   /**
    * Gives back a withdrawal that never became an attempt (the retry or hedge found no endpoint,
-   * or the call ended first): keel-side refusals spend no budget (DESIGN §3).
+   * or the call ended first): keel-side refusals spend no budget (docs/retries.md, "The retry budget").
    */
   refund(now: number): void {
     const slot = this.#advance(now)

@@ -245,7 +245,7 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
   }
 
   /**
-   * After an attempt ended: whether to retry, and after how long (DESIGN §2.2 verdict rules, the
+   * After an attempt ended: whether to retry, and after how long (docs/retries.md verdict rules, the
    * user's `shouldRetry`, retries left, the deadline, overload pauses and the retry budget).
    * Emits `attempt`, and `retry` when one follows.
    */
@@ -285,7 +285,7 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
     })
   }
 
-  /** Settles by the result rule (DESIGN §2.2) from the last attempt. */
+  /** Settles by the result rule (docs/calls.md) from the last attempt. */
   finish(reason: RetriesExhaustedReason | undefined): void {
     if (this.settled) return
     const last = this.last!

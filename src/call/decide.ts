@@ -24,7 +24,7 @@ export interface RetryingCall {
 }
 
 /**
- * Whether a failed attempt is retried, and after how long (DESIGN §2.2 and §3): the verdict rules
+ * Whether a failed attempt is retried, and after how long (docs/retries.md, "What is retried, and when"): the verdict rules
  * (`not-sent` always; `endpoint-failure` when idempotent; `overloaded` when refused or idempotent;
  * `caller-error` and `cancelled` never), the user's `shouldRetry`, the retries left, overload
  * pauses when nothing else is eligible, the deadline, and the retry budget — in that order, so
@@ -39,6 +39,8 @@ export function decideRetry(call: RetryingCall, retriesUsed: number, attempt: At
   const { core, options } = call
   const retry = options.retry
   if (retry === false) return stop('not-retryable')
+  // The adapter handed this attempt's response to the caller (`AttemptControl.handOver`).
+  if (attempt.handedOver) return stop('not-retryable')
   const idempotent = options.idempotent
   let retryable =
     verdict === 'not-sent' ||

@@ -9,7 +9,7 @@ class RetrySignal extends Error {}
 const RETRY = new RetrySignal('retry')
 
 /**
- * The retry loop (DESIGN §3), run on p-retry once a first attempt has failed with a retryable
+ * The retry loop (docs/retries.md), run on p-retry once a first attempt has failed with a retryable
  * verdict. p-retry owns the loop and the count; keel owns every decision: `CallRun.decide` applies
  * the verdict rules, the budget and the deadline, and the backoff wait runs in `shouldRetry` on
  * the balancer's clock with its random jitter (p-retry's own timer and `Math.random` are unused:

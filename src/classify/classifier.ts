@@ -4,7 +4,7 @@ import type { Classification, Verdict } from '../model/verdict.ts'
 export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown }
 
 /**
- * Turns outcomes into verdicts. Return `undefined` to fall back to keel's rules (DESIGN §2.2).
+ * Turns outcomes into verdicts. Return `undefined` to fall back to keel's rules (docs/classification.md).
  * A plain object is enough.
  */
 export interface Classifier {

@@ -66,7 +66,7 @@ const CALLER_ERROR_CODES = new Set([
   'UND_ERR_INVALID_ARG',
 ])
 
-/** grpc-js status codes (`@grpc/grpc-js` `status`), mapped per DESIGN §2.2 and docs/classification.md. */
+/** grpc-js status codes (`@grpc/grpc-js` `status`), mapped per docs/classification.md. */
 const GRPC_VERDICTS: readonly Verdict[] = [
   'success', // 0 OK
   'cancelled', // 1 CANCELLED
@@ -136,7 +136,7 @@ export function parseRetryAfter(value: string | undefined, wallNow: () => number
   return Math.max(0, date - wallNow())
 }
 
-/** The verdict for an HTTP status (DESIGN §2.2), with Retry-After read from `headers`. */
+/** The verdict for an HTTP status (docs/classification.md), with Retry-After read from `headers`. */
 export function classifyStatus(status: number, headers: HeaderSource, wallNow: () => number): ClassifyResult {
   if (status < 400) return 'success'
   if (status === 429) {
@@ -208,7 +208,7 @@ function statusOf(error: Record<string, unknown>): { status: number; headers: He
 }
 
 /**
- * keel's rules for a thrown value (DESIGN §2.2), walking `cause` because fetch wraps network
+ * keel's rules for a thrown value (docs/classification.md), walking `cause` because fetch wraps network
  * errors in `TypeError('fetch failed', { cause })` and axios keeps the original in `cause`.
  */
 export function classifyError(error: unknown, wallNow: () => number): ClassifyResult {

@@ -36,7 +36,7 @@ export interface SetHost extends ResourceOwner, Pick<BalancerPort, 'clock' | 'ra
 
 /** PeakEWMA decay (Finagle, Linkerd, tower): 10 s. */
 export const EWMA_DECAY_MS = 10_000
-/** A new endpoint's latency estimate when there is no other to average (DESIGN §3). */
+/** A new endpoint's latency estimate when there is no other to average (docs/pickers/p2c-ewma.md). */
 export const COLD_START_MS = 30
 
 const ADMIT = 0

@@ -31,7 +31,7 @@ const MAX_TIMER = 2 ** 31 - 1
 
 /**
  * One opossum `CircuitBreaker` per endpoint, driven from the attempt's `finally` instead of
- * `fire()` (DESIGN §3): keel owns timeouts and rejections, so each attempt's verdict is fed to
+ * `fire()` (docs/circuit-breakers.md): keel owns timeouts and rejections, so each attempt's verdict is fed to
  * opossum as its documented `fire` / `success` / `failure` events, which update opossum's own
  * rolling window; after a failure keel applies opossum's opening rule (failures / fires strictly
  * above `errorThresholdPercentage` once fires ≥ `volumeThreshold`, or any failure while half-open)

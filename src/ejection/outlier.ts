@@ -35,7 +35,7 @@ class OutlierRecord {
 }
 
 /**
- * Passive outlier detection (DESIGN §3; Envoy `outlier_detection`, gRPC A50). Compares endpoints
+ * Passive outlier detection (docs/outlier-detection.md; Envoy `outlier_detection`, gRPC A50). Compares endpoints
  * with each other from the verdicts of real traffic and ejects, through the shared ejection state
  * (so `maxEjectionPercent` counts breakers and outlier ejections together):
  * - inline, after `consecutiveFailures` failures or `consecutiveNotSent` refusals in a row

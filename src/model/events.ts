@@ -61,7 +61,7 @@ export interface WarningEvent {
   readonly message: string
 }
 
-/** The balancer's events (DESIGN §2.4). State changes before an event is emitted. */
+/** The balancer's events (docs/events.md). State changes before an event is emitted. */
 export interface BalancerEvents<C = unknown> {
   endpointAdded: (event: EndpointEvent<C>) => void
   endpointRemoved: (event: EndpointEvent<C>) => void

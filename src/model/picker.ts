@@ -17,7 +17,7 @@ export interface PickerEndpoint {
    */
   readonly pickable: boolean
   /**
-   * PeakEWMA latency estimate in ms at `now` (DESIGN §3, `p2c-ewma`), scaled so that
+   * PeakEWMA latency estimate in ms at `now` (docs/pickers/p2c-ewma.md), scaled so that
    * latency × (inFlight + 1) also counts answers that came back without doing the work (fast
    * failures and caller errors) as requests in flight (see `load/peak-ewma.ts`).
    */

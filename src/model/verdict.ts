@@ -1,5 +1,5 @@
 /**
- * What an attempt's outcome means for its endpoint and for the call (DESIGN §2.2):
+ * What an attempt's outcome means for its endpoint and for the call (docs/classification.md):
  * - `success`: a good answer;
  * - `endpoint-failure`: the endpoint failed (5xx, reset after the request was written, timeout);
  *   counts against it; retryable when the call is idempotent;

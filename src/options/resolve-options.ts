@@ -121,8 +121,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   let retry: ResolvedRetry | false = DEFAULT_RETRY
   let budget: ResolvedBudget | false = DEFAULT_BUDGET
   if (retryOption === false) {
-    // The budget stays: a call whose own `retry` asks for retries is still bounded by it (DESIGN
-    // §2.2: the budget is the balancer's and cannot be overridden).
+    // The budget stays: a call whose own `retry` asks for retries is still bounded by it (docs/retries.md,
+    // "The retry budget": the budget is the balancer's and cannot be overridden).
     retry = false
   } else if (retryOption !== undefined) {
     const r = section('retry', retryOption, [...CALL_RETRY_KEYS, 'budget'])!

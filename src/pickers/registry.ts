@@ -8,7 +8,7 @@ import { ringHash } from './ring-hash.ts'
 import { roundRobin } from './round-robin.ts'
 import { weightedRoundRobin } from './weighted-round-robin.ts'
 
-/** The built-in pickers, by name (DESIGN §3). */
+/** The built-in pickers, by name (docs/pickers/README.md). */
 export type PickerName =
   | 'round-robin'
   | 'weighted-round-robin'

@@ -29,7 +29,7 @@ export interface ResourceHost {
 export const CLIENT_RESOURCE = 'client'
 
 /**
- * Per-endpoint resources (DESIGN §2.1): each registered kind has at most one live instance per
+ * Per-endpoint resources (docs/endpoints.md, "Per-endpoint resources"): each registered kind has at most one live instance per
  * endpoint, created lazily, closed exactly once when the endpoint finishes draining or the
  * balancer closes. With `maxConnectionAge`, an instance older than its jittered age is closed
  * (gracefully, by its `close`) and replaced on the next `get`, so keep-alive traffic re-spreads.

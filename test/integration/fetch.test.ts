@@ -52,7 +52,7 @@ describe('createFetch', () => {
     expect(victim.requests.length).toBe(200)
     expect(backends[0]!.requests.length + backends[2]!.requests.length).toBe(3_000 - 199)
     const failed = attempts.filter((a) => a.verdict !== 'success')
-    // DESIGN §4: attempts to a killed backend ≤ the calls in flight when it died (16) + 1.
+    // docs/retries.md (failover): attempts to a killed backend ≤ the calls in flight when it died (16) + 1.
     expect(failed.length).toBeLessThanOrEqual(17)
     expect(failed.length).toBeGreaterThan(0)
     for (const a of failed) expect(a.endpoint.port).toBe(victim.port)

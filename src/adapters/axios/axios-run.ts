@@ -175,7 +175,7 @@ export class AxiosRun {
     return error
   }
 
-  /** Hands a response stream over now; its attempt ends with the stream (DESIGN §2.3). */
+  /** Hands a response stream over now; its attempt ends with the stream (docs/axios.md). */
   async #deliver(handed: AxiosHandedOver, data: Readable, failure: boolean): Promise<AxiosHandedOver> {
     this.#delivered = true
     // keel consults its retry rules only after failures: a success needs no mark.

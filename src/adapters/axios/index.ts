@@ -44,7 +44,7 @@ export interface AxiosAdapterOptions {
 const OPTION_KEYS = ['serviceUrl', 'agent'] as const
 
 /**
- * Makes an axios adapter that balances every request over `balancer` (DESIGN §2.3):
+ * Makes an axios adapter that balances every request over `balancer` (docs/axios.md):
  * `axios.create({ baseURL: 'http://users.internal', adapter: axiosAdapter(users) })`. Each
  * attempt is sent by axios' own http adapter to the picked endpoint (its path prefix kept); see
  * `requestPath` for how `baseURL` and `url` are joined onto it. GET, HEAD, OPTIONS, PUT, DELETE and

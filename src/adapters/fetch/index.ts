@@ -79,7 +79,7 @@ function isRequest(value: unknown): value is Request {
 }
 
 /**
- * Makes a `fetch` that balances over `balancer` (DESIGN §2.3). A relative URL (`'/users/42'`), or
+ * Makes a `fetch` that balances over `balancer` (docs/fetch.md). A relative URL (`'/users/42'`), or
  * an absolute one under `serviceUrl`, is joined onto the picked endpoint, keeping its path prefix.
  * GET, HEAD, OPTIONS, PUT, DELETE and TRACE are idempotent; other methods need `idempotent: true`
  * or an `Idempotency-Key` header to be retried after an endpoint failure. A stream body is sent

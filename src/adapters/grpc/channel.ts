@@ -85,7 +85,7 @@ const DEFAULT_PORT: Readonly<Record<string, number>> = { 'grpc:': 80, 'http:': 8
  * - `grpc.use_local_subchannel_pool`: each client owns its connection, so closing or renewing the
  *   resource (`maxConnectionAge`) really closes or renews it;
  * - with `servername` (the endpoint's or the balancer's), `grpc.default_authority` (`:authority`)
- *   and, for TLS, `grpc.ssl_target_name_override` (SNI and certificate name), as DESIGN §2.3
+ *   and, for TLS, `grpc.ssl_target_name_override` (SNI and certificate name), as docs/grpc.md
  *   says. The user's own values for these win.
  */
 export function channelOptions(

@@ -125,7 +125,7 @@ export interface AttemptFacts {
 }
 
 /**
- * Tells keel's classifier what the adapter knows about a failed attempt (DESIGN §2.2):
+ * Tells keel's classifier what the adapter knows about a failed attempt (docs/classification.md):
  * - `cancelled` when the caller cancelled it, or when grpc-js ended it with DEADLINE_EXCEEDED at
  *   the call's overall deadline: that is keel's deadline enforced by grpc-js (it may fire a
  *   moment before keel's own timer), and keel's deadline releases the attempt without counting
@@ -144,7 +144,7 @@ export function classifyAttemptError(error: ServiceError, facts: AttemptFacts): 
 }
 
 /**
- * What a call hands its caller (DESIGN §2.2, adapters never wrap): the last attempt's error with
+ * What a call hands its caller (docs/grpc.md; adapters never wrap): the last attempt's error with
  * `RetriesExhaustedError` unwrapped; keel's own errors (deadline, no endpoint, closed) as the
  * `ServiceError` grpc-js would give in their place, keel's error as `cause`; anything else as is.
  */

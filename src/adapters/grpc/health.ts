@@ -85,7 +85,7 @@ export class HealthStatusError extends KeelError {
 }
 
 /**
- * The `grpc` check (DESIGN §3): `grpc.health.v1.Health/Check` for `healthCheck.service` on the
+ * The `grpc` check (docs/health-checks.md): `grpc.health.v1.Health/Check` for `healthCheck.service` on the
  * endpoint's own client, so the check shares the connection calls use (gRFC A17: a check of
  * another connection says little about this one). Passes on SERVING only; NOT_SERVING,
  * SERVICE_UNKNOWN, UNKNOWN or any error (UNIMPLEMENTED included: checks were asked for, so a

@@ -89,7 +89,7 @@ function methodFor(context: GrpcContext, method: GrpcMethod): Function {
 }
 
 /**
- * A client of `ServiceClient`'s service whose every call is balanced by `balancer` (DESIGN §2.3):
+ * A client of `ServiceClient`'s service whose every call is balanced by `balancer` (docs/grpc.md):
  * same method names and call shapes as the grpc-js client, backed by one grpc-js client per
  * endpoint (a balancer resource, on an `ipv4:`/`ipv6:`/`dns:` target grpc-js does not re-balance).
  * Unary calls retry with failover; server-streaming calls retry only before their first message;

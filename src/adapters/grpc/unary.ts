@@ -154,7 +154,7 @@ function unaryAttempt(
 /**
  * A balanced unary method with grpc-js's call shapes: `(request, metadata?, options?, callback)`.
  * Every call goes through `balancer.call`: each attempt picks an endpoint and runs the call on
- * that endpoint's client; failed attempts are retried by keel's rules (DESIGN §2.2).
+ * that endpoint's client; failed attempts are retried by keel's rules (docs/retries.md).
  */
 export function unaryMethod(context: GrpcContext, method: GrpcMethod) {
   // A non-idempotent method needs nothing beyond the balancer's defaults: no options to validate.

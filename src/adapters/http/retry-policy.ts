@@ -24,7 +24,7 @@ function isFinal(decision: RetryDecision): boolean {
 export interface RetryPolicies {
   /** Replayable body: keel's rules, never after a handed-over response. */
   readonly replayable: CallRetryOptions | undefined
-  /** Body that can be read once (a stream): retried only after `not-sent` (DESIGN §2.3). */
+  /** Body that can be read once (a stream): retried only after `not-sent` (docs/retries.md). */
   readonly once: CallRetryOptions | undefined
   /** Retries keel may make after a first attempt (0 when retries are off). */
   readonly retries: number
@@ -67,7 +67,7 @@ export function callOptionsTable(policies: RetryPolicies): readonly CallOptions[
 }
 
 /**
- * Whether keel could retry after a response classified `result` (DESIGN §2.2 verdict rules): an
+ * Whether keel could retry after a response classified `result` (docs/retries.md verdict rules): an
  * adapter holds such a response back from the caller until keel has decided, and hands any other
  * response over at once.
  */

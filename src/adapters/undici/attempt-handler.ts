@@ -48,7 +48,7 @@ export interface Upgraded {
 /**
  * One attempt of a `BalancerDispatcher` call: the handler of one dispatch to the picked
  * endpoint's Pool. Its promise settles when the response body ends, errors or is aborted, so the
- * endpoint counts the request in flight for as long as the download runs (DESIGN §2.3). A
+ * endpoint counts the request in flight for as long as the download runs (docs/undici.md). A
  * response keel may retry is held back (headers and up to 64 KiB of body) until keel decides;
  * any other response is handed to the caller's handler as it arrives, and keel never retries
  * after that.

@@ -30,7 +30,7 @@ const POOL_EVENTS = ['connect', 'disconnect', 'connectionError'] as const
  * finishes draining or the balancer closes. An attempt lasts until the response body ends, errors,
  * is aborted or hits the Pool's `bodyTimeout`, so a long download counts as in flight.
  *
- * Retries follow keel's rules (DESIGN §2.2) and happen only before the caller's handler saw any of
+ * Retries follow keel's rules (docs/undici.md) and happen only before the caller's handler saw any of
  * the response. Do not compose undici's retry interceptor with it: retries would multiply and
  * bypass the retry budget.
  */

@@ -10,12 +10,12 @@ import { tcpCheck } from './tcp-check.ts'
 export type HealthHost = Pick<BalancerPort, 'clock' | 'random' | 'timers' | 'ejection' | 'emit'>
 
 /**
- * Active health checks (DESIGN §3): one scheduler for every endpoint, on the balancer's timer
+ * Active health checks (docs/health-checks.md): one scheduler for every endpoint, on the balancer's timer
  * queue. Each endpoint is checked every `interval` ± `jitter`% (HAProxy `spread-checks`), start
  * to start; a check has its own `timeout` and checks of one endpoint never overlap. Results feed
  * the ejection state as the `health` detector (see `EndpointHealth` for the thresholds).
  *
- * Start-up (DESIGN §3): the first set of endpoints the balancer gets (its `endpoints`, or the
+ * Start-up (docs/health-checks.md): the first set of endpoints the balancer gets (its `endpoints`, or the
  * first discovery answer: everything that joins in the same synchronous turn as the first one)
  * stays eligible until its first check completes; those first checks are spread over
  * `[0, interval × jitter%)`. An endpoint that joins later is ejected ('awaiting first check')

@@ -44,7 +44,7 @@ export class EndpointHealth {
     this.#options = options
   }
 
-  /** An endpoint that joined after start takes no traffic before a check passed (DESIGN §3). */
+  /** An endpoint that joined after start takes no traffic before a check passed (docs/health-checks.md). */
   awaitFirstCheck(): void {
     this.status = 'awaiting'
     this.#core.ejection.eject(this.state, 'health', 'awaiting first check')
