@@ -20,7 +20,7 @@ import {
   type ServiceClientConstructor,
 } from '@grpc/grpc-js'
 import { loadSync } from '@grpc/proto-loader'
-import { createGrpcClient, unary } from '../src/adapters/grpc.ts'
+import { createGrpcClient, unary } from '../src/adapters/grpc/index.ts'
 import { Balancer, type BalancerOptions, type PickerName } from '../src/index.ts'
 import { fmt, latencies, median, nsPerOp, quantile, table } from './lib.ts'
 

@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
-import { BalancerDispatcher } from '../src/adapters/undici.ts'
+import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer, type PickerName } from '../src/index.ts'
 import { fmt, latencies, quantile, table } from './lib.ts'
 import {
