@@ -15,7 +15,7 @@
 // Run: npm run demo (a live view in a terminal; one line per second when stdout is not a TTY),
 // and open the page it prints (http://127.0.0.1:7070/, or DEMO_PORT) for the same story drawn live.
 // Exit code 0 when no call failed, 1 otherwise.
-import { createFetch } from '../src/adapters/fetch.ts'
+import { createFetch } from '../src/adapters/fetch/index.ts'
 import { Balancer } from '../src/index.ts'
 import { Backend } from './demo/backend.ts'
 import { Recorder } from './demo/recorder.ts'
