@@ -1,6 +1,8 @@
 // Checks the built package against its optional peer dependencies: `keel` loads without
 // @grpc/grpc-js installed (import and require), `keel/grpc` fails then with an error that names
-// it, and loads and works once it is installed. Run after `npm run build`.
+// it, and loads and works once it is installed; `keel/fetch` works without undici over plain
+// http: (even with a servername, as DNS discovery sets), and where it needs undici (TLS naming)
+// fails with KEEL_MISSING_PEER without blaming the endpoint. Run after `npm run build`.
 //
 // The package is installed into a temporary node_modules as a copy of `package.json` and `dist`
 // (a symlink would resolve imports from this repository's node_modules, where grpc-js is), with
@@ -59,6 +61,38 @@ assert.match(error.message, /@grpc\\/grpc-js/)
 console.log('keel requires; keel/grpc: ' + error.message.split('\\n')[0])
 `
 
+/** The same checks through `require` (CJS build) and `import` (ESM build). */
+const fetchWithoutUndici = (load) => `
+${load}
+const server = createServer((req, res) => res.end('hello ' + req.url))
+const main = async () => {
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const plain = new Balancer({ endpoints: [{ url: 'http://127.0.0.1:' + server.address().port, servername: 'users.internal' }] })
+  assert.equal(await (await createFetch(plain)('/u/1')).text(), 'hello /u/1')
+  await plain.close()
+  server.close()
+  const tls = new Balancer({ endpoints: [{ url: 'https://127.0.0.1:1', servername: 'users.internal' }] })
+  const error = await createFetch(tls)('/u/1').then(() => undefined, (e) => e)
+  assert.equal(error?.code, 'KEEL_MISSING_PEER', String(error))
+  assert.equal(error.peer, 'undici')
+  const [endpoint] = tls.snapshot().endpoints
+  assert.deepEqual([endpoint.state, endpoint.failures], ['active', 0])
+  await tls.close()
+  console.log('http: needs no undici; https: naming → ' + error.message)
+}
+main().catch((e) => { console.error(e); process.exit(1) })
+`
+const fetchWithoutUndiciRequire = fetchWithoutUndici(`
+const assert = require('node:assert/strict')
+const { createServer } = require('node:http')
+const { Balancer } = require('keel')
+const { createFetch } = require('keel/fetch')`)
+const fetchWithoutUndiciImport = fetchWithoutUndici(`
+import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import { Balancer } from 'keel'
+import { createFetch } from 'keel/fetch'`)
+
 const withGrpc = `
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
@@ -97,6 +131,8 @@ try {
   for (const name of Object.keys(pkg.dependencies ?? {})) link(name)
   run('without-grpc-import', withoutGrpc)
   run('without-grpc-require', withoutGrpcRequire, 'cjs')
+  run('fetch-without-undici-require', fetchWithoutUndiciRequire, 'cjs')
+  run('fetch-without-undici-import', fetchWithoutUndiciImport)
   link('@grpc/grpc-js')
   run('with-grpc', withGrpc)
 } finally {

@@ -9,7 +9,7 @@ import { DiscoverySubscription } from './discovery/subscription.ts'
 import { isAbortSignal } from './internal/abort.ts'
 import { rangeError, typeError } from './internal/validate.ts'
 import { type Endpoint, type EndpointInfo, type EndpointInput, parseEndpoint } from './model/endpoint.ts'
-import { BalancerClosedError } from './model/errors.ts'
+import { BalancerClosedError, usageError } from './model/errors.ts'
 import type { BalancerEvents } from './model/events.ts'
 import type { BalancerOptions, CallOptions } from './options/options.ts'
 import { defaultCall, resolveCall, resolveOptions } from './options/resolve-options.ts'
@@ -155,6 +155,7 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
     return this.#closing
   }
 
+  /** `await using balancer = new Balancer(…)`: the same as `close()`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
   }
@@ -190,7 +191,10 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
 
   #assertStatic(method: string): void {
     if (this.#core.options.discovery !== undefined) {
-      throw new TypeError(`balancer.${method}() is not available when the \`discovery\` option is set`)
+      throw usageError(
+        'KEEL_DISCOVERY_OWNS_ENDPOINTS',
+        `balancer.${method}() is not available when the \`discovery\` option is set: the discovery source owns the endpoints`,
+      )
     }
     if (this.#core.phase !== 'open') throw new BalancerClosedError()
   }

@@ -1,8 +1,12 @@
-// keel's public surface. Explicit named exports only: anything not listed here is internal.
-
+/**
+ * keel's public surface. Explicit named exports only: anything not listed here is internal.
+ *
+ * @module keel
+ */
 export { Balancer } from './balancer.ts'
 export type { AttemptFn } from './call/call-run.ts'
 export type { Classifier, ClassifyOption, Outcome } from './classify/classifier.ts'
+export type { ClassifyResult, HeaderSource } from './classify/classify.ts'
 export { classifyError, classifyStatus, classifyValue, discardValue, parseRetryAfter } from './classify/classify.ts'
 export type { BalancerSnapshot, EndpointSnapshot, EndpointStateName } from './core/snapshot.ts'
 export type { Discovery, DiscoveryUpdate } from './discovery/discovery.ts'
@@ -13,7 +17,7 @@ export { systemClock } from './internal/clock.ts'
 export type { Random } from './internal/random.ts'
 export { seededRandom, systemRandom } from './internal/random.ts'
 export type { Attempt } from './model/attempt.ts'
-export type { DetectorName } from './model/detector.ts'
+export type { DetectorName, HealthCheckType } from './model/detector.ts'
 export type {
   Endpoint,
   EndpointInput,
@@ -32,6 +36,7 @@ export {
   HedgeLostError,
   isKeelError,
   KeelError,
+  MissingPeerError,
   NoEndpointAvailableError,
   RetriesExhaustedError,
 } from './model/errors.ts'

@@ -8,6 +8,7 @@ export type Outcome = { readonly ok: true; readonly value: unknown } | { readonl
  * A plain object is enough.
  */
 export interface Classifier {
+  /** The verdict for an attempt's outcome, or `undefined` to let keel's rules decide. */
   classify(outcome: Outcome): Verdict | Classification | undefined
   /**
    * Releases a value keel will not hand back (a retried response, a losing hedge), e.g. cancels a

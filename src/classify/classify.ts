@@ -99,7 +99,15 @@ const MAX_CAUSE_DEPTH = 8
  */
 export const VERDICT_HINT = Symbol.for('keel.verdict')
 
-type HeaderSource = { get(name: string): unknown } | Record<string, unknown> | undefined | null
+/** Response headers in any common shape: a `Headers`-like object with `get`, or a plain record. */
+export type HeaderSource =
+  | {
+      /** The header's value by (case-insensitive) name. */
+      get(name: string): unknown
+    }
+  | Record<string, unknown>
+  | undefined
+  | null
 
 function header(headers: HeaderSource, name: string): string | undefined {
   if (headers === undefined || headers === null || typeof headers !== 'object') return undefined
@@ -223,7 +231,8 @@ export function classifyError(error: unknown, wallNow: () => number): ClassifyRe
     if (name === 'AbortError') return 'cancelled'
     if (name === 'TimeoutError') return 'endpoint-failure'
     if (isKeelError(current)) {
-      // A keel error from a nested balancer: its own deadline or no endpoint says nothing of ours.
+      // A keel error from a nested balancer: its own deadline or no endpoint says nothing of ours;
+      // a MissingPeerError (an optional dependency not installed) is the caller's to fix.
       return code === 'KEEL_ATTEMPT_TIMEOUT' || code === 'KEEL_DEADLINE_EXCEEDED' ? 'endpoint-failure' : 'caller-error'
     }
     // grpc-js ServiceError: numeric code plus metadata.

@@ -13,7 +13,7 @@ import { TimerQueue } from '../internal/timer-queue.ts'
 import { formatValue } from '../internal/validate.ts'
 import { LoadObserver } from '../load/load-observer.ts'
 import type { HealthCheckType } from '../model/detector.ts'
-import { type AttemptRecord, AttemptTimeoutError } from '../model/errors.ts'
+import { type AttemptRecord, AttemptTimeoutError, usageError } from '../model/errors.ts'
 import { emitSafely } from '../model/events.ts'
 import type { ResolvedOptions } from '../options/resolved-options.ts'
 import { CLIENT_RESOURCE, ResourceRegistry } from '../resources/resources.ts'
@@ -200,7 +200,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
   /** `endpoint.client`: the endpoint's `createClient` resource. */
   clientFor(state: EndpointState): unknown {
     if (!this.resources.has(CLIENT_RESOURCE)) {
-      throw new TypeError('`endpoint.client` needs the balancer option `createClient`')
+      throw usageError('KEEL_NO_CREATE_CLIENT', '`endpoint.client` needs the balancer option `createClient`')
     }
     return this.resources.get(CLIENT_RESOURCE, state)
   }

@@ -14,6 +14,7 @@ export interface SnapshotSource {
 /** An endpoint's state names, in precedence order: `state` is the first that applies. */
 export type EndpointStateName = 'draining' | 'unhealthy' | 'ejected' | 'open' | 'half-open' | 'active'
 
+/** One endpoint in `balancer.snapshot()`. */
 export interface EndpointSnapshot {
   readonly id: string
   readonly weight: number
@@ -34,6 +35,7 @@ export interface EndpointSnapshot {
   readonly ejections: number
 }
 
+/** `balancer.snapshot()`: a JSON-serialisable view of the balancer now. */
 export interface BalancerSnapshot {
   readonly endpoints: readonly EndpointSnapshot[]
   /** Priority levels in panic (balancing over all their members). */

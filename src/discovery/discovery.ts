@@ -19,6 +19,7 @@ export type DiscoveryUpdate =
  *   is eligible (all ejected, or none left), at most once per second; a source may throttle more.
  */
 export interface Discovery {
+  /** Starts delivering answers to `listener`; returns the function that stops them. */
   watch(listener: (update: DiscoveryUpdate) => void): () => void
   /** Asks for a fresh answer soon (the balancer calls it when no endpoint is eligible). */
   refresh?(): void

@@ -9,8 +9,11 @@ import type { PollAnswer } from './poller.ts'
  * resolvers (a caching layer, DNS over HTTPS) can pass any object with these methods.
  */
 export interface DnsResolver {
+  /** A records with their TTLs, as `dns.promises.Resolver#resolve4`. */
   resolve4(hostname: string, options: { ttl: true }): Promise<{ address: string; ttl: number }[]>
+  /** AAAA records with their TTLs, as `dns.promises.Resolver#resolve6`. */
   resolve6(hostname: string, options: { ttl: true }): Promise<{ address: string; ttl: number }[]>
+  /** SRV records, as `dns.promises.Resolver#resolveSrv`. */
   resolveSrv(hostname: string): Promise<{ name: string; port: number; priority: number; weight: number }[]>
 }
 

@@ -1,4 +1,8 @@
-// Entry point `keel/dns`: endpoints from DNS A/AAAA or SRV records, following the TTL.
+/**
+ * Entry point `keel/dns`: endpoints from DNS A/AAAA or SRV records, following the TTL.
+ *
+ * @module keel/dns
+ */
 import { Resolver } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { type Clock, systemClock } from '../internal/clock.ts'
@@ -21,6 +25,7 @@ import { Poller } from './poller.ts'
 
 export type { DnsResolver } from './dns-lookup.ts'
 
+/** Options of `dnsDiscovery(name, options)`. */
 export interface DnsDiscoveryOptions {
   /**
    * Port of every endpoint found by A/AAAA lookups (SRV records carry their own port).

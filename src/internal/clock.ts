@@ -14,6 +14,7 @@ export interface Clock {
    * like for any awaited timer.
    */
   setTimeout(fn: () => void, ms: number, keepAlive?: boolean): TimerHandle
+  /** Cancels a timer `setTimeout` returned; a timer that already ran is ignored. */
   clearTimeout(handle: TimerHandle): void
   /**
    * Optional: makes a pending timer keep the process alive or not (Node's `ref`/`unref`). Without

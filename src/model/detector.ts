@@ -4,8 +4,9 @@ export const Detector = Object.freeze({
   outlier: 2,
   health: 4,
   overload: 8,
-})
-export type DetectorName = keyof typeof Detector
+} satisfies Record<DetectorName, number>)
+/** A detector's name, as `ejected` and `restored` events report it. */
+export type DetectorName = 'breaker' | 'outlier' | 'health' | 'overload'
 /** Ejections that count against `maxEjectionPercent` (breakers and outlier detection share it). */
 export const CAPPED_DETECTORS = Detector.breaker | Detector.outlier
 

@@ -11,6 +11,7 @@ import {
   typeError,
 } from '../internal/validate.ts'
 
+/** An endpoint's scheme; a bare `host:port` is `tcp:` unless told otherwise. */
 export type EndpointProtocol = 'http:' | 'https:' | 'grpc:' | 'grpcs:' | 'tcp:'
 
 /** An endpoint as a user writes it: a string or an object. */
@@ -40,6 +41,7 @@ export interface EndpointObject {
   readonly metadata?: Readonly<Record<string, unknown>>
 }
 
+/** Options of `parseEndpoint`. */
 export interface ParseEndpointOptions {
   /** Protocol of a bare `host:port`. @default 'tcp:' */
   readonly defaultProtocol?: EndpointProtocol
@@ -156,10 +158,12 @@ export class EndpointInfo {
     )
   }
 
+  /** The endpoint's id, e.g. `http://10.0.0.1:8080`. */
   toString(): string {
     return this.id
   }
 
+  /** The endpoint's fields, for logs and `JSON.stringify`. */
   toJSON(): Record<string, unknown> {
     const { metadata, zone, servername, ...rest } = this.#fields()
     return {

@@ -134,3 +134,30 @@ export class EndpointRemovedError extends KeelError {
     this.endpoint = endpoint
   }
 }
+
+/**
+ * An optional peer dependency that a feature needs is not installed (`undici` for `createFetch`
+ * with TLS naming or `connect` options, for example). The fix is on the caller's side, so the
+ * attempt's verdict is `caller-error`: it is neither retried nor held against the endpoint.
+ */
+export class MissingPeerError extends KeelError {
+  /** The package to install, e.g. `undici`. */
+  readonly peer: string
+
+  constructor(peer: string, feature: string, options?: { cause?: unknown }) {
+    super('KEEL_MISSING_PEER', `${feature} needs the optional dependency "${peer}": npm install ${peer}`, options)
+    this.peer = peer
+  }
+}
+
+/**
+ * A call that keel's API does not allow, which no option validation can catch: an absolute URL
+ * to a balanced fetch outside its `serviceUrl`, `endpoint.client` without `createClient`,
+ * `update()` on a balancer that discovery feeds. A `TypeError`, as the platform throws for a
+ * wrong call (fetch rejects a bad URL with one), with a stable `code`.
+ */
+export function usageError(code: string, message: string): TypeError {
+  const error = new TypeError(message)
+  Object.defineProperty(error, 'code', { value: code, enumerable: true })
+  return error
+}

@@ -3,10 +3,12 @@ import type { DetectorName, HealthCheckType } from './detector.ts'
 import type { Endpoint } from './endpoint.ts'
 import type { Verdict } from './verdict.ts'
 
+/** Payload of `endpointAdded`, `endpointRemoved` and the breaker events: the endpoint concerned. */
 export interface EndpointEvent<C = unknown> {
   readonly endpoint: Endpoint<C>
 }
 
+/** Payload of `ejected` and `restored`: which detector took the endpoint out (or let it back), and why. */
 export interface EjectedEvent<C = unknown> {
   readonly endpoint: Endpoint<C>
   readonly detector: DetectorName
@@ -15,6 +17,7 @@ export interface EjectedEvent<C = unknown> {
   readonly until?: number
 }
 
+/** Payload of `healthy` and `unhealthy`: the endpoint whose active health checks changed its state. */
 export interface HealthEvent<C = unknown> {
   readonly endpoint: Endpoint<C>
   /** The check's type. */
@@ -32,6 +35,7 @@ export interface AttemptEvent<C = unknown> {
   readonly retried: boolean
 }
 
+/** Payload of `retry` and `hedge`: another attempt of a call is about to start. */
 export interface RetryEvent<C = unknown> {
   /** The endpoint of the attempt being retried (or hedged). */
   readonly from: Endpoint<C>
@@ -41,14 +45,19 @@ export interface RetryEvent<C = unknown> {
   readonly delay: number
 }
 
+/** Payload of `panic`: a priority level entered or left panic (it balances over all its members). */
 export interface PanicEvent {
   /** Whether the level entered (true) or left (false) panic. */
   readonly active: boolean
+  /** Eligible members of the level. */
   readonly eligible: number
+  /** Members of the level. */
   readonly total: number
+  /** The level (0 is the primary). */
   readonly priority: number
 }
 
+/** Payload of `budgetExhausted`: a retry was refused because the retry budget was spent. */
 export interface BudgetEvent {
   /** Retries taken in the budget's window. */
   readonly retries: number
@@ -56,32 +65,50 @@ export interface BudgetEvent {
   readonly requests: number
 }
 
+/** Payload of `warning`: something non-fatal went wrong. */
 export interface WarningEvent {
+  /** A stable code, e.g. `KEEL_RESOURCE_CLOSE`. */
   readonly code: string
   readonly message: string
 }
 
 /** The balancer's events (docs/events.md). State changes before an event is emitted. */
 export interface BalancerEvents<C = unknown> {
+  /** An endpoint joined (from `endpoints`, `add`, `update` or discovery). */
   endpointAdded: (event: EndpointEvent<C>) => void
+  /** An endpoint left and starts draining. */
   endpointRemoved: (event: EndpointEvent<C>) => void
+  /** A detector (`breaker`, `outlier`, `health`, `overload`) took an endpoint out of rotation. */
   ejected: (event: EjectedEvent<C>) => void
+  /** A detector's ejection was lifted. */
   restored: (event: EjectedEvent<C>) => void
+  /** An endpoint's circuit breaker opened. */
   breakerOpen: (event: EndpointEvent<C>) => void
+  /** An endpoint's circuit breaker lets one trial attempt through. */
   breakerHalfOpen: (event: EndpointEvent<C>) => void
+  /** An endpoint's circuit breaker closed again. */
   breakerClose: (event: EndpointEvent<C>) => void
+  /** Active health checks found an endpoint healthy (also for its first passing check). */
   healthy: (event: HealthEvent<C>) => void
+  /** Active health checks found an endpoint unhealthy. */
   unhealthy: (event: HealthEvent<C>) => void
+  /** An attempt ended, with its verdict and duration. */
   attempt: (event: AttemptEvent<C>) => void
+  /** A failed attempt is retried on another endpoint. */
   retry: (event: RetryEvent<C>) => void
+  /** A hedged copy of a slow attempt starts. */
   hedge: (event: RetryEvent<C>) => void
+  /** A priority level entered or left panic. */
   panic: (event: PanicEvent) => void
+  /** A retry was refused by the retry budget. */
   budgetExhausted: (event: BudgetEvent) => void
+  /** Discovery failed or answered with nothing usable; the balancer keeps its last set. */
   discoveryError: (event: { readonly error: unknown }) => void
   /** Non-fatal conditions (a Maglev table that had to grow, a resource that failed to close). */
   warning: (event: WarningEvent) => void
 }
 
+/** The name of a balancer event. */
 export type BalancerEventName = keyof BalancerEvents
 
 /**

@@ -53,6 +53,7 @@ export interface PickContext {
  * allocation-free and never throws; it returns `undefined` when no endpoint qualifies.
  */
 export interface Picker {
+  /** Chooses an endpoint for one attempt, or `undefined` when none qualifies. */
   pick(context: PickContext): PickerEndpoint | undefined
 }
 
@@ -81,5 +82,6 @@ export interface PickerFactory {
   readonly keyed?: boolean
   /** Whether slow start applies (it does not to hash pickers, as in Envoy). @default true */
   readonly slowStart?: boolean
+  /** Makes a picker over the eligible endpoints; called again whenever they change. */
   build(endpoints: readonly PickerEndpoint[], context: PickerBuildContext): Picker
 }

@@ -7,12 +7,15 @@ import { BalancerClosedError, EndpointRemovedError } from '../model/errors.ts'
 
 /** How to make and close one kind of per-endpoint resource (a client, a connection pool). */
 export interface ResourceSpec<R> {
+  /** Makes the endpoint's instance, on first use (and again after `maxConnectionAge`). */
   create(endpoint: EndpointInfo): R
+  /** Closes an instance, once, when its endpoint finishes draining or the balancer closes. */
   close?(resource: R): void | Promise<void>
 }
 
 /** A registered resource kind: `get` returns the endpoint's instance, creating it on first use. */
 export interface ResourceHandle<R> {
+  /** The endpoint's instance (by endpoint or id), created on first use. */
   get(endpoint: EndpointInfo | string): R
 }
 

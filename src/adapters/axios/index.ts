@@ -1,4 +1,8 @@
-// Entry point `keel/axios`: an axios adapter that balances every request over a Balancer.
+/**
+ * Entry point `keel/axios`: an axios adapter that balances every request over a Balancer.
+ *
+ * @module keel/axios
+ */
 import axios, { type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios'
 import { Balancer } from '../../balancer.ts'
 import { adapterPort } from '../../core/port-access.ts'

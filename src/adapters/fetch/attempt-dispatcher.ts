@@ -1,3 +1,4 @@
+import { usageError } from '../../model/errors.ts'
 import { markFinal } from '../http/retry-policy.ts'
 
 /** What fetch needs of a `dispatcher`: undici's `dispatch(options, handler)`. */
@@ -160,7 +161,9 @@ export class AttemptDispatcher implements DispatchTarget {
     const h = handler as Handler
     const current = typeof h.onRequestStart === 'function' || typeof h.onResponseStart === 'function'
     const target = this.#target ?? globalDispatcher(current)
-    if (target === undefined) throw new TypeError('keel/fetch: no undici dispatcher to send the request through')
+    if (target === undefined) {
+      throw usageError('KEEL_NO_DISPATCHER', 'keel/fetch: no undici dispatcher to send the request through')
+    }
     const tap = current ? new Tap(this, h) : new LegacyTap(this, h)
     this.#current = tap
     this.#outcome = undefined

@@ -4,6 +4,7 @@ import type { AdapterPort } from '../../core/ports.ts'
 import type { EndpointInfo } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
 import { withDefaultHeader } from '../http/headers.ts'
+import { importPeer } from '../http/optional-peer.ts'
 import { hostHeader, httpOrigin } from '../http/target.ts'
 
 /** TLS and socket options for the per-endpoint connection pools (undici `connect` options). */
@@ -21,9 +22,11 @@ type Dispatch = (opts: { headers?: unknown }, handler: unknown) => boolean
 
 /**
  * One undici Pool per endpoint for fetch, used only where fetch alone cannot do the job: an
- * endpoint with a `servername` (SNI, certificate name and `Host` differ from the address dialled)
- * or `connect` options (a private CA, client certificates). undici is loaded on first need, so
- * `keel/fetch` works without it when neither applies. The Pool is wrapped for the legacy handler
+ * `https:` endpoint with a `servername` (SNI, certificate name and `Host` differ from the address
+ * dialled) or `connect` options (a private CA, client certificates). Plain `http:` endpoints go
+ * through fetch even with a `servername`: there is no TLS to name, and DNS discovery gives every
+ * endpoint one. undici is loaded on first need, so `keel/fetch` works without it when neither
+ * applies; when it is needed and missing, the attempt fails with `MissingPeerError`. The Pool is wrapped for the legacy handler
  * API that Node's built-in fetch still dispatches with (undici ≥ 8 `Dispatcher1Wrapper`).
  */
 export class EndpointDispatchers {
@@ -41,13 +44,14 @@ export class EndpointDispatchers {
 
   /** Whether requests to `endpoint` need their own dispatcher. */
   needs(endpoint: EndpointInfo): boolean {
-    return this.#connect !== undefined || endpoint.servername !== undefined
+    return this.#connect !== undefined || (endpoint.servername !== undefined && endpoint.protocol === 'https:')
   }
 
   /** The endpoint's dispatcher, loading undici the first time. */
   get(endpoint: EndpointInfo): unknown {
     if (this.#handle !== undefined) return this.#handle.get(endpoint)
-    this.#loading ??= import('undici').then((undici) => {
+    const feature = this.#connect === undefined ? `createFetch to ${endpoint.id} (TLS name)` : 'createFetch `connect`'
+    this.#loading ??= importPeer('undici', feature, () => import('undici')).then((undici) => {
       this.#handle ??= this.#register(undici)
     })
     return this.#loading.then(() => this.#handle!.get(endpoint))

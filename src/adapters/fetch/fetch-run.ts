@@ -14,8 +14,14 @@ import { AttemptDispatcher, type DispatchTarget } from './attempt-dispatcher.ts'
 import type { EndpointDispatchers } from './endpoint-dispatchers.ts'
 import { trackBody } from './tracked-body.ts'
 
-/** A fetch-compatible function. */
-export type FetchFunction = (input: string, init?: RequestInit) => Promise<Response>
+/**
+ * A fetch-compatible function: Node's global `fetch`, undici's, or one built on either. `init` is
+ * untyped because the two describe `RequestInit` with different undici type versions (Node's
+ * bundled `undici-types` and the `undici` package), so neither fetch would fit the other's type;
+ * keel passes the caller's init through with `signal` (and `dispatcher`) set.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: accepts both fetches' RequestInit types (see above)
+export type FetchFunction = (input: string, init?: any) => Promise<Response>
 
 /** What a balanced fetch call needs from its `createFetch`. */
 export interface FetchHost {

@@ -1,7 +1,12 @@
-// Entry point `keel/fetch`: a fetch-compatible function that balances every request.
+/**
+ * Entry point `keel/fetch`: a fetch-compatible function that balances every request.
+ *
+ * @module keel/fetch
+ */
 import { Balancer } from '../../balancer.ts'
 import { adapterPort } from '../../core/port-access.ts'
 import { checkFunction, isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
+import { usageError } from '../../model/errors.ts'
 import { callOptionsTable, retryPolicies } from '../http/retry-policy.ts'
 import { parseServiceUrl, pathUnder, SCHEME, type ServiceUrl } from '../http/service-url.ts'
 import { EndpointDispatchers, type FetchConnectOptions } from './endpoint-dispatchers.ts'
@@ -50,7 +55,8 @@ function relativePath(url: string, service: ServiceUrl | undefined): string {
   if (!SCHEME.test(url)) return url
   const path = service === undefined ? undefined : pathUnder(service, new URL(url))
   if (path !== undefined) return path
-  throw new TypeError(
+  throw usageError(
+    'KEEL_URL_OUTSIDE_SERVICE',
     service === undefined
       ? `createFetch: ${url} is absolute; pass a path such as '/users/42', or set \`serviceUrl\``
       : `createFetch: ${url} is not under \`serviceUrl\` ${service.origin}${service.prefix}`,

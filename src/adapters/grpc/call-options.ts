@@ -1,6 +1,7 @@
 import { type CallOptions, type Deadline, Metadata, propagate, type requestCallback } from '@grpc/grpc-js'
 import type { AdapterPort } from '../../core/ports.ts'
 import { rejectUnknownKeys, typeError } from '../../internal/validate.ts'
+import { usageError } from '../../model/errors.ts'
 import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
 
 /** keel's per-call options on a gRPC call, under `options.keel`. */
@@ -138,7 +139,8 @@ export function callbackArguments(
     return { metadata: new Metadata(), options: (arg1 ?? {}) as GrpcCallOptions, callback }
   }
   if (!(arg1 instanceof Metadata && arg2 instanceof Object && typeof arg3 === 'function')) {
-    throw new Error('Incorrect arguments passed')
+    // grpc-js's own message for the same mistake, with a code.
+    throw usageError('KEEL_INVALID_ARGUMENTS', 'Incorrect arguments passed')
   }
   return { metadata: arg1, options: arg2 as GrpcCallOptions, callback: arg3 as requestCallback<unknown> }
 }

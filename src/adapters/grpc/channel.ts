@@ -8,6 +8,7 @@ import {
   type ServiceDefinition,
 } from '@grpc/grpc-js'
 import type { EndpointInfo } from '../../model/endpoint.ts'
+import { usageError } from '../../model/errors.ts'
 import type { ResourceSpec } from '../../resources/resources.ts'
 
 /** A grpc-js service client constructor: what `grpc.loadPackageDefinition` or grpc-tools give. */
@@ -61,11 +62,15 @@ const PROTOCOL_TLS: Readonly<Record<string, boolean | undefined>> = {
  */
 export function checkEndpoint(endpoint: EndpointInfo, secure: boolean | undefined): void {
   if (endpoint.path !== '') {
-    throw new TypeError(`gRPC endpoint ${endpoint.id} has a path prefix; gRPC targets cannot carry one`)
+    throw usageError(
+      'KEEL_GRPC_PATH_PREFIX',
+      `gRPC endpoint ${endpoint.id} has a path prefix; gRPC targets cannot carry one`,
+    )
   }
   const tls = PROTOCOL_TLS[endpoint.protocol]
   if (tls === undefined || secure === undefined || tls === secure) return
-  throw new TypeError(
+  throw usageError(
+    'KEEL_GRPC_CREDENTIALS_MISMATCH',
     `gRPC endpoint ${endpoint.id} is ${tls ? 'TLS' : 'plaintext'} but the credentials are ${secure ? 'TLS' : 'insecure'}`,
   )
 }

@@ -39,6 +39,13 @@ export function encodeHealthCheckRequest(service: string): Buffer {
   return Buffer.concat([Buffer.from(head), text])
 }
 
+/** A health response that does not decode: a `RangeError` with code `KEEL_GRPC_HEALTH_RESPONSE`. */
+function malformed(problem: string): RangeError {
+  const error = new RangeError(`grpc.health.v1.HealthCheckResponse: ${problem}`)
+  Object.defineProperty(error, 'code', { value: 'KEEL_GRPC_HEALTH_RESPONSE', enumerable: true })
+  return error
+}
+
 /** Reads a varint at `offset`; returns [value (low 32 bits), next offset]. */
 function readVarint(bytes: Buffer, offset: number): [number, number] {
   let value = 0
@@ -47,7 +54,7 @@ function readVarint(bytes: Buffer, offset: number): [number, number] {
     if (shift < 32) value |= (byte & 0x7f) << shift
     if ((byte & 0x80) === 0) return [value >>> 0, i + 1]
   }
-  throw new RangeError('grpc.health.v1.HealthCheckResponse: truncated varint')
+  throw malformed('truncated varint')
 }
 
 /** `HealthCheckResponse.status` (0 when absent, as proto3 defaults); unknown fields are skipped. */
@@ -68,9 +75,9 @@ export function decodeHealthCheckResponse(bytes: Buffer): number {
     else if (wireType === 2) {
       const [length, after] = readVarint(bytes, offset)
       offset = after + length
-    } else throw new RangeError(`grpc.health.v1.HealthCheckResponse: unsupported wire type ${wireType}`)
+    } else throw malformed(`unsupported wire type ${wireType}`)
   }
-  if (offset > bytes.length) throw new RangeError('grpc.health.v1.HealthCheckResponse: truncated message')
+  if (offset > bytes.length) throw malformed('truncated message')
   return status
 }
 

@@ -1,5 +1,9 @@
-// Entry point `keel/grpc`: balanced grpc-js clients and the grpc.health.v1 check. The only module
-// of keel that imports @grpc/grpc-js (an optional peer dependency).
+/**
+ * Entry point `keel/grpc`: balanced grpc-js clients and the grpc.health.v1 check. The only module
+ * of keel that imports @grpc/grpc-js (an optional peer dependency).
+ *
+ * @module keel/grpc
+ */
 import type {
   CallOptions,
   ChannelCredentials,
@@ -43,11 +47,22 @@ export interface GrpcClientOptions {
 }
 
 /**
+ * A method of a client whose constructor carries no method types, as the constructors
+ * `loadPackageDefinition` returns (typed `any` or `ServiceClientConstructor`): any of grpc-js's
+ * call shapes, its arguments and result untyped, as grpc-js types them there.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: mirrors grpc-js's untyped service clients, whose callbacks take any
+export type UntypedGrpcMethod = (...args: any[]) => any
+
+/**
  * The balanced client: the service's methods (proto names and camel-case aliases) with grpc-js's
  * call shapes, without `grpc.Client`'s own members (`close`, `getChannel`, …: channels are per
- * endpoint and the balancer owns them).
+ * endpoint and the balancer owns them). From a constructor with generated types
+ * (`proto-loader-gen-types`), the methods keep their types; from an untyped one, every property
+ * is an {@link UntypedGrpcMethod}, so `users.getUser(request, (error, user) => …)` compiles as
+ * with a plain grpc-js client.
  */
-export type GrpcClient<T> = Omit<T, keyof Client>
+export type GrpcClient<T> = Client extends T ? { readonly [method: string]: UntypedGrpcMethod } : Omit<T, keyof Client>
 
 const OPTION_KEYS = ['idempotentMethods', 'clientOptions'] as const
 /** Client options that would put one channel under every endpoint. */

@@ -1,4 +1,5 @@
 import type { EndpointInfo } from '../../model/endpoint.ts'
+import { usageError } from '../../model/errors.ts'
 
 /**
  * The `http(s)://authority` to dial for an endpoint. A bare `host:port` endpoint (`tcp:`) is
@@ -8,7 +9,10 @@ export function httpOrigin(endpoint: EndpointInfo): string {
   const protocol = endpoint.protocol
   if (protocol === 'http:' || protocol === 'https:') return endpoint.origin
   if (protocol === 'tcp:') return `http://${endpoint.authority}`
-  throw new TypeError(`Endpoint ${endpoint.id} is ${protocol}: an HTTP adapter needs an http: or https: endpoint`)
+  throw usageError(
+    'KEEL_UNSUPPORTED_PROTOCOL',
+    `Endpoint ${endpoint.id} is ${protocol}: an HTTP adapter needs an http: or https: endpoint`,
+  )
 }
 
 /** `scheme://authority/prefix` + `path` for an HTTP endpoint, keeping the endpoint's prefix. */

@@ -1,4 +1,8 @@
-// Entry point `keel/undici`: an undici Dispatcher that balances every request over a Balancer.
+/**
+ * Entry point `keel/undici`: an undici Dispatcher that balances every request over a Balancer.
+ *
+ * @module keel/undici
+ */
 import { Dispatcher, errors, Pool } from 'undici'
 import { Balancer } from '../../balancer.ts'
 import { adapterPort } from '../../core/port-access.ts'

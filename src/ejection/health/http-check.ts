@@ -67,7 +67,13 @@ export function httpCheck(options: HttpCheckOptions): HealthCheck {
       })
       req.once('close', () => {
         if (result === true) resolve(true)
-        else reject(result?.error ?? new Error('connection closed before the response ended'))
+        else
+          reject(
+            result?.error ??
+              Object.assign(new Error('connection closed before the response ended'), {
+                code: 'KEEL_HEALTH_CHECK_CLOSED',
+              }),
+          )
       })
       req.end()
     })

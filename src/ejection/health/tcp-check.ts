@@ -33,7 +33,13 @@ export function tcpCheck(): HealthCheck {
       socket.once('close', () => {
         signal.removeEventListener('abort', onAbort)
         if (result === true) resolve(true)
-        else reject(result?.error ?? new Error('connection closed before it was established'))
+        else
+          reject(
+            result?.error ??
+              Object.assign(new Error('connection closed before it was established'), {
+                code: 'KEEL_HEALTH_CHECK_CLOSED',
+              }),
+          )
       })
     })
 }
