@@ -66,7 +66,7 @@ const balancer = new Balancer({
 })
 balancer.on('ejected', ({ endpoint, reason }) => console.log(`ejected ${endpoint.id}: ${reason}`))
 const greeter = createGrpcClient(balancer, Greeter, credentials.createInsecure())
-const sayHello = unary<{ name: string }, HelloReply>(greeter.SayHello as never)
+const sayHello = unary<{ name: string }, HelloReply>(greeter.SayHello!)
 
 // Let the first round of health checks finish (the sick replica gets no traffic after it).
 await new Promise((resolve) => balancer.once('ejected', resolve))
