@@ -1,7 +1,7 @@
 // The types a gRPC user writes against: an untyped constructor (what `loadPackageDefinition`
 // gives) yields a client whose methods take grpc-js's call shapes without casts, as
 // docs/grpc.md shows; a typed one keeps its method types. Checked by `tsc` (npm run typecheck).
-import type { Client, ServiceError } from '@grpc/grpc-js'
+import type { Client, ServiceClientConstructor, ServiceError } from '@grpc/grpc-js'
 import { describe, expectTypeOf, it } from 'vitest'
 import type { GrpcClient, UntypedGrpcMethod } from '../../src/adapters/grpc/index.ts'
 import { unary } from '../../src/adapters/grpc/index.ts'
@@ -17,6 +17,9 @@ interface UsersClient extends Client {
 describe('GrpcClient types', () => {
   it('an untyped constructor gives untyped methods, callable with any call shape', () => {
     expectTypeOf<GrpcClient<Client>['getUser']>().toEqualTypeOf<UntypedGrpcMethod>()
+    // A `ServiceClientConstructor` (grpc-js's own type for the same) gives the same.
+    type ServiceClient = InstanceType<ServiceClientConstructor>
+    expectTypeOf<GrpcClient<ServiceClient>['getUser']>().toEqualTypeOf<UntypedGrpcMethod>()
     const users = {} as GrpcClient<Client>
     // `!` only for this repository's noUncheckedIndexedAccess; under --strict alone none is needed
     // (the snippet check compiles docs/grpc.md's example that way).

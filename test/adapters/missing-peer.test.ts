@@ -25,7 +25,8 @@ describe('importPeer: a missing optional peer', () => {
       code: 'KEEL_MISSING_PEER',
       peer: 'undici',
       cause: error,
-      message: 'createFetch to https://10.0.0.1:8443 (TLS name) needs the optional dependency "undici": npm install undici',
+      message:
+        'createFetch to https://10.0.0.1:8443 (TLS name) needs the optional dependency "undici": npm install undici',
     })
   })
 
@@ -111,7 +112,8 @@ describe('createFetch without undici installed', () => {
       name: 'MissingPeerError',
       code: 'KEEL_MISSING_PEER',
       peer: 'undici',
-      message: 'createFetch to https://127.0.0.1:1 (TLS name) needs the optional dependency "undici": npm install undici',
+      message:
+        'createFetch to https://127.0.0.1:1 (TLS name) needs the optional dependency "undici": npm install undici',
     })
     expect(seen.retries).toBe(0)
     expect(seen.endpoint).toEqual({ state: 'active', failures: 0, requests: 1 })

@@ -62,7 +62,16 @@ export type UntypedGrpcMethod = (...args: any[]) => any
  * is an {@link UntypedGrpcMethod}, so `users.getUser(request, (error, user) => …)` compiles as
  * with a plain grpc-js client.
  */
-export type GrpcClient<T> = Client extends T ? { readonly [method: string]: UntypedGrpcMethod } : Omit<T, keyof Client>
+export type GrpcClient<T> = Client extends T
+  ? UntypedGrpcClient
+  : string extends keyof T // grpc-js's `ServiceClient`: `Client & { [method: string]: Function }`
+    ? UntypedGrpcClient
+    : Omit<T, keyof Client>
+
+/** The balanced client of an untyped constructor: every property is a method. */
+export interface UntypedGrpcClient {
+  readonly [method: string]: UntypedGrpcMethod
+}
 
 const OPTION_KEYS = ['idempotentMethods', 'clientOptions'] as const
 /** Client options that would put one channel under every endpoint. */
