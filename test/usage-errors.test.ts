@@ -51,7 +51,8 @@ describe('usage errors have codes', () => {
     expect(plain).toBeInstanceOf(TypeError)
     expect(plain).toMatchObject({
       code: 'KEEL_URL_OUTSIDE_SERVICE',
-      message: "createFetch: http://users.internal/u/1 is absolute; pass a path such as '/users/42', or set `serviceUrl`",
+      message:
+        "createFetch: http://users.internal/u/1 is absolute; pass a path such as '/users/42', or set `serviceUrl`",
     })
     const scoped = createFetch(balancer, { serviceUrl: 'http://users.internal/api' })
     const outside = await scoped('http://orders.internal/o/1').catch((e: unknown) => e)
