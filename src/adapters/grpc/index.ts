@@ -51,8 +51,21 @@ export interface GrpcClientOptions {
  * `loadPackageDefinition` returns (typed `any` or `ServiceClientConstructor`): any of grpc-js's
  * call shapes, its arguments and result untyped, as grpc-js types them there.
  */
-// biome-ignore lint/suspicious/noExplicitAny: mirrors grpc-js's untyped service clients, whose callbacks take any
-export type UntypedGrpcMethod = (...args: any[]) => any
+export interface UntypedGrpcMethod {
+  // biome-ignore-start lint/suspicious/noExplicitAny: grpc-js's untyped clients take and give any messages
+  /** A unary or client-streaming call with a callback: `method(request, (error, response) => …)`. */
+  (request: any, callback: (error: ServiceError | null, response?: any) => void): any
+  (request: any, metadata: Metadata, callback: (error: ServiceError | null, response?: any) => void): any
+  (
+    request: any,
+    metadata: Metadata,
+    options: CallOptions,
+    callback: (error: ServiceError | null, response?: any) => void,
+  ): any
+  /** A server-streaming or bidi call: `method(request?, metadata?, options?)` returns the stream. */
+  (request?: any, metadata?: Metadata, options?: CallOptions): any
+  // biome-ignore-end lint/suspicious/noExplicitAny: grpc-js's untyped clients take and give any messages
+}
 
 /**
  * The balanced client: the service's methods (proto names and camel-case aliases) with grpc-js's
