@@ -101,6 +101,8 @@ export async function launchChromium(width = 1280, height = 860): Promise<Page> 
     new Promise<void>((resolve) => waiting.set(method, [...(waiting.get(method) ?? []), resolve]))
   try {
     await send('Page.enable')
+    // The viewport itself (headless windows lose some height to the window frame).
+    await send('Emulation.setDeviceMetricsOverride', { width, height, deviceScaleFactor: 1, mobile: false })
   } catch (error) {
     await close()
     throw error
