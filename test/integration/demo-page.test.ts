@@ -48,11 +48,10 @@ function waitInPage(page: Page, predicate: string): Promise<true> {
 
 describe('npm run demo: the live page', () => {
   it('draws the backends and shows the dead one ejected, in Chromium', async () => {
-    // Chromium starts beside the demo, not after it: both take a second or two to come up.
-    const browser = launchChromium()
-    cleanups.push(async () => (await browser.catch(() => undefined))?.close())
+    // Chromium first, so its start-up does not compete with the demo's first seconds for the CPU.
+    const page = await launchChromium()
+    cleanups.push(() => page.close())
     const { url } = await startDemo()
-    const page = await browser
     await page.goto(url)
 
     await waitInPage(page, `document.querySelectorAll('[data-backend]').length === 3`)
@@ -66,6 +65,8 @@ describe('npm run demo: the live page', () => {
     // says which detector took it out. A page opened late replays every frame since 0 s.
     const cOut = `window.demoFrames.some((f) => f.elapsedMs >= 7000 && ['ejected', 'unhealthy', 'open'].includes(f.states.C))`
     await waitInPage(page, `${cOut} && window.demoEvents().some((e) => e.startsWith('C ejected by'))`)
+    // Then a frame whose last second had no attempt on C, so the charts show its share gone.
+    await waitInPage(page, `window.demoFrames.some((f) => f.elapsedMs >= 7000 && f.shares.C === 0)`)
 
     const seen = await page.evaluate<{ failures: string; areas: number; lines: number; events: string[] }>(`({
       failures: document.getElementById('failures').textContent,
