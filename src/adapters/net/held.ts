@@ -1,0 +1,57 @@
+import type { Socket } from 'node:net'
+import type { Attempt } from '../../attempt.ts'
+import { hintVerdict } from './errors.ts'
+import type { NetHost } from './host.ts'
+
+/** `maxConnectionAge` is spread by ±10%, as keel's per-endpoint resources are (see endpoints.md). */
+const AGE_JITTER = 0.1
+
+/**
+ * Keeps a connected socket's attempt in flight until the socket closes, so the endpoint's
+ * in-flight count is its open connections (least-request becomes least-connections, HAProxy's
+ * `balance leastconn`). Settles with how the connection ended:
+ *
+ * - closed without an error (either side ended it, or the caller destroyed it): `success`;
+ * - an error after the hand-over (reset, broken pipe, a keepalive timeout): `endpoint-failure`;
+ * - keel cancelled the attempt (a drained endpoint past `drainTimeout`, `close()`, the caller's
+ *   signal): the socket is destroyed with keel's reason and keel's verdict stands.
+ *
+ * With `maxConnectionAge`, the connection is ended (FIN: the server finishes what it has and
+ * closes) once older than the age ±10%, and destroyed if still open `drainTimeout` later; it
+ * counts as a success. Clients that reconnect (connection pools, Redis clients) then get a
+ * freshly balanced connection, as gRPC's `max_connection_age` re-spreads long-lived channels.
+ */
+export function holdConnection(host: NetHost, socket: Socket, attempt: Attempt): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const signal = attempt.signal
+    const clock = host.clock
+    let failure: Error | undefined
+    let aged = false
+    let ageTimer: unknown
+    let graceTimer: unknown
+    const onAbort = () => socket.destroy(signal.reason as Error)
+    const onError = (error: Error) => {
+      failure ??= error
+    }
+    socket.on('error', onError)
+    signal.addEventListener('abort', onAbort)
+    const maxAge = host.maxConnectionAge
+    if (maxAge !== undefined) {
+      const age = maxAge * (1 - AGE_JITTER + 2 * AGE_JITTER * host.random())
+      ageTimer = clock.setTimeout(() => {
+        ageTimer = undefined
+        aged = true
+        socket.end()
+        graceTimer = clock.setTimeout(() => socket.destroy(), host.drainTimeout)
+      }, age)
+    }
+    socket.once('close', () => {
+      signal.removeEventListener('abort', onAbort)
+      if (ageTimer !== undefined) clock.clearTimeout(ageTimer)
+      if (graceTimer !== undefined) clock.clearTimeout(graceTimer)
+      if (signal.aborted) reject(signal.reason)
+      else if (failure === undefined || aged) resolve()
+      else reject(hintVerdict(failure, 'endpoint-failure'))
+    })
+  })
+}
