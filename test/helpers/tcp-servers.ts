@@ -49,8 +49,7 @@ export async function startTcpServer(): Promise<TcpServer> {
       return accepted
     },
     open,
-    accepts: (n) =>
-      accepted >= n ? Promise.resolve() : new Promise<void>((wake) => waiters.push({ n, wake })),
+    accepts: (n) => (accepted >= n ? Promise.resolve() : new Promise<void>((wake) => waiters.push({ n, wake }))),
     refuse: async () => {
       // close() stops listening at once; its callback waits for the open connections, which stay.
       server.close()

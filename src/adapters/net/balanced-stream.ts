@@ -117,9 +117,16 @@ export class BalancedStream extends Duplex {
     else socket.end(callback)
   }
 
+  /** `'close'` follows the real socket's, so by then its attempt has ended. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#aborter.abort()
-    this.#socket?.destroy()
-    callback(error)
+    const socket = this.#socket
+    // Only a connection still being made is aborted: an established one closes (a `success`).
+    if (socket === undefined) this.#aborter.abort()
+    if (socket === undefined || socket.closed) {
+      callback(error)
+      return
+    }
+    socket.once('close', () => callback(error))
+    socket.destroy()
   }
 }
