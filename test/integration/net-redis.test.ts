@@ -2,7 +2,8 @@ import { once } from 'node:events'
 import type { AddressInfo, Server } from 'node:net'
 import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
-import { createProxy, ioredisConnector } from '../../src/adapters/net/index.ts'
+import { createProxy } from '../../src/adapters/net/index.ts'
+import { type IoredisConnectorClass, ioredisConnector } from '../../src/adapters/net/ioredis.ts'
 import { Balancer, leastRequest, seededRandom } from '../../src/index.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.ts'
@@ -21,8 +22,8 @@ function balancer(servers: readonly RedisServer[]) {
 }
 
 /** ioredis clients that reconnect at once (the default waits 50 ms × attempts). */
-function client(options: ConstructorParameters<typeof Redis>[0]): Redis {
-  const c = new Redis({ lazyConnect: true, retryStrategy: () => 1, maxRetriesPerRequest: 5, ...(options as object) })
+function client(options: { Connector?: IoredisConnectorClass; port?: number; host?: string }): Redis {
+  const c = new Redis({ lazyConnect: true, retryStrategy: () => 1, maxRetriesPerRequest: 5, ...options })
   c.on('error', () => {})
   cleanups.push(() => c.disconnect())
   return c
@@ -38,7 +39,7 @@ describe('keel/net with a real redis-server', () => {
     cleanups.push(() => Promise.all(servers.map((s) => s.stop())).then(() => {}))
     const b = balancer(servers)
     const Connector = ioredisConnector(b)
-    const clients = Array.from({ length: 6 }, () => client({ Connector } as never))
+    const clients = Array.from({ length: 6 }, () => client({ Connector }))
     for (const c of clients) await c.connect()
     expect(await Promise.all(clients.map((c) => c.ping()))).toEqual(Array(6).fill('PONG'))
     expect(inFlight(b)).toEqual([2, 2, 2])
