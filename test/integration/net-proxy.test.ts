@@ -51,6 +51,13 @@ async function readAll(socket: Socket): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
+/** A promise and its resolve function (Promise.withResolvers is ES2024; the lib is older). */
+function resolvable<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
 const verdictsOf = (balancer: Balancer<unknown>) => {
   const verdicts: string[] = []
   balancer.on('attempt', (e) => verdicts.push(e.verdict))
@@ -76,7 +83,7 @@ describe('createProxy', () => {
   })
 
   it('passes a server’s half-close on: the client can still send after the server ended its side', async () => {
-    const received = Promise.withResolvers<string>()
+    const received = resolvable<string>()
     const backend = createServer({ allowHalfOpen: true }, async (socket) => {
       socket.end('banner')
       received.resolve(String(await readAll(socket)))
@@ -91,7 +98,7 @@ describe('createProxy', () => {
   it('moves 8 MB each way intact, with backpressure (pipe) on both sides', async () => {
     const download = randomBytes(8 * 1024 * 1024)
     const upload = randomBytes(8 * 1024 * 1024)
-    const uploaded = Promise.withResolvers<string>()
+    const uploaded = resolvable<string>()
     // Both directions flow at once; each side closes only after it received everything (a socket
     // closed with bytes still queued toward a peer that stopped reading loses them, proxy or not).
     const backend = createServer({ allowHalfOpen: true }, async (socket) => {
