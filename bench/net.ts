@@ -103,45 +103,50 @@ async function connectionRate(port: number, total: number, concurrency: number):
   return total / ((performance.now() - start) / 1000)
 }
 
-ensureProxies()
 const backendPorts = JSON.parse(await helper('_net-backends.ts', ['3'])) as number[]
-const keelPort = Number(await helper('_net-proxy.ts', [JSON.stringify(backendPorts)]))
-const haproxyPort = await haproxy(backendPorts)
+// `BENCH_NET=connect` runs only the connect() part.
+if (process.env.BENCH_NET !== 'connect') await proxies()
 
-const rounds = quick ? 3 : 5
-const streams = 4
-const perStream = (quick ? 64 : 256) * 1024 * 1024
-const conns = quick ? 1_000 : 3_000
-const results: Record<string, { mbps: number[]; cps: number[] }> = {
-  keel: { mbps: [], cps: [] },
-  haproxy: { mbps: [], cps: [] },
-}
-// Warm-up, then alternate so both see the same background load.
-await throughput(keelPort, 2, 16 * 1024 * 1024)
-await throughput(haproxyPort, 2, 16 * 1024 * 1024)
-await connectionRate(keelPort, 300, 16)
-await connectionRate(haproxyPort, 300, 16)
-for (let r = 0; r < rounds; r++) {
-  for (const [name, port] of [
-    ['keel', keelPort],
-    ['haproxy', haproxyPort],
-  ] as const) {
-    results[name]!.mbps.push(await throughput(port, streams, perStream))
-    results[name]!.cps.push(await connectionRate(port, conns, 16))
+async function proxies(): Promise<void> {
+  ensureProxies()
+  const keelPort = Number(await helper('_net-proxy.ts', [JSON.stringify(backendPorts)]))
+  const haproxyPort = await haproxy(backendPorts)
+
+  const rounds = quick ? 3 : 5
+  const streams = 4
+  const perStream = (quick ? 64 : 256) * 1024 * 1024
+  const conns = quick ? 1_000 : 3_000
+  const results: Record<string, { mbps: number[]; cps: number[] }> = {
+    keel: { mbps: [], cps: [] },
+    haproxy: { mbps: [], cps: [] },
   }
+  // Warm-up, then alternate so both see the same background load.
+  await throughput(keelPort, 2, 16 * 1024 * 1024)
+  await throughput(haproxyPort, 2, 16 * 1024 * 1024)
+  await connectionRate(keelPort, 300, 16)
+  await connectionRate(haproxyPort, 300, 16)
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, port] of [
+      ['keel', keelPort],
+      ['haproxy', haproxyPort],
+    ] as const) {
+      results[name]!.mbps.push(await throughput(port, streams, perStream))
+      results[name]!.cps.push(await connectionRate(port, conns, 16))
+    }
+  }
+  const k = { mbps: median(results.keel!.mbps), cps: median(results.keel!.cps) }
+  const h = { mbps: median(results.haproxy!.mbps), cps: median(results.haproxy!.cps) }
+  console.log(
+    table(
+      ['proxy (1 thread, 3 backends, leastconn)', 'bulk MB/s (4 streams)', 'connections/s (16 at a time)'],
+      [
+        ['keel `createProxy`', fmt(k.mbps), fmt(k.cps)],
+        [`${haproxyVersion()} \`mode tcp\``, fmt(h.mbps), fmt(h.cps)],
+        ['keel ÷ HAProxy', fmt(k.mbps / h.mbps, 2), fmt(k.cps / h.cps, 2)],
+      ],
+    ),
+  )
 }
-const k = { mbps: median(results.keel!.mbps), cps: median(results.keel!.cps) }
-const h = { mbps: median(results.haproxy!.mbps), cps: median(results.haproxy!.cps) }
-console.log(
-  table(
-    ['proxy (1 thread, 3 backends, leastconn)', 'bulk MB/s (4 streams)', 'connections/s (16 at a time)'],
-    [
-      ['keel `createProxy`', fmt(k.mbps), fmt(k.cps)],
-      [`${haproxyVersion()} \`mode tcp\``, fmt(h.mbps), fmt(h.cps)],
-      ['keel ÷ HAProxy', fmt(k.mbps / h.mbps, 2), fmt(k.cps / h.cps, 2)],
-    ],
-  ),
-)
 
 // connect(): sequential connects to one backend, alternating with net.connect, median per round.
 const balancer = new Balancer({ endpoints: [`tcp://127.0.0.1:${backendPorts[0]}`], picker: 'least-request' })
@@ -158,29 +163,41 @@ async function keelOnce(): Promise<void> {
   const socket = await connect(balancer)
   socket.destroy()
 }
-async function timeMany(fn: () => Promise<void>): Promise<number> {
+/**
+ * Wall µs and CPU µs (this process: user + system) per connection. On a loaded machine the wall
+ * time mostly measures the scheduler; the CPU time is what the client itself spent.
+ */
+async function timeMany(fn: () => Promise<void>): Promise<{ wall: number; cpu: number }> {
+  const cpu = process.cpuUsage()
   const start = process.hrtime.bigint()
   for (let i = 0; i < n; i++) await fn()
-  return Number(process.hrtime.bigint() - start) / n / 1000
+  const used = process.cpuUsage(cpu)
+  return { wall: Number(process.hrtime.bigint() - start) / n / 1000, cpu: (used.user + used.system) / n }
 }
 await timeMany(plainOnce)
 await timeMany(keelOnce)
-const plain: number[] = []
-const keel: number[] = []
+const plain: { wall: number; cpu: number }[] = []
+const keel: { wall: number; cpu: number }[] = []
 for (let r = 0; r < (quick ? 5 : 9); r++) {
   plain.push(await timeMany(plainOnce))
   keel.push(await timeMany(keelOnce))
 }
-const p = median(plain)
-const q = median(keel)
+const pw = median(plain.map((x) => x.wall))
+const kw = median(keel.map((x) => x.wall))
+const pc = median(plain.map((x) => x.cpu))
+const kc = median(keel.map((x) => x.cpu))
 console.log()
 console.log(
   table(
-    ['connect to 127.0.0.1 (sequential)', 'µs per connection (median of rounds)'],
     [
-      ['`net.connect` + `connect` event', fmt(p, 1)],
-      ['keel `connect(balancer)`', fmt(q, 1)],
-      ['overhead', fmt(q - p, 1)],
+      `connect to 127.0.0.1 (${n} sequential × ${plain.length} rounds, medians)`,
+      'wall µs / connection',
+      'CPU µs / connection',
+    ],
+    [
+      ['`net.connect` + `connect` event, then `destroy()`', fmt(pw, 1), fmt(pc, 1)],
+      ['keel `connect(balancer)`, then `destroy()`', fmt(kw, 1), fmt(kc, 1)],
+      ['keel − plain', fmt(kw - pw, 1), fmt(kc - pc, 1)],
     ],
   ),
 )
