@@ -1,11 +1,10 @@
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
-import type { Attempt } from '../../attempt.ts'
-import type { Endpoint } from '../../endpoint.ts'
-import type { CallOptions } from '../../options.ts'
+import type { Attempt } from '../../model/attempt.ts'
+import type { Endpoint } from '../../model/endpoint.ts'
+import type { CallOptions } from '../../options/options.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import { dial } from './dial.ts'
-import { hintVerdict } from './errors.ts'
 import { holdConnection } from './held.ts'
 import { type NetHost, netHost } from './host.ts'
 import { type ConnectOptions, type ResolvedConnect, resolveConnect } from './options.ts'
@@ -30,9 +29,6 @@ export function connect(balancer: unknown, options?: ConnectOptions): Promise<So
   return new ConnectRun(host, resolved).start()
 }
 
-/** The options every `connect()` passes to `balancer.call`, by whether it has a key or signal. */
-const BASE_CALL: CallOptions = Object.freeze({ idempotent: false })
-
 /** One `connect()`: a `balancer.call` whose attempt dials, hands the socket over and holds it. */
 export class ConnectRun {
   readonly host: NetHost
@@ -47,14 +43,11 @@ export class ConnectRun {
 
   start(): Promise<Socket> {
     const { signal, key } = this.options
+    const base = this.host.callOptions
     const callOptions: CallOptions =
       signal === undefined && key === undefined
-        ? BASE_CALL
-        : {
-            idempotent: false,
-            ...(signal === undefined ? {} : { signal }),
-            ...(key === undefined ? {} : { key }),
-          }
+        ? base
+        : { ...base, ...(signal === undefined ? {} : { signal }), ...(key === undefined ? {} : { key }) }
     return new Promise<Socket>((resolve, reject) => {
       this.#resolve = resolve
       this.host.balancer.call(this.attempt, callOptions).then(
@@ -68,11 +61,15 @@ export class ConnectRun {
   }
 
   readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<void> => {
-    // A retry decided by a user's `shouldRetry` after the connection was handed over: a
-    // connection is never opened twice for one `connect()`.
-    if (this.#delivered) throw hintVerdict(new Error('connection already handed over'), 'cancelled')
-    const socket = await dial(this.host, endpoint, attempt, this.options)
-    const held = holdConnection(this.host, socket, attempt)
+    const port = this.host.port
+    const control = port.control(attempt)!
+    const socket = await dial(this.host, endpoint, control, this.options)
+    // The connection is the caller's from here: keel never retries after it (a connection is
+    // opened once per `connect()`), its latency sample is the connect time, and it stays in
+    // flight until it closes.
+    control.handOver()
+    port.established(attempt)
+    const held = holdConnection(this.host, socket, control)
     this.#delivered = true
     this.#resolve(socket)
     return held

@@ -1,6 +1,4 @@
-import { VERDICT_HINT } from '../../classify.ts'
-import { KeelError } from '../../errors.ts'
-import type { Verdict } from '../../verdict.ts'
+import { KeelError } from '../../model/errors.ts'
 
 /**
  * A connection attempt that was not established within `timeout` (TCP connect plus the TLS
@@ -14,18 +12,5 @@ export class ConnectTimeoutError extends KeelError {
     super('KEEL_CONNECT_TIMEOUT', `Connecting to ${endpoint} took longer than ${timeoutMs} ms`)
     this.timeoutMs = timeoutMs
     this.endpoint = endpoint
-    hintVerdict(this, 'not-sent')
   }
-}
-
-/**
- * Tells keel's classifier what an error means for the endpoint when the adapter knows better than
- * the error's code: every failure before the socket is handed over is `not-sent` (a reset during
- * the TLS handshake included), every failure after it an `endpoint-failure`.
- */
-export function hintVerdict<E>(error: E, verdict: Verdict): E {
-  if (typeof error === 'object' && error !== null && Object.isExtensible(error)) {
-    Object.defineProperty(error, VERDICT_HINT, { value: verdict, configurable: true })
-  }
-  return error
 }

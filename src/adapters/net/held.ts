@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net'
-import type { Attempt } from '../../attempt.ts'
-import { hintVerdict } from './errors.ts'
+import type { AttemptControl } from '../../core/ports.ts'
 import type { NetHost } from './host.ts'
 
 /** `maxConnectionAge` is spread by ±10%, as keel's per-endpoint resources are (see endpoints.md). */
@@ -14,44 +13,44 @@ const AGE_JITTER = 0.1
  * - closed without an error (either side ended it, or the caller destroyed it): `success`;
  * - an error after the hand-over (reset, broken pipe, a keepalive timeout): `endpoint-failure`;
  * - keel cancelled the attempt (a drained endpoint past `drainTimeout`, `close()`, the caller's
- *   signal): the socket is destroyed with keel's reason and keel's verdict stands.
+ *   signal): the socket is destroyed with keel's reason as its `'error'`; keel's verdict stands.
  *
  * With `maxConnectionAge`, the connection is ended (FIN: the server finishes what it has and
- * closes) once older than the age ±10%, and destroyed if still open `drainTimeout` later; it
- * counts as a success. Clients that reconnect (connection pools, Redis clients) then get a
- * freshly balanced connection, as gRPC's `max_connection_age` re-spreads long-lived channels.
+ * closes) once older than the age ±10%, and destroyed if still open `drainTimeout` later; that
+ * counts as a success. Clients that reconnect (connection pools, Redis clients) then get a freshly
+ * balanced connection, as gRPC's `max_connection_age` re-spreads long-lived channels.
  */
-export function holdConnection(host: NetHost, socket: Socket, attempt: Attempt): Promise<void> {
+export function holdConnection(host: NetHost, socket: Socket, control: AttemptControl): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const signal = attempt.signal
-    const clock = host.clock
+    const { clock, random, settings } = host.port
     let failure: Error | undefined
     let aged = false
     let ageTimer: unknown
     let graceTimer: unknown
-    const onAbort = () => socket.destroy(signal.reason as Error)
-    const onError = (error: Error) => {
+    socket.on('error', (error: Error) => {
       failure ??= error
-    }
-    socket.on('error', onError)
-    signal.addEventListener('abort', onAbort)
-    const maxAge = host.maxConnectionAge
+    })
+    control.onCancel = (reason) => socket.destroy(reason as Error)
+    const maxAge = settings.maxConnectionAge
     if (maxAge !== undefined) {
-      const age = maxAge * (1 - AGE_JITTER + 2 * AGE_JITTER * host.random())
+      const age = maxAge * (1 - AGE_JITTER + 2 * AGE_JITTER * random())
       ageTimer = clock.setTimeout(() => {
         ageTimer = undefined
         aged = true
         socket.end()
-        graceTimer = clock.setTimeout(() => socket.destroy(), host.drainTimeout)
+        graceTimer = clock.setTimeout(() => socket.destroy(), settings.drainTimeout)
       }, age)
     }
     socket.once('close', () => {
-      signal.removeEventListener('abort', onAbort)
+      control.onCancel = undefined
       if (ageTimer !== undefined) clock.clearTimeout(ageTimer)
       if (graceTimer !== undefined) clock.clearTimeout(graceTimer)
-      if (signal.aborted) reject(signal.reason)
+      if (control.cancelled) reject(control.cancelReason)
       else if (failure === undefined || aged) resolve()
-      else reject(hintVerdict(failure, 'endpoint-failure'))
+      else {
+        control.knownVerdict('endpoint-failure')
+        reject(failure)
+      }
     })
   })
 }

@@ -1,20 +1,23 @@
 import type { Balancer } from '../../balancer.ts'
-import type { Clock } from '../../internal/clock.ts'
-import { coreOf } from '../../internal/core-of.ts'
-import type { Random } from '../../internal/random.ts'
+import { adapterPort } from '../../core/port-access.ts'
+import type { AdapterPort } from '../../core/ports.ts'
+import type { CallOptions } from '../../options/options.ts'
+
+/** Every timer's upper bound (2³¹−1 ms): a per-call override that in effect removes a default. */
+const FOREVER = 2_147_483_647
 
 /**
- * What the L4 adapter needs from a balancer beyond `balancer.call`: its clock and random (connect
- * timeouts and connection ages run on them, so tests drive them) and the two endpoint lifetime
- * settings that apply to connections, `maxConnectionAge` and `drainTimeout`.
+ * What the L4 adapter keeps per balancer: its adapter port (clock and random for connect timeouts
+ * and connection ages, `maxConnectionAge` and `drainTimeout`, attempt control) and the options of
+ * its calls. A connection is one attempt for as long as it is open, so the balancer's call
+ * `timeout` and `attemptTimeout` must not cut it: `connect()` overrides them with the longest
+ * timer (its own `timeout` bounds each connection attempt, and `established()` disarms the rest).
  */
 export interface NetHost {
   readonly balancer: Balancer<unknown>
-  readonly clock: Clock
-  readonly random: Random
-  /** ms, or undefined when the balancer has no `maxConnectionAge`. */
-  readonly maxConnectionAge: number | undefined
-  readonly drainTimeout: number
+  readonly port: AdapterPort
+  /** `balancer.call` options without a key or signal. */
+  readonly callOptions: CallOptions
 }
 
 const hosts = new WeakMap<object, NetHost>()
@@ -23,13 +26,16 @@ const hosts = new WeakMap<object, NetHost>()
 export function netHost(balancer: unknown, option = 'balancer'): NetHost {
   const known = hosts.get(balancer as object)
   if (known !== undefined) return known
-  const core = coreOf(balancer, option)
+  const port = adapterPort(balancer, option)
+  const { timeout, attemptTimeout } = port.settings
   const host: NetHost = {
     balancer: balancer as Balancer<unknown>,
-    clock: core.clock,
-    random: core.random,
-    maxConnectionAge: core.options.maxConnectionAge,
-    drainTimeout: core.options.drainTimeout,
+    port,
+    callOptions: Object.freeze({
+      idempotent: false,
+      ...(timeout === undefined ? {} : { timeout: FOREVER }),
+      ...(attemptTimeout === undefined ? {} : { attemptTimeout: FOREVER }),
+    }),
   }
   hosts.set(balancer as object, host)
   return host
