@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
+import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import { describe, expect, it } from 'vitest'
 import { ConnectTimeoutError, connect } from '../../src/adapters/net/index.ts'
@@ -144,6 +144,85 @@ describe('keel/net connection lifetime', () => {
     expect(error).toBeInstanceOf(ConnectTimeoutError)
     expect(error.code).toBe('KEEL_CONNECT_TIMEOUT')
     expect(error.message).toBe(`Connecting to tcp://127.0.0.1:${silentPort} took longer than 500 ms`)
+  })
+
+  it('records the connect time as the latency sample, not the connection’s lifetime', async () => {
+    // A gate in front of the server: connections are accepted, and joined to the server only
+    // when the test opens the gate, so the connect time (TCP + TLS) is what the test makes it.
+    const pki = makeTestPki(['db.internal'])
+    const secure = createTlsServer({ cert: pki.cert, key: pki.key }, (s) => s.pipe(s))
+    const securePort = await listen(secure)
+    const waiting: Socket[] = []
+    const gate = createServer((s) => waiting.push(s))
+    const gatePort = await listen(gate)
+    const clock = new ManualClock()
+    const lb = balancer({ endpoints: [`tcp://127.0.0.1:${gatePort}`], clock, servername: 'db.internal' })
+    const durations: number[] = []
+    lb.on('attempt', (e) => durations.push(e.durationMs))
+    const opened: Socket[] = track([])
+    const pending = connect(lb, { tls: { ca: pki.ca } }).then((s) => {
+      opened.push(s)
+      return s
+    })
+    await once(gate, 'connection')
+    await clock.advance(40)
+    const inside = netConnect(securePort, '127.0.0.1')
+    cleanups.push(() => {
+      inside.destroy()
+    })
+    waiting[0]!.pipe(inside).pipe(waiting[0]!)
+    const socket = await pending
+    expect(await echo(socket, 'tls through the gate')).toBe('tls through the gate')
+    await clock.advance(5_000)
+    const closed = closeOf(socket)
+    socket.destroy()
+    await closed
+    await clock.advance(0)
+    expect(durations).toEqual([40])
+    // PeakEWMA jumps to a sample above its estimate (30 ms at the start): 40 ms, not 5 s.
+    expect(lb.snapshot().endpoints[0]!.ewmaMs).toBe(40)
+  })
+
+  it('a half-open breaker’s trial passes when the endpoint takes the connection, not when it closes', async () => {
+    const server = createServer((s) => s.pipe(s))
+    const port = await listen(server)
+    const clock = new ManualClock()
+    const lb = balancer({
+      endpoints: [`tcp://127.0.0.1:${port}`],
+      clock,
+      retry: false,
+      outlierDetection: false,
+      breaker: { volumeThreshold: 1, resetTimeout: 1_000, trialTimeout: 500 },
+    })
+    const events: string[] = []
+    lb.on('breakerOpen', () => events.push('open'))
+    lb.on('breakerHalfOpen', () => events.push('half-open'))
+    lb.on('breakerClose', () => events.push('close'))
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    await expect(connect(lb)).rejects.toMatchObject({ code: 'ECONNREFUSED' })
+    server.listen(port, '127.0.0.1')
+    await once(server, 'listening')
+    await clock.advance(1_000)
+    expect(events).toEqual(['open', 'half-open'])
+    const trial = track([await connect(lb)])[0]!
+    expect(events).toEqual(['open', 'half-open', 'close'])
+    // The endpoint takes more connections while the trial's is still open, and the trial timeout
+    // no longer applies to it.
+    const next = track([await connect(lb)])[0]!
+    await clock.advance(5_000)
+    expect(await echo(trial, 'trial')).toBe('trial')
+    expect(await echo(next, 'next')).toBe('next')
+    expect(lb.snapshot().endpoints[0]).toMatchObject({ state: 'active', inFlight: 2 })
+  })
+
+  it('the balancer’s timeout and attemptTimeout do not cut an open connection', async () => {
+    const [a] = await servers(1)
+    const clock = new ManualClock()
+    const lb = balancer({ endpoints: [a!.url], clock, timeout: 100, attemptTimeout: 50 })
+    const socket = track([await connect(lb)])[0]!
+    await clock.advance(60_000)
+    expect(await echo(socket, 'still open')).toBe('still open')
+    expect(lb.snapshot().endpoints[0]!.inFlight).toBe(1)
   })
 
   it('the signal fails a pending connect() and destroys a connected socket (cancelled)', async () => {
