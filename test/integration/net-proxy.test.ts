@@ -164,4 +164,19 @@ describe('createProxy', () => {
     expect((await readAll(client)).length).toBe(0)
     expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(['ECONNREFUSED'])
   })
+
+  it('rejects bad options with messages that name the option', async () => {
+    const balancer = new Balancer({ endpoints: ['tcp://127.0.0.1:1'] })
+    cleanups.push(() => balancer.close())
+    expect(() => createProxy(balancer, { connect: { timeout: 0 } })).toThrow(
+      'Expected `connect.timeout` to be a number from 1 to 2147483647, got 0',
+    )
+    expect(() => createProxy(balancer, { connect: { signal: AbortSignal.abort() } as never })).toThrow(
+      'Expected `connect.signal` to be absent (the proxy sets it)',
+    )
+    expect(() => createProxy(balancer, { onErorr: () => {} } as never)).toThrow(
+      'Unknown option `onErorr` (did you mean `onError`?)',
+    )
+    expect(() => createProxy({} as never)).toThrow('Expected `balancer` to be a keel Balancer')
+  })
 })
