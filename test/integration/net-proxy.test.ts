@@ -45,10 +45,17 @@ function dial(port: number): Promise<Socket> {
   return once(socket, 'connect').then(() => socket)
 }
 
-async function readAll(socket: Socket): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of socket) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks)
+/**
+ * Reads a socket to its end. Not `for await`: its iterator destroys the socket at the end (Node 22),
+ * which would cut the other direction of a half-open connection.
+ */
+function readAll(socket: Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+    socket.once('end', () => resolve(Buffer.concat(chunks)))
+    socket.once('error', reject)
+  })
 }
 
 /** A promise and its resolve function (Promise.withResolvers is ES2024; the lib is older). */

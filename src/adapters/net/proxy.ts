@@ -43,29 +43,25 @@ export function createProxy(balancer: unknown, options: ProxyOptions = {}): Serv
       signal ?? allowHalfOpen,
     )
   }
-  resolveConnect(rest, 'connect')
+  // Resolved once: every upstream connection is made with the same options, half-open allowed.
+  const connectOptions = resolveConnect({ ...rest, allowHalfOpen: true }, 'connect')
   const onError = options.onError
   if (onError !== undefined && typeof onError !== 'function') throw typeError('onError', 'a function', onError)
-  return createServer({ allowHalfOpen: true, noDelay: rest.noDelay ?? true }, (client) => {
-    const aborter = new AbortController()
+  return createServer({ allowHalfOpen: true, noDelay: connectOptions.noDelay }, (client) => {
     const report = (error: unknown) => {
       if (onError !== undefined) onError(error, client)
     }
-    const abortConnect = () => aborter.abort()
-    client.once('close', abortConnect)
     client.on('error', () => {})
-    new ConnectRun(host, resolveConnect({ ...rest, signal: aborter.signal, allowHalfOpen: true }, 'connect'))
-      .start()
-      .then(
-        (upstream) => {
-          client.off('close', abortConnect)
-          splice(client, upstream, report)
-        },
-        (error: unknown) => {
-          client.destroy()
-          if (!aborter.signal.aborted) report(error)
-        },
-      )
+    // No signal: a client that leaves while its upstream connection is being made gets that
+    // connection closed as soon as it is up (splice), which keeps each connect on keel's simple path.
+    new ConnectRun(host, connectOptions).start().then(
+      (upstream) => splice(client, upstream, report),
+      (error: unknown) => {
+        const gone = client.destroyed
+        client.destroy()
+        if (!gone) report(error)
+      },
+    )
   })
 }
 
