@@ -211,6 +211,8 @@ export interface OutcomeClassify {
 export interface AdapterPort {
   readonly clock: Clock
   readonly random: Random
+  /** The balancer's one timer queue (cheaper than a timer per connection; stopped by `close()`). */
+  readonly timers: Timers
   readonly settings: AdapterSettings
   readonly classifier: OutcomeClassify
   /** A per-endpoint resource name not yet taken: `base`, then `base#2`, `base#3`… */

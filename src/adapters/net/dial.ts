@@ -43,12 +43,12 @@ export function dial(
       if (options.noDelay) socket.setNoDelay(true)
       event = 'secureConnect'
     }
-    const clock = host.port.clock
-    const timer = clock.setTimeout(() => {
+    const { clock, timers } = host.port
+    const timer = timers.schedule(clock.now() + options.timeout, () => {
       socket.destroy(new ConnectTimeoutError(options.timeout, endpoint.id))
-    }, options.timeout)
+    })
     const done = () => {
-      clock.clearTimeout(timer)
+      timers.cancel(timer)
       control.onCancel = undefined
       socket.off('error', onError)
       socket.off(event, onConnect)

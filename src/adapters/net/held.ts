@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import type { AttemptControl } from '../../core/ports.ts'
+import type { TimerEntry } from '../../internal/timer-queue.ts'
 import type { NetHost } from './host.ts'
 
 /** `maxConnectionAge` is spread by ±10%, as keel's per-endpoint resources are (see endpoints.md). */
@@ -22,11 +23,11 @@ const AGE_JITTER = 0.1
  */
 export function holdConnection(host: NetHost, socket: Socket, control: AttemptControl): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const { clock, random, settings } = host.port
+    const { clock, random, settings, timers } = host.port
     let failure: Error | undefined
     let aged = false
-    let ageTimer: unknown
-    let graceTimer: unknown
+    let ageTimer: TimerEntry | undefined
+    let graceTimer: TimerEntry | undefined
     socket.on('error', (error: Error) => {
       failure ??= error
     })
@@ -34,17 +35,17 @@ export function holdConnection(host: NetHost, socket: Socket, control: AttemptCo
     const maxAge = settings.maxConnectionAge
     if (maxAge !== undefined) {
       const age = maxAge * (1 - AGE_JITTER + 2 * AGE_JITTER * random())
-      ageTimer = clock.setTimeout(() => {
+      ageTimer = timers.schedule(clock.now() + age, () => {
         ageTimer = undefined
         aged = true
         socket.end()
-        graceTimer = clock.setTimeout(() => socket.destroy(), settings.drainTimeout)
-      }, age)
+        graceTimer = timers.schedule(clock.now() + settings.drainTimeout, () => socket.destroy())
+      })
     }
     socket.once('close', () => {
       control.onCancel = undefined
-      if (ageTimer !== undefined) clock.clearTimeout(ageTimer)
-      if (graceTimer !== undefined) clock.clearTimeout(graceTimer)
+      if (ageTimer !== undefined) timers.cancel(ageTimer)
+      if (graceTimer !== undefined) timers.cancel(graceTimer)
       if (control.cancelled) reject(control.cancelReason)
       else if (failure === undefined || aged) resolve()
       else {
