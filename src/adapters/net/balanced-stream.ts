@@ -15,6 +15,8 @@ export class BalancedStream extends Duplex {
   readonly #options: ResolvedConnect
   readonly #aborter = new AbortController()
   #socket: Socket | undefined
+  /** The socket emitted `'close'` (its `closed` flag is set a tick before the event). */
+  #socketClosed = false
   #started = false
   /** A write that arrived before the connection: completed once connected. */
   #pending: (() => void) | undefined
@@ -54,7 +56,10 @@ export class BalancedStream extends Duplex {
     })
     socket.on('end', () => this.push(null))
     socket.on('error', (error) => this.destroy(error))
-    socket.on('close', () => this.destroy())
+    socket.on('close', () => {
+      this.#socketClosed = true
+      this.destroy()
+    })
     this.emit('connect')
     this.emit('ready')
     const pending = this.#pending
@@ -122,7 +127,7 @@ export class BalancedStream extends Duplex {
     const socket = this.#socket
     // Only a connection still being made is aborted: an established one closes (a `success`).
     if (socket === undefined) this.#aborter.abort()
-    if (socket === undefined || socket.closed) {
+    if (socket === undefined || this.#socketClosed) {
       callback(error)
       return
     }
