@@ -6,8 +6,8 @@ import { type ConnectOptions, resolveConnect } from './options.ts'
 /**
  * node-postgres' `stream` option: `new pg.Pool({ stream: pgStream(balancer) })`. pg calls the
  * function for each new connection and then `stream.connect(port, host)`; keel picks the endpoint
- * (`host`/`port` in pg's config are ignored). Works with `ssl` (pg upgrades the stream with
- * `tls.connect({ socket })`).
+ * (`host`/`port` in pg's config are ignored). pg's `ssl` upgrades this stream with
+ * `tls.connect({ socket })` as it does its own socket.
  */
 export function pgStream(balancer: unknown, options?: ConnectOptions): () => Duplex {
   const host = netHost(balancer)

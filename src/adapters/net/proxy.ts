@@ -25,8 +25,9 @@ const KEYS = ['connect', 'onError'] as const
  * A TCP proxy: each accepted connection is piped to `connect(balancer)` both ways, with
  * backpressure (`pipe` pauses the faster side), half-close (a FIN from either side is passed on
  * while the other direction keeps flowing) and errors on either side closing the other. Call
- * `listen()` on it as on any `net.Server`. The write-up's Go `io.Copy` pair, done with Node's
- * streams; HAProxy's `mode tcp` is the reference behaviour.
+ * `listen()` on it as on any `net.Server`. The classic Go TCP proxy's pair of `io.Copy`
+ * goroutines, with what it usually leaves out (half-close, closing the peer on error); HAProxy's
+ * `mode tcp` is the reference behaviour.
  */
 export function createProxy(balancer: unknown, options: ProxyOptions = {}): Server {
   const host = netHost(balancer)
