@@ -3,7 +3,13 @@ import { type AddressInfo, createServer, connect as netConnect, type Server, typ
 import { createServer as createTlsServer } from 'node:tls'
 import { describe, expect, it } from 'vitest'
 import { ConnectTimeoutError, connect } from '../../src/adapters/net/index.ts'
-import { Balancer, EndpointRemovedError, leastRequest, seededRandom } from '../../src/index.ts'
+import {
+  Balancer,
+  type BalancerClosedError,
+  EndpointRemovedError,
+  leastRequest,
+  seededRandom,
+} from '../../src/index.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import { ManualClock } from '../helpers/clock.ts'
 import { startTcpServer, type TcpServer } from '../helpers/tcp-servers.ts'
@@ -79,6 +85,25 @@ describe('keel/net connection lifetime', () => {
     expect(await echo(other, 'b')).toBe('b')
     const next = track([await connect(lb)])
     expect(next[0]!.remotePort).toBe(b!.port)
+  })
+
+  it('close() waits for open connections up to drainTimeout, then destroys them', async () => {
+    const [a] = await servers(1)
+    const clock = new ManualClock()
+    const lb = new Balancer({ endpoints: [a!.url], clock, drainTimeout: 1_000 })
+    const socket = track([await connect(lb)])[0]!
+    let closed = false
+    const closing = lb.close().then(() => {
+      closed = true
+    })
+    await clock.advance(999)
+    expect(closed).toBe(false)
+    expect(await echo(socket, 'during close')).toBe('during close')
+    const error = once(socket, 'error')
+    await clock.advance(1)
+    expect(((await error)[0] as BalancerClosedError).code).toBe('KEEL_CLOSED')
+    await closing
+    expect(socket.destroyed).toBe(true)
   })
 
   it('maxConnectionAge ends each connection once older than the age ±10%, as a success', async () => {
