@@ -106,8 +106,7 @@ describe('createProxy', () => {
     const download = randomBytes(8 * 1024 * 1024)
     const upload = randomBytes(8 * 1024 * 1024)
     const uploaded = resolvable<string>()
-    // Both directions flow at once; each side closes only after it received everything (a socket
-    // closed with bytes still queued toward a peer that stopped reading loses them, proxy or not).
+    // Both directions flow at once; the client ends its side once it has the whole download.
     const backend = createServer({ allowHalfOpen: true }, async (socket) => {
       socket.end(download)
       uploaded.resolve(
