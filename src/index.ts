@@ -60,7 +60,14 @@ export { leastRequest } from './pickers/least-request.ts'
 export type { MaglevOptions } from './pickers/maglev.ts'
 export { maglev } from './pickers/maglev.ts'
 export { p2cEwma } from './pickers/p2c-ewma.ts'
-export type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './pickers/picker.ts'
+export type {
+  LatencyEstimate,
+  PickContext,
+  Picker,
+  PickerBuildContext,
+  PickerEndpoint,
+  PickerFactory,
+} from './pickers/picker.ts'
 export { randomPicker } from './pickers/random.ts'
 export type { PickerName } from './pickers/registry.ts'
 export type { RingHashOptions } from './pickers/ring-hash.ts'

@@ -1,6 +1,17 @@
 import type { Endpoint } from '../endpoint.ts'
 import type { Random } from '../internal/random.ts'
 
+/** The latency estimate of an endpoint, as pickers read it (`load/peak-ewma.ts`). */
+export interface LatencyEstimate {
+  /** PeakEWMA latency estimate in ms at `now`. */
+  read(now: number): number
+  /**
+   * Answers that came back at `now`'s recent past without doing the work (fast failures, caller
+   * errors), still counted as busy at `now`: a picker adds them to the requests in flight.
+   */
+  busy(now: number): number
+}
+
 /**
  * What a picker sees of an endpoint: the balancer's live state for it. Read-only for pickers;
  * the balancer updates it as attempts start and end.
@@ -22,6 +33,8 @@ export interface PickerEndpoint {
    * failures and caller errors) as requests in flight (see `load/peak-ewma.ts`).
    */
   latencyMs(now: number): number
+  /** The latency estimate and the busy count that `latencyMs` combines, read separately. */
+  readonly load: LatencyEstimate
 }
 
 /** Per-pick input. One object per balancer, reused: read it during `pick()`, never keep it. */

@@ -30,6 +30,11 @@ export class Simulation {
   failedCalls = 0
   /** Called for every attempt before it is sent (invariant checks). */
   onAttempt: ((endpoint: Endpoint<never>) => void) | undefined
+  /**
+   * How long the attempt starting now takes at backend `index`: its `latency` unless a test sets
+   * this (jitter, a pause), drawing from its own seeded random so runs replay.
+   */
+  latencyOf: (backend: Backend, index: number) => number = (backend) => backend.latency
 
   constructor(count: number, seed: number, options: BalancerOptions = {}) {
     this.ids = []
@@ -56,7 +61,8 @@ export class Simulation {
     this.onAttempt?.(endpoint)
     const backend = this.backends.get(endpoint.id)!
     this.sent.push({ id: endpoint.id, at: this.clock.now() })
-    if (backend.latency > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, backend.latency))
+    const latency = this.latencyOf(backend, this.ids.indexOf(endpoint.id))
+    if (latency > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, latency))
     if (backend.answer === 'endpoint-failure') throw Object.assign(new Error('503'), { status: 503 })
     if (backend.answer === 'caller-error') throw Object.assign(new Error('404'), { status: 404 })
     return 'ok'
