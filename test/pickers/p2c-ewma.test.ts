@@ -5,8 +5,7 @@ import { build, distinctPair, endpoints, FakeContext, type FakeEndpoint, recordi
 /** The load a candidate carries per unit of weight: requests in flight, plus answers still counted busy, plus one. */
 const requests = (e: FakeEndpoint) => (e.inFlight + 1 + e.busy) / e.weight
 /** Whether two estimates are inside each other's noise band (the higher under 2 × the lower + 1 ms). */
-const sameLatency = (a: FakeEndpoint, b: FakeEndpoint) =>
-  a.latency < 2 * b.latency + 1 && b.latency < 2 * a.latency + 1
+const sameLatency = (a: FakeEndpoint, b: FakeEndpoint) => a.latency < 2 * b.latency + 1 && b.latency < 2 * a.latency + 1
 /** The rule: by requests inside the noise band, by latency × requests (PeakEWMA cost) outside it. */
 const worse = (a: FakeEndpoint, b: FakeEndpoint) =>
   sameLatency(a, b) ? requests(a) > requests(b) : a.latency * requests(a) > b.latency * requests(b)
@@ -32,7 +31,8 @@ describe('p2c-ewma picker', () => {
       const other = picked === list[i] ? list[j]! : list[i]!
       if (sameLatency(picked, other)) inBand++
       if (picked !== list[i] && picked !== list[j]) violations.push(`pick ${pick}: not a candidate`)
-      else if (worse(picked, other)) violations.push(`pick ${pick}: ${picked.latency}/${picked.inFlight} over ${other.latency}/${other.inFlight}`)
+      else if (worse(picked, other))
+        violations.push(`pick ${pick}: ${picked.latency}/${picked.inFlight} over ${other.latency}/${other.inFlight}`)
     }
     expect(violations).toEqual([])
     // Both rules were exercised.
