@@ -140,7 +140,7 @@ export class PeakEwma {
     // Answers whose requests overlap the witness were caught in the same moment as it: they
     // neither confirm nor replace it.
     if (now - rttMs >= this.#witnessEnd) {
-      confirmed = rttMs < this.#witnessMs ? rttMs : this.#witnessMs
+      confirmed = Math.min(rttMs, this.#witnessMs)
       this.#witnessMs = rttMs
       this.#witnessEnd = now
     }
@@ -148,7 +148,7 @@ export class PeakEwma {
       // The first answer replaces the cold-start guess (the peers' mean, or the fleet's first
       // answer) when it is faster; a slower one waits for its confirmation like any other, so a
       // first answer slowed by the connection's handshake does not set the estimate.
-      this.#cost = rttMs < reading ? rttMs : reading
+      this.#cost = Math.min(rttMs, reading)
       this.#guess = false
     } else if (confirmed > reading) {
       this.#cost = confirmed

@@ -72,8 +72,13 @@ export function better(a: PickerEndpoint, b: PickerEndpoint, now: number): boole
   const qa = (a.inFlight + 1 + a.load.busy(now)) * b.weight
   const qb = (b.inFlight + 1 + b.load.busy(now)) * a.weight
   // Within the band both ways: the higher is under NOISE_RATIO × the lower + NOISE_FLOOR_MS.
-  if (la < NOISE_RATIO * lb + NOISE_FLOOR_MS && lb < NOISE_RATIO * la + NOISE_FLOOR_MS) return qa < qb
-  return la * qa < lb * qb
+  // An estimate that is still a guess (no answer yet) is not a latency: compare by requests.
+  const band = +(
+    a.load.guess ||
+    b.load.guess ||
+    (la < NOISE_RATIO * lb + NOISE_FLOOR_MS && lb < NOISE_RATIO * la + NOISE_FLOOR_MS)
+  )
+  return band * (qb - qa) + (1 - band) * (lb * qb - la * qa) > 0
 }
 
 /**

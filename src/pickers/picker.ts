@@ -6,10 +6,12 @@ export interface LatencyEstimate {
   /** PeakEWMA latency estimate in ms at `now`. */
   read(now: number): number
   /**
-   * Answers that came back at `now`'s recent past without doing the work (fast failures, caller
-   * errors), still counted as busy at `now`: a picker adds them to the requests in flight.
+   * Answers that came back without doing the work (fast failures, caller errors), still counted
+   * as busy at `now`: a picker adds them to the requests in flight.
    */
   busy(now: number): number
+  /** The estimate is still a guess: the endpoint has not answered yet. */
+  readonly guess: boolean
 }
 
 /**

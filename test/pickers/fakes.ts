@@ -22,6 +22,7 @@ export class FakeEndpoint implements PickerEndpoint {
   readonly load = {
     read: (now: number): number => this.latencyMs(now),
     busy: (_now: number): number => this.busy,
+    guess: false,
   }
 
   constructor(index: number, weight = 1) {
