@@ -21,6 +21,15 @@ export const NOISE_RATIO = 2
 /** See `NOISE_RATIO`. */
 export const NOISE_FLOOR_MS = 1
 
+/**
+ * The band also spans this many mean deviations of the quieter of the two endpoints
+ * (`PeakEwma.deviationMs`): on a host where every answer swings by tens of milliseconds (CPU
+ * contention, a busy event loop), two estimates apart by less than that are not told apart. The
+ * quieter one's, so that a replica that is slow *and* erratic cannot widen the band that should
+ * keep it out. Quiet endpoints have deviations far under the static band, which then decides alone.
+ */
+export const NOISE_DEVIATIONS = 2
+
 /** The highest latency still read as equal to `ms` (exclusive): `NOISE_RATIO` × ms + `NOISE_FLOOR_MS`. */
 export function bandEdgeMs(ms: number): number {
   return NOISE_RATIO * ms + NOISE_FLOOR_MS

@@ -25,6 +25,12 @@ function decay(x: number): number {
 export const LOWER_WEIGHT = 0.5
 
 /**
+ * The weight of each answer's miss in the mean deviation `deviationMs` — Jacobson's RTTVAR gain
+ * (RFC 6298: 1/4).
+ */
+export const DEVIATION_WEIGHT = 0.25
+
+/**
  * How many round trips of its usual latency a confirmed peak takes to decay by e (its decay
  * time constant, at most `decay`). Finagle's 10 s is about 200 round trips of a 50 ms service;
  * at 1 ms it is 10,000, and an endpoint raised by a fluke — or a replica that recovered — would
@@ -78,6 +84,8 @@ export class PeakEwma {
   /** Answers that ended before doing the work, still counted as busy, as of `busyStamp`. */
   #busy = 0
   #busyStamp = 0
+  /** Mean deviation of answers from the estimate, in ms (by answers, like RFC 6298's RTTVAR). */
+  #dev = 0
   /** The witness: the last answer's latency and when it ended (see the class comment). */
   #witnessMs = 0
   #witnessEnd = Number.NEGATIVE_INFINITY
@@ -92,6 +100,15 @@ export class PeakEwma {
   /** Whether the estimate is still a guess (no answer recorded since it was made). */
   get guess(): boolean {
     return this.#guess
+  }
+
+  /**
+   * How far answers have landed from the estimate lately (mean absolute deviation, ms): the
+   * noise of this endpoint's latency, which widens the band inside which `p2c-ewma` reads two
+   * estimates as equal. A spike raises it instead of the estimate; a failure zeroes it.
+   */
+  get deviationMs(): number {
+    return this.#dev
   }
 
   /** The estimate as of its last update, before any decay: what the last real sample put there. */
@@ -158,6 +175,9 @@ export class PeakEwma {
     } else {
       this.#cost = rttMs < reading ? reading + LOWER_WEIGHT * (rttMs - reading) : reading
     }
+    // The miss is measured from the estimate after this answer: an unconfirmed spike counts in
+    // full, an answer that confirmed a new level not at all.
+    this.#dev += DEVIATION_WEIGHT * (Math.abs(rttMs - this.#cost) - this.#dev)
     if (now > this.#stamp) this.#stamp = now
   }
 
@@ -192,6 +212,7 @@ export class PeakEwma {
     // Charged at once, unlike a slow success: a failure is not noise.
     this.#cost = Math.max(rttMs, penalty, reading)
     this.#rate = this.#baseRate
+    this.#dev = 0
     if (now > this.#stamp) this.#stamp = now
     this.#guess = false
   }
@@ -203,6 +224,7 @@ export class PeakEwma {
     this.#busy = 0
     this.#guess = true
     this.#rate = this.#baseRate
+    this.#dev = 0
     this.#witnessMs = 0
     this.#witnessEnd = Number.NEGATIVE_INFINITY
   }

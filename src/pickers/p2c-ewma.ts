@@ -1,5 +1,5 @@
 import type { Random } from '../internal/random.ts'
-import { NOISE_FLOOR_MS, NOISE_RATIO } from '../load/noise-band.ts'
+import { NOISE_DEVIATIONS, NOISE_FLOOR_MS, NOISE_RATIO } from '../load/noise-band.ts'
 import { bestUsable, otherIndex } from './candidates.ts'
 import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
 
@@ -73,10 +73,12 @@ export function better(a: PickerEndpoint, b: PickerEndpoint, now: number): boole
   const qb = (b.inFlight + 1 + b.load.busy(now)) * a.weight
   // Within the band both ways: the higher is under NOISE_RATIO × the lower + NOISE_FLOOR_MS.
   // An estimate that is still a guess (no answer yet) is not a latency: compare by requests.
+  const spread = NOISE_DEVIATIONS * Math.min(a.load.deviationMs, b.load.deviationMs)
   const band = +(
     a.load.guess ||
     b.load.guess ||
-    (la < NOISE_RATIO * lb + NOISE_FLOOR_MS && lb < NOISE_RATIO * la + NOISE_FLOOR_MS)
+    (la < NOISE_RATIO * lb + NOISE_FLOOR_MS && lb < NOISE_RATIO * la + NOISE_FLOOR_MS) ||
+    Math.abs(la - lb) < spread
   )
   return band * (qb - qa) + (1 - band) * (lb * qb - la * qa) > 0
 }

@@ -10,6 +10,8 @@ export interface LatencyEstimate {
    * as busy at `now`: a picker adds them to the requests in flight.
    */
   busy(now: number): number
+  /** Mean deviation of recent answers from the estimate, in ms: how noisy this endpoint's latency is. */
+  readonly deviationMs: number
   /** The estimate is still a guess: the endpoint has not answered yet. */
   readonly guess: boolean
 }

@@ -22,6 +22,7 @@ export class FakeEndpoint implements PickerEndpoint {
   readonly load = {
     read: (now: number): number => this.latencyMs(now),
     busy: (_now: number): number => this.busy,
+    deviationMs: 0,
     guess: false,
   }
 
