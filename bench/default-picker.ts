@@ -14,7 +14,7 @@ import { loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createFetch } from '../src/adapters/fetch.ts'
+import { createFetch } from '../src/adapters/fetch/index.ts'
 import { Balancer, type PickerName } from '../src/index.ts'
 import { fmt, table } from './lib.ts'
 

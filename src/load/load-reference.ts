@@ -1,4 +1,4 @@
-import type { EndpointState } from '../endpoint-state.ts'
+import type { EndpointState } from '../core/ports.ts'
 import { bandEdgeMs } from './noise-band.ts'
 
 /**
