@@ -1,5 +1,5 @@
 import type { EndpointState } from '../core/ports.ts'
-import { bandEdgeMs } from './noise-band.ts'
+import { bandEdgeMs } from '../model/noise-band.ts'
 
 /**
  * The floor of a failure's penalty (`PeakEwma.penalize`): the top of the noise band over the

@@ -1,4 +1,4 @@
-import { NOISE_FLOOR_MS } from './noise-band.ts'
+import { NOISE_FLOOR_MS } from '../model/noise-band.ts'
 
 /**
  * The most a failure can push an estimate to, in ms. Without a ceiling, consecutive failures with

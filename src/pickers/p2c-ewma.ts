@@ -1,5 +1,5 @@
 import type { Random } from '../internal/random.ts'
-import { NOISE_DEVIATIONS, NOISE_FLOOR_MS, NOISE_RATIO } from '../load/noise-band.ts'
+import { NOISE_DEVIATIONS, NOISE_FLOOR_MS, NOISE_RATIO } from '../model/noise-band.ts'
 import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from '../model/picker.ts'
 import { bestUsable, otherIndex } from './candidates.ts'
 
@@ -8,7 +8,7 @@ import { bestUsable, otherIndex } from './candidates.ts'
  * with latencies inside the noise band read as equal: draw two distinct endpoints at random, then
  *
  * - if their latency estimates differ by less than the noise band (the higher under 2 × the lower
- *   + 1 ms, `load/noise-band.ts`), take the one with fewer requests in flight ÷ weight, the first
+ *   + 1 ms, `model/noise-band.ts`), take the one with fewer requests in flight ÷ weight, the first
  *   drawn (a coin toss) on a tie — Envoy's least-request with active-request bias 1, Prequal's
  *   requests-in-flight rule among replicas it cannot tell apart by latency;
  * - otherwise take the one with the lower cost, latency × (in-flight + 1) ÷ weight — Finagle's
