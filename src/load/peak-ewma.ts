@@ -56,8 +56,12 @@ export const RECOVERY_ROUND_TRIPS = 200
  *   the second slow answer at one call at a time, one slow round trip later under concurrency
  *   (where its growing in-flight count already steers calls away meanwhile).
  * - **Lowered by answers.** A faster answer moves the estimate halfway to it (`LOWER_WEIGHT`).
- * - **Decays toward 0** with time constant `decay` (10 s, Finagle's `decayTime`) while no answer
- *   comes, so an endpoint that stopped getting traffic because it was slow is probed again.
+ * - **Decays toward 0** while no answer comes, so an endpoint that stopped getting traffic because
+ *   it was slow is probed again: with time constant `RECOVERY_ROUND_TRIPS` × the reading the
+ *   last confirmed rise started from, at most `decay` (10 s, Finagle's `decayTime`), which also
+ *   applies after a failure or a reset.
+ * - **Deviation.** `deviationMs` follows how far answers land from the estimate (RFC 6298's
+ *   RTTVAR, by answers): the picker's noise band widens with it on a noisy host.
  * - Reading is pure: `pick()` changes nothing.
  *
  * `p2c-ewma` ranks by latency × (in-flight + 1). An answer that returns at once without doing the

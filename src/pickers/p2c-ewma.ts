@@ -8,9 +8,10 @@ import { bestUsable, otherIndex } from './candidates.ts'
  * with latencies inside the noise band read as equal: draw two distinct endpoints at random, then
  *
  * - if their latency estimates differ by less than the noise band (the higher under 2 × the lower
- *   + 1 ms, `model/noise-band.ts`), take the one with fewer requests in flight ÷ weight, the first
- *   drawn (a coin toss) on a tie — Envoy's least-request with active-request bias 1, Prequal's
- *   requests-in-flight rule among replicas it cannot tell apart by latency;
+ *   + 1 ms, or apart by less than 2 mean deviations of the quieter one, `model/noise-band.ts`), or
+ *   one of them is still a cold-start guess, take the one with fewer requests in flight ÷ weight,
+ *   the first drawn (a coin toss) on a tie — Envoy's least-request with active-request bias 1,
+ *   Prequal's requests-in-flight rule among replicas it cannot tell apart by latency;
  * - otherwise take the one with the lower cost, latency × (in-flight + 1) ÷ weight — Finagle's
  *   PeakEWMA cost, the expected wait for one more request.
  *
