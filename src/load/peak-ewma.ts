@@ -47,14 +47,17 @@ export const RECOVERY_ROUND_TRIPS = 200
  * caller errors).
  *
  * - **Peak-sensitive, on confirmed levels.** A latency level raises the estimate at once (as in
- *   Finagle) only when two requests that did not overlap in time both took at least that long:
- *   the estimate jumps to min(this answer, the witness), where the witness is the last answer
- *   that ended before this request started. A GC pause, an event-loop stall or a first
+ *   Finagle) only when three requests that did not overlap in time all took at least that
+ *   long: the estimate jumps to min(this answer, its two witnesses), the last answer that ended
+ *   before this request started and the one before that. A GC pause, an event-loop stall or a first
  *   connection's handshake slows the requests in flight at that moment; it cannot slow a request
  *   sent after it ended, so a single spike — or a burst of answers all caught in the same pause —
- *   changes nothing, while an endpoint that really turned slow is confirmed by its next request:
- *   the second slow answer at one call at a time, one slow round trip later under concurrency
- *   (where its growing in-flight count already steers calls away meanwhile).
+ *   changes nothing, while an endpoint that really turned slow is confirmed by its third slow
+ *   answer at one call at a time, two slow round trips later under concurrency
+ *   (where its growing in-flight count already steers calls away meanwhile). Three, not two: on
+ *   a loaded host unrelated stalls hit a fraction p of answers, and two in a row on one endpoint
+ *   (p²) came often enough to exile equal replicas every few seconds on loopback; three (p³) are
+ *   rare, for one more slow answer before a real slowdown counts.
  * - **Lowered by answers.** A faster answer moves the estimate halfway to it (`LOWER_WEIGHT`).
  * - **Decays toward 0** while no answer comes, so an endpoint that stopped getting traffic because
  *   it was slow is probed again: with time constant `RECOVERY_ROUND_TRIPS` × the reading the
@@ -90,9 +93,10 @@ export class PeakEwma {
   #busyStamp = 0
   /** Mean deviation of answers from the estimate, in ms (by answers, like RFC 6298's RTTVAR). */
   #dev = 0
-  /** The witness: the last answer's latency and when it ended (see the class comment). */
+  /** The witnesses: the last answer's latency and when it ended, and the answer before it. */
   #witnessMs = 0
   #witnessEnd = Number.NEGATIVE_INFINITY
+  #earlierWitnessMs = 0
 
   constructor(initialMs: number, now: number, decayMs: number) {
     this.#cost = initialMs
@@ -147,8 +151,8 @@ export class PeakEwma {
   /**
    * Records a successful round trip of `rttMs` ending at `now`.
    *
-   * Above the reading, it raises the estimate only as far as its witness confirms: to
-   * min(rttMs, witness) when the witness ended before this request started, not at all
+   * Above the reading, it raises the estimate only as far as its witnesses confirm: to
+   * min(rttMs, both witnesses) when the last one ended before this request started, not at all
    * otherwise. Below the reading, it moves the estimate halfway to itself. Finagle and tower
    * blend lower samples by the time since the last read, which under traffic is ~0: what steers
    * them is the peak and the decay, and a single slow answer then rules for τ·ln(peak / latency)
@@ -161,7 +165,8 @@ export class PeakEwma {
     // Answers whose requests overlap the witness were caught in the same moment as it: they
     // neither confirm nor replace it.
     if (now - rttMs >= this.#witnessEnd) {
-      confirmed = Math.min(rttMs, this.#witnessMs)
+      confirmed = Math.min(rttMs, this.#witnessMs, this.#earlierWitnessMs)
+      this.#earlierWitnessMs = this.#witnessMs
       this.#witnessMs = rttMs
       this.#witnessEnd = now
     }
@@ -231,6 +236,7 @@ export class PeakEwma {
     this.#dev = 0
     this.#witnessMs = 0
     this.#witnessEnd = Number.NEGATIVE_INFINITY
+    this.#earlierWitnessMs = 0
   }
 
   /** An answer after `rttMs` counts busy for the share of the estimate it did not take. */

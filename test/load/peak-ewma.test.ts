@@ -5,19 +5,21 @@ import { MAX_PENALTY_MS, PeakEwma } from '../../src/load/peak-ewma.ts'
 const TAU = 10_000
 
 describe('PeakEwma', () => {
-  it('jumps to a level two requests that did not overlap both took, and decays toward 0 with time constant τ', () => {
+  it('jumps to a level three requests that did not overlap all took, and decays toward 0', () => {
     const e = new PeakEwma(30, 0, TAU)
     e.observe(10, 5)
-    // One slow answer (sent at 20, after the last one ended): confirms only the 5 ms level.
+    e.observe(20, 5)
+    // Two slow answers (each sent after the last one ended): not confirmed, the estimate stays ~5.
     e.observe(100, 80)
-    expect(e.read(100)).toBe(5)
-    // The next request, sent after it ended, is slow too: the estimate jumps to the lower of the two.
     e.observe(190, 60)
-    expect(e.read(190)).toBe(60)
-    // Raised from a reading of ~4.6 ms (5 ms, decayed): the peak decays with a time constant of
-    // RECOVERY_ROUND_TRIPS of that (~0.9 s), not τ.
-    const from = 5 * Math.exp(-90 / (200 * 5 * Math.exp(-90 / TAU)))
-    expect(e.read(1_190)).toBeCloseTo(60 * Math.exp(-1_000 / (200 * from)), 9)
+    expect(e.read(190)).toBeCloseTo(5, 1)
+    // The third, sent after the second ended, is slow too: the estimate jumps to the lowest of them.
+    e.observe(280, 70)
+    expect(e.read(280)).toBe(60)
+    // Raised from a reading of ~5 ms: the peak decays with a time constant of
+    // RECOVERY_ROUND_TRIPS × that (~1 s), not τ.
+    expect(e.read(1_280)).toBeGreaterThan(60 * Math.exp(-1_000 / 900))
+    expect(e.read(1_280)).toBeLessThan(60 * Math.exp(-1_000 / 1_000))
     // Without a confirmed peak the decay is τ.
     const f = new PeakEwma(80, 0, TAU)
     f.observe(0, 80)
@@ -56,20 +58,23 @@ describe('PeakEwma', () => {
     expect(f.read(12)).toBeCloseTo(2, 2)
     f.observe(14, 2)
     expect(f.read(14)).toBeCloseTo(2, 2)
-    // A replica that is really slow confirms it with its second answer.
+    // A replica that is really slow confirms it with its third answer.
     const g = new PeakEwma(2, 0, TAU)
     g.observe(40, 40)
     g.observe(80, 40)
-    expect(g.read(80)).toBe(40)
+    expect(g.read(80)).toBeCloseTo(2, 1)
+    g.observe(120, 40)
+    expect(g.read(120)).toBe(40)
   })
 
   it('moves halfway to each faster answer: back from 20× within a few answers', () => {
     const e = new PeakEwma(30, 0, TAU)
     e.observe(100, 100)
     e.observe(200, 100)
-    expect(e.read(200)).toBe(100)
+    e.observe(300, 100)
+    expect(e.read(300)).toBe(100)
     const readings: number[] = []
-    for (let t = 205; t <= 230; t += 5) {
+    for (let t = 305; t <= 330; t += 5) {
       e.observe(t, 5)
       readings.push(Math.round(e.read(t) * 100) / 100)
     }

@@ -25,7 +25,7 @@ describe('p2c-ewma through a balancer', () => {
       // Fair would be 12.5 of 50; it takes the few that reveal its new latency, then nothing.
       expect(sim.countTo(0, slow, slow + 50)).toBeLessThanOrEqual(4)
       // Then a probe every few seconds (its peak decays over 200 round trips of ~10 ms, the band
-      // it was probed from); under concurrency also the calls sent before its second slow answer.
+      // it was probed from); under concurrency also the calls sent before its third slow answer.
       const out = sim.indexAt(t0 + 30_000)
       expect(sim.countTo(0, slow + 50, out)).toBeLessThan((out - slow) / 200)
       // Recovered at 30 s: its next probe sees it, within 5 s, and its share returns.

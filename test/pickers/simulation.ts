@@ -82,11 +82,16 @@ export class Simulation {
         })
       }
     }
-    const loops = Array.from({ length: workers }, loop)
+    let settled = false
+    const loops = Promise.all(Array.from({ length: workers }, loop)).then(() => {
+      settled = true
+    })
     await this.clock.advance(durationMs)
-    // Calls started just before the end finish within the slowest backend's latency and backoff.
-    await this.clock.advance(1_000)
-    await Promise.all(loops)
+    // Calls started just before the end finish within the slowest backend's latency and backoff:
+    // a second at a time until they have.
+    do await this.clock.advance(1_000)
+    while (!settled)
+    await loops
   }
 
   /** Attempts sent to `index` from position `from` of `sent` on. */
