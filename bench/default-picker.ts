@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { Balancer, type PickerName } from '../src/index.ts'
-import { fmt, table } from './lib.ts'
+import { fmt, latencies, quantile, table } from './lib.ts'
 
 const { values } = parseArgs({
   options: {
@@ -70,28 +70,20 @@ async function even(picker: PickerName, urls: string[]): Promise<number[][]> {
 async function slow(picker: PickerName, b: Awaited<ReturnType<typeof backends>>) {
   const balancer = new Balancer({ endpoints: b.urls, picker })
   const balancedFetch = createFetch(balancer)
-  const loop = async (ms: number, samples?: number[]) => {
-    const end = performance.now() + ms
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        while (performance.now() < end) {
-          const t = performance.now()
-          await (await balancedFetch('/')).text()
-          samples?.push(performance.now() - t)
-        }
-      }),
-    )
-  }
-  await loop(1_000)
+  const one = async () => (await balancedFetch('/')).text()
+  await latencies(one, 8, 1_000)
   await b.counts()
-  const samples: number[] = []
-  await loop(SLOW_MS, samples)
+  const samples = await latencies(one, 8, SLOW_MS)
   const served = await b.counts()
   await balancer.close()
-  samples.sort((x, y) => x - y)
-  const q = (p: number) => samples[Math.min(samples.length - 1, Math.ceil(p * samples.length) - 1)]!
   const total = served.reduce((x, y) => x + y, 0)
-  return { calls: samples.length, share: served[0]! / total, p50: q(0.5), p99: q(0.99), p999: q(0.999) }
+  return {
+    calls: samples.length,
+    share: served[0]! / total,
+    p50: quantile(samples, 0.5),
+    p99: quantile(samples, 0.99),
+    p999: quantile(samples, 0.999),
+  }
 }
 
 const load = () =>
