@@ -123,6 +123,19 @@ server.forceShutdown()
 console.log('keel/grpc makes calls (ESM and CJS balancers)')
 `
 
+const withoutIoredis = `
+import assert from 'node:assert/strict'
+const { Balancer } = await import('keel')
+const net = await import('keel/net')
+assert.equal(typeof net.connect, 'function')
+assert.equal(typeof new Balancer({ endpoints: ['tcp://127.0.0.1:1'] }).close, 'function')
+const error = await import('keel/ioredis').then(() => undefined, (e) => e)
+assert.ok(error, 'keel/ioredis loaded without ioredis')
+assert.equal(error.code, 'ERR_MODULE_NOT_FOUND')
+assert.match(error.message, /ioredis/)
+console.log('keel/net loads without pg or ioredis; keel/ioredis: ' + error.message.split('\\n')[0])
+`
+
 try {
   const target = join(modules, 'keel')
   mkdirSync(target, { recursive: true })
@@ -133,6 +146,7 @@ try {
   run('without-grpc-require', withoutGrpcRequire, 'cjs')
   run('fetch-without-undici-require', fetchWithoutUndiciRequire, 'cjs')
   run('fetch-without-undici-import', fetchWithoutUndiciImport)
+  run('without-ioredis', withoutIoredis)
   link('@grpc/grpc-js')
   run('with-grpc', withGrpc)
 } finally {
