@@ -22,6 +22,7 @@ export class BalancedStream extends Duplex {
   #pending: (() => void) | undefined
   connecting = false
 
+  /** @internal Made by `connect(balancer)`; not constructed directly. */
   constructor(host: NetHost, options: ResolvedConnect) {
     super({ allowHalfOpen: true })
     this.#host = host
@@ -80,32 +81,38 @@ export class BalancedStream extends Duplex {
     return this.#socket?.remotePort
   }
 
+  /** As `net.Socket#setNoDelay`, applied once connected. */
   setNoDelay(noDelay?: boolean): this {
     if (this.#socket !== undefined) this.#socket.setNoDelay(noDelay)
     else this.once('connect', () => this.#socket?.setNoDelay(noDelay))
     return this
   }
 
+  /** As `net.Socket#setKeepAlive`, applied once connected. */
   setKeepAlive(enable?: boolean, initialDelay?: number): this {
     if (this.#socket !== undefined) this.#socket.setKeepAlive(enable, initialDelay)
     else this.once('connect', () => this.#socket?.setKeepAlive(enable, initialDelay))
     return this
   }
 
+  /** As `net.Socket#ref`: the connection keeps the process alive. */
   ref(): this {
     this.#socket?.ref()
     return this
   }
 
+  /** As `net.Socket#unref`: the connection does not keep the process alive. */
   unref(): this {
     this.#socket?.unref()
     return this
   }
 
+  /** @internal The stream implementation. */
   override _read(): void {
     this.#socket?.resume()
   }
 
+  /** @internal The stream implementation. */
   override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     const socket = this.#socket
     if (socket !== undefined) {
@@ -116,6 +123,7 @@ export class BalancedStream extends Duplex {
     this.#pending = () => this.#socket!.write(chunk, encoding, callback)
   }
 
+  /** @internal The stream implementation. */
   override _final(callback: (error?: Error | null) => void): void {
     const socket = this.#socket
     if (socket === undefined) callback()

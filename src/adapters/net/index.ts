@@ -1,5 +1,9 @@
-// Entry point `keel/net`: balanced TCP/TLS connections (least-connections with `least-request`),
-// a TCP proxy, and stream factories for pg and mysql2 (imports neither; ioredis: `keel/ioredis`).
+/**
+ * Entry point `keel/net`: balanced TCP/TLS connections (least-connections with `least-request`), a
+ * TCP proxy, and stream factories for pg and mysql2 (imports neither; ioredis: `keel/ioredis`).
+ *
+ * @module keel/net
+ */
 export { BalancedStream } from './balanced-stream.ts'
 export { connect } from './connect.ts'
 export { ConnectTimeoutError } from './errors.ts'

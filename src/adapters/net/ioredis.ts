@@ -1,5 +1,9 @@
-// Entry point `keel/ioredis`: ioredis' `Connector` option, so each connection an ioredis client
-// makes is balanced by keel. The only module of keel that imports ioredis (an optional peer).
+/**
+ * Entry point `keel/ioredis`: ioredis' `Connector` option, so each connection an ioredis client
+ * makes is balanced by keel. The only module of keel that imports ioredis (an optional peer).
+ *
+ * @module keel/ioredis
+ */
 import type { Socket } from 'node:net'
 import { AbstractConnector, type RedisOptions } from 'ioredis'
 import { connect } from './connect.ts'
