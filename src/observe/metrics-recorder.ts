@@ -66,24 +66,36 @@ export class MetricsRecorder {
   readonly counts = new Float64Array(VERDICTS.length)
   /** Per-endpoint counts, when the exporter keeps per-endpoint series. */
   readonly endpoints: Map<Endpoint<unknown>, EndpointCounters> | undefined
+  /** Takes each duration instead of the buckets (an exporter with its own histogram). */
+  readonly #durations: ((verdict: number, seconds: number) => void) | undefined
 
-  constructor(bounds: readonly number[] = DEFAULT_BUCKETS, perEndpoint = true) {
+  /**
+   * @param durations when given, receives every duration (verdict index, seconds) and the
+   *   recorder keeps no buckets
+   */
+  constructor(
+    bounds: readonly number[] = DEFAULT_BUCKETS,
+    perEndpoint = true,
+    durations?: (verdict: number, seconds: number) => void,
+  ) {
     this.bounds = bounds
     this.#boundsMs = Float64Array.from(bounds, (s) => s * 1000)
     this.buckets = VERDICTS.map(() => new Float64Array(bounds.length + 1))
     this.endpoints = perEndpoint ? new Map() : undefined
+    this.#durations = durations
   }
 
   attempt(endpoint: Endpoint<unknown>, verdict: Verdict, durationMs: number): void {
     const v = VERDICT_INDEX[verdict]
     this.attempts[v]!++
+    if (this.endpoints !== undefined) this.#endpoint(endpoint).attempts[v]!++
+    if (this.#durations !== undefined) return this.#durations(v, durationMs / 1000)
     const bounds = this.#boundsMs
     let b = 0
     while (b < bounds.length && durationMs > bounds[b]!) b++
     this.buckets[v]![b]!++
     this.sums[v]! += durationMs / 1000
     this.counts[v]!++
-    if (this.endpoints !== undefined) this.#endpoint(endpoint).attempts[v]!++
   }
 
   call(outcome: CallOutcome): void {

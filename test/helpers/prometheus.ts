@@ -149,7 +149,8 @@ export class Prometheus {
     for (;;) {
       const value = await probe()
       if (value !== undefined) return value
-      if (performance.now() > deadline) throw new Error(`Prometheus: condition not met in ${timeoutMs} ms\n${this.#log}`)
+      if (performance.now() > deadline)
+        throw new Error(`Prometheus: condition not met in ${timeoutMs} ms\n${this.#log}`)
       await new Promise((resolve) => setTimeout(resolve, everyMs))
     }
   }

@@ -78,7 +78,9 @@ describe('prometheusMetrics', () => {
     expect(samples.get('keel_endpoints{balancer="users",state="ejected"}')).toBe(0)
     expect(samples.get('keel_panic_levels{balancer="users"}')).toBe(0)
     expect(samples.get('keel_endpoint_in_flight{balancer="users",endpoint="http://10.0.0.1:80"}')).toBe(0)
-    expect(samples.get('keel_endpoint_latency_seconds{balancer="users",endpoint="http://10.0.0.1:80"}')).toBeGreaterThan(0)
+    expect(
+      samples.get('keel_endpoint_latency_seconds{balancer="users",endpoint="http://10.0.0.1:80"}'),
+    ).toBeGreaterThan(0)
   })
 
   it('counts ejections by endpoint and detector, and shows the endpoint as ejected', async () => {
@@ -92,7 +94,9 @@ describe('prometheusMetrics', () => {
       await pending
     }
     const samples = await scrape(registry)
-    expect(samples.get('keel_ejections_total{balancer="users",detector="outlier",endpoint="http://10.0.0.2:80"}')).toBe(1)
+    expect(samples.get('keel_ejections_total{balancer="users",detector="outlier",endpoint="http://10.0.0.2:80"}')).toBe(
+      1,
+    )
     expect(samples.get('keel_endpoints{balancer="users",state="ejected"}')).toBe(1)
     expect(samples.get('keel_endpoints{balancer="users",state="active"}')).toBe(2)
   })
@@ -102,7 +106,10 @@ describe('prometheusMetrics', () => {
     const balancer = new Balancer({ endpoints: [A, C], clock, picker: 'round-robin' })
     const registry = new Registry()
     const metrics = prometheusMetrics(balancer, { name: 'orders', registry, perEndpoint: false })
-    cleanups.push(() => balancer.close(), () => metrics.close())
+    cleanups.push(
+      () => balancer.close(),
+      () => metrics.close(),
+    )
     for (let i = 0; i < 4; i++) await balancer.call(() => 'ok')
     const samples = await scrape(registry)
     expect(samples.get('keel_attempts_total{balancer="orders",verdict="success"}')).toBe(4)
@@ -114,7 +121,10 @@ describe('prometheusMetrics', () => {
     const registry = new Registry()
     const one = new Balancer({ endpoints: [A] })
     const two = new Balancer({ endpoints: [C] })
-    cleanups.push(() => one.close(), () => two.close())
+    cleanups.push(
+      () => one.close(),
+      () => two.close(),
+    )
     const m1 = prometheusMetrics(one, { name: 'one', registry })
     const m2 = prometheusMetrics(two, { name: 'two', registry })
     expect(() => prometheusMetrics(two, { name: 'one', registry })).toThrow(/`name`.*"one"/)
@@ -135,7 +145,9 @@ describe('prometheusMetrics', () => {
     const balancer = new Balancer({ endpoints: [A] })
     cleanups.push(() => balancer.close())
     const registry = new Registry()
-    expect(() => prometheusMetrics(balancer, { name: '', registry })).toThrow('Expected `name` to be a non-empty string, got ""')
+    expect(() => prometheusMetrics(balancer, { name: '', registry })).toThrow(
+      'Expected `name` to be a non-empty string, got ""',
+    )
     expect(() => prometheusMetrics(balancer, { name: 'x', registry, buckets: [1, 0.5] })).toThrow(/`buckets`/)
     expect(() => prometheusMetrics(balancer, { name: 'x', registry, perEndpont: false } as never)).toThrow(
       /did you mean `perEndpoint`/,
