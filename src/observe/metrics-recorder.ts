@@ -89,7 +89,10 @@ export class MetricsRecorder {
     const v = VERDICT_INDEX[verdict]
     this.attempts[v]!++
     if (this.endpoints !== undefined) this.#endpoint(endpoint).attempts[v]!++
-    if (this.#durations !== undefined) return this.#durations(v, durationMs / 1000)
+    if (this.#durations !== undefined) {
+      this.#durations(v, durationMs / 1000)
+      return
+    }
     const bounds = this.#boundsMs
     let b = 0
     while (b < bounds.length && durationMs > bounds[b]!) b++
