@@ -42,14 +42,19 @@ export function attachDebugLog(balancer: Balancer<unknown>): void {
   balancer.on('retry', (event) =>
     out('%s retry call %d attempt %d in %d ms: %s', id, event.callId, event.attempt, event.delay, event.reason),
   )
-  balancer.on('hedge', (event) =>
-    out('%s hedge call %d attempt %d: %s', id, event.callId, event.attempt, event.reason),
-  )
+  balancer.on('hedge', (event) => out('%s hedge call %d attempt %d: %s', id, event.callId, event.attempt, event.reason))
   balancer.on('budgetExhausted', ({ retries, requests }) =>
     out('%s retry budget exhausted: %d retries for %d calls in its window', id, retries, requests),
   )
   balancer.on('panic', ({ active, eligible, total, priority }) =>
-    out('%s priority %d %s panic: %d of %d endpoints eligible', id, priority, active ? 'entered' : 'left', eligible, total),
+    out(
+      '%s priority %d %s panic: %d of %d endpoints eligible',
+      id,
+      priority,
+      active ? 'entered' : 'left',
+      eligible,
+      total,
+    ),
   )
   balancer.on('endpointAdded', ({ endpoint }) => out('%s added %s', id, endpoint.id))
   balancer.on('endpointRemoved', ({ endpoint }) => out('%s removed %s (draining)', id, endpoint.id))
