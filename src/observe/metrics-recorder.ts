@@ -2,12 +2,9 @@ import type { Endpoint } from '../endpoint.ts'
 import type { DetectorName } from '../endpoint-state.ts'
 import { VERDICTS, type Verdict } from '../verdict.ts'
 
-/**
- * How a call ended: the verdict of the attempt it settled with, or `deadline` (its `timeout`
- * passed), or `no-endpoint` (no endpoint could take its first attempt). `cancelled` is the
- * caller's abort or the balancer's close.
- */
-export type CallOutcome = Verdict | 'deadline' | 'no-endpoint'
+import type { CallOutcome } from './call-observation.ts'
+
+export type { CallOutcome }
 
 export const OUTCOMES: readonly CallOutcome[] = Object.freeze([...VERDICTS, 'deadline', 'no-endpoint'])
 export const DETECTORS: readonly DetectorName[] = Object.freeze(['breaker', 'outlier', 'health', 'overload'])
