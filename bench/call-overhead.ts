@@ -4,9 +4,9 @@
 // Run: node bench/call-overhead.ts   (Node 22: npx -y -p node@22 node --experimental-strip-types bench/call-overhead.ts)
 import { MeterProvider } from '@opentelemetry/sdk-metrics'
 import { Registry } from 'prom-client'
+import { instrument } from '../src/addons/otel/index.ts'
+import { prometheusMetrics } from '../src/addons/prometheus/index.ts'
 import { Balancer } from '../src/index.ts'
-import { instrument } from '../src/observe/otel.ts'
-import { prometheusMetrics } from '../src/observe/prometheus.ts'
 import { fmt, nsPerOp, table } from './lib.ts'
 
 const ITERATIONS = 200_000
@@ -68,7 +68,11 @@ const rows = [
   ['`call(fn, { signal, timeout })`, defaults', fmt(withSignalAndTimeout), fmt(withSignalAndTimeout - bare)],
   ['`call(fn)` where fn reads `attempt.signal`, defaults', fmt(readsSignal), fmt(readsSignal - bare)],
   ['`call(fn)`, defaults, `prometheusMetrics` on', fmt(withPrometheus), fmt(withPrometheus - bare)],
-  ['`call(fn)`, defaults, OpenTelemetry `instrument` on (SDK meter, no-op tracer)', fmt(withOtel), fmt(withOtel - bare)],
+  [
+    '`call(fn)`, defaults, OpenTelemetry `instrument` on (SDK meter, no-op tracer)',
+    fmt(withOtel),
+    fmt(withOtel - bare),
+  ],
 ]
 console.log(
   `Node ${process.version}, ${ITERATIONS.toLocaleString('en-US')} sequential calls × 7 runs, median ns per call, 10 endpoints\n`,

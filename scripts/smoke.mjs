@@ -37,7 +37,9 @@ for (const [name, prometheus, otel, keel] of [
   const registry = new Registry()
   const metrics = prometheus.prometheusMetrics(balancer, { name: 'smoke', registry })
   const traced = otel.instrument(balancer, { name: 'smoke' })
-  await balancer.call(async (endpoint, attempt) => (await fetch(endpoint.resolve('/m'), { signal: attempt.signal })).text())
+  await balancer.call(async (endpoint, attempt) =>
+    (await fetch(endpoint.resolve('/m'), { signal: attempt.signal })).text(),
+  )
   const text = await registry.metrics()
   const line = `keel_attempts_total{balancer="smoke",endpoint="${base}",verdict="success"} 1`
   if (!text.includes(line)) throw new Error(`${name}: keel/prometheus did not count the attempt:\n${text}`)

@@ -3,6 +3,7 @@ import type { Attempt } from '../model/attempt.ts'
 import type { Endpoint } from '../model/endpoint.ts'
 import { type AttemptRecord, AttemptTimeoutError } from '../model/errors.ts'
 import type { Verdict } from '../model/verdict.ts'
+import type { ObservedCall } from './call-observation.ts'
 import type { EndpointState } from './endpoint-state.ts'
 
 export type { Attempt }
@@ -35,6 +36,13 @@ export class AttemptImpl implements Attempt {
   retryAfterMs = 0
   refused = false
   durationMs = 0
+
+  /** The call's id (unique in the process): on `attempt` events, channels and spans. */
+  callId = 0
+  /** Started as a hedge (beside a running attempt of its call), not after one ended. */
+  hedge = false
+  /** Its call's observation, when someone observes calls (call observers, channel subscribers). */
+  observed: ObservedCall | undefined = undefined
 
   /** The adapter's verdict (`knownVerdict`), read by keel's rules instead of classifying. */
   hint: Verdict | undefined = undefined
@@ -94,6 +102,11 @@ export class AttemptImpl implements Attempt {
       this.onCancel = undefined
       onCancel(reason)
     }
+  }
+
+  /** What the attempt threw or was cancelled with; undefined when it returned. */
+  get failure(): unknown {
+    return this.cancelled ? this.cancelReason : this.threw ? this.error : undefined
   }
 
   record(): AttemptRecord {

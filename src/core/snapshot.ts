@@ -42,7 +42,7 @@ export interface BalancerSnapshot {
   readonly retryBudget: { readonly available: number; readonly calls: number; readonly retries: number } | null
 }
 
-function statesOf(state: EndpointState): EndpointStateName[] {
+export function statesOf(state: EndpointState): EndpointStateName[] {
   const states: EndpointStateName[] = []
   if (state.draining) states.push('draining')
   if ((state.ejectedBy & Detector.health) !== 0) states.push('unhealthy')

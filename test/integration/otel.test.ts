@@ -2,9 +2,9 @@ import { context, propagation, SpanKind, trace } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createFetch } from '../../src/adapters/fetch.ts'
+import { createFetch } from '../../src/adapters/fetch/index.ts'
+import { instrument } from '../../src/addons/otel/index.ts'
 import { Balancer } from '../../src/index.ts'
-import { instrument } from '../../src/observe/otel.ts'
 import { otelSdk } from '../helpers/otel.ts'
 import { closedPort, startServers, type TestServer } from '../helpers/servers.ts'
 
@@ -48,7 +48,11 @@ describe('keel/otel spans over real HTTP backends', () => {
       outlierDetection: false,
       breaker: false,
     })
-    const otel = instrument(balancer, { name: 'users', tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider })
+    const otel = instrument(balancer, {
+      name: 'users',
+      tracerProvider: sdk.tracerProvider,
+      meterProvider: sdk.meterProvider,
+    })
     const balancedFetch = createFetch(balancer, { fetch: clientFetch })
     const parent = tracer.startSpan('request')
     for (let i = 0; i < 3; i++) {
@@ -68,10 +72,13 @@ describe('keel/otel spans over real HTTP backends', () => {
     for (const call of calls) expect(call.parentSpanContext?.spanId).toBe(parent.spanContext().spanId)
     // One of the three calls met the dead endpoint and retried: 4 attempts, all children of their call.
     expect(attempts).toHaveLength(4)
-    const byCall = (call: ReadableSpan) => attempts.filter((a) => a.parentSpanContext?.spanId === call.spanContext().spanId)
+    const byCall = (call: ReadableSpan) =>
+      attempts.filter((a) => a.parentSpanContext?.spanId === call.spanContext().spanId)
     expect(calls.map((c) => byCall(c).length).sort()).toEqual([1, 1, 2])
     const retried = calls.find((c) => byCall(c).length === 2)!
-    const [first, second] = byCall(retried).sort((a, b) => Number(a.attributes['keel.attempt.number']) - Number(b.attributes['keel.attempt.number']))
+    const [first, second] = byCall(retried).sort(
+      (a, b) => Number(a.attributes['keel.attempt.number']) - Number(b.attributes['keel.attempt.number']),
+    )
     const deadPort = Number(new URL(dead).port)
     expect(first!.attributes).toMatchObject({
       'server.address': '127.0.0.1',

@@ -65,14 +65,17 @@ describe('diagnostics channels', () => {
       attemptEnds.map((m) => [m.callId, m.attempt, (m.endpoint as { id: string }).id]),
     )
     const perCall = new Map<number, string[]>()
-    for (const m of attemptEnds) perCall.set(m.callId as number, [...(perCall.get(m.callId as number) ?? []), m.verdict as string])
+    for (const m of attemptEnds)
+      perCall.set(m.callId as number, [...(perCall.get(m.callId as number) ?? []), m.verdict as string])
     expect(calls.map(([id, outcome, n]) => [outcome, n, perCall.get(id as number)])).toEqual(
       calls.map(([id]) => {
         const verdicts = perCall.get(id as number)!
         return ['success', verdicts.length, verdicts]
       }),
     )
-    expect(attemptEnds.filter((m) => m.verdict === 'not-sent').every((m) => m.retried === true && m.error instanceof Error)).toBe(true)
+    expect(
+      attemptEnds.filter((m) => m.verdict === 'not-sent').every((m) => m.retried === true && m.error instanceof Error),
+    ).toBe(true)
     expect(seen.filter(([name]) => name === 'keel:call:start')).toHaveLength(4)
     // Start before its attempts, end after them.
     const order = seen.filter(([, m]) => m.callId === ids[0]).map(([name]) => name)

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { instrument } from '../../src/addons/otel/index.ts'
 import { Balancer, seededRandom } from '../../src/index.ts'
-import { instrument } from '../../src/observe/otel.ts'
 import { flush, ManualClock } from '../helpers/clock.ts'
 import { otelSdk, pointValue } from '../helpers/otel.ts'
 

@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
+import { prometheusMetrics } from '../../src/addons/prometheus/index.ts'
 import { Balancer, type BalancerOptions, seededRandom } from '../../src/index.ts'
-import { prometheusMetrics } from '../../src/observe/prometheus.ts'
 import { flush, ManualClock } from '../helpers/clock.ts'
 import { family, scrape } from '../helpers/exposition.ts'
 

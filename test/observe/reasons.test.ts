@@ -8,7 +8,7 @@ import {
   type RetryEvent,
   seededRandom,
 } from '../../src/index.ts'
-import { describeError } from '../../src/observe/describe-error.ts'
+import { describeError } from '../../src/model/describe-error.ts'
 import { flush, ManualClock } from '../helpers/clock.ts'
 
 const balancers: Balancer<unknown>[] = []
@@ -93,7 +93,14 @@ describe('reasons on events and errors', () => {
     expect(callId).toBeGreaterThan(0)
     expect(attempts.every((a) => a.callId === callId)).toBe(true)
     expect(retries.map((r) => [r.callId, r.from.id, r.verdict, r.error])).toEqual(
-      ids.slice(0, 2).map((id) => [callId, id, errors.get(id) instanceof TypeError ? 'not-sent' : 'endpoint-failure', errors.get(id)]),
+      ids
+        .slice(0, 2)
+        .map((id) => [
+          callId,
+          id,
+          errors.get(id) instanceof TypeError ? 'not-sent' : 'endpoint-failure',
+          errors.get(id),
+        ]),
     )
     expect(retries[0]!.reason).toBe(`${ids[0]} ${retries[0]!.verdict}: ${describeError(errors.get(ids[0]!))}`)
     // The next call gets another id.
@@ -121,7 +128,11 @@ describe('reasons on events and errors', () => {
       [C, 'endpoint-failure', 30],
       [A, 'not-sent', 0],
     ])
-    expect(error.attempts.map((a) => a.error)).toEqual([new HttpError(503), new HttpError(503), fetchFailed('10.0.0.1:80')])
+    expect(error.attempts.map((a) => a.error)).toEqual([
+      new HttpError(503),
+      new HttpError(503),
+      fetchFailed('10.0.0.1:80'),
+    ])
     expect(error.message).toBe(
       [
         'Call failed after 3 attempts (retries):',

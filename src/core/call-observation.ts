@@ -1,20 +1,9 @@
-import type { AttemptImpl } from '../attempt.ts'
-import type { Endpoint } from '../endpoint.ts'
-import type { Verdict } from '../verdict.ts'
-import { channels } from './channels.ts'
+import { channels } from '../diagnostics/channels.ts'
+import type { CallOutcome } from '../model/call-outcome.ts'
+import type { Endpoint } from '../model/endpoint.ts'
+import type { AttemptImpl } from './attempt.ts'
 
-/**
- * How a call ended: the verdict of the attempt it settled with, `deadline` when its `timeout`
- * passed, or `no-endpoint` when no endpoint could take its first attempt.
- */
-export type CallOutcome = Verdict | 'deadline' | 'no-endpoint'
-
-let lastCallId = 0
-
-/** A number for a new call, unique among the calls of this copy of keel in the process. */
-export function nextCallId(): number {
-  return ++lastCallId
-}
+export type { CallOutcome }
 
 /**
  * Told about calls and their attempts, in order: `callStarted`, then per attempt

@@ -8,11 +8,11 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api'
-import type { Endpoint } from '../endpoint.ts'
-import type { Verdict } from '../verdict.ts'
-import { describeError } from './describe-error.ts'
-import type { CallOutcome } from './metrics-recorder.ts'
-import { serverAttributes } from './otel-metrics.ts'
+import type { CallOutcome } from '../../model/call-outcome.ts'
+import { describeError } from '../../model/describe-error.ts'
+import type { Endpoint } from '../../model/endpoint.ts'
+import type { Verdict } from '../../model/verdict.ts'
+import { serverAttributes } from './metrics.ts'
 
 /** Verdicts that mark an attempt span as failed. */
 const FAILED: ReadonlySet<Verdict> = new Set(['endpoint-failure', 'not-sent', 'overloaded', 'caller-error'])
@@ -58,13 +58,13 @@ export class CallTracing {
     this.#base = { 'keel.balancer': name }
   }
 
-  callStart(callId: number): CallSpan {
+  /** The call's span, or undefined when it is not recorded (no SDK, or sampled out). */
+  callStart(callId: number): CallSpan | undefined {
     const parent = context.active()
-    const span = this.#tracer.startSpan(
-      this.#callName,
-      { kind: SpanKind.INTERNAL, attributes: { ...this.#base, 'keel.call.id': callId } },
-      parent,
-    )
+    const span = this.#tracer.startSpan(this.#callName, { kind: SpanKind.INTERNAL }, parent)
+    if (!span.isRecording()) return undefined
+    span.setAttributes(this.#base)
+    span.setAttribute('keel.call.id', callId)
     return { span, context: trace.setSpan(parent, span) }
   }
 

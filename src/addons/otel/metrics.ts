@@ -1,10 +1,10 @@
 import type { Attributes, BatchObservableResult, Meter, Observable } from '@opentelemetry/api'
-import type { Balancer } from '../balancer.ts'
-import type { Endpoint } from '../endpoint.ts'
-import type { EndpointStateName } from '../snapshot.ts'
-import { VERDICTS } from '../verdict.ts'
-import { feedMetrics } from './feed.ts'
-import { DETECTORS, MetricsRecorder, OUTCOMES } from './metrics-recorder.ts'
+import type { Balancer } from '../../balancer.ts'
+import type { EndpointStateName } from '../../core/ports.ts'
+import type { Endpoint } from '../../model/endpoint.ts'
+import { VERDICTS } from '../../model/verdict.ts'
+import { feedMetrics } from '../metrics/feed.ts'
+import { DETECTORS, MetricsRecorder, OUTCOMES } from '../metrics/recorder.ts'
 
 const STATES: readonly EndpointStateName[] = ['active', 'half-open', 'open', 'ejected', 'unhealthy', 'draining']
 

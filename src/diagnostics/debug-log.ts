@@ -1,6 +1,7 @@
 import { debuglog } from 'node:util'
-import type { Balancer } from '../balancer.ts'
-import { describeError } from './describe-error.ts'
+import type { EventEmitter } from 'eventemitter3'
+import { describeError } from '../model/describe-error.ts'
+import type { BalancerEvents } from '../model/events.ts'
 
 /**
  * `NODE_DEBUG=keel`: Node's `util.debuglog` section for keel. Read once per balancer: without it
@@ -25,7 +26,7 @@ export function debugEnabled(): boolean {
  * refusals, panics, membership and discovery changes, warnings. Lines start with `balancer#N`,
  * N counting the balancers made in the process.
  */
-export function attachDebugLog(balancer: Balancer<unknown>): void {
+export function attachDebugLog(balancer: EventEmitter<BalancerEvents>): void {
   if (!debugEnabled()) return
   const out = log!
   const id = `balancer#${++balancers}`
@@ -40,7 +41,14 @@ export function attachDebugLog(balancer: Balancer<unknown>): void {
   balancer.on('unhealthy', ({ endpoint, check }) => out('%s unhealthy %s (%s check)', id, endpoint.id, check))
   balancer.on('healthy', ({ endpoint, check }) => out('%s healthy %s (%s check)', id, endpoint.id, check))
   balancer.on('retry', (event) =>
-    out('%s retry call %d attempt %d in %d ms: %s', id, event.callId, event.attempt, event.delay, event.reason),
+    out(
+      '%s retry call %d attempt %d in %d ms: %s',
+      id,
+      event.callId,
+      event.attempt,
+      Math.round(event.delay),
+      event.reason,
+    ),
   )
   balancer.on('hedge', (event) => out('%s hedge call %d attempt %d: %s', id, event.callId, event.attempt, event.reason))
   balancer.on('budgetExhausted', ({ retries, requests }) =>

@@ -1,8 +1,7 @@
-import type { Endpoint } from '../endpoint.ts'
-import type { DetectorName } from '../endpoint-state.ts'
-import { VERDICTS, type Verdict } from '../verdict.ts'
-
-import type { CallOutcome } from './call-observation.ts'
+import type { CallOutcome } from '../../model/call-outcome.ts'
+import type { DetectorName } from '../../model/detector.ts'
+import type { Endpoint } from '../../model/endpoint.ts'
+import { VERDICTS, type Verdict } from '../../model/verdict.ts'
 
 export type { CallOutcome }
 

@@ -1,7 +1,7 @@
 /** How deep `describeError` follows `cause`. */
 const MAX_DEPTH = 4
 /** Properties worth showing beside a message, when an error has them. */
-const PROPERTIES = ['code', 'status', 'statusCode', 'errno', 'syscall', 'details'] as const
+const PROPERTIES = ['code', 'status', 'statusCode', 'syscall', 'details'] as const
 
 /**
  * One line for an error, following `cause` down to where the real reason usually is: fetch's
@@ -30,7 +30,7 @@ function describeOne(error: unknown): string {
     const value = e[key]
     if (typeof value === 'string' || typeof value === 'number') {
       // What the message already says is not repeated (`connect ECONNREFUSED …` has code and syscall).
-      if (typeof value === 'string' && message.includes(value)) continue
+      if (message.includes(String(value))) continue
       props.push(`${key} ${value}`)
     }
   }

@@ -1,9 +1,12 @@
 // keel/otel: a balancer's metrics and traces through @opentelemetry/api (an optional peer).
 import { type MeterProvider, metrics, type TracerProvider, trace } from '@opentelemetry/api'
-import { Balancer } from '../balancer.ts'
-import { isPlainObject, rangeError, rejectUnknownKeys, typeError } from '../internal/validate.ts'
-import { checkBuckets, DEFAULT_BUCKETS } from './metrics-recorder.ts'
-import { otelMetrics } from './otel-metrics.ts'
+import { Balancer } from '../../balancer.ts'
+import { addOnPort } from '../../core/port-access.ts'
+import type { AttemptImpl, ObservedCall } from '../../core/ports.ts'
+import { isPlainObject, rangeError, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
+import { checkBuckets, DEFAULT_BUCKETS } from '../metrics/recorder.ts'
+import { otelMetrics } from './metrics.ts'
+import { type AttemptSpan, type CallSpan, CallTracing } from './tracing.ts'
 
 export interface InstrumentOptions {
   /** The `keel.balancer` attribute on every metric and span: tells this balancer from the process's others. */
@@ -65,12 +68,50 @@ export function instrument(balancer: Balancer<never>, options: InstrumentOptions
     perEndpoint,
     buckets,
   )
+  const stopTracing = traceCalls(balancer as Balancer<unknown>, new CallTracing(tracerProvider.getTracer(SCOPE), name))
   let closed = false
   return {
     close() {
       if (closed) return
       closed = true
       stopMetrics()
+      stopTracing()
     },
   }
+}
+
+/** Spans for every call and attempt of `balancer`, through a call observer. Returns its remover. */
+function traceCalls(balancer: Balancer<unknown>, tracing: CallTracing): () => void {
+  const calls = new Map<ObservedCall, CallSpan>()
+  const attempts = new Map<AttemptImpl, AttemptSpan>()
+  return addOnPort(balancer).addCallObserver({
+    callStarted(call) {
+      const span = tracing.callStart(call.callId)
+      // A call nobody records (no SDK, or sampled out) gets no attempt spans and no context of its
+      // own: `fn` still runs in the caller's context, which carries the same trace decision.
+      if (span === undefined) return
+      calls.set(call, span)
+    },
+    attemptStarted(call, attempt) {
+      const span = calls.get(call)
+      if (span !== undefined)
+        attempts.set(attempt, tracing.attemptStart(span, attempt.state.endpoint, attempt.number, attempt.hedge))
+    },
+    runAttempt(_call, attempt, run) {
+      const span = attempts.get(attempt)
+      return span === undefined ? run() : tracing.run(span, run)
+    },
+    attemptEnded(_call, attempt) {
+      const span = attempts.get(attempt)
+      if (span === undefined) return
+      attempts.delete(attempt)
+      tracing.attemptEnd(span, attempt.verdict, attempt.failure)
+    },
+    callEnded(call, outcome, error) {
+      const span = calls.get(call)
+      if (span === undefined) return
+      calls.delete(call)
+      tracing.callEnd(span, outcome, call.attempts, error)
+    },
+  })
 }
