@@ -11,7 +11,7 @@ export type {
   CallEndMessage,
   CallStartMessage,
   EndpointStateMessage,
-} from './diagnostics/channels.ts'
+} from './diagnostics/messages.ts'
 export type { Discovery, DiscoveryUpdate } from './discovery/discovery.ts'
 export type { StaticDiscovery } from './discovery/static.ts'
 export { staticDiscovery } from './discovery/static.ts'

@@ -26,9 +26,13 @@ export type AttemptFn<C, T> = (endpoint: Endpoint<C>, attempt: Attempt) => T | P
  * Runs `fn` for an started attempt and ends the attempt exactly once, in `finally`. Never
  * rejects: the outcome is on the attempt.
  */
-export async function runAttempt<C, T>(core: CallPort, fn: AttemptFn<C, T>, attempt: AttemptImpl): Promise<void> {
+export async function runAttempt<C, T>(
+  core: CallPort,
+  fn: AttemptFn<C, T>,
+  attempt: AttemptImpl,
+  observed: ObservedCall | undefined,
+): Promise<void> {
   try {
-    const observed = attempt.observed
     attempt.value = await (observed === undefined
       ? fn(attempt.state.endpoint as Endpoint<C>, attempt)
       : observed.run(attempt, fn))
@@ -124,9 +128,9 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
   }
 
   /** Takes over after the simple path's failed first attempt. */
-  continueAfter(first: AttemptImpl): Promise<T> {
+  continueAfter(first: AttemptImpl, observed: ObservedCall | undefined): Promise<T> {
     this.callId = first.callId
-    this.observed = first.observed
+    this.observed = observed
     void this.#drive(first)
     return this.promise
   }
@@ -172,10 +176,7 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
     attempt.callId = this.callId
     attempt.hedge = hedge
     const observed = this.observed
-    if (observed !== undefined) {
-      attempt.observed = observed
-      core.observation.attemptStarted(observed, attempt)
-    }
+    if (observed !== undefined) core.observation.attemptStarted(observed, attempt)
     this.#addLive(attempt)
     if (options.attemptTimeout !== undefined) core.armAttemptTimeout(attempt, options.attemptTimeout)
     return attempt
@@ -183,7 +184,7 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
 
   /** Runs a launched attempt's `fn`; `attempt.onEnd` fires when it ends (or keel ends it). */
   run(attempt: AttemptImpl): void {
-    void runAttempt(this.core, this.fn, attempt)
+    void runAttempt(this.core, this.fn, attempt, this.observed)
   }
 
   /** An attempt of this call ended and was dealt with: it is no longer live. */
@@ -218,7 +219,7 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
    * it joins the history and emits its `attempt` event.
    */
   note(attempt: AttemptImpl): void {
-    this.core.emitAttempt(attempt, false)
+    this.#ended(attempt, false)
     this.#forget(attempt)
   }
 
@@ -235,7 +236,7 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
    */
   decide(attempt: AttemptImpl): Decision {
     const decision = this.settled ? DONE : decideRetry(this, this.#retriesUsed, attempt)
-    this.core.emitAttempt(attempt, decision.retry)
+    this.#ended(attempt, decision.retry)
     if (decision.retry) {
       this.#retriesUsed++
       this.#withdrawn = this.core.budget !== undefined
@@ -356,6 +357,12 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
       })
     }
     if (options.signal !== undefined) this.#abortWatch = watchAbort(options.signal, this)
+  }
+
+  /** An attempt's end, once the call decided what follows it: its event and its observers. */
+  #ended(attempt: AttemptImpl, retried: boolean): void {
+    this.core.emitAttempt(attempt, retried)
+    if (this.observed !== undefined) this.core.observation.attemptEnded(this.observed, attempt, retried)
   }
 
   #settle(ok: boolean, value: unknown): void {

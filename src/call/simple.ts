@@ -28,10 +28,7 @@ export async function callSimple<C, T>(core: CallPort, fn: AttemptFn<C, T>, opti
     throw error
   }
   attempt.callId = callId
-  if (observed !== undefined) {
-    attempt.observed = observed
-    core.observation.attemptStarted(observed, attempt)
-  }
+  if (observed !== undefined) core.observation.attemptStarted(observed, attempt)
   // `runAttempt`'s body, inlined: each async frame around the I/O is paid on every call (its
   // promise and frame live for the whole exchange), and this path is most calls'.
   try {
@@ -48,10 +45,13 @@ export async function callSimple<C, T>(core: CallPort, fn: AttemptFn<C, T>, opti
   try {
     if (attempt.verdict === 'success') {
       core.emitAttempt(attempt, false)
-      if (observed !== undefined) core.observation.callEnded(observed, 'success', undefined, core.clock.now())
+      if (observed !== undefined) {
+        core.observation.attemptEnded(observed, attempt, false)
+        core.observation.callEnded(observed, 'success', undefined, core.clock.now())
+      }
       return attempt.value as T
     }
-    return await new CallRun<C, T>(core, fn, options, now).continueAfter(attempt)
+    return await new CallRun<C, T>(core, fn, options, now).continueAfter(attempt, observed)
   } finally {
     core.callSettled()
   }

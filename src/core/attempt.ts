@@ -3,7 +3,6 @@ import type { Attempt } from '../model/attempt.ts'
 import type { Endpoint } from '../model/endpoint.ts'
 import { type AttemptRecord, AttemptTimeoutError } from '../model/errors.ts'
 import type { Verdict } from '../model/verdict.ts'
-import type { ObservedCall } from './call-observation.ts'
 import type { EndpointState } from './endpoint-state.ts'
 
 export type { Attempt }
@@ -41,8 +40,6 @@ export class AttemptImpl implements Attempt {
   callId = 0
   /** Started as a hedge (beside a running attempt of its call), not after one ended. */
   hedge = false
-  /** Its call's observation, when someone observes calls (call observers, channel subscribers). */
-  observed: ObservedCall | undefined = undefined
 
   /** The adapter's verdict (`knownVerdict`), read by keel's rules instead of classifying. */
   hint: Verdict | undefined = undefined

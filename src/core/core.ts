@@ -319,12 +319,10 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
   }
 
   /**
-   * Emits `attempt` for an ended attempt, if anyone listens, and tells the call's observers:
-   * exactly once per attempt, once its call decided whether to retry after it.
+   * Emits `attempt` for an ended attempt, if anyone listens: exactly once per attempt, once its
+   * call decided whether to retry after it (the call tells its observers at the same point).
    */
   emitAttempt(attempt: AttemptImpl, retried: boolean): void {
-    const observed = attempt.observed
-    if (observed !== undefined) this.observation.attemptEnded(observed, attempt, retried)
     if (this.emitter.listenerCount('attempt') === 0) return
     const error = attempt.failure
     emitSafely(this.emitter, 'attempt', {

@@ -29,7 +29,6 @@ export type { DetectorName, HealthCheckType } from '../model/detector.ts'
 export type { AttemptImpl } from './attempt.ts'
 export type { CallObservation, CallObserver, ObservedCall } from './call-observation.ts'
 export type { EndpointState } from './endpoint-state.ts'
-export type { EndpointStateName } from './snapshot.ts'
 
 /** The balancer's timer queue: one clock timer for every keel timer, all stopped by `close()`. */
 export interface Timers {

@@ -41,11 +41,12 @@ describe('keel/otel spans over real HTTP backends', () => {
         span.end()
       }
     }
-    // The dead endpoint first: round-robin from its start makes the first attempt fail (not-sent).
+    // Round-robin over a dead endpoint and two live ones: the call that meets the dead one fails
+    // there (not-sent) and is retried on a live one; outlier detection ejects the dead one at once
+    // (`consecutiveNotSent: 1`), so exactly one of the three calls retries.
     const balancer = new Balancer({
       endpoints: [dead, ...backends.map((b) => b.url)],
       picker: 'round-robin',
-      outlierDetection: false,
       breaker: false,
     })
     const otel = instrument(balancer, {

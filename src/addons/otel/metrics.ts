@@ -1,7 +1,7 @@
 import type { Attributes, BatchObservableResult, Meter, Observable } from '@opentelemetry/api'
 import type { Balancer } from '../../balancer.ts'
-import type { EndpointStateName } from '../../core/ports.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
+import type { EndpointStateName } from '../../model/endpoint-state-name.ts'
 import { VERDICTS } from '../../model/verdict.ts'
 import { feedMetrics } from '../metrics/feed.ts'
 import { DETECTORS, MetricsRecorder, OUTCOMES } from '../metrics/recorder.ts'

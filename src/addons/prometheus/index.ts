@@ -1,8 +1,8 @@
 // keel/prometheus: a balancer's metrics in a prom-client registry (prom-client is an optional peer).
 import { Counter, register as defaultRegistry, Gauge, type Metric, type Registry } from 'prom-client'
 import { Balancer } from '../../balancer.ts'
-import type { EndpointStateName } from '../../core/ports.ts'
 import { isPlainObject, rangeError, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
+import type { EndpointStateName } from '../../model/endpoint-state-name.ts'
 import { VERDICTS } from '../../model/verdict.ts'
 import { feedMetrics } from '../metrics/feed.ts'
 import { checkBuckets, DEFAULT_BUCKETS, DETECTORS, MetricsRecorder, OUTCOMES } from '../metrics/recorder.ts'
