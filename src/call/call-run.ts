@@ -243,7 +243,9 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
       // The attempt stays the call's last until the retry actually starts: if no endpoint can
       // take the retry, the call still settles like it (with its value, not yet discarded).
       this.#superseded = attempt
-      this.core.emit('retry', retryEvent(attempt, this.#started + 1, decision.delay, this.callId))
+      // The reason formats the error: only for a listener.
+      if (this.core.listens('retry'))
+        this.core.emit('retry', retryEvent(attempt, this.#started + 1, decision.delay, this.callId))
     }
     return decision
   }

@@ -173,6 +173,10 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
   }
 
   /** Emits an event if anyone listens, isolating keel from listeners that throw. */
+  listens(event: string): boolean {
+    return this.emitter.listenerCount(event) !== 0
+  }
+
   emit(event: string, payload: unknown): void {
     publishEndpointState(this, event, payload)
     if (this.emitter.listenerCount(event) === 0) return

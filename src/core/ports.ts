@@ -160,6 +160,8 @@ export interface CallPort {
   /** Call observers and diagnostics channels: `start` says whether anyone watches a call. */
   readonly observation: CallObservation
   emit(event: string, payload: unknown): void
+  /** Whether `emit(event, …)` would reach a listener: build a costly payload only then. */
+  listens(event: string): boolean
   /** Emits `attempt` for an ended attempt, if anyone listens. */
   emitAttempt(attempt: AttemptImpl, retried: boolean): void
   /**
