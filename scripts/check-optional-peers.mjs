@@ -89,6 +89,19 @@ server.forceShutdown()
 console.log('keel/grpc makes calls (ESM and CJS balancers)')
 `
 
+const withoutIoredis = `
+import assert from 'node:assert/strict'
+const { Balancer } = await import('keel')
+const net = await import('keel/net')
+assert.equal(typeof net.connect, 'function')
+assert.equal(typeof new Balancer({ endpoints: ['tcp://127.0.0.1:1'] }).close, 'function')
+const error = await import('keel/ioredis').then(() => undefined, (e) => e)
+assert.ok(error, 'keel/ioredis loaded without ioredis')
+assert.equal(error.code, 'ERR_MODULE_NOT_FOUND')
+assert.match(error.message, /ioredis/)
+console.log('keel/net loads without pg or ioredis; keel/ioredis: ' + error.message.split('\\n')[0])
+`
+
 // keel/prometheus and keel/otel: the same contract with prom-client and @opentelemetry/api.
 const withoutObservability = `
 import assert from 'node:assert/strict'
@@ -127,6 +140,7 @@ try {
   for (const name of Object.keys(pkg.dependencies ?? {})) link(name)
   run('without-grpc-import', withoutGrpc)
   run('without-grpc-require', withoutGrpcRequire, 'cjs')
+  run('without-ioredis', withoutIoredis)
   run('without-observability-peers', withoutObservability)
   link('@grpc/grpc-js')
   run('with-grpc', withGrpc)
