@@ -1,0 +1,230 @@
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Attempt } from '../../attempt.ts'
+import type { Balancer } from '../../balancer.ts'
+import type { Endpoint } from '../../endpoint.ts'
+import { KeelError } from '../../errors.ts'
+import type { CallOptions } from '../../options.ts'
+import type { ResourceHandle } from '../../resources.ts'
+import { HandedOver } from '../http/handed-over.ts'
+import { isIdempotentRequest } from '../http/idempotency.ts'
+import { lastAttemptError } from '../http/last-error.ts'
+import { markFinal } from '../http/retry-policy.ts'
+import { clearAttemptCancel, knownNotSent, onAttemptCancel } from './attempt-control.ts'
+import type { ConnectWatcher, WatcherOf } from './endpoint-agents.ts'
+
+/** What every request of one `BalancerAgent` shares. */
+export interface AgentHost {
+  readonly balancer: Balancer<unknown>
+  readonly agents: ResourceHandle<HttpAgent>
+  /** Call options by `idempotent ? 1 : 0`: retried only after `not-sent`, never hedged. */
+  readonly callOptions: readonly CallOptions[]
+  readonly routingKey: ((request: ClientRequest) => string | Uint8Array | undefined) | undefined
+}
+
+/** A request whose endpoints have different path prefixes, re-sent after its head was written. */
+export class PathPrefixError extends KeelError {
+  constructor(path: string, wanted: string) {
+    super(
+      'KEEL_HTTP_PATH_PREFIX',
+      `BalancerAgent: the request head was already written for ${path}; re-sending it to ${wanted} needs endpoints with one path prefix`,
+    )
+  }
+}
+
+/** Ends an attempt whose request the caller destroyed: keel's verdict is `cancelled`. */
+class RequestDestroyed extends Error {
+  constructor() {
+    super('The caller destroyed the request')
+    this.name = 'AbortError'
+  }
+}
+
+const RUNS = new WeakMap<ClientRequest, AgentRequest>()
+
+/** The run routing `request`, for the endpoint agents' connect hand-over. */
+export const watcherOf: WatcherOf = (request) => RUNS.get(request)
+
+/** Header-access for keel's classifier over node:http's lowercase header record. */
+function headersOf(res: IncomingMessage): { get(name: string): unknown } {
+  return { get: (name: string) => res.headers[name] }
+}
+
+/**
+ * One `ClientRequest` through a `BalancerAgent`: a `balancer.call` whose attempts each hand the
+ * request to the picked endpoint's agent. A new connection reaches the request only once it is
+ * established, so a refused, reset or timed-out connect proves nothing was written and keel sends
+ * the request to another endpoint (verdict `not-sent`). From the moment the request has a socket,
+ * every outcome is the caller's: keel classifies it (status, error, abort) but never re-sends,
+ * since node:http cannot write a request twice — the client's own retry does that.
+ */
+export class AgentRequest implements ConnectWatcher {
+  readonly request: ClientRequest
+  readonly #host: AgentHost
+  readonly #options: Record<string, unknown>
+  /** The path the caller asked for, before any endpoint prefix. */
+  readonly #path: string
+  #resolve: ((value: HandedOver) => void) | undefined
+  #reject: ((error: unknown) => void) | undefined
+  #attempt: Attempt | undefined
+  #agent: HttpAgent | undefined
+  /** Destroys the connection being opened for the current attempt. */
+  #abandon: (() => void) | undefined
+  #hadSocket = false
+  /** The request already got its error and `close` (from keel or node:http). */
+  #delivered = false
+
+  constructor(host: AgentHost, request: ClientRequest, options: Record<string, unknown>) {
+    this.#host = host
+    this.request = request
+    this.#options = options
+    this.#path = request.path
+  }
+
+  start(): void {
+    const req = this.request
+    RUNS.set(req, this)
+    req.once('socket', this.#onSocket)
+    req.on('response', this.#onResponse)
+    req.on('error', this.#onError)
+    req.once('close', this.#onClose)
+    const host = this.#host
+    const idempotent = isIdempotentRequest(req.method, undefined, req.getHeaders())
+    const base = host.callOptions[idempotent ? 1 : 0]!
+    const key = host.routingKey?.(req)
+    host.balancer.call(this.attempt, key === undefined ? base : { ...base, key }).then(undefined, this.#failed)
+  }
+
+  readonly attempt = (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<HandedOver> =>
+    new Promise<HandedOver>((resolve, reject) => {
+      const req = this.request
+      if (req.destroyed) return reject(new RequestDestroyed())
+      this.#resolve = resolve
+      this.#reject = reject
+      this.#attempt = attempt
+      if (!onAttemptCancel(attempt, this.#cancelled)) return
+      let agent: HttpAgent
+      try {
+        this.#routePath(endpoint)
+        agent = this.#host.agents.get(endpoint)
+      } catch (error) {
+        return this.#fail(error)
+      }
+      this.#agent = agent
+      const options: Record<string, unknown> = {
+        ...this.#options,
+        host: endpoint.host,
+        hostname: endpoint.host,
+        port: endpoint.port,
+        socketPath: undefined,
+      }
+      if (endpoint.servername !== undefined) options.servername = endpoint.servername
+      // node:http's Agent#addRequest: reuses a free socket, opens one, or queues the request.
+      ;(agent as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest(req, options)
+    })
+
+  connecting(_socket: Socket, abandon: () => void): void {
+    this.#abandon = abandon
+  }
+
+  connectFailed(error: Error): boolean {
+    this.#abandon = undefined
+    if (this.request.destroyed || this.#reject === undefined) {
+      // The caller gave up meanwhile: node:http reports it as it would without keel.
+      this.#delivered = true
+      this.#fail(new RequestDestroyed())
+      return false
+    }
+    // Nothing of the request was written: keel may send it elsewhere, whatever the error's code.
+    this.#fail(knownNotSent(error))
+    return true
+  }
+
+  /** Joins the endpoint's path prefix onto the request path while the head is still unwritten. */
+  #routePath(endpoint: Endpoint<unknown>): void {
+    const path = this.#path
+    const wanted = endpoint.path === '' || path.charCodeAt(0) !== 47 /* / */ ? path : endpoint.path + path
+    const req = this.request as ClientRequest & { _header?: string | null }
+    if (req.path === wanted) return
+    if (req._header) throw new PathPrefixError(req.path, wanted)
+    req.path = wanted
+  }
+
+  readonly #onSocket = (): void => {
+    this.#hadSocket = true
+    this.#abandon = undefined
+  }
+
+  readonly #onResponse = (res: IncomingMessage): void => {
+    // Without a listener of its own, node:http would dump the body: ours must not change that.
+    if (this.request.listenerCount('response') === 1) res.resume()
+    const handed = markFinal(new HandedOver({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: headersOf(res), url: '' }))
+    res.once('close', () => {
+      if (res.complete) this.#succeed(handed)
+      else this.#fail(markFinal(res.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' })))
+    })
+  }
+
+  readonly #onError = (error: Error): void => {
+    this.#fail(markFinal(error))
+    // With no listener of the caller's, node:http would throw: ours must not swallow it.
+    if (this.request.listenerCount('error') === 1) throw error
+  }
+
+  readonly #onClose = (): void => {
+    this.#delivered = true
+    const req = this.request as ClientRequest & { upgradeOrConnect?: boolean; res?: IncomingMessage | null }
+    if (req.upgradeOrConnect === true) this.#succeed(markFinal(new HandedOver({ status: 101, statusText: '', headers: { get: () => undefined }, url: '' })))
+    else if (req.res == null) this.#fail(new RequestDestroyed())
+  }
+
+  /** keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the request. */
+  readonly #cancelled = (reason: unknown): void => {
+    this.#stopWaiting()
+    this.#fail(reason)
+    this.#deliver(reason as Error)
+  }
+
+  /** The call failed: the caller hears the last attempt's error, unless it heard one already. */
+  readonly #failed = (error: unknown): void => {
+    this.#stopWaiting()
+    this.#deliver(lastAttemptError(error) as Error)
+  }
+
+  /** Takes the request out of its endpoint agent's queue and drops a connection being opened. */
+  #stopWaiting(): void {
+    this.#abandon?.()
+    this.#abandon = undefined
+    const requests = this.#agent?.requests
+    if (requests === undefined || this.#hadSocket) return
+    for (const queue of Object.values(requests)) {
+      const index = queue?.indexOf(this.request as never) ?? -1
+      if (index !== -1) queue!.splice(index, 1)
+    }
+  }
+
+  #deliver(error: Error): void {
+    if (this.#delivered) return
+    this.#delivered = true
+    const req = this.request
+    // With a socket, node:http reports the error; without one, this is what its agent does.
+    if (this.#hadSocket) req.destroy(error)
+    else (req.onSocket as (socket: Socket | null, error: Error) => void)(null, error)
+  }
+
+  #succeed(value: HandedOver): void {
+    const resolve = this.#resolve
+    if (resolve === undefined) return
+    this.#resolve = this.#reject = undefined
+    clearAttemptCancel(this.#attempt!)
+    resolve(value)
+  }
+
+  #fail(error: unknown): void {
+    const reject = this.#reject
+    if (reject === undefined) return
+    this.#resolve = this.#reject = undefined
+    clearAttemptCancel(this.#attempt!)
+    reject(error)
+  }
+}

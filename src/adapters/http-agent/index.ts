@@ -1,0 +1,4 @@
+// Entry point `keel/http`: node:http / node:https Agents that balance every request over a Balancer.
+export type { BalancerAgentOptions } from './agent-router.ts'
+export { PathPrefixError } from './agent-request.ts'
+export { BalancerAgent, HttpsBalancerAgent } from './balancer-agent.ts'
