@@ -13,6 +13,7 @@ import { adaptHandler } from './undici/legacy-handler.ts'
 
 export type { BalancedDispatchOptions } from './undici/dispatch-run.ts'
 export { DispatchedResponse } from './undici/dispatched-response.ts'
+export { OriginRouter, type OriginRouterOptions, type OriginTarget } from './undici/origin-router.ts'
 
 /**
  * Options of a `BalancerDispatcher`: undici `Pool` options, applied to the Pool of every

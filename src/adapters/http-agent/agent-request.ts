@@ -1,4 +1,4 @@
-import type { Agent as HttpAgent, ClientRequest, IncomingMessage } from 'node:http'
+import type { ClientRequest, Agent as HttpAgent, IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Attempt } from '../../attempt.ts'
 import type { Balancer } from '../../balancer.ts'
@@ -118,8 +118,9 @@ export class AgentRequest implements ConnectWatcher {
         port: endpoint.port,
         socketPath: undefined,
       }
-      if (endpoint.servername !== undefined) options.servername = endpoint.servername
-      // node:http's Agent#addRequest: reuses a free socket, opens one, or queues the request.
+      if (endpoint.servername !== undefined)
+        options.servername = endpoint.servername
+        // node:http's Agent#addRequest: reuses a free socket, opens one, or queues the request.
       ;(agent as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest(req, options)
     })
 
@@ -158,7 +159,14 @@ export class AgentRequest implements ConnectWatcher {
   readonly #onResponse = (res: IncomingMessage): void => {
     // Without a listener of its own, node:http would dump the body: ours must not change that.
     if (this.request.listenerCount('response') === 1) res.resume()
-    const handed = markFinal(new HandedOver({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: headersOf(res), url: '' }))
+    const handed = markFinal(
+      new HandedOver({
+        status: res.statusCode ?? 0,
+        statusText: res.statusMessage ?? '',
+        headers: headersOf(res),
+        url: '',
+      }),
+    )
     res.once('close', () => {
       if (res.complete) this.#succeed(handed)
       else this.#fail(markFinal(res.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' })))
@@ -174,7 +182,10 @@ export class AgentRequest implements ConnectWatcher {
   readonly #onClose = (): void => {
     this.#delivered = true
     const req = this.request as ClientRequest & { upgradeOrConnect?: boolean; res?: IncomingMessage | null }
-    if (req.upgradeOrConnect === true) this.#succeed(markFinal(new HandedOver({ status: 101, statusText: '', headers: { get: () => undefined }, url: '' })))
+    if (req.upgradeOrConnect === true)
+      this.#succeed(
+        markFinal(new HandedOver({ status: 101, statusText: '', headers: { get: () => undefined }, url: '' })),
+      )
     else if (req.res == null) this.#fail(new RequestDestroyed())
   }
 

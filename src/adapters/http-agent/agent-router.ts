@@ -1,11 +1,11 @@
-import type { Agent as HttpAgent, ClientRequest } from 'node:http'
+import type { ClientRequest, Agent as HttpAgent } from 'node:http'
 import { Balancer } from '../../balancer.ts'
 import { coreOf } from '../../internal/core-of.ts'
 import { checkFunction, isPlainObject, typeError } from '../../internal/validate.ts'
 import { uniqueResourceName } from '../http/resource-name.ts'
 import { callOptionsTable, retryPolicies } from '../http/retry-policy.ts'
 import { type AgentHost, AgentRequest, watcherOf } from './agent-request.ts'
-import { closeAgent, type EndpointAgentOptions, EndpointAgentFactory } from './endpoint-agents.ts'
+import { closeAgent, EndpointAgentFactory, type EndpointAgentOptions } from './endpoint-agents.ts'
 
 /** Options of a `BalancerAgent`: node:http / node:https `AgentOptions`, plus keel's. */
 export interface BalancerAgentOptions extends EndpointAgentOptions {

@@ -1,7 +1,7 @@
-import { Agent as HttpAgent, type ClientRequest } from 'node:http'
+import { type ClientRequest, Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import type { Balancer } from '../../balancer.ts'
-import { AgentRouter, type BalancerAgentOptions, agentOptions } from './agent-router.ts'
+import { AgentRouter, agentOptions, type BalancerAgentOptions } from './agent-router.ts'
 
 /**
  * A node:http `Agent` that balances every request over a keel `Balancer`: pass it to anything
