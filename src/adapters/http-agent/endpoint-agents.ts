@@ -27,6 +27,12 @@ export interface ConnectWatcher {
 /** The request's watcher, when a `BalancerAgent` is routing it. */
 export type WatcherOf = (req: ClientRequest) => ConnectWatcher | undefined
 
+/** node:http Agent internals it keeps stable across versions (read by its own subclasses in the wild). */
+interface AgentInternals {
+  totalSocketCount: number
+  removeSocket(socket: Duplex, options: unknown): void
+}
+
 type Oncreate = (error: Error | null, socket: Duplex) => void
 type AgentClass = typeof HttpAgent
 
@@ -72,23 +78,45 @@ function deferringAgent<T extends AgentClass>(Base: T, watcherOf: WatcherOf) {
       if (watcher === undefined || oncreate === undefined) return socket
       const ready = socket instanceof TLSSocket ? 'secureConnect' : 'connect'
       const timeout = typeof options.timeout === 'number' ? options.timeout : 0
-      const done = () => {
+      // Counted among the endpoint's sockets while it connects, as node:http counts its own, so
+      // `maxSockets` holds; handed to node:http's bookkeeping (`oncreate`) once established.
+      const name = options._agentKey as string
+      const sockets = this.sockets as Record<string, Duplex[] | undefined>
+      const internals = this as unknown as AgentInternals
+      ;(sockets[name] ??= []).push(socket)
+      internals.totalSocketCount++
+      const uncount = () => {
         socket.off(ready, onReady)
         socket.off('error', onError)
         socket.off('timeout', onTimeout)
+        const list = sockets[name]
+        const index = list?.indexOf(socket) ?? -1
+        if (index !== -1) list!.splice(index, 1)
+        if (list?.length === 0) delete sockets[name]
+        internals.totalSocketCount--
+      }
+      /** A slot freed: node:http opens a connection for the next queued request, if any. */
+      const release = () => {
+        socket.destroy()
+        internals.removeSocket(socket, options)
       }
       const onReady = () => {
-        done()
+        uncount()
         oncreate(null, socket)
       }
       const onError = (error: Error) => {
-        done()
-        socket.destroy()
-        if (!watcher.connectFailed(error)) return oncreate(error, socket)
+        uncount()
+        if (!watcher.connectFailed(error)) {
+          socket.destroy()
+          oncreate(error, socket)
+          return
+        }
         // A queued request whose turn opened this connection leaves the queue: it goes elsewhere.
-        const queue = (this.requests as Record<string, ClientRequest[] | undefined>)[options._agentKey as string]
+        const queue = (this.requests as Record<string, ClientRequest[] | undefined>)[name]
         const index = queue?.indexOf(watcher.request) ?? -1
         if (index !== -1) queue!.splice(index, 1)
+        if (queue?.length === 0) delete (this.requests as Record<string, unknown>)[name]
+        release()
       }
       // node:http sets the socket timeout (the agent's or the request's `timeout`) before connecting;
       // without a handler, a connect to a silent address would wait for the kernel (minutes).
@@ -97,8 +125,8 @@ function deferringAgent<T extends AgentClass>(Base: T, watcherOf: WatcherOf) {
       socket.once('error', onError)
       if (timeout > 0) socket.once('timeout', onTimeout)
       watcher.connecting(socket, () => {
-        done()
-        socket.destroy()
+        uncount()
+        release()
       })
       return undefined
     }
