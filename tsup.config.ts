@@ -8,6 +8,7 @@ export default defineConfig({
     axios: 'src/adapters/axios.ts',
     grpc: 'src/adapters/grpc.ts',
     dns: 'src/discovery/dns.ts',
+    http: 'src/adapters/http-agent/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
