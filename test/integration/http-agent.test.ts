@@ -4,6 +4,8 @@ import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
+import { NodeHttpHandler } from '@smithy/node-http-handler'
+import { HttpRequest } from '@smithy/protocol-http'
 import got from 'got'
 import nodeFetch from 'node-fetch'
 import superagent from 'superagent'
@@ -113,6 +115,28 @@ describe('BalancerAgent with the real clients', () => {
       for (const s of backends) expect(s.requests.some((r) => r.url.startsWith(`/${client}/`))).toBe(true)
     }
     expect(total(backends)).toBe(180)
+  })
+
+  it('the AWS SDK’s NodeHttpHandler reads whole bodies through it; a response nobody listens to is dumped', async () => {
+    const backends = await servers(2)
+    const { agent, settled } = balanced(
+      backends.map((s) => s.url),
+      { picker: 'round-robin' },
+    )
+    const aws = new NodeHttpHandler({ httpAgent: agent })
+    cleanups.push(() => aws.destroy())
+    for (let i = 0; i < 4; i++) {
+      const { response } = await aws.handle(
+        new HttpRequest({ protocol: 'http:', hostname: 'users.internal', path: `/aws/${i}`, method: 'GET' }),
+      )
+      let body = ''
+      for await (const chunk of response.body as AsyncIterable<Buffer>) body += chunk
+      expect([response.statusCode, body]).toEqual([200, 'ok'])
+    }
+    expect(backends.map((s) => s.requests.length)).toEqual([2, 2])
+    // node:http dumps the body of a response without a listener: the attempt still ends.
+    await new Promise<void>((resolve) => http.request('http://users.internal/', { agent }).on('close', resolve).end())
+    await settled(5)
   })
 
   it('re-sends every request to a live backend once a killed one has no sockets left', async () => {

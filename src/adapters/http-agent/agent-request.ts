@@ -85,8 +85,10 @@ export class AgentRequest implements ConnectWatcher {
     const req = this.request
     RUNS.set(req, this)
     req.once('socket', this.#onSocket)
-    req.on('response', this.#onResponse)
-    req.on('error', this.#onError)
+    // First among the listeners, so it sees whether the caller listens (a `once` listener is
+    // removed before it runs).
+    req.prependListener('response', this.#onResponse)
+    req.prependListener('error', this.#onError)
     req.once('close', this.#onClose)
     const host = this.#host
     const idempotent = isIdempotentRequest(req.method, undefined, req.getHeaders())
