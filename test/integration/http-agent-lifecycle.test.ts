@@ -122,6 +122,35 @@ describe('BalancerAgent lifecycle', () => {
     expect(attempts.map((a) => a.verdict)).toEqual(['cancelled'])
   })
 
+  it('cancels the attempt of a response the caller destroys half-way; a backend cutting it is a failure', async () => {
+    const [backend] = await servers(1, (req, res) => {
+      res.write('first chunk')
+      if (req.url === '/cut') res.socket?.destroy()
+    })
+    const { agent, attempts, settled } = balanced([backend!.url])
+    await new Promise<void>((resolve) => {
+      const req = http.get('http://users.internal/slow', { agent }, (res) => {
+        res.once('data', () => {
+          req.destroy()
+          resolve()
+        })
+      })
+      req.on('error', () => {})
+    })
+    await settled(1)
+    const cut = await new Promise<unknown>((resolve) => {
+      http
+        .get('http://users.internal/cut', { agent }, (res) => {
+          res.on('error', resolve)
+          res.resume()
+        })
+        .on('error', resolve)
+    })
+    expect((cut as { code?: string }).code).toBe('ECONNRESET')
+    await settled(2)
+    expect(attempts.map((a) => a.verdict)).toEqual(['cancelled', 'endpoint-failure'])
+  })
+
   it('refuses to re-send a written head to an endpoint with another path prefix', async () => {
     const [live] = await servers(1)
     const dead = await closedPort()

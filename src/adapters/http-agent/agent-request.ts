@@ -171,6 +171,8 @@ export class AgentRequest implements ConnectWatcher {
     )
     res.once('close', () => {
       if (res.complete) this.#succeed(handed)
+      // `req.destroy()` dumps the response before it cuts the socket: the caller gave up on it.
+      else if ((res as { _dumped?: boolean })._dumped === true) this.#fail(new RequestDestroyed())
       else this.#fail(markFinal(res.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' })))
     })
   }
