@@ -91,7 +91,9 @@ export class AgentRequest implements ConnectWatcher {
     req.prependListener('error', this.#onError)
     req.once('close', this.#onClose)
     const host = this.#host
-    const idempotent = isIdempotentRequest(req.method, undefined, req.getHeaders())
+    // Only a `not-sent` attempt is ever re-sent, so this changes no decision; it keeps the call's
+    // record honest without copying the headers of every request.
+    const idempotent = isIdempotentRequest(req.method, undefined, undefined) || req.hasHeader('idempotency-key')
     const base = host.callOptions[idempotent ? 1 : 0]!
     const key = host.routingKey?.(req)
     host.balancer.call(this.attempt, key === undefined ? base : { ...base, key }).then(undefined, this.#failed)
