@@ -19,7 +19,7 @@ import {
   type ServiceClientConstructor,
 } from '@grpc/grpc-js'
 import { loadSync } from '@grpc/proto-loader'
-import { createGrpcClient, unary } from '../src/adapters/grpc.ts'
+import { createGrpcClient, unary } from '../src/adapters/grpc/index.ts'
 import { Balancer, type BalancerOptions, type PickerName } from '../src/index.ts'
 import { fmt, median, nsPerOp, table } from './lib.ts'
 

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util'
 import got from 'got'
 import { Agent, type Dispatcher, setGlobalDispatcher } from 'undici'
 import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
-import { OriginRouter } from '../src/adapters/undici.ts'
+import { OriginRouter } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
 import { ensureProxies, freePort, listening, nginxConfig, nginxVersion } from './proxies.ts'
 

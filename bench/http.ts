@@ -12,8 +12,8 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
-import { createFetch } from '../src/adapters/fetch.ts'
-import { BalancerDispatcher } from '../src/adapters/undici.ts'
+import { createFetch } from '../src/adapters/fetch/index.ts'
+import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
 import {
   ensureProxies,

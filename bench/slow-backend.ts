@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
-import { BalancerDispatcher } from '../src/adapters/undici.ts'
+import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer, type PickerName } from '../src/index.ts'
 import { fmt, table } from './lib.ts'
 import {

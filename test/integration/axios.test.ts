@@ -8,7 +8,7 @@ import type { TLSSocket } from 'node:tls'
 import axios, { AxiosError, type AxiosInstance, type CreateAxiosDefaults } from 'axios'
 import FormData from 'form-data'
 import { describe, expect, it } from 'vitest'
-import { type AxiosAdapterOptions, axiosAdapter } from '../../src/adapters/axios.ts'
+import { type AxiosAdapterOptions, axiosAdapter } from '../../src/adapters/axios/index.ts'
 import type { AttemptEvent, BalancerOptions, EndpointInput } from '../../src/index.ts'
 import { flush, ManualClock } from '../helpers/clock.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
@@ -74,7 +74,7 @@ describe('axiosAdapter', () => {
     expect(victim.requests.length).toBe(200)
     expect(backends[0]!.requests.length + backends[2]!.requests.length).toBe(3_000 - 199)
     const failed = attempts.filter((a) => a.verdict !== 'success')
-    // DESIGN §4: attempts to a killed backend ≤ the calls in flight when it died (16) + 1.
+    // docs/retries.md (failover): attempts to a killed backend ≤ the calls in flight when it died (16) + 1.
     expect(failed.length).toBeGreaterThan(0)
     expect(failed.length).toBeLessThanOrEqual(17)
     for (const a of failed) expect(a.endpoint.port).toBe(victim.port)

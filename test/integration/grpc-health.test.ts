@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createGrpcClient, unary } from '../../src/adapters/grpc.ts'
+import { createGrpcClient, unary } from '../../src/adapters/grpc/index.ts'
 import { Balancer, type HealthCheckOptions } from '../../src/index.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import {

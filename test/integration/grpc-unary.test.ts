@@ -1,6 +1,6 @@
 import { Metadata, makeClientConstructor, type ServiceError, status } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
-import { createGrpcClient, unary } from '../../src/adapters/grpc.ts'
+import { createGrpcClient, unary } from '../../src/adapters/grpc/index.ts'
 import { type AttemptEvent, Balancer, type BalancerOptions, isKeelError } from '../../src/index.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import {

@@ -1,6 +1,6 @@
 import { Agent, getGlobalDispatcher, request, setGlobalDispatcher } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { BalancerDispatcher, OriginRouter } from '../../src/adapters/undici.ts'
+import { BalancerDispatcher, OriginRouter } from '../../src/adapters/undici/index.ts'
 import { Balancer } from '../../src/index.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import { adapterHarness } from '../helpers/harness.ts'
@@ -101,7 +101,7 @@ describe('OriginRouter', () => {
     )
     expect(() => new OriginRouter({ 'users.internal': balancer })).toThrow("`routes['users.internal']`")
     expect(() => new OriginRouter({ 'http://a.internal': {} as never })).toThrow(
-      "Expected `routes['http://a.internal']` to be a keel Balancer or BalancerDispatcher",
+      "Expected `routes['http://a.internal']` to be a keel Balancer or an undici Dispatcher",
     )
     expect(() => new OriginRouter({ 'http://a.internal': balancer, 'http://A.internal:80': balancer })).toThrow(
       'an origin not already mapped (http://a.internal)',

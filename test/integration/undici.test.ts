@@ -1,7 +1,7 @@
 import { Readable, Writable } from 'node:stream'
 import { interceptors, request, stream, fetch as undiciFetch } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { BalancerDispatcher } from '../../src/adapters/undici.ts'
+import { BalancerDispatcher } from '../../src/adapters/undici/index.ts'
 import type { AttemptEvent, BalancerOptions, EndpointInput } from '../../src/index.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
 import { deferred } from '../helpers/deferred.ts'
@@ -52,7 +52,7 @@ describe('BalancerDispatcher', () => {
     // died); every other call was answered exactly once by the two survivors.
     expect(backends[0]!.requests.length + backends[2]!.requests.length).toBe(3_000 - 199)
     const failed = attempts.filter((a) => a.verdict !== 'success')
-    // DESIGN §4: attempts to a killed backend ≤ the calls in flight when it died (16) + 1.
+    // docs/retries.md (failover): attempts to a killed backend ≤ the calls in flight when it died (16) + 1.
     expect(failed.length).toBeLessThanOrEqual(17)
     expect(failed.length).toBeGreaterThan(0)
     for (const a of failed) expect(a.endpoint.port).toBe(victim.port)

@@ -1,21 +1,21 @@
 import type { ClientRequest, Agent as HttpAgent, IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Attempt } from '../../attempt.ts'
 import type { Balancer } from '../../balancer.ts'
-import type { Endpoint } from '../../endpoint.ts'
-import { KeelError } from '../../errors.ts'
-import type { CallOptions } from '../../options.ts'
-import type { ResourceHandle } from '../../resources.ts'
+import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
+import type { Attempt } from '../../model/attempt.ts'
+import type { Endpoint } from '../../model/endpoint.ts'
+import { KeelError } from '../../model/errors.ts'
+import type { CallOptions } from '../../options/options.ts'
+import type { ResourceHandle } from '../../resources/resources.ts'
 import { HandedOver } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
-import { markFinal } from '../http/retry-policy.ts'
-import { clearAttemptCancel, knownNotSent, onAttemptCancel } from './attempt-control.ts'
 import type { ConnectWatcher, WatcherOf } from './endpoint-agents.ts'
 
 /** What every request of one `BalancerAgent` shares. */
 export interface AgentHost {
   readonly balancer: Balancer<unknown>
+  readonly port: AdapterPort
   readonly agents: ResourceHandle<HttpAgent>
   /** Call options by `idempotent ? 1 : 0`: retried only after `not-sent`, never hedged. */
   readonly callOptions: readonly CallOptions[]
@@ -66,7 +66,7 @@ export class AgentRequest implements ConnectWatcher {
   readonly #path: string
   #resolve: ((value: HandedOver) => void) | undefined
   #reject: ((error: unknown) => void) | undefined
-  #attempt: Attempt | undefined
+  #control: AttemptControl | undefined
   #agent: HttpAgent | undefined
   /** Destroys the connection being opened for the current attempt. */
   #abandon: (() => void) | undefined
@@ -105,8 +105,11 @@ export class AgentRequest implements ConnectWatcher {
       if (req.destroyed) return reject(new RequestDestroyed())
       this.#resolve = resolve
       this.#reject = reject
-      this.#attempt = attempt
-      if (!onAttemptCancel(attempt, this.#cancelled)) return
+      // keel tells this run when it gives up on the attempt: cheaper than reading `attempt.signal`.
+      const control = this.#host.port.control(attempt)!
+      this.#control = control
+      if (control.cancelled) return this.#cancelled(control.cancelReason)
+      control.onCancel = this.#cancelled
       let agent: HttpAgent
       try {
         this.#routePath(endpoint)
@@ -141,7 +144,8 @@ export class AgentRequest implements ConnectWatcher {
       return false
     }
     // Nothing of the request was written: keel may send it elsewhere, whatever the error's code.
-    this.#fail(knownNotSent(error))
+    this.#control?.knownVerdict('not-sent')
+    this.#fail(error)
     return true
   }
 
@@ -158,29 +162,31 @@ export class AgentRequest implements ConnectWatcher {
   readonly #onSocket = (): void => {
     this.#hadSocket = true
     this.#abandon = undefined
+    // From here on the request may have been written: whatever happens is the caller's to retry.
+    this.#control?.handOver()
   }
 
   readonly #onResponse = (res: IncomingMessage): void => {
     // Without a listener of its own, node:http would dump the body: ours must not change that.
     if (this.request.listenerCount('response') === 1) res.resume()
-    const handed = markFinal(
-      new HandedOver({
-        status: res.statusCode ?? 0,
-        statusText: res.statusMessage ?? '',
-        headers: headersOf(res),
-        url: '',
-      }),
-    )
+    this.#control?.handOver()
+    const handed = new HandedOver({
+      status: res.statusCode ?? 0,
+      statusText: res.statusMessage ?? '',
+      headers: headersOf(res),
+      url: '',
+    })
     res.once('close', () => {
       if (res.complete) this.#succeed(handed)
       // `req.destroy()` dumps the response before it cuts the socket: the caller gave up on it.
       else if ((res as { _dumped?: boolean })._dumped === true) this.#fail(new RequestDestroyed())
-      else this.#fail(markFinal(res.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' })))
+      else this.#fail(res.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
     })
   }
 
   readonly #onError = (error: Error): void => {
-    this.#fail(markFinal(error))
+    this.#control?.handOver()
+    this.#fail(error)
     // With no listener of the caller's, node:http would throw: ours must not swallow it.
     if (this.request.listenerCount('error') === 1) throw error
   }
@@ -189,9 +195,7 @@ export class AgentRequest implements ConnectWatcher {
     this.#delivered = true
     const req = this.request as ClientRequest & { upgradeOrConnect?: boolean; res?: IncomingMessage | null }
     if (req.upgradeOrConnect === true)
-      this.#succeed(
-        markFinal(new HandedOver({ status: 101, statusText: '', headers: { get: () => undefined }, url: '' })),
-      )
+      this.#succeed(new HandedOver({ status: 101, statusText: '', headers: { get: () => undefined }, url: '' }))
     else if (req.res == null) this.#fail(new RequestDestroyed())
   }
 
@@ -233,7 +237,7 @@ export class AgentRequest implements ConnectWatcher {
     const resolve = this.#resolve
     if (resolve === undefined) return
     this.#resolve = this.#reject = undefined
-    clearAttemptCancel(this.#attempt!)
+    this.#control!.onCancel = undefined
     resolve(value)
   }
 
@@ -241,7 +245,7 @@ export class AgentRequest implements ConnectWatcher {
     const reject = this.#reject
     if (reject === undefined) return
     this.#resolve = this.#reject = undefined
-    clearAttemptCancel(this.#attempt!)
+    this.#control!.onCancel = undefined
     reject(error)
   }
 }

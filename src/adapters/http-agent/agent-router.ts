@@ -1,8 +1,7 @@
 import type { ClientRequest, Agent as HttpAgent } from 'node:http'
 import { Balancer } from '../../balancer.ts'
-import { coreOf } from '../../internal/core-of.ts'
+import { adapterPort } from '../../core/port-access.ts'
 import { checkFunction, isPlainObject, typeError } from '../../internal/validate.ts'
-import { uniqueResourceName } from '../http/resource-name.ts'
 import { callOptionsTable, retryPolicies } from '../http/retry-policy.ts'
 import { type AgentHost, AgentRequest, watcherOf } from './agent-request.ts'
 import { closeAgent, EndpointAgentFactory, type EndpointAgentOptions } from './endpoint-agents.ts'
@@ -42,9 +41,9 @@ export class AgentRouter {
   constructor(balancer: Balancer<unknown>, options: BalancerAgentOptions, inner: EndpointAgentOptions) {
     if (!Balancer.isBalancer(balancer)) throw typeError('balancer', 'a keel Balancer', balancer)
     const routingKey = checkFunction<NonNullable<BalancerAgentOptions['routingKey']>>('routingKey', options.routingKey)
-    const core = coreOf(balancer)
+    const port = adapterPort(balancer)
     const factory = new EndpointAgentFactory(inner, watcherOf)
-    const agents = balancer.resource(uniqueResourceName(core, 'http.agent'), {
+    const agents = balancer.resource(port.uniqueResourceName('http.agent'), {
       create: (endpoint) => {
         const agent = factory.create(endpoint)
         this.#agents.add(agent)
@@ -55,10 +54,10 @@ export class AgentRouter {
         closeAgent(agent)
       },
     })
-    const table = callOptionsTable(retryPolicies(core))
+    const table = callOptionsTable(retryPolicies(port.settings.retry))
     // Always the once-only options: node:http cannot write a request twice, so keel re-sends
     // only what provably never left, and never hedges.
-    this.#host = { balancer, agents, callOptions: [table[2]!, table[3]!], routingKey }
+    this.#host = { balancer, port, agents, callOptions: [table[2]!, table[3]!], routingKey }
   }
 
   route(request: ClientRequest, options: Record<string, unknown>): void {

@@ -8,7 +8,7 @@ import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'nod
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { TLSSocket } from 'node:tls'
-import type { EndpointInfo } from '../../endpoint.ts'
+import type { EndpointInfo } from '../../model/endpoint.ts'
 import { httpOrigin } from '../http/target.ts'
 
 /** What an endpoint agent tells the request whose connection it is opening. */

@@ -1,11 +1,16 @@
-import { Agent, Dispatcher, errors } from 'undici'
+import { Agent, Dispatcher, errors, type Pool } from 'undici'
 import { Balancer } from '../../balancer.ts'
 import { isPlainObject, typeError } from '../../internal/validate.ts'
 import { withDefaultHeader } from '../http/headers.ts'
-import { BalancerDispatcher, type BalancerDispatcherOptions } from '../undici.ts'
 
-/** A mapped origin's target: a balancer (the router makes its dispatcher) or a dispatcher of yours. */
-export type OriginTarget = Balancer<unknown> | BalancerDispatcher
+/**
+ * A mapped origin's target: a balancer (the router makes a `BalancerDispatcher` over it) or a
+ * dispatcher of yours (a `BalancerDispatcher` with Pool options of its own, or any undici one).
+ */
+export type OriginTarget = Balancer<unknown> | Dispatcher
+
+/** Makes the dispatcher of a mapped balancer: a `BalancerDispatcher`. */
+export type BalancedDispatcherFactory = (balancer: Balancer<unknown>, pool: Pool.Options | undefined) => Dispatcher
 
 /** Options of an `OriginRouter`. */
 export interface OriginRouterOptions {
@@ -18,7 +23,7 @@ export interface OriginRouterOptions {
    * undici `Pool` options for the `BalancerDispatcher` the router makes for each mapped balancer.
    * @default {} (undici's defaults)
    */
-  readonly pool?: BalancerDispatcherOptions
+  readonly pool?: Pool.Options
 }
 
 const OPTION_KEYS = new Set(['fallback', 'pool'])
@@ -53,13 +58,11 @@ function routeOrigin(key: string): string {
 }
 
 /**
- * An undici `Dispatcher` that balances the requests for the origins you map and passes every
- * other request to a fallback dispatcher untouched: `setGlobalDispatcher(new OriginRouter({
- * 'http://users.internal': users }))` makes Node's global `fetch('http://users.internal/…')`
- * balanced with no other change. A mapped origin's requests go through a `BalancerDispatcher`
- * (one Pool per endpoint, keel's retries and classification); the origin itself is never dialled.
+ * The routing of `OriginRouter` (`keel/undici`), which gives it the `BalancerDispatcher` factory:
+ * requests for a mapped origin go to that origin's dispatcher, every other request to the
+ * fallback, untouched.
  */
-export class OriginRouter extends Dispatcher {
+export class OriginDispatcher extends Dispatcher {
   readonly #routes = new Map<string, Route>()
   /** Raw `origin` strings seen that are not mapped (after normalising them). */
   readonly #misses = new Set<string>()
@@ -69,7 +72,11 @@ export class OriginRouter extends Dispatcher {
   #closed = false
   #destroyed = false
 
-  constructor(routes: Readonly<Record<string, OriginTarget>>, options: OriginRouterOptions = {}) {
+  constructor(
+    routes: Readonly<Record<string, OriginTarget>>,
+    options: OriginRouterOptions,
+    balanced: BalancedDispatcherFactory,
+  ) {
     super()
     if (!isPlainObject(routes))
       throw typeError('routes', "an object such as { 'http://users.internal': balancer }", routes)
@@ -84,7 +91,8 @@ export class OriginRouter extends Dispatcher {
     for (const [key, target] of Object.entries(routes)) {
       const origin = routeOrigin(key)
       if (this.#routes.has(origin)) throw typeError(`routes['${key}']`, `an origin not already mapped (${origin})`, key)
-      this.#routes.set(origin, { dispatcher: this.#dispatcherFor(key, target, pool), host: new URL(origin).host })
+      const dispatcher = this.#dispatcherFor(key, target, pool, balanced)
+      this.#routes.set(origin, { dispatcher, host: new URL(origin).host })
     }
     this.#fallback = fallback ?? this.#own(new Agent())
   }
@@ -160,10 +168,15 @@ export class OriginRouter extends Dispatcher {
     return undefined
   }
 
-  #dispatcherFor(key: string, target: unknown, pool: BalancerDispatcherOptions | undefined): Dispatcher {
-    if (target instanceof BalancerDispatcher) return target
-    if (Balancer.isBalancer(target)) return this.#own(new BalancerDispatcher(target, pool))
-    throw typeError(`routes['${key}']`, 'a keel Balancer or BalancerDispatcher', target)
+  #dispatcherFor(
+    key: string,
+    target: unknown,
+    pool: Pool.Options | undefined,
+    balanced: BalancedDispatcherFactory,
+  ): Dispatcher {
+    if (Balancer.isBalancer(target)) return this.#own(balanced(target, pool))
+    if (typeof (target as { dispatch?: unknown } | null)?.dispatch === 'function') return target as Dispatcher
+    throw typeError(`routes['${key}']`, 'a keel Balancer or an undici Dispatcher', target)
   }
 
   #own<D extends Dispatcher>(dispatcher: D): D {
