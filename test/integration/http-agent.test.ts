@@ -93,28 +93,28 @@ describe('BalancerAgent with the real clients', () => {
   it('got, node-fetch and superagent reach all three backends', async () => {
     const backends = await servers(3)
     const { agent } = balanced(backends.map((s) => s.url))
-    const viaGot = await closedLoop(60, 4, async (i) => {
+    const viaGot = await closedLoop(30, 4, async (i) => {
       expect(await got(`http://users.internal/got/${i}`, { agent: { http: agent }, retry: { limit: 0 } }).text()).toBe(
         'ok',
       )
     })
-    const viaNodeFetch = await closedLoop(60, 4, async (i) => {
+    const viaNodeFetch = await closedLoop(30, 4, async (i) => {
       const res = await nodeFetch(`http://users.internal/node-fetch/${i}`, { agent })
       expect(await res.text()).toBe('ok')
     })
-    const viaSuperagent = await closedLoop(60, 4, async (i) => {
+    const viaSuperagent = await closedLoop(30, 4, async (i) => {
       const res = await superagent.get(`http://users.internal/superagent/${i}`).agent(agent)
       expect(res.text).toBe('ok')
     })
     expect([viaGot, viaNodeFetch, viaSuperagent]).toEqual([
-      { ok: 60, errors: [] },
-      { ok: 60, errors: [] },
-      { ok: 60, errors: [] },
+      { ok: 30, errors: [] },
+      { ok: 30, errors: [] },
+      { ok: 30, errors: [] },
     ])
     for (const client of ['got', 'node-fetch', 'superagent']) {
       for (const s of backends) expect(s.requests.some((r) => r.url.startsWith(`/${client}/`))).toBe(true)
     }
-    expect(total(backends)).toBe(180)
+    expect(total(backends)).toBe(90)
   })
 
   it('the AWS SDK’s NodeHttpHandler reads whole bodies through it; a response nobody listens to is dumped', async () => {
@@ -178,10 +178,10 @@ describe('BalancerAgent with the real clients', () => {
     })
     const { agent, attempts } = balanced(backends.map((s) => s.url))
     const client = got.extend({ agent: { http: agent }, retry: { limit: 2, backoffLimit: 10, noise: 0 } })
-    const result = await closedLoop(600, 8, async (i) => {
+    const result = await closedLoop(300, 8, async (i) => {
       expect(await client(`http://users.internal/item/${i}`).text()).toBe('ok')
     })
-    expect(result).toEqual({ ok: 600, errors: [] })
+    expect(result).toEqual({ ok: 300, errors: [] })
     expect(victim.requests.length).toBe(50)
     const failed = attempts.filter((a) => a.verdict !== 'success')
     expect(failed.length).toBeGreaterThan(0)
