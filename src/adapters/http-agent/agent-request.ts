@@ -40,10 +40,10 @@ class RequestDestroyed extends Error {
   }
 }
 
-const RUNS = new WeakMap<ClientRequest, AgentRequest>()
+const RUN = Symbol('keel.agentRequest')
 
 /** The run routing `request`, for the endpoint agents' connect hand-over. */
-export const watcherOf: WatcherOf = (request) => RUNS.get(request)
+export const watcherOf: WatcherOf = (request) => (request as ClientRequest & { [RUN]?: AgentRequest })[RUN]
 
 /** Header-access for keel's classifier over node:http's lowercase header record. */
 function headersOf(res: IncomingMessage): { get(name: string): unknown } {
@@ -62,6 +62,8 @@ export class AgentRequest implements ConnectWatcher {
   readonly request: ClientRequest
   readonly #host: AgentHost
   readonly #options: Record<string, unknown>
+  /** The request's own TLS name option, for endpoints without a `servername`. */
+  readonly #servername: unknown
   /** The path the caller asked for, before any endpoint prefix. */
   readonly #path: string
   #resolve: ((value: HandedOver) => void) | undefined
@@ -78,18 +80,21 @@ export class AgentRequest implements ConnectWatcher {
     this.#host = host
     this.request = request
     this.#options = options
+    this.#servername = options.servername
     this.#path = request.path
   }
 
   start(): void {
     const req = this.request
-    RUNS.set(req, this)
-    req.once('socket', this.#onSocket)
+    ;(req as ClientRequest & { [RUN]?: AgentRequest })[RUN] = this
+    // `on`, not `once`: node:http emits each of these once per request, and a `once` wrapper is
+    // an allocation on every request.
+    req.on('socket', this.#onSocket)
     // First among the listeners, so it sees whether the caller listens (a `once` listener is
     // removed before it runs).
     req.prependListener('response', this.#onResponse)
     req.prependListener('error', this.#onError)
-    req.once('close', this.#onClose)
+    req.on('close', this.#onClose)
     const host = this.#host
     // Only a `not-sent` attempt is ever re-sent, so this changes no decision; it keeps the call's
     // record honest without copying the headers of every request.
@@ -118,16 +123,14 @@ export class AgentRequest implements ConnectWatcher {
         return this.#fail(error)
       }
       this.#agent = agent
-      const options: Record<string, unknown> = {
-        ...this.#options,
-        host: endpoint.host,
-        hostname: endpoint.host,
-        port: endpoint.port,
-        socketPath: undefined,
-      }
-      if (endpoint.servername !== undefined)
-        options.servername = endpoint.servername
-        // node:http's Agent#addRequest: reuses a free socket, opens one, or queues the request.
+      // node:http made these options for this request alone and copies them on: rewritten in place.
+      const options = this.#options
+      options.host = endpoint.host
+      options.hostname = endpoint.host
+      options.port = endpoint.port
+      options.socketPath = undefined
+      options.servername = endpoint.servername ?? this.#servername
+      // node:http's Agent#addRequest: reuses a free socket, opens one, or queues the request.
       ;(agent as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest(req, options)
     })
 
@@ -176,7 +179,7 @@ export class AgentRequest implements ConnectWatcher {
       headers: headersOf(res),
       url: '',
     })
-    res.once('close', () => {
+    res.on('close', () => {
       if (res.complete) this.#succeed(handed)
       // `req.destroy()` dumps the response before it cuts the socket: the caller gave up on it.
       else if ((res as { _dumped?: boolean })._dumped === true) this.#fail(new RequestDestroyed())
