@@ -1,4 +1,6 @@
 import http from 'node:http'
+import https from 'node:https'
+import { type AddressInfo, createServer, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { BalancerAgent, HttpsBalancerAgent } from '../../src/adapters/http-agent/index.ts'
 import { Balancer, type BalancerOptions, type EndpointInput } from '../../src/index.ts'
@@ -149,6 +151,34 @@ describe('BalancerAgent lifecycle', () => {
     expect((cut as { code?: string }).code).toBe('ECONNRESET')
     await settled(2)
     expect(attempts.map((a) => a.verdict)).toEqual(['cancelled', 'endpoint-failure'])
+  })
+
+  it('drops the connection being opened when the caller destroys the request, as node:http would', async () => {
+    // Accepts TCP and never answers the TLS handshake: the connection stays "being opened".
+    const accepted: Socket[] = []
+    const mute = createServer((socket) => accepted.push(socket))
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve))
+    cleanups.push(() => {
+      for (const socket of accepted) socket.destroy()
+      return new Promise<void>((resolve) => mute.close(() => resolve()))
+    })
+    const { balancer, attempts, settled } = observe([`https://127.0.0.1:${(mute.address() as AddressInfo).port}`])
+    const agent = new HttpsBalancerAgent(balancer)
+    cleanups.push(() => agent.destroy())
+    const reached = new Promise<void>((resolve) => mute.once('connection', () => resolve()))
+    const req = https.request('https://users.internal/', { agent })
+    const outcome = new Promise<unknown>((resolve) => req.on('error', resolve))
+    const closed = new Promise<void>((resolve) => req.on('close', resolve))
+    req.end()
+    await reached
+    const gone = new Promise<void>((resolve) => accepted[0]!.once('close', resolve))
+    req.destroy(new Error('mine'))
+    expect(((await outcome) as Error).message).toBe('mine')
+    await closed
+    // The half-open TLS connection is closed, not left to time out.
+    await gone
+    await settled(1)
+    expect(attempts.map((a) => a.verdict)).toEqual(['cancelled'])
   })
 
   it('refuses to re-send a written head to an endpoint with another path prefix', async () => {

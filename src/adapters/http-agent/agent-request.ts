@@ -34,6 +34,7 @@ export class PathPrefixError extends KeelError {
 
 /** Ends an attempt whose request the caller destroyed: keel's verdict is `cancelled`. */
 class RequestDestroyed extends Error {
+  readonly code = 'ABORT_ERR'
   constructor() {
     super('The caller destroyed the request')
     this.name = 'AbortError'
@@ -136,10 +137,21 @@ export class AgentRequest implements ConnectWatcher {
 
   connecting(_socket: Socket, abandon: () => void): void {
     this.#abandon = abandon
+    // node:http's `destroy()` cuts only a socket the request has: while its connection is being
+    // opened, keel must drop that connection and end the request itself.
+    const req = this.request
+    req.destroy = (error?: Error) => {
+      this.#destroyedWhileConnecting(error)
+      return req
+    }
+  }
+
+  connected(): void {
+    this.#connectDone()
   }
 
   connectFailed(error: Error): boolean {
-    this.#abandon = undefined
+    this.#connectDone()
     if (this.request.destroyed || this.#reject === undefined) {
       // The caller gave up meanwhile: node:http reports it as it would without keel.
       this.#delivered = true
@@ -164,7 +176,6 @@ export class AgentRequest implements ConnectWatcher {
 
   readonly #onSocket = (): void => {
     this.#hadSocket = true
-    this.#abandon = undefined
     // From here on the request may have been written: whatever happens is the caller's to retry.
     this.#control?.handOver()
   }
@@ -215,10 +226,33 @@ export class AgentRequest implements ConnectWatcher {
     this.#deliver(lastAttemptError(error) as Error)
   }
 
+  /** No connection is being opened for the request any more. */
+  #connectDone(): void {
+    if (this.#abandon === undefined) return
+    this.#abandon = undefined
+    // The own `destroy` set by `connecting`: node:http's is the prototype's.
+    delete (this.request as { destroy?: unknown }).destroy
+  }
+
+  /** The caller destroyed the request while its connection was being opened. */
+  #destroyedWhileConnecting(error: Error | undefined): void {
+    const abandon = this.#abandon
+    this.#connectDone()
+    abandon?.()
+    const req = this.request
+    req.destroy(error)
+    this.#delivered = true
+    this.#fail(new RequestDestroyed())
+    // What node:http does for a request destroyed before it had a socket: `error` (the caller's,
+    // or "socket hang up") and `close`.
+    ;(req.onSocket as (socket: Socket | null) => void).call(req, null)
+  }
+
   /** Takes the request out of its endpoint agent's queue and drops a connection being opened. */
   #stopWaiting(): void {
-    this.#abandon?.()
-    this.#abandon = undefined
+    const abandon = this.#abandon
+    this.#connectDone()
+    abandon?.()
     const requests = this.#agent?.requests
     if (requests === undefined || this.#hadSocket) return
     for (const queue of Object.values(requests)) {
@@ -231,9 +265,12 @@ export class AgentRequest implements ConnectWatcher {
     if (this.#delivered) return
     this.#delivered = true
     const req = this.request
-    // With a socket, node:http reports the error; without one, this is what its agent does.
+    // With a socket, node:http reports the error; without one, this is what its agent does. A
+    // request the caller destroyed ends with the caller's own error (or node:http's "socket hang up").
+    const onSocket = req.onSocket as (socket: Socket | null, error?: Error) => void
     if (this.#hadSocket) req.destroy(error)
-    else (req.onSocket as (socket: Socket | null, error: Error) => void)(null, error)
+    else if (req.destroyed) onSocket.call(req, null)
+    else onSocket.call(req, null, error)
   }
 
   #succeed(value: HandedOver): void {

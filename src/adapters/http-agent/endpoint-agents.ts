@@ -16,6 +16,8 @@ export interface ConnectWatcher {
   readonly request: ClientRequest
   /** A connection for this request is being opened (its socket is not the request's yet). */
   connecting(socket: Socket, abandon: () => void): void
+  /** The connection is established: node:http hands it to the request next. */
+  connected(): void
   /**
    * The connection failed before the request had a socket: nothing of the request was written.
    * Returns true when the request takes it from here (it is re-sent elsewhere or fails through
@@ -102,6 +104,7 @@ function deferringAgent<T extends AgentClass>(Base: T, watcherOf: WatcherOf) {
       }
       const onReady = () => {
         uncount()
+        watcher.connected()
         oncreate(null, socket)
       }
       const onError = (error: Error) => {
