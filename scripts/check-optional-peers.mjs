@@ -114,6 +114,19 @@ server.close()
 console.log('keel/http loads (import and require) and sends without undici, axios or grpc-js')
 `
 
+const withoutIoredis = `
+import assert from 'node:assert/strict'
+const { Balancer } = await import('keel')
+const net = await import('keel/net')
+assert.equal(typeof net.connect, 'function')
+assert.equal(typeof new Balancer({ endpoints: ['tcp://127.0.0.1:1'] }).close, 'function')
+const error = await import('keel/ioredis').then(() => undefined, (e) => e)
+assert.ok(error, 'keel/ioredis loaded without ioredis')
+assert.equal(error.code, 'ERR_MODULE_NOT_FOUND')
+assert.match(error.message, /ioredis/)
+console.log('keel/net loads without pg or ioredis; keel/ioredis: ' + error.message.split('\\n')[0])
+`
+
 try {
   const target = join(modules, 'keel')
   mkdirSync(target, { recursive: true })
@@ -123,6 +136,7 @@ try {
   run('without-grpc-import', withoutGrpc)
   run('without-grpc-require', withoutGrpcRequire, 'cjs')
   run('http-without-peers', httpWithoutPeers)
+  run('without-ioredis', withoutIoredis)
   link('@grpc/grpc-js')
   run('with-grpc', withGrpc)
 } finally {

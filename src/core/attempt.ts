@@ -16,8 +16,8 @@ export class AttemptImpl implements Attempt {
   readonly previous: readonly AttemptRecord[]
   readonly state: EndpointState
   readonly start: number
-  /** The half-open breaker trial of its endpoint. */
-  readonly trial: boolean
+  /** The half-open breaker trial of its endpoint (until an established exchange passes it). */
+  trial: boolean
 
   controller: AbortController | undefined
   /** Set when keel cancels the attempt; its class decides the verdict, never what `fn` threw. */
@@ -40,6 +40,8 @@ export class AttemptImpl implements Attempt {
   hint: Verdict | undefined = undefined
   /** The response reached the caller (`handOver`): never retried after. */
   handedOver = false
+  /** Its latency sample when the adapter marked it established (`AdapterPort.established`). */
+  latencyMs: number | undefined = undefined
 
   timeoutEntry: TimerEntry | undefined = undefined
   prevInEndpoint: AttemptImpl | undefined = undefined
