@@ -8,6 +8,7 @@ export default defineConfig({
     axios: 'src/adapters/axios/index.ts',
     grpc: 'src/adapters/grpc/index.ts',
     dns: 'src/discovery/dns.ts',
+    http: 'src/adapters/http-agent/index.ts',
     net: 'src/adapters/net/index.ts',
     ioredis: 'src/adapters/net/ioredis.ts',
     prometheus: 'src/addons/prometheus/index.ts',

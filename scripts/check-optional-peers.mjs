@@ -89,6 +89,31 @@ server.forceShutdown()
 console.log('keel/grpc makes calls (ESM and CJS balancers)')
 `
 
+const httpWithoutPeers = `
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import { createRequire } from 'node:module'
+const { Balancer } = await import('keel')
+const { BalancerAgent } = await import('keel/http')
+const cjs = createRequire(import.meta.url)('keel/http')
+assert.equal(typeof cjs.BalancerAgent, 'function')
+const server = http.createServer((req, res) => res.end(req.headers.host))
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+const balancer = new Balancer({ endpoints: ['127.0.0.1:' + server.address().port] })
+const agent = new BalancerAgent(balancer)
+const host = await new Promise((resolve, reject) =>
+  http.get('http://users.internal/', { agent }, (res) => {
+    let body = ''
+    res.on('data', (c) => (body += c))
+    res.on('end', () => resolve(body))
+  }).on('error', reject))
+assert.equal(host, 'users.internal')
+agent.destroy()
+await balancer.close()
+server.close()
+console.log('keel/http loads (import and require) and sends without undici, axios or grpc-js')
+`
+
 const withoutIoredis = `
 import assert from 'node:assert/strict'
 const { Balancer } = await import('keel')
@@ -140,6 +165,7 @@ try {
   for (const name of Object.keys(pkg.dependencies ?? {})) link(name)
   run('without-grpc-import', withoutGrpc)
   run('without-grpc-require', withoutGrpcRequire, 'cjs')
+  run('http-without-peers', httpWithoutPeers)
   run('without-ioredis', withoutIoredis)
   run('without-observability-peers', withoutObservability)
   link('@grpc/grpc-js')
