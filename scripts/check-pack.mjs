@@ -2,13 +2,14 @@
 // budget, ships no source maps, and carries what a user reads from the registry page (README,
 // LICENSE, docs/) and every file `package.json` points at (exports, main, types, typesVersions).
 //
-// Budget: 400 kB packed and 1.6 MB unpacked. At the time of writing the tarball is about 290 kB
-// packed / 1.0 MB unpacked (dist 770 kB with its types, docs 240 kB); the headroom is for new
-// entry points and pages, not for source maps (1.8 MB on their own) or stray files.
+// Budget: 500 kB packed and 2 MB unpacked. With eleven entry points (keel, fetch, undici, axios,
+// grpc, dns, http, net, ioredis, prometheus, otel) the tarball is about 400 kB packed / 1.4 MB
+// unpacked; the headroom is for new entry points and pages, not for source maps (which alone
+// were 1.8 MB of a 2.6 MB package) or stray files.
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 
-export const BUDGET = { packed: 400_000, unpacked: 1_600_000 }
+export const BUDGET = { packed: 500_000, unpacked: 2_000_000 }
 
 const root = new URL('..', import.meta.url).pathname
 const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8'))
@@ -43,6 +44,14 @@ for (const target of pointed) {
   if (target === undefined || target.includes('*')) continue
   const path = target.replace(/^\.\//, '')
   if (!files.has(path)) problems.push(`package.json points at ${target}, which is not in the tarball`)
+}
+
+// Every subpath needs a typesVersions entry, or `moduleResolution: "node"` cannot find its types.
+for (const key of Object.keys(pkg.exports ?? {})) {
+  if (key === '.' || key === './package.json') continue
+  if (pkg.typesVersions?.['*']?.[key.slice(2)] === undefined) {
+    problems.push(`exports has ${key} but typesVersions has no "${key.slice(2)}" (moduleResolution "node")`)
+  }
 }
 
 for (const name of ['repository', 'bugs', 'homepage', 'license']) {

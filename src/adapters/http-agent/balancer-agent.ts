@@ -39,6 +39,7 @@ export class BalancerAgent extends HttpAgent {
     this.#router.destroy()
   }
 
+  /** `using agent = new BalancerAgent(…)`: the same as `destroy()`. */
   [Symbol.dispose](): void {
     this.destroy()
   }
@@ -70,6 +71,7 @@ export class HttpsBalancerAgent extends HttpsAgent {
     this.#router.destroy()
   }
 
+  /** `using agent = new BalancerAgent(…)`: the same as `destroy()`. */
   [Symbol.dispose](): void {
     this.destroy()
   }

@@ -1,4 +1,9 @@
-// Entry point `keel/http`: node:http / node:https Agents that balance every request over a Balancer.
+/**
+ * Entry point `keel/http`: node:http / node:https Agents that balance every request over a
+ * Balancer.
+ *
+ * @module keel/http
+ */
 
 export { PathPrefixError } from './agent-request.ts'
 export type { BalancerAgentOptions } from './agent-router.ts'

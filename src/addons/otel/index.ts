@@ -1,4 +1,8 @@
-// keel/otel: a balancer's metrics and traces through @opentelemetry/api (an optional peer).
+/**
+ * keel/otel: a balancer's metrics and traces through @opentelemetry/api (an optional peer).
+ *
+ * @module keel/otel
+ */
 import { type MeterProvider, metrics, type TracerProvider, trace } from '@opentelemetry/api'
 import { Balancer } from '../../balancer.ts'
 import { addOnPort } from '../../core/port-access.ts'
@@ -8,6 +12,7 @@ import { checkBuckets, DEFAULT_BUCKETS } from '../metrics/recorder.ts'
 import { otelMetrics } from './metrics.ts'
 import { type AttemptSpan, type CallSpan, CallTracing } from './tracing.ts'
 
+/** Options of the OpenTelemetry instrumentation: the providers and what to record. */
 export interface InstrumentOptions {
   /** The `keel.balancer` attribute on every metric and span: tells this balancer from the process's others. */
   readonly name: string
@@ -36,6 +41,7 @@ export interface InstrumentOptions {
 
 /** Stops the instrumentation: no more spans, and the balancer's instruments stop reporting. */
 export interface Instrumentation {
+  /** Stops spans and metrics for the balancer; idempotent. */
   close(): void
 }
 

@@ -1,4 +1,9 @@
-// keel/prometheus: a balancer's metrics in a prom-client registry (prom-client is an optional peer).
+/**
+ * keel/prometheus: a balancer's metrics in a prom-client registry (prom-client is an optional
+ * peer).
+ *
+ * @module keel/prometheus
+ */
 import { Counter, register as defaultRegistry, Gauge, type Metric, type Registry } from 'prom-client'
 import { Balancer } from '../../balancer.ts'
 import { isPlainObject, rangeError, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
@@ -7,6 +12,7 @@ import { VERDICTS } from '../../model/verdict.ts'
 import { feedMetrics } from '../metrics/feed.ts'
 import { checkBuckets, DEFAULT_BUCKETS, DETECTORS, MetricsRecorder, OUTCOMES } from '../metrics/recorder.ts'
 
+/** Options of the Prometheus export: the registry, metric name prefix, labels and histogram buckets. */
 export interface PrometheusMetricsOptions {
   /** The value of the `balancer` label on every series: tells this balancer from the process's others. */
   readonly name: string
@@ -32,6 +38,7 @@ export interface PrometheusMetricsOptions {
 
 /** Stops exporting: the balancer's series leave the registry (its metrics too, once no balancer is left). */
 export interface MetricsHandle {
+  /** Removes the balancer's series; idempotent. */
   close(): void
 }
 
