@@ -1,9 +1,12 @@
 import type { Classifier, ClassifyOption, Outcome } from './classifier.ts'
 import { isKeelError } from './errors.ts'
+import { parseRetryAfter } from './retry-after.ts'
 import { type Classification, VERDICTS, type Verdict } from './verdict.ts'
 
 /** A classification result: a bare verdict, or a verdict with a delay / refusal attached. */
 export type ClassifyResult = Verdict | Classification
+
+export { parseRetryAfter }
 
 /**
  * Network error codes that prove the request never left: the connection was never established,
@@ -121,19 +124,6 @@ function header(headers: HeaderSource, name: string): string | undefined {
   }
   if (Array.isArray(value)) value = value[0]
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined
-}
-
-/**
- * Parses `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns ms, or
- * undefined when absent or unreadable.
- */
-export function parseRetryAfter(value: string | undefined, wallNow: () => number): number | undefined {
-  if (value === undefined) return undefined
-  const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
-  const date = Date.parse(trimmed)
-  if (Number.isNaN(date)) return undefined
-  return Math.max(0, date - wallNow())
 }
 
 /** The verdict for an HTTP status (DESIGN §2.2), with Retry-After read from `headers`. */
