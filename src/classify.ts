@@ -54,10 +54,20 @@ const ENDPOINT_FAILURE_CODES = new Set([
   'ERR_HTTP2_STREAM_ERROR',
   'ERR_HTTP2_SESSION_ERROR',
   'ERR_HTTP2_GOAWAY_SESSION',
-  'HPE_INVALID_CONSTANT',
-  'HPE_INVALID_HEADER_TOKEN',
+  'UND_ERR_HEADERS_OVERFLOW',
   'ERR_STREAM_PREMATURE_CLOSE',
 ])
+
+/**
+ * The endpoint answered something that is not HTTP: garbage bytes, an invalid status line, a
+ * negative Content-Length, an oversized header. Every client reports it differently — undici an
+ * `HTTPParserError` (no `code` in Node's bundled copy, so fetch's `TypeError('fetch failed')`
+ * wraps a bare name), Node's http parser (axios) an `HPE_*` code, undici `UND_ERR_HEADERS_OVERFLOW`
+ * — and all of them are one fact: the replica is broken, whichever adapter asked.
+ */
+function isProtocolError(name: unknown, code: unknown): boolean {
+  return name === 'HTTPParserError' || (typeof code === 'string' && code.startsWith('HPE_'))
+}
 
 const CANCEL_CODES = new Set(['ABORT_ERR', 'UND_ERR_ABORTED', 'ERR_CANCELED'])
 
@@ -224,6 +234,7 @@ export function classifyError(error: unknown, wallNow: () => number): ClassifyRe
       if (response && typeof response.status === 'number')
         return classifyStatus(response.status, response.headers, wallNow)
     }
+    if (isProtocolError(name, code)) return 'endpoint-failure'
     if (typeof code === 'string') {
       if (NOT_SENT_CODES.has(code)) return 'not-sent'
       if (CANCEL_CODES.has(code)) return 'cancelled'
