@@ -132,13 +132,7 @@ function balancedPool(): Subject {
 }
 
 /** A started proxy process, registered in `pids` so the orchestrator can kill it whatever happens. */
-async function proxy(
-  name: ClientName,
-  pids: string,
-  command: string,
-  args: string[],
-  port: number,
-): Promise<Subject> {
+async function proxy(name: ClientName, pids: string, command: string, args: string[], port: number): Promise<Subject> {
   const child: ChildProcess = spawn(command, args, { stdio: 'ignore' })
   appendFileSync(pids, `${child.pid}\n`)
   await listening(port, child)

@@ -8,6 +8,7 @@ import type { ResourceHandle } from '../resources.ts'
 import { uniqueResourceName } from './http/resource-name.ts'
 import { callOptionsTable, type RetryPolicies, retryPolicies } from './http/retry-policy.ts'
 import { httpOrigin } from './http/target.ts'
+import { DEFAULT_IDLE_TIMEOUT } from './http/timeouts.ts'
 import { type BalancedDispatchOptions, type DispatchHost, DispatchRun } from './undici/dispatch-run.ts'
 import { adaptHandler } from './undici/legacy-handler.ts'
 
@@ -17,7 +18,10 @@ export { DispatchedResponse } from './undici/dispatched-response.ts'
 /**
  * Options of a `BalancerDispatcher`: undici `Pool` options, applied to the Pool of every
  * endpoint (connections, pipelining, timeouts, `connect` TLS options such as `ca`, …). An
- * endpoint's `servername` is added to `connect` for SNI and certificate checks.
+ * endpoint's `servername` is added to `connect` for SNI and certificate checks. keel changes two
+ * of undici's defaults: `headersTimeout` and `bodyTimeout` are 15 000 ms (undici: 300 000), so a
+ * request on a hung or blackholed replica is lost and retried instead of waiting five minutes;
+ * set them to 0 for long polls and streams that stay silent longer.
  */
 export type BalancerDispatcherOptions = Pool.Options
 
@@ -130,7 +134,13 @@ export class BalancerDispatcher extends Dispatcher {
     await Promise.all([...this.#pools].map((pool) => this.#closePool(pool)))
   }
 
-  #createPool(endpoint: EndpointInfo, options: BalancerDispatcherOptions): Pool {
+  #createPool(endpoint: EndpointInfo, given: BalancerDispatcherOptions): Pool {
+    // keel's idle limits instead of undici's 300 s, unless the caller set them (0: none).
+    const options: BalancerDispatcherOptions = {
+      ...given,
+      headersTimeout: given.headersTimeout ?? DEFAULT_IDLE_TIMEOUT,
+      bodyTimeout: given.bodyTimeout ?? DEFAULT_IDLE_TIMEOUT,
+    }
     const servername = endpoint.servername
     const connect = options.connect
     // A custom connector function is the caller's to configure; TLS options get the name.

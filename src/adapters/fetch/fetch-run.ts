@@ -10,6 +10,7 @@ import { lastAttemptError } from '../http/last-error.ts'
 import { OnceBody } from '../http/once-body.ts'
 import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { httpUrl } from '../http/target.ts'
+import type { IdleTimeouts } from '../http/timeouts.ts'
 import { AttemptDispatcher, type DispatchTarget } from './attempt-dispatcher.ts'
 import type { EndpointDispatchers } from './endpoint-dispatchers.ts'
 import { trackBody } from './tracked-body.ts'
@@ -25,6 +26,8 @@ export interface FetchHost {
   /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`. */
   readonly callOptions: readonly CallOptions[]
   readonly dispatchers: EndpointDispatchers
+  /** Idle limits of each exchange (`headersTimeout`, `bodyTimeout`). */
+  readonly timeouts: IdleTimeouts
   fetch(): FetchFunction
 }
 
@@ -119,7 +122,7 @@ export class FetchRun {
     const init: Record<string, unknown> = { ...this.init }
     if (this.body !== undefined) init.body = this.body.stream()
     const target = host.dispatchers.needs(endpoint) ? await host.dispatchers.get(endpoint) : init.dispatcher
-    const dispatcher = new AttemptDispatcher(target as DispatchTarget | undefined)
+    const dispatcher = new AttemptDispatcher(target as DispatchTarget | undefined, host.timeouts)
     init.dispatcher = dispatcher
     // keel's cancellations (deadline, attempt timeout, drain, close) reach the exchange through
     // the dispatcher; the caller's own signal goes to fetch as given.
