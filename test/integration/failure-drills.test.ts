@@ -94,3 +94,35 @@ describe('a reply that is not HTTP is an endpoint failure in every adapter', () 
     }
   }
 })
+
+describe('a 500 with a body over 64 KiB', () => {
+  const BIG = 'e'.repeat(100 * 1024)
+  const big500 = (_req: unknown, res: import('node:http').ServerResponse) => {
+    res.writeHead(500, { 'content-type': 'text/plain' })
+    res.end(BIG)
+  }
+
+  for (const [adapter, make] of ADAPTERS.slice(0, 2)) {
+    it(`${adapter}: is discarded and the GET retried on another replica`, async () => {
+      const [bad, good] = await servers(2)
+      bad!.handle(big500)
+      const { balancer, attempts } = observe([bad!.url, good!.url], { picker: 'round-robin' })
+      const get = make(balancer)
+      const statuses: number[] = []
+      for (let i = 0; i < 10; i++) statuses.push(await get())
+      expect(statuses).toEqual(Array(10).fill(200))
+      const onBad = attempts.filter((a) => a.endpoint.port === bad!.port)
+      expect(onBad.length).toBeGreaterThan(0)
+      expect(onBad.map((a) => [a.verdict, a.retried])).toEqual(onBad.map(() => ['endpoint-failure', true]))
+    })
+  }
+
+  it('BalancerDispatcher: reaches the caller whole when keel does not retry it', async () => {
+    const [bad] = await servers(1, big500)
+    const { balancer } = observe([bad!.url], { retry: { shouldRetry: () => false } })
+    const dispatcher = new BalancerDispatcher(balancer)
+    const res = await request('http://svc/x', { dispatcher })
+    expect(res.statusCode).toBe(500)
+    expect((await res.body.text()).length).toBe(BIG.length)
+  })
+})
