@@ -10,6 +10,7 @@ import { idleTimeouts } from './http/timeouts.ts'
 
 export type { FetchConnectOptions } from './fetch/endpoint-dispatchers.ts'
 export type { FetchFunction } from './fetch/fetch-run.ts'
+export { MissingPeerError } from './optional-peer.ts'
 
 /** Options of `createFetch`. */
 export interface CreateFetchOptions {
