@@ -7,7 +7,7 @@ import { createOutlierDetector } from './detectors/outlier.ts'
 import { pauseForOverload } from './detectors/overload.ts'
 import { EndpointSet } from './endpoint-set.ts'
 import type { EndpointState } from './endpoint-state.ts'
-import { type AttemptRecord, AttemptTimeoutError, HedgeLostError } from './errors.ts'
+import { type AttemptRecord, AttemptTimeoutError } from './errors.ts'
 import { emitSafely } from './events.ts'
 import { createHealthChecker } from './health/checker.ts'
 import type { Clock } from './internal/clock.ts'
@@ -255,19 +255,26 @@ export class Core {
         state.load.penalize(now, duration, failureFloorMs(this.set.members.values(), state))
         break
       case 'overloaded':
+        // Shedding answers come back fast without doing the work: charged like a failure, so a
+        // replica answering instant 429s or `Retry-After: 0` never looks like the fastest.
+        state.load.penalize(now, duration, failureFloorMs(this.set.members.values(), state))
         pauseForOverload(this, state, attempt.retryAfterMs, now)
+        break
+      case 'cancelled':
+        // A lost hedge, a deadline, an abort: the endpoint took at least this long, so the
+        // elapsed time is a lower bound — it may raise the estimate, never lower it (tower's
+        // PeakEwma charges a request's time when its handle drops, whatever the outcome).
+        if (duration > state.load.read(now)) state.load.observe(now, duration)
         break
       default:
         break
     }
     const latency = this.latency
     if (latency !== undefined) {
-      // Answers count, and so does a hedge loser's time so far: it was at least that slow, and
-      // leaving it out would hide exactly the tail the p95 delay is meant to see.
+      // Answers only: a hedge loser's time is the delay itself plus the winner's, so recording it
+      // would feed the p95 delay back into itself.
       const verdict = attempt.verdict
-      if (verdict === 'success' || verdict === 'caller-error' || attempt.cancelReason instanceof HedgeLostError) {
-        latency.record(now, duration)
-      }
+      if (verdict === 'success' || verdict === 'caller-error') latency.record(now, duration)
     }
     if (this.breakers !== undefined)
       this.breakers.record(state, attempt.verdict, duration, attempt.trial, attempt.start)

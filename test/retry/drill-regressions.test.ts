@@ -1,0 +1,235 @@
+// Regressions from the failure drills (docs/reliability.md), on the injected clock: shedding
+// answers pause and charge their endpoint, a Retry-After longer than keel waits returns at once,
+// and cancelled attempts charge their elapsed time as a lower bound.
+import { afterEach, describe, expect, it } from 'vitest'
+import { OVERLOAD_PAUSE_FLOOR_MS, overloadPauseMs } from '../../src/detectors/overload.ts'
+import {
+  Balancer,
+  type BalancerOptions,
+  type EjectedEvent,
+  RetriesExhaustedError,
+  seededRandom,
+} from '../../src/index.ts'
+import { flush, ManualClock } from '../helpers/clock.ts'
+
+const balancers: Balancer<unknown>[] = []
+afterEach(async () => {
+  await Promise.all(balancers.splice(0).map((b) => b.close()))
+})
+
+const endpoints = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
+
+function make(options: BalancerOptions = {}, list: readonly string[] = endpoints) {
+  const clock = new ManualClock()
+  const balancer = new Balancer({ endpoints: list, clock, random: seededRandom(11), ...options })
+  balancers.push(balancer)
+  const ejected: { id: string; detector: string; ms: number | undefined }[] = []
+  balancer.on('ejected', (e: EjectedEvent) =>
+    ejected.push({
+      id: e.endpoint.id,
+      detector: e.detector,
+      ms: e.until === undefined ? undefined : e.until - clock.now(),
+    }),
+  )
+  return { balancer, clock, ejected }
+}
+
+/** Resolves after `ms` on the manual clock. */
+const sleep = (clock: ManualClock, ms: number) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms))
+
+/** A fetch `Response` with `status` and headers. */
+const response = (status: number, headers: Record<string, string> = {}) => new Response(null, { status, headers })
+
+describe('overloaded answers', () => {
+  it('pause for at least 1 s and at most maxRetryAfter, whatever the header says', () => {
+    expect(OVERLOAD_PAUSE_FLOOR_MS).toBe(1_000)
+    expect(overloadPauseMs(0, 30_000)).toBe(1_000)
+    expect(overloadPauseMs(2_500, 30_000)).toBe(2_500)
+    expect(overloadPauseMs(120_000, 30_000)).toBe(30_000)
+    expect(overloadPauseMs(Number.POSITIVE_INFINITY, 30_000)).toBe(30_000)
+    expect(overloadPauseMs(0, 500)).toBe(500) // a cap below the floor wins
+  })
+
+  for (const [what, headers, status] of [
+    ['503 Retry-After: 0', { 'retry-after': '0' }, 503],
+    ['429 without Retry-After', {}, 429],
+    ['429 with a malformed Retry-After', { 'retry-after': '1.5' }, 429],
+  ] as const) {
+    it(`${what}: the endpoint is paused 1 s and charged like a failure, so it stops winning picks`, async () => {
+      const { balancer, clock, ejected } = make({ retry: false })
+      const shedding = endpoints[0]!
+      // Everyone answers in 10 ms; the shedding endpoint answers at once.
+      const served: string[] = []
+      const call = () =>
+        balancer.call(
+          async (endpoint) => {
+            served.push(endpoint.id)
+            if (endpoint.id === shedding) return response(status, headers)
+            await sleep(clock, 10)
+            return response(200)
+          },
+          { idempotent: true },
+        )
+      for (let i = 0; i < 200; i++) {
+        const pending = call()
+        await clock.advance(10)
+        await pending
+        // 5 calls per 100 ms of clock: 200 calls over 4 s.
+        await clock.advance(10)
+      }
+      const toShedding = served.filter((id) => id === shedding).length
+      expect(ejected.filter((e) => e.detector === 'overload').every((e) => e.ms === 1_000)).toBe(true)
+      // Under 2% of attempts (the drill's bar): it sheds, is paused 1 s, and is then charged.
+      expect(toShedding).toBeGreaterThan(0)
+      expect(toShedding / served.length).toBeLessThan(0.02)
+      const snapshot = balancer.snapshot().endpoints.find((e) => e.id === shedding)!
+      expect(snapshot.failures).toBe(0) // shedding is not a failure
+      expect(snapshot.ewmaMs).toBeGreaterThan(10) // but it never looks faster than a real answer
+    })
+  }
+})
+
+describe('a Retry-After longer than keel waits', () => {
+  it('returns the answer at once when it exceeds maxRetryAfter and nothing else can take the retry', async () => {
+    const { balancer, clock } = make({}, [endpoints[0]!])
+    let attempts = 0
+    const call = balancer.call(
+      async () => {
+        attempts++
+        return response(503, { 'retry-after': '120' })
+      },
+      { idempotent: true },
+    )
+    await flush()
+    const res = (await call) as Response
+    expect(res.status).toBe(503)
+    expect(attempts).toBe(1)
+    expect(clock.now()).toBe(1_000) // no time passed: it did not wait for the 30 s cap
+  })
+
+  it('rejects at once with reason retry-after for a thrown 429 asking for more than maxRetryAfter', async () => {
+    const { balancer, clock } = make({ retry: { maxRetryAfter: 5_000 } }, [endpoints[0]!])
+    let attempts = 0
+    const call = balancer.call(
+      async () => {
+        attempts++
+        if (attempts === 1) throw Object.assign(new Error('HTTP 503'), { status: 503, headers: {} })
+        throw Object.assign(new Error('HTTP 429'), { status: 429, headers: { 'retry-after': '6' } })
+      },
+      { idempotent: true },
+    )
+    const outcome = call.then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    await clock.advance(100)
+    const error = (await outcome) as RetriesExhaustedError
+    expect(error).toBeInstanceOf(RetriesExhaustedError)
+    expect(error.reason).toBe('retry-after')
+    // Settled within the 100 ms advanced: the first retry's backoff (< 25 ms), no 5 s wait.
+    expect(attempts).toBe(2)
+  })
+
+  it('returns at once when the pause would end after the call deadline', async () => {
+    const { balancer, clock } = make({}, [endpoints[0]!])
+    let attempts = 0
+    const call = balancer.call(
+      async () => {
+        attempts++
+        return response(503, { 'retry-after': '10' })
+      },
+      { idempotent: true, timeout: 5_000 },
+    )
+    await flush()
+    expect(((await call) as Response).status).toBe(503)
+    expect(attempts).toBe(1)
+    expect(clock.now()).toBe(1_000)
+  })
+
+  it('still waits for a pause within maxRetryAfter and the deadline', async () => {
+    const { balancer, clock } = make({}, [endpoints[0]!])
+    let attempts = 0
+    const call = balancer.call(async () => (++attempts === 1 ? response(503, { 'retry-after': '2' }) : response(200)), {
+      idempotent: true,
+    })
+    await clock.advance(1_999)
+    expect(attempts).toBe(1)
+    await clock.advance(300)
+    expect(((await call) as Response).status).toBe(200)
+    expect(attempts).toBe(2)
+  })
+})
+
+describe('cancelled attempts', () => {
+  it('charge their elapsed time as a lower bound: a hedge loser raises its estimate, never lowers it', async () => {
+    const { balancer, clock } = make({ picker: 'round-robin', hedge: { delay: 50 } }, endpoints.slice(0, 2))
+    let slow = ''
+    const call = balancer.call(
+      async (endpoint, attempt) => {
+        // The first attempt's endpoint is the slow one; the hedge answers in 5 ms.
+        if (attempt.number === 1) slow = endpoint.id
+        await sleep(clock, attempt.number === 1 ? 1_000 : 5)
+        return 'ok'
+      },
+      { idempotent: true },
+    )
+    await clock.advance(60)
+    expect(await call).toBe('ok')
+    const loser = balancer.snapshot().endpoints.find((e) => e.id === slow)!
+    // It lost after 55 ms (50 ms delay + the hedge's 5 ms): at least that slow, and nothing more.
+    expect(loser.ewmaMs).toBeCloseTo(55, 0)
+    expect(loser.failures).toBe(0)
+    expect(loser.requests).toBe(0)
+  })
+
+  it('never lower an estimate above their elapsed time', async () => {
+    const { balancer, clock } = make({ picker: 'round-robin' }, [endpoints[0]!])
+    // One real answer at 200 ms sets the estimate.
+    const first = balancer.call(async () => {
+      await sleep(clock, 200)
+      return 'ok'
+    })
+    await clock.advance(200)
+    await first
+    const controller = new AbortController()
+    const aborted = balancer.call(() => sleep(clock, 10_000).then(() => 'late'), { signal: controller.signal })
+    await clock.advance(20)
+    controller.abort()
+    await expect(aborted).rejects.toBeDefined()
+    // 20 ms elapsed says nothing new: the estimate stays where the answer put it.
+    expect(balancer.snapshot().endpoints[0]!.ewmaMs).toBeCloseTo(200, 0)
+  })
+
+  it('do not feed the p95 hedge delay: it counts answers only', async () => {
+    const { balancer, clock } = make({ picker: 'round-robin', hedge: { delay: 'p95' } }, endpoints.slice(0, 2))
+    // 40 answers of 10 ms build the window; then a hedged call whose loser is cancelled late.
+    for (let i = 0; i < 40; i++) {
+      const c = balancer.call(
+        async () => {
+          await sleep(clock, 10)
+          return 'ok'
+        },
+        { idempotent: true },
+      )
+      await clock.advance(10)
+      await c
+    }
+    const { hedgeDelay } = await import('../../src/retry/hedge.ts')
+    const { coreOf } = await import('../../src/internal/core-of.ts')
+    const core = coreOf(balancer)
+    const p95 = hedgeDelay(core, { delay: 'p95', maxAttempts: 2 }, clock.now())!
+    for (let i = 0; i < 20; i++) {
+      const c = balancer.call(
+        async (endpoint) => {
+          await sleep(clock, endpoint.id === endpoints[0] ? 5_000 : 1)
+          return 'ok'
+        },
+        { idempotent: true },
+      )
+      await clock.advance(p95 + 5)
+      await c
+    }
+    // The losers (cancelled after p95 + 1 ms) are not samples: the p95 did not move up.
+    expect(hedgeDelay(core, { delay: 'p95', maxAttempts: 2 }, clock.now())).toBeLessThanOrEqual(p95)
+  })
+})
