@@ -1,4 +1,5 @@
 import {
+  checkBoolean,
   checkFunction,
   checkNumber,
   checkObject,
@@ -183,6 +184,7 @@ export function resolveOutlier(value: unknown): ResolvedOutlier | false {
     interval: checkNumber('outlierDetection.interval', o.interval, { min: 10, max: MAX_TIMER }) ?? d.interval,
     baseEjectionTime,
     maxEjectionTime,
+    readmission: checkBoolean('outlierDetection.readmission', o.readmission) ?? d.readmission,
     successRate,
     failurePercentage,
   })

@@ -120,6 +120,12 @@ export interface OutlierDetectionOptions {
   readonly baseEjectionTime?: number
   /** Longest ejection, in ms. @default 300_000 */
   readonly maxEjectionTime?: number
+  /**
+   * Probe an endpoint ejected for consecutive failures or refusals back in: one request on
+   * probation, on a backoff from ~1 s (Linkerd's failure accrual), instead of sitting out the
+   * whole ejection; `false` keeps Envoy's fixed ejection. @default true
+   */
+  readonly readmission?: boolean
   /** `false` turns success-rate ejection off. */
   readonly successRate?: SuccessRateOptions | false
   /** `false` turns failure-percentage ejection off. */

@@ -43,6 +43,7 @@ export interface ResolvedOutlier {
   readonly interval: number
   readonly baseEjectionTime: number
   readonly maxEjectionTime: number
+  readonly readmission: boolean
   readonly successRate: Required<SuccessRateOptions> | false
   readonly failurePercentage: Required<FailurePercentageOptions> | false
 }
@@ -147,6 +148,7 @@ export const DEFAULT_OUTLIER: ResolvedOutlier = Object.freeze({
   interval: 10_000,
   baseEjectionTime: 30_000,
   maxEjectionTime: 300_000,
+  readmission: true,
   successRate: DEFAULT_SUCCESS_RATE,
   failurePercentage: DEFAULT_FAILURE_PERCENTAGE,
 })

@@ -141,7 +141,7 @@ describe('inline ejection', () => {
   })
 
   it('ignores verdicts that end while the endpoint is ejected and restores it with clean counters', async () => {
-    const t = setup(6)
+    const t = setup(6, { outlierDetection: { readmission: false } })
     expect(await t.send(0, 'hang')).toBe(true)
     await t.send(0, 'refuse')
     expect(t.ejected).toHaveLength(1)
@@ -267,7 +267,7 @@ describe('failure-percentage sweep', () => {
 
 describe('ejection time', () => {
   it('grows 30, 60, 90 s … up to 300 s and shrinks again after healthy intervals', async () => {
-    const t = setup(6)
+    const t = setup(6, { outlierDetection: { readmission: false } })
     await t.clock.advance(5_000) // off the sweep grid (sweeps at 10 s, 20 s, …)
     const durations: (number | undefined)[] = []
     for (let k = 0; k < 11; k++) {
