@@ -242,6 +242,7 @@ export class Core {
     if (attempt.verdict !== 'cancelled') state.requests++
     switch (attempt.verdict) {
       case 'success':
+        state.overloadStreak = 0
         state.load.observe(now, duration)
         if (!this.set.calibrated) this.set.calibrate(now, duration)
         break

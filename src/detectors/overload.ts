@@ -11,9 +11,15 @@ import { DEFAULT_RETRY } from '../resolved-options.ts'
  */
 export const OVERLOAD_PAUSE_FLOOR_MS = 1_000
 
-/** How long an `overloaded` answer pauses its endpoint: the server's delay within [1 s, cap]. */
-export function overloadPauseMs(retryAfterMs: number, cap: number): number {
-  return Math.min(Math.max(Number.isFinite(retryAfterMs) ? retryAfterMs : cap, OVERLOAD_PAUSE_FLOOR_MS), cap)
+/**
+ * How long an `overloaded` answer pauses its endpoint: the server's delay, at least the floor —
+ * doubled for each shedding answer since the endpoint's last success (`streak` 1 for the first),
+ * so a replica that sheds everything is backed off exponentially, as failure accrual backs off a
+ * failing one — and at most `cap` (`retry.maxRetryAfter`).
+ */
+export function overloadPauseMs(retryAfterMs: number, cap: number, streak = 1): number {
+  const floor = OVERLOAD_PAUSE_FLOOR_MS * 2 ** Math.min(Math.max(streak - 1, 0), 20)
+  return Math.min(Math.max(Number.isFinite(retryAfterMs) ? retryAfterMs : cap, floor), cap)
 }
 
 /**
@@ -24,7 +30,7 @@ export function overloadPauseMs(retryAfterMs: number, cap: number): number {
  */
 export function pauseForOverload(core: Core, state: EndpointState, retryAfterMs: number, now: number): void {
   const cap = core.options.retry === false ? DEFAULT_RETRY.maxRetryAfter : core.options.retry.maxRetryAfter
-  const delay = overloadPauseMs(retryAfterMs, cap)
+  const delay = overloadPauseMs(retryAfterMs, cap, ++state.overloadStreak)
   if (!(delay > 0)) return
   const until = now + delay
   if (until <= state.overloadUntil) return
