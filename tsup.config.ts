@@ -3,10 +3,10 @@ import { defineConfig } from 'tsup'
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
-    fetch: 'src/adapters/fetch.ts',
-    undici: 'src/adapters/undici.ts',
-    axios: 'src/adapters/axios.ts',
-    grpc: 'src/adapters/grpc.ts',
+    fetch: 'src/adapters/fetch/index.ts',
+    undici: 'src/adapters/undici/index.ts',
+    axios: 'src/adapters/axios/index.ts',
+    grpc: 'src/adapters/grpc/index.ts',
     dns: 'src/discovery/dns.ts',
   },
   format: ['esm', 'cjs'],

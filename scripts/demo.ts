@@ -14,7 +14,7 @@
 //
 // Run: npm run demo (a live view in a terminal; one line per second when stdout is not a TTY).
 // Exit code 0 when no call failed, 1 otherwise.
-import { createFetch } from '../src/adapters/fetch.ts'
+import { createFetch } from '../src/adapters/fetch/index.ts'
 import { Balancer } from '../src/index.ts'
 import { Backend } from './demo/backend.ts'
 import { Recorder } from './demo/recorder.ts'

@@ -1,19 +1,19 @@
 import { EventEmitter } from 'eventemitter3'
-import { type AttemptFn, CallRun, callSimple } from './call.ts'
-import { Core } from './core.ts'
+import type { ResolvedCall } from './call/call-options.ts'
+import { type AttemptFn, CallRun, callSimple } from './call/call-run.ts'
+import { Core } from './core/core.ts'
+import { CORE } from './core/port-access.ts'
+import { type BalancerSnapshot, takeSnapshot } from './core/snapshot.ts'
 import { FirstAnswer } from './discovery/first-answer.ts'
 import { DiscoverySubscription } from './discovery/subscription.ts'
-import { type Endpoint, type EndpointInfo, type EndpointInput, parseEndpoint } from './endpoint.ts'
-import { BalancerClosedError } from './errors.ts'
-import type { BalancerEvents } from './events.ts'
 import { isAbortSignal } from './internal/abort.ts'
-import { CORE } from './internal/core-of.ts'
 import { rangeError, typeError } from './internal/validate.ts'
-import type { BalancerOptions, CallOptions } from './options.ts'
-import { defaultCall, resolveCall, resolveOptions } from './resolve-options.ts'
-import type { ResolvedCall } from './resolved-options.ts'
-import type { ResourceHandle, ResourceSpec } from './resources.ts'
-import { type BalancerSnapshot, takeSnapshot } from './snapshot.ts'
+import { type Endpoint, type EndpointInfo, type EndpointInput, parseEndpoint } from './model/endpoint.ts'
+import { BalancerClosedError } from './model/errors.ts'
+import type { BalancerEvents } from './model/events.ts'
+import type { BalancerOptions, CallOptions } from './options/options.ts'
+import { defaultCall, resolveCall, resolveOptions } from './options/resolve-options.ts'
+import type { ResourceHandle, ResourceSpec } from './resources/resources.ts'
 
 const BRAND = Symbol.for('keel.balancer')
 
@@ -65,7 +65,7 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
 
   /**
    * Runs `fn` against a picked endpoint, retrying on another endpoint when the verdict and the
-   * call's options allow it. Settles like its last attempt (DESIGN §2.2): resolves with what it
+   * call's options allow it. Settles like its last attempt (docs/calls.md, "The result rule"): resolves with what it
    * returned, rejects with what it threw — wrapped in `RetriesExhaustedError` only when more than
    * one attempt was made.
    */
@@ -165,7 +165,7 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
     this.#subscription?.stop()
     this.#gate = undefined
     this.#first?.close()
-    for (const detector of core.detectors) await detector.close()
+    for (const observer of [...core.memberObservers]) await observer.close?.()
     if (core.pending > 0) {
       await new Promise<void>((resolve) => {
         core.onIdle = resolve
@@ -178,7 +178,7 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
     for (const state of [...core.set.all()]) {
       for (const attempt of state.liveAttempts()) core.cancelAttempt(attempt, reason)
     }
-    core.breakers?.close(core.set.all())
+    core.breakers?.shutdown(core.set.all())
     core.ejection.close()
     core.set.close()
     core.resources.close()
@@ -204,8 +204,8 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
     const core = this.#core
     core.phase = 'closed'
     this.#subscription?.stop()
-    for (const detector of core.detectors) void detector.close()
-    core.breakers?.close(core.set.all())
+    for (const observer of core.memberObservers) void observer.close?.()
+    core.breakers?.shutdown(core.set.all())
     core.ejection.close()
     core.set.close()
     core.timers.close()
@@ -230,6 +230,8 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
     this.#gate = first
     this.#subscription = new DiscoverySubscription(core, core.options.discovery!, {
       parse: (inputs) => this.#parseAll(inputs, 'discovery'),
+      apply: (infos) => core.set.apply(infos),
+      allowEmpty: core.options.allowEmpty,
       applied: () => {
         if (first.applied) return
         this.#gate = undefined

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { AttemptImpl } from '../src/attempt.ts'
+import type { AttemptImpl } from '../src/core/attempt.ts'
 import { AttemptTimeoutError, Balancer, BalancerClosedError } from '../src/index.ts'
 import { flush, ManualClock } from './helpers/clock.ts'
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { VERDICT_HINT } from '../src/classify.ts'
+import { VERDICT_HINT } from '../src/classify/classify.ts'
 import {
   AttemptTimeoutError,
   classifyError,

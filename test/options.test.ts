@@ -17,7 +17,7 @@ const timer: NumberSpec = { min: 0, minExclusive: true, max: MAX_TIMER }
 const percent: NumberSpec = { min: 0, max: 100 }
 const count = (min: number, max: number): NumberSpec => ({ integer: true, min, max })
 
-/** Every numeric option and its rule (DESIGN §3 defaults live in src/options.ts). */
+/** Every numeric option and its rule (each section's default lives beside its feature: docs/architecture.md). */
 const numbers: Record<string, NumberSpec> = {
   maxInFlightPerEndpoint: { integer: true, min: 1, allowInfinity: true },
   drainTimeout: { min: 0, max: MAX_TIMER },
@@ -214,7 +214,7 @@ describe('option validation (fuzzed)', () => {
     )
   })
 
-  it('states the message format of DESIGN §2.1', () => {
+  it('states the message format of docs/endpoints.md', () => {
     expect(() => new Balancer({ endpoints: [], retry: { retries: -1 } })).toThrow(
       'Expected `retry.retries` to be a non-negative integer ≤ 100, got -1',
     )

@@ -1,7 +1,7 @@
 // Behaviours an independent review found wrong, each pinned where it was broken.
 import { afterEach, describe, expect, it } from 'vitest'
+import { coreOf } from '../src/core/port-access.ts'
 import { Balancer, type DiscoveryUpdate, seededRandom, staticDiscovery } from '../src/index.ts'
-import { coreOf } from '../src/internal/core-of.ts'
 import { flush, ManualClock } from './helpers/clock.ts'
 import { trackTimers } from './helpers/live-timers.ts'
 import { capturingMicrotasks } from './helpers/microtasks.ts'

@@ -1,4 +1,4 @@
-import type { EndpointInput } from '../endpoint.ts'
+import type { EndpointInput } from '../model/endpoint.ts'
 
 /** One answer from a discovery source: the whole current endpoint set, or why it failed. */
 export type DiscoveryUpdate =
@@ -6,7 +6,7 @@ export type DiscoveryUpdate =
   | { readonly error: unknown; readonly endpoints?: undefined }
 
 /**
- * Where endpoints come from (DESIGN §1): a plain object is enough.
+ * Where endpoints come from (docs/discovery.md): a plain object is enough.
  *
  * - `watch(listener)` starts delivering answers and returns a function that stops them. Each
  *   answer is the whole current set (a snapshot, never a diff) or an error. The listener may be

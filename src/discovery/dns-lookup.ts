@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
-import type { EndpointObject, EndpointProtocol } from '../endpoint.ts'
-import { MAX_PRIORITY } from '../endpoint.ts'
-import { DiscoveryError } from '../errors.ts'
+import type { EndpointObject, EndpointProtocol } from '../model/endpoint.ts'
+import { MAX_PRIORITY } from '../model/endpoint.ts'
+import { DiscoveryError } from '../model/errors.ts'
 import type { PollAnswer } from './poller.ts'
 
 /**

@@ -1,7 +1,6 @@
 // Entry point `keel/dns`: endpoints from DNS A/AAAA or SRV records, following the TTL.
 import { Resolver } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import { type EndpointProtocol, parseEndpoint } from '../endpoint.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { type Random, systemRandom } from '../internal/random.ts'
 import {
@@ -15,6 +14,7 @@ import {
   rejectUnknownKeys,
   typeError,
 } from '../internal/validate.ts'
+import { type EndpointProtocol, parseEndpoint } from '../model/endpoint.ts'
 import type { Discovery } from './discovery.ts'
 import { type DnsResolver, dnsLookup } from './dns-lookup.ts'
 import { Poller } from './poller.ts'

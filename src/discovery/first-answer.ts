@@ -1,6 +1,6 @@
-import { BalancerClosedError, DeadlineExceededError, NoEndpointAvailableError } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import type { TimerEntry, TimerQueue } from '../internal/timer-queue.ts'
+import { BalancerClosedError, DeadlineExceededError, NoEndpointAvailableError } from '../model/errors.ts'
 
 interface Waiter {
   resolve(): void

@@ -1,7 +1,7 @@
-import type { EndpointInput } from '../endpoint.ts'
 import type { Clock, TimerHandle } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import { typeError } from '../internal/validate.ts'
+import type { EndpointInput } from '../model/endpoint.ts'
 import type { Discovery, DiscoveryUpdate } from './discovery.ts'
 
 /** One successful lookup: the endpoints, and how long the answer may be cached. */

@@ -1,5 +1,5 @@
-import { type EndpointInput, parseEndpoint } from '../endpoint.ts'
 import { rangeError, typeError } from '../internal/validate.ts'
+import { type EndpointInput, parseEndpoint } from '../model/endpoint.ts'
 import type { Discovery, DiscoveryUpdate } from './discovery.ts'
 
 /** A discovery source whose set you push yourself: tests, or a registry client you wire up. */

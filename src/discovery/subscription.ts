@@ -1,7 +1,7 @@
-import type { Core } from '../core.ts'
-import type { EndpointInfo, EndpointInput } from '../endpoint.ts'
-import { DiscoveryError } from '../errors.ts'
+import type { BalancerPort } from '../core/ports.ts'
 import { typeError } from '../internal/validate.ts'
+import type { EndpointInfo, EndpointInput } from '../model/endpoint.ts'
+import { DiscoveryError } from '../model/errors.ts'
 import type { Discovery, DiscoveryUpdate } from './discovery.ts'
 
 /**
@@ -15,10 +15,21 @@ export const REFRESH_INTERVAL_MS = 1_000
 export interface SubscriptionHooks {
   /** Parses and checks a snapshot (throws naming `discovery[i]`). */
   parse(inputs: readonly EndpointInput[]): EndpointInfo[]
+  /** Applies a snapshot to the endpoint set. */
+  apply(infos: readonly EndpointInfo[]): void
   /** A snapshot was applied. */
   applied(): void
+  /** An empty answer is applied (`allowEmpty`), not reported as an error. */
+  readonly allowEmpty: boolean
   /** An answer was an error, or unusable: the last set stays. */
   failed(error: unknown): void
+}
+
+/** What a discovery subscription needs from the balancer. */
+export interface DiscoveryHost extends Pick<BalancerPort, 'clock' | 'emit'> {
+  /** Set to the source's refresh: the endpoint set asks it when nothing is eligible. */
+  refresh: (() => void) | undefined
+  readonly phase: 'open' | 'closing' | 'closed'
 }
 
 /**
@@ -27,7 +38,7 @@ export interface SubscriptionHooks {
  * keeping the last set, and forwards the set's refresh requests to the source, throttled.
  */
 export class DiscoverySubscription {
-  readonly #core: Core
+  readonly #core: DiscoveryHost
   readonly #discovery: Discovery
   readonly #hooks: SubscriptionHooks
   #dispose: (() => void) | undefined
@@ -35,7 +46,7 @@ export class DiscoverySubscription {
   #lastRefresh = Number.NEGATIVE_INFINITY
   #refreshQueued = false
 
-  constructor(core: Core, discovery: Discovery, hooks: SubscriptionHooks) {
+  constructor(core: DiscoveryHost, discovery: Discovery, hooks: SubscriptionHooks) {
     this.#core = core
     this.#discovery = discovery
     this.#hooks = hooks
@@ -91,11 +102,11 @@ export class DiscoverySubscription {
       this.#fail(error)
       return
     }
-    if (infos.length === 0 && !core.options.allowEmpty) {
+    if (infos.length === 0 && !this.#hooks.allowEmpty) {
       this.#fail(new DiscoveryError('Discovery returned no endpoints; keeping the last set (allowEmpty is false)'))
       return
     }
-    core.set.apply(infos)
+    this.#hooks.apply(infos)
     this.#hooks.applied()
   }
 

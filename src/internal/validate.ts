@@ -161,3 +161,15 @@ export function checkOneOf<T extends string>(option: string, value: unknown, all
   if (typeof value !== 'string') throw typeError(option, `one of ${list}`, value)
   throw rangeError(option, `one of ${list}`, value)
 }
+
+export const PERCENT = { min: 0, max: 100 } as const
+/** Longest timer Node can hold (≈24.8 days); longer delays would fire at once. */
+export const MAX_TIMER = 2 ** 31 - 1
+export const TIMER = { min: 0, minExclusive: true, max: MAX_TIMER } as const
+
+/** An option section: an object with known keys, or undefined when absent. */
+export function section(name: string, value: unknown, keys: readonly string[]): Record<string, unknown> | undefined {
+  const object = checkObject(name, value)
+  if (object !== undefined) rejectUnknownKeys(name, object, keys)
+  return object
+}

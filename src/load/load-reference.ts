@@ -1,4 +1,4 @@
-import type { EndpointState } from '../endpoint-state.ts'
+import type { EndpointState } from '../core/ports.ts'
 
 /**
  * The floor of a failure's penalty (`PeakEwma.penalize`): the fastest last-known latency among

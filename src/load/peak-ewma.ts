@@ -109,7 +109,7 @@ export class PeakEwma {
   }
 
   /**
-   * Records a `caller-error` (DESIGN §2.2: it may raise the estimate, never lower it). The answer
+   * Records a `caller-error` (docs/pickers/p2c-ewma.md: it may raise the estimate, never lower it). The answer
    * says nothing about how fast the endpoint serves real work, so the estimate is held where the
    * last real sample left it (its decay restarts from now) and only a slower answer raises it;
    * the time it did not spend counts as busy. A stale replica answering instant 404s thus keeps

@@ -1,4 +1,4 @@
-import type { PickerEndpoint } from './picker.ts'
+import type { PickerEndpoint } from '../model/picker.ts'
 
 /**
  * Walker's alias method in Vose's numerically stable form ("A Linear Algorithm For Generating

@@ -1,5 +1,5 @@
 import type { Random } from '../internal/random.ts'
-import type { PickContext, PickerEndpoint } from './picker.ts'
+import type { PickContext, PickerEndpoint } from '../model/picker.ts'
 
 /**
  * An index drawn uniformly among the `n` − 1 indices other than `i` (n ≥ 2): the second of two

@@ -1,5 +1,5 @@
 import { requireNumber } from '../internal/validate.ts'
-import type { PickContext, Picker, PickerEndpoint } from './picker.ts'
+import type { PickContext, Picker, PickerEndpoint } from '../model/picker.ts'
 
 /** Marks an empty slot while a table is being filled. */
 export const EMPTY = 0xffffffff

@@ -1,8 +1,8 @@
 import type { Random } from '../internal/random.ts'
 import { checkNumber, checkObject, rejectUnknownKeys } from '../internal/validate.ts'
+import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from '../model/picker.ts'
 import { AliasTable } from './alias-table.ts'
 import { bestUsable, otherIndex } from './candidates.ts'
-import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
 import { allWeightsEqual } from './weights.ts'
 
 /** Options of `leastRequest()`. */

@@ -1,6 +1,6 @@
 import { checkObject, rangeError, rejectUnknownKeys, requireNumber } from '../internal/validate.ts'
+import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from '../model/picker.ts'
 import { checkBalanceFactor, EMPTY, EMPTY_PICKER, HashPicker, sortedById } from './hash-picker.ts'
-import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
 import { type HashOut, xxHash64 } from './xxhash64.ts'
 
 /** The Maglev paper's and Envoy's default table size (a prime). */

@@ -1,6 +1,6 @@
 import type { Random } from '../internal/random.ts'
+import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from '../model/picker.ts'
 import { bestUsable, otherIndex } from './candidates.ts'
-import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
 
 /**
  * Power of two choices on PeakEWMA (Finagle `p2cPeakEwma`, Linkerd, tower `p2c` + `PeakEwma`):

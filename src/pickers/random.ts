@@ -1,6 +1,6 @@
 import type { Random } from '../internal/random.ts'
+import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from '../model/picker.ts'
 import { AliasTable } from './alias-table.ts'
-import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
 import { allWeightsEqual } from './weights.ts'
 
 /*

@@ -1,14 +1,14 @@
 import { rangeError } from '../internal/validate.ts'
+import type { PickerFactory } from '../model/picker.ts'
 import { leastRequest } from './least-request.ts'
 import { maglev } from './maglev.ts'
 import { p2cEwma } from './p2c-ewma.ts'
-import type { PickerFactory } from './picker.ts'
 import { randomPicker } from './random.ts'
 import { ringHash } from './ring-hash.ts'
 import { roundRobin } from './round-robin.ts'
 import { weightedRoundRobin } from './weighted-round-robin.ts'
 
-/** The built-in pickers, by name (DESIGN §3). */
+/** The built-in pickers, by name (docs/pickers/README.md). */
 export type PickerName =
   | 'round-robin'
   | 'weighted-round-robin'

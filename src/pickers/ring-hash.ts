@@ -1,7 +1,7 @@
 import { encodeUtf8 } from '../internal/utf8.ts'
 import { checkObject, rangeError, rejectUnknownKeys, requireNumber } from '../internal/validate.ts'
+import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from '../model/picker.ts'
 import { checkBalanceFactor, EMPTY, EMPTY_PICKER, HashPicker, sortedById } from './hash-picker.ts'
-import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
 import { type HashOut, xxHash64 } from './xxhash64.ts'
 
 /** Envoy's and gRPC A42's ring size limit: 8M entries. */

@@ -1,4 +1,4 @@
-import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './picker.ts'
+import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from '../model/picker.ts'
 import { SmoothWeightedPicker } from './smooth-weighted.ts'
 import { tableCycle, WeightedTablePicker } from './weighted-table.ts'
 import { allWeightsEqual } from './weights.ts'

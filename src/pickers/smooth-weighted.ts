@@ -1,4 +1,4 @@
-import type { PickContext, Picker, PickerEndpoint } from './picker.ts'
+import type { PickContext, Picker, PickerEndpoint } from '../model/picker.ts'
 
 /** Virtual time past which every deadline is shifted back (keeps turn counts exact in doubles). */
 const RENORMALISE_AT = 2 ** 20

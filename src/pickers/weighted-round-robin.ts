@@ -1,4 +1,4 @@
-import type { PickerFactory } from './picker.ts'
+import type { PickerFactory } from '../model/picker.ts'
 import { buildRotation } from './round-robin.ts'
 
 /**

@@ -1,4 +1,4 @@
-import type { PickContext, Picker, PickerEndpoint } from './picker.ts'
+import type { PickContext, Picker, PickerEndpoint } from '../model/picker.ts'
 import { SmoothWeightedPicker } from './smooth-weighted.ts'
 
 /** Longest cycle (Σ weights) worth tabulating: 64 KiB of slots. */

@@ -1,4 +1,4 @@
-import type { PickerEndpoint } from './picker.ts'
+import type { PickerEndpoint } from '../model/picker.ts'
 
 /**
  * Whether every endpoint has the same effective weight. Pickers take their unweighted fast path

@@ -11,16 +11,16 @@ import {
 } from '@grpc/grpc-js'
 import { loadSync } from '@grpc/proto-loader'
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest'
+import { channelOptions, checkEndpoint, grpcTarget } from '../../src/adapters/grpc/channel.ts'
+import { provenUnsent, surfaceError } from '../../src/adapters/grpc/errors.ts'
 import {
   createGrpcClient,
   decodeHealthCheckResponse,
   encodeHealthCheckRequest,
   type GrpcClient,
   unary,
-} from '../../src/adapters/grpc.ts'
-import { channelOptions, checkEndpoint, grpcTarget } from '../../src/adapters/grpc-channel.ts'
-import { provenUnsent, surfaceError } from '../../src/adapters/grpc-errors.ts'
-import { readService } from '../../src/adapters/grpc-methods.ts'
+} from '../../src/adapters/grpc/index.ts'
+import { readService } from '../../src/adapters/grpc/methods.ts'
 import {
   Balancer,
   DeadlineExceededError,

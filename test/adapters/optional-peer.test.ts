@@ -33,16 +33,16 @@ describe('undici is an optional peer dependency', () => {
   })
 
   it('importing keel/fetch never loads undici', () => {
-    expect(undiciFilesLoadedBy('src/adapters/fetch.ts')).toEqual([])
+    expect(undiciFilesLoadedBy('src/adapters/fetch/index.ts')).toEqual([])
   })
 
   it('importing keel/undici loads it', () => {
-    expect(undiciFilesLoadedBy('src/adapters/undici.ts').length).toBeGreaterThan(0)
+    expect(undiciFilesLoadedBy('src/adapters/undici/index.ts').length).toBeGreaterThan(0)
   })
 })
 
 describe('axios is an optional peer dependency', () => {
-  it.each(['src/index.ts', 'src/adapters/fetch.ts', 'src/adapters/undici.ts'])(
+  it.each(['src/index.ts', 'src/adapters/fetch/index.ts', 'src/adapters/undici/index.ts'])(
     'importing %s never loads axios',
     (entry) => {
       expect(filesLoadedBy(entry, 'axios')).toEqual([])
@@ -50,6 +50,6 @@ describe('axios is an optional peer dependency', () => {
   )
 
   it('importing keel/axios loads it', () => {
-    expect(filesLoadedBy('src/adapters/axios.ts', 'axios').length).toBeGreaterThan(0)
+    expect(filesLoadedBy('src/adapters/axios/index.ts', 'axios').length).toBeGreaterThan(0)
   })
 })

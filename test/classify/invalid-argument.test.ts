@@ -1,6 +1,6 @@
 import { errors } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { classifyError } from '../../src/classify.ts'
+import { classifyError } from '../../src/classify/classify.ts'
 
 const wallNow = () => 0
 

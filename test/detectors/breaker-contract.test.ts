@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events'
 import { createRequire } from 'node:module'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { EndpointState } from '../../src/endpoint-state.ts'
+import type { EndpointState } from '../../src/core/endpoint-state.ts'
+import { coreOf } from '../../src/core/port-access.ts'
 import { Balancer } from '../../src/index.ts'
-import { coreOf } from '../../src/internal/core-of.ts'
 import { ManualClock } from '../helpers/clock.ts'
 
 const require = createRequire(import.meta.url)

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { coreOf } from '../../src/core/port-access.ts'
 import { Balancer, type BalancerOptions, seededRandom } from '../../src/index.ts'
-import { coreOf } from '../../src/internal/core-of.ts'
 import { flush, ManualClock } from '../helpers/clock.ts'
 
 const balancers: Balancer<unknown>[] = []

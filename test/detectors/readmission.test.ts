@@ -2,7 +2,7 @@
 // probation, on a backoff from ~1 s (Linkerd's failure accrual); the full ejection only for
 // endpoints that keep failing their probes. Injected clock and random; no sockets.
 import { afterEach, describe, expect, it } from 'vitest'
-import { probeDelay } from '../../src/detectors/readmission.ts'
+import { probeDelay } from '../../src/ejection/readmission.ts'
 import { Balancer, type BalancerOptions, type EjectedEvent, type PickerFactory, seededRandom } from '../../src/index.ts'
 import { ManualClock } from '../helpers/clock.ts'
 

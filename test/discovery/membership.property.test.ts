@@ -1,8 +1,8 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import type { EndpointState } from '../../src/endpoint-state.ts'
+import type { EndpointState } from '../../src/core/endpoint-state.ts'
+import { coreOf } from '../../src/core/port-access.ts'
 import { Balancer, type Endpoint, seededRandom, staticDiscovery } from '../../src/index.ts'
-import { coreOf } from '../../src/internal/core-of.ts'
 import { ManualClock } from '../helpers/clock.ts'
 
 const IDS = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80', 'http://10.0.0.4:80']

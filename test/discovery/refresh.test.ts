@@ -115,7 +115,7 @@ describe('refresh requests to discovery', () => {
     await balancer.call(fail).catch(() => {})
     await clock.advance(0)
     expect(String(errors[0])).toMatch(/refresh broke/)
-    // Panic mode keeps the only endpoint in use (DESIGN §3): calls still go out.
+    // Panic mode keeps the only endpoint in use (docs/priorities.md): calls still go out.
     await expect(balancer.call(() => 'x')).resolves.toBe('x')
     await balancer.close()
   })

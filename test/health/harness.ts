@@ -1,6 +1,6 @@
-import type { EndpointHealth } from '../../src/health/endpoint-health.ts'
+import { coreOf } from '../../src/core/port-access.ts'
+import type { EndpointHealth } from '../../src/ejection/health/endpoint-health.ts'
 import { Balancer, type HealthCheckOptions, seededRandom } from '../../src/index.ts'
-import { coreOf } from '../../src/internal/core-of.ts'
 import { ManualClock } from '../helpers/clock.ts'
 
 /**

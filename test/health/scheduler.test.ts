@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { setHealthCheckImplementation } from '../../src/health/checker.ts'
+import { coreOf } from '../../src/core/port-access.ts'
 import { Balancer, BalancerClosedError, seededRandom } from '../../src/index.ts'
-import { coreOf } from '../../src/internal/core-of.ts'
 import { ManualClock } from '../helpers/clock.ts'
 import { A, B, C, D, harness } from './harness.ts'
 
@@ -183,7 +182,7 @@ describe('check implementations by type', () => {
     expect([...core.set.members.values()].every((s) => s.eligible)).toBe(true)
     const seen: string[] = []
     expect(
-      setHealthCheckImplementation(core, 'grpc', async (endpoint) => {
+      core.installHealthCheck('grpc', async (endpoint) => {
         seen.push(endpoint.id)
         return endpoint.host !== '10.0.0.2'
       }),
@@ -196,6 +195,6 @@ describe('check implementations by type', () => {
   it('reports that nothing was installed when health checks are off', () => {
     const balancer = new Balancer({ endpoints: ['10.0.0.1:50051'] })
     close = () => balancer.close()
-    expect(setHealthCheckImplementation(coreOf(balancer), 'grpc', async () => true)).toBe(false)
+    expect(coreOf(balancer).installHealthCheck('grpc', async () => true)).toBe(false)
   })
 })

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { HealthCheckTimeoutError } from '../../src/health/health-check.ts'
+import { HealthCheckTimeoutError } from '../../src/ejection/health/health-check.ts'
 import { A, B, C, harness } from './harness.ts'
 
 let close: (() => Promise<void>) | undefined

@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
 const index = fileURLToPath(new URL('../../src/index.ts', import.meta.url))
-const fetchEntry = fileURLToPath(new URL('../../src/adapters/fetch.ts', import.meta.url))
+const fetchEntry = fileURLToPath(new URL('../../src/adapters/fetch/index.ts', import.meta.url))
 
 const hooks = `
 export async function resolve(specifier, context, next) {

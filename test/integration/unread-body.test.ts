@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
 const index = fileURLToPath(new URL('../../src/index.ts', import.meta.url))
-const fetchEntry = fileURLToPath(new URL('../../src/adapters/fetch.ts', import.meta.url))
+const fetchEntry = fileURLToPath(new URL('../../src/adapters/fetch/index.ts', import.meta.url))
 
 const program = `
 import { createServer } from 'node:http'

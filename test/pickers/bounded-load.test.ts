@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { coreOf } from '../../src/core/port-access.ts'
 import { Balancer, maglev, type PickerFactory, ringHash, seededRandom } from '../../src/index.ts'
-import { coreOf } from '../../src/internal/core-of.ts'
 import { hashKey } from '../../src/pickers/hash.ts'
 import { flush } from '../helpers/clock.ts'
 import { build, type FakeEndpoint, fakeEndpoints, preference, testContext, zipf } from './hashing-helpers.ts'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { coreOf } from '../../src/core/port-access.ts'
 import { Balancer, seededRandom } from '../../src/index.ts'
-import { coreOf } from '../../src/internal/core-of.ts'
 import { ManualClock } from '../helpers/clock.ts'
 
 describe('cold start of latency estimates', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { coreOf } from '../../src/core/port-access.ts'
 import { Balancer } from '../../src/index.ts'
-import { coreOf } from '../../src/internal/core-of.ts'
 import { Simulation } from './simulation.ts'
 
 // Four endpoints answering in 5 ms on a manual clock; every count is exact under its seed.

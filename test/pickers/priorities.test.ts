@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { Balancer, type BalancerOptions, type PanicEvent, seededRandom } from '../../src/index.ts'
-import { levelHealth, priorityLoads, totalPanicLoads } from '../../src/pickers/levels.ts'
+import { levelHealth, priorityLoads, totalPanicLoads } from '../../src/priorities/levels.ts'
 import { ManualClock } from '../helpers/clock.ts'
 
 const refused = () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'connect' })

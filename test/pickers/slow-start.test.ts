@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { coreOf } from '../../src/core/port-access.ts'
 import {
   Balancer,
   type BalancerOptions,
@@ -7,8 +8,7 @@ import {
   roundRobin,
   seededRandom,
 } from '../../src/index.ts'
-import { coreOf } from '../../src/internal/core-of.ts'
-import { rampStep } from '../../src/pickers/slow-start.ts'
+import { rampStep } from '../../src/warmup/slow-start.ts'
 import { ManualClock } from '../helpers/clock.ts'
 
 const URLS = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80', 'http://10.0.0.4:80']

@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream'
 import type { AxiosAdapter, InternalAxiosRequestConfig } from 'axios'
 import type { Balancer } from '../../balancer.ts'
-import type { OutcomeClassifier } from '../../classify.ts'
-import type { EndpointInfo } from '../../endpoint.ts'
-import type { CallOptions } from '../../options.ts'
+import type { AdapterPort, OutcomeClassify } from '../../core/ports.ts'
+import type { EndpointInfo } from '../../model/endpoint.ts'
+import type { CallOptions } from '../../options/options.ts'
 import type { OnceBody } from '../http/once-body.ts'
 import type { RetryPolicies } from '../http/retry-policy.ts'
 import { hostHeader, httpUrl } from '../http/target.ts'
@@ -12,7 +12,8 @@ import type { EndpointAgents } from './endpoint-agents.ts'
 /** What a balanced axios request needs from its `axiosAdapter`. */
 export interface AxiosHost {
   readonly balancer: Balancer<unknown>
-  readonly classifier: OutcomeClassifier
+  readonly port: AdapterPort
+  readonly classifier: OutcomeClassify
   readonly policies: RetryPolicies
   /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`. */
   readonly callOptions: readonly CallOptions[]

@@ -1,9 +1,9 @@
 import { PassThrough, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios'
-import type { Attempt, AttemptImpl } from '../../attempt.ts'
-import type { Endpoint } from '../../endpoint.ts'
-import type { CallOptions } from '../../options.ts'
+import type { Attempt } from '../../model/attempt.ts'
+import type { Endpoint } from '../../model/endpoint.ts'
+import type { CallOptions } from '../../options/options.ts'
 import { isOnceBody } from '../http/body-kind.ts'
 import { AttemptLost, HandedOver } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
@@ -143,7 +143,7 @@ export class AxiosRun {
     const handed = new AxiosHandedOver(response, config.url!)
     const data = response.data
     if (!isReadable(data)) return handed
-    if ((attempt as AttemptImpl).cancelled || this.#delivered) {
+    if (this.host.port.control(attempt)?.cancelled === true || this.#delivered) {
       discard(data)
       throw new AttemptLost()
     }
@@ -175,7 +175,7 @@ export class AxiosRun {
     return error
   }
 
-  /** Hands a response stream over now; its attempt ends with the stream (DESIGN §2.3). */
+  /** Hands a response stream over now; its attempt ends with the stream (docs/axios.md). */
   async #deliver(handed: AxiosHandedOver, data: Readable, failure: boolean): Promise<AxiosHandedOver> {
     this.#delivered = true
     // keel consults its retry rules only after failures: a success needs no mark.

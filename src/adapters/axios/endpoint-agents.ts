@@ -1,10 +1,9 @@
 import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'node:https'
 import type { Balancer } from '../../balancer.ts'
-import type { Core } from '../../core.ts'
-import type { EndpointInfo } from '../../endpoint.ts'
-import type { ResourceHandle } from '../../resources.ts'
-import { uniqueResourceName } from '../http/resource-name.ts'
+import type { AdapterPort } from '../../core/ports.ts'
+import type { EndpointInfo } from '../../model/endpoint.ts'
+import type { ResourceHandle } from '../../resources/resources.ts'
 import { httpOrigin } from '../http/target.ts'
 
 /** Options of the per-endpoint agents: node:https `AgentOptions` (TLS options included). */
@@ -24,9 +23,9 @@ const GLOBAL_AGENT_DEFAULTS: HttpsAgentOptions = { keepAlive: true, scheduling: 
 export class EndpointAgents {
   readonly #handle: ResourceHandle<HttpAgent>
 
-  constructor(balancer: Balancer<unknown>, core: Core, options: AxiosAgentOptions | undefined) {
+  constructor(balancer: Balancer<unknown>, port: AdapterPort, options: AxiosAgentOptions | undefined) {
     const merged = { ...GLOBAL_AGENT_DEFAULTS, ...options }
-    this.#handle = balancer.resource(uniqueResourceName(core, 'axios.agent'), {
+    this.#handle = balancer.resource(port.uniqueResourceName('axios.agent'), {
       create: (endpoint) => createAgent(endpoint, merged),
       close: closeAgent,
     })

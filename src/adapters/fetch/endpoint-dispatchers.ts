@@ -1,12 +1,11 @@
 import type { ConnectionOptions } from 'node:tls'
 import type { Balancer } from '../../balancer.ts'
-import type { Core } from '../../core.ts'
-import type { EndpointInfo } from '../../endpoint.ts'
-import type { ResourceHandle } from '../../resources.ts'
+import type { AdapterPort } from '../../core/ports.ts'
+import type { EndpointInfo } from '../../model/endpoint.ts'
+import type { ResourceHandle } from '../../resources/resources.ts'
 import { withDefaultHeader } from '../http/headers.ts'
-import { uniqueResourceName } from '../http/resource-name.ts'
+import { loadPeer } from '../http/optional-peer.ts'
 import { hostHeader, httpOrigin } from '../http/target.ts'
-import { loadPeer } from '../optional-peer.ts'
 
 /** TLS and socket options for the per-endpoint connection pools (undici `connect` options). */
 export type FetchConnectOptions = ConnectionOptions & {
@@ -30,14 +29,14 @@ type Dispatch = (opts: { headers?: unknown }, handler: unknown) => boolean
  */
 export class EndpointDispatchers {
   readonly #balancer: Balancer<unknown>
-  readonly #core: Core
+  readonly #port: AdapterPort
   readonly #connect: FetchConnectOptions | undefined
   #handle: ResourceHandle<unknown> | undefined
   #loading: Promise<void> | undefined
 
-  constructor(balancer: Balancer<unknown>, core: Core, connect: FetchConnectOptions | undefined) {
+  constructor(balancer: Balancer<unknown>, port: AdapterPort, connect: FetchConnectOptions | undefined) {
     this.#balancer = balancer
-    this.#core = core
+    this.#port = port
     this.#connect = connect
   }
 
@@ -68,7 +67,7 @@ export class EndpointDispatchers {
 
   #register(undici: Undici): ResourceHandle<unknown> {
     const connect = this.#connect
-    return this.#balancer.resource(uniqueResourceName(this.#core, 'fetch.pool'), {
+    return this.#balancer.resource(this.#port.uniqueResourceName('fetch.pool'), {
       create: (endpoint) => {
         const servername = endpoint.servername
         const options = servername === undefined ? connect : { ...connect, servername }

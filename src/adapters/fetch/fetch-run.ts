@@ -1,8 +1,8 @@
-import type { Attempt, AttemptImpl } from '../../attempt.ts'
 import type { Balancer } from '../../balancer.ts'
-import type { OutcomeClassifier } from '../../classify.ts'
-import type { Endpoint } from '../../endpoint.ts'
-import type { CallOptions } from '../../options.ts'
+import type { AdapterPort, OutcomeClassify } from '../../core/ports.ts'
+import type { Attempt } from '../../model/attempt.ts'
+import type { Endpoint } from '../../model/endpoint.ts'
+import type { CallOptions } from '../../options/options.ts'
 import { isOnceBody } from '../http/body-kind.ts'
 import { AttemptLost, HandedOver } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
@@ -21,7 +21,8 @@ export type FetchFunction = (input: string, init?: RequestInit) => Promise<Respo
 /** What a balanced fetch call needs from its `createFetch`. */
 export interface FetchHost {
   readonly balancer: Balancer<unknown>
-  readonly classifier: OutcomeClassifier
+  readonly port: AdapterPort
+  readonly classifier: OutcomeClassify
   readonly policies: RetryPolicies
   /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`. */
   readonly callOptions: readonly CallOptions[]
@@ -126,9 +127,9 @@ export class FetchRun {
     init.dispatcher = dispatcher
     // keel's cancellations (deadline, attempt timeout, drain, close) reach the exchange through
     // the dispatcher; the caller's own signal goes to fetch as given.
-    const impl = attempt as AttemptImpl
-    if (impl.cancelled) throw impl.cancelReason
-    impl.onCancel = (reason) => dispatcher.attemptCancelled(reason)
+    const control = host.port.control(attempt)!
+    if (control.cancelled) throw control.cancelReason
+    control.onCancel = (reason) => dispatcher.attemptCancelled(reason)
     let res: Response
     try {
       res = await host.fetch()(httpUrl(endpoint, this.path), init as RequestInit)
@@ -137,7 +138,7 @@ export class FetchRun {
       throw error
     }
     this.body?.sent()
-    if (impl.cancelled) return res
+    if (control.cancelled) return res
     if (this.#delivered) {
       // Another attempt of this call (a hedge) already answered the caller: this one lost.
       void res.body?.cancel().catch(() => {})

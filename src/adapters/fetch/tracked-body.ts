@@ -26,8 +26,7 @@ export interface TrackedBody {
 }
 
 /**
- * Wraps a response so keel sees its body end: the attempt stays in flight until then (DESIGN
- * §2.3), as a streaming download keeps its connection busy.
+ * Wraps a response so keel sees its body end: the attempt stays in flight until then (docs/fetch.md), as a streaming download keeps its connection busy.
  */
 export function trackBody(res: Response, body: ReadableStream<Uint8Array>): TrackedBody {
   const reader = body.getReader()

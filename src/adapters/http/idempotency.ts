@@ -4,7 +4,7 @@ import { type HeaderBag, headerValue } from './headers.ts'
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 /**
- * Whether an HTTP request may run more than once (DESIGN §2.3): the caller's explicit answer
+ * Whether an HTTP request may run more than once (docs/retries.md): the caller's explicit answer
  * first, then the method, then an `Idempotency-Key` header (IETF draft
  * httpapi-idempotency-key-header: the server deduplicates by it, so a POST may be replayed).
  */

@@ -16,7 +16,7 @@ function toBytes(chunk: unknown): Uint8Array {
 }
 
 /**
- * A request body that can be read once (DESIGN §2.3: sent once, retried only after `not-sent`).
+ * A request body that can be read once (docs/retries.md: sent once, retried only after `not-sent`).
  * Each attempt gets a fresh stream that replays what earlier attempts read from the source, then
  * reads on. `spent` tells when that is no longer possible.
  *

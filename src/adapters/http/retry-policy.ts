@@ -1,6 +1,6 @@
-import type { ClassifyResult } from '../../classify.ts'
-import type { Core } from '../../core.ts'
-import type { CallOptions, CallRetryOptions, RetryDecision } from '../../options.ts'
+import type { ClassifyResult } from '../../classify/classify.ts'
+import type { ResolvedRetry } from '../../core/ports.ts'
+import type { CallOptions, CallRetryOptions, RetryDecision } from '../../options/options.ts'
 
 /**
  * Outcomes that must never be retried: a response already handed to the caller (its headers or
@@ -24,7 +24,7 @@ function isFinal(decision: RetryDecision): boolean {
 export interface RetryPolicies {
   /** Replayable body: keel's rules, never after a handed-over response. */
   readonly replayable: CallRetryOptions | undefined
-  /** Body that can be read once (a stream): retried only after `not-sent` (DESIGN §2.3). */
+  /** Body that can be read once (a stream): retried only after `not-sent` (docs/retries.md). */
   readonly once: CallRetryOptions | undefined
   /** Retries keel may make after a first attempt (0 when retries are off). */
   readonly retries: number
@@ -35,8 +35,7 @@ export interface RetryPolicies {
  * validated once per identity). The balancer's own `shouldRetry` still runs, after the
  * adapter's vetoes. Undefined settings leave the balancer's as they are (retries off stays off).
  */
-export function retryPolicies(core: Core): RetryPolicies {
-  const base = core.options.retry
+export function retryPolicies(base: ResolvedRetry | false): RetryPolicies {
   if (base === false) return { replayable: undefined, once: undefined, retries: 0 }
   const user = base.shouldRetry
   return {
@@ -68,7 +67,7 @@ export function callOptionsTable(policies: RetryPolicies): readonly CallOptions[
 }
 
 /**
- * Whether keel could retry after a response classified `result` (DESIGN §2.2 verdict rules): an
+ * Whether keel could retry after a response classified `result` (docs/retries.md verdict rules): an
  * adapter holds such a response back from the caller until keel has decided, and hands any other
  * response over at once.
  */

@@ -1,4 +1,4 @@
-import type { EndpointInfo } from '../../endpoint.ts'
+import type { EndpointInfo } from '../../model/endpoint.ts'
 
 /**
  * The `http(s)://authority` to dial for an endpoint. A bare `host:port` endpoint (`tcp:`) is
@@ -18,8 +18,8 @@ export function httpUrl(endpoint: EndpointInfo, path: string): string {
 }
 
 /**
- * The `Host` header for an endpoint dialled by address with a logical `servername` (DESIGN
- * §2.3): the name, plus the port when it is not the scheme's default (RFC 9110 §7.2). Undefined
+ * The `Host` header for an endpoint dialled by address with a logical `servername` (docs/endpoints.md,
+ * `servername`): the name, plus the port when it is not the scheme's default (RFC 9110 §7.2). Undefined
  * without a servername: then the dialled authority is the Host, as undici sends by default.
  */
 export function hostHeader(endpoint: EndpointInfo): string | undefined {

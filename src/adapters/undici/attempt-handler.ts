@@ -1,10 +1,44 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
-import type { Attempt, AttemptImpl } from '../../attempt.ts'
-import type { Endpoint } from '../../endpoint.ts'
+import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
+import type { Attempt } from '../../model/attempt.ts'
+import type { Endpoint } from '../../model/endpoint.ts'
+import type { ResourceHandle } from '../../resources/resources.ts'
 import { markFinal } from '../http/retry-policy.ts'
-import type { DispatchRun } from './dispatch-run.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
+import type { AbortedAttempt } from './run-controller.ts'
+
+/** What an attempt's handler asks of its call (`HandlerRun`): one call, many attempts. */
+export interface HandlerRun {
+  readonly host: { readonly pools: ResourceHandle<Dispatcher>; readonly port: AdapterPort }
+  readonly aborted: boolean
+  readonly done: boolean
+  readonly touched: boolean
+  /** The attempt whose response the caller's handler receives, and the latest one started. */
+  readonly committed: AttemptHandler | undefined
+  current: AttemptHandler | undefined
+  abortError(): AbortedAttempt
+  lostError(): AbortedAttempt
+  attemptOptions(endpoint: Endpoint<unknown>): Dispatcher.DispatchOptions
+  shouldHold(response: DispatchedResponse, attemptNumber: number): boolean
+  claim(attempt: AttemptHandler): boolean
+  handOver(attempt: AttemptHandler, response: DispatchedResponse): void
+  forwardData(attempt: AttemptHandler, chunk: Buffer): void
+  informational(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage: string | undefined,
+  ): void
+  upgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: import('node:stream').Duplex,
+  ): void
+  committedEnded(attempt: AttemptHandler, response: DispatchedResponse): void
+  committedFailed(attempt: AttemptHandler, error: unknown): void
+}
 
 /** What an attempt that upgraded the connection (101, CONNECT) returns: a success. */
 export interface Upgraded {
@@ -14,15 +48,17 @@ export interface Upgraded {
 /**
  * One attempt of a `BalancerDispatcher` call: the handler of one dispatch to the picked
  * endpoint's Pool. Its promise settles when the response body ends, errors or is aborted, so the
- * endpoint counts the request in flight for as long as the download runs (DESIGN §2.3). A
+ * endpoint counts the request in flight for as long as the download runs (docs/undici.md). A
  * response keel may retry is held back (headers and up to 64 KiB of body) until keel decides;
  * any other response is handed to the caller's handler as it arrives, and keel never retries
  * after that.
  */
 export class AttemptHandler implements Dispatcher.DispatchHandler {
-  readonly run: DispatchRun
+  readonly run: HandlerRun
   readonly endpoint: Endpoint<unknown>
   readonly attempt: Attempt
+  /** keel's handle on the attempt: its cancellation reaches the dispatch through `onCancel`. */
+  readonly control: AttemptControl
   controller: Dispatcher.DispatchController | undefined = undefined
   response: DispatchedResponse | undefined = undefined
   holding = false
@@ -32,10 +68,11 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   #resolve!: (value: DispatchedResponse | Upgraded) => void
   #reject!: (error: unknown) => void
 
-  constructor(run: DispatchRun, endpoint: Endpoint<unknown>, attempt: Attempt) {
+  constructor(run: HandlerRun, endpoint: Endpoint<unknown>, attempt: Attempt) {
     this.run = run
     this.endpoint = endpoint
     this.attempt = attempt
+    this.control = run.host.port.control(attempt)!
   }
 
   start(): Promise<DispatchedResponse | Upgraded> {
@@ -48,9 +85,9 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
       this.#reject = reject
       // keel tells this handler when it cancels the attempt (deadline, attempt timeout, drain,
       // close) through the attempt's `onCancel`: cheaper than reading \`attempt.signal\`.
-      const impl = this.attempt as AttemptImpl
-      if (impl.cancelled) return this.fail(impl.cancelReason)
-      impl.onCancel = (reason) => this.attemptCancelled(reason)
+      const control = this.control
+      if (control.cancelled) return this.fail(control.cancelReason)
+      control.onCancel = (reason) => this.attemptCancelled(reason)
       let pool: Dispatcher
       let options: Dispatcher.DispatchOptions
       try {
@@ -163,14 +200,14 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   succeed(value: DispatchedResponse | Upgraded): void {
     if (this.settled) return
     this.settled = true
-    ;(this.attempt as AttemptImpl).onCancel = undefined
+    this.control.onCancel = undefined
     this.#resolve(value)
   }
 
   fail(error: unknown): void {
     if (this.settled) return
     this.settled = true
-    ;(this.attempt as AttemptImpl).onCancel = undefined
+    this.control.onCancel = undefined
     this.#reject(error)
   }
 }

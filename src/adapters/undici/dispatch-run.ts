@@ -1,26 +1,27 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Dispatcher } from 'undici'
-import type { Attempt } from '../../attempt.ts'
 import type { Balancer } from '../../balancer.ts'
-import type { OutcomeClassifier } from '../../classify.ts'
-import type { Endpoint } from '../../endpoint.ts'
-import type { CallOptions } from '../../options.ts'
-import type { ResourceHandle } from '../../resources.ts'
+import type { AdapterPort, OutcomeClassify } from '../../core/ports.ts'
+import type { Attempt } from '../../model/attempt.ts'
+import type { Endpoint } from '../../model/endpoint.ts'
+import type { CallOptions } from '../../options/options.ts'
+import type { ResourceHandle } from '../../resources/resources.ts'
 import { isOnceBody } from '../http/body-kind.ts'
 import { withDefaultHeader } from '../http/headers.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { hostHeader, httpOrigin } from '../http/target.ts'
-import { AttemptHandler, type Upgraded } from './attempt-handler.ts'
+import { AttemptHandler, type HandlerRun, type Upgraded } from './attempt-handler.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
 import { AbortedAttempt, type RawHeaders, RunController, type RunState } from './run-controller.ts'
 
 /** What a dispatch needs from its `BalancerDispatcher`. */
 export interface DispatchHost {
   readonly balancer: Balancer<unknown>
-  readonly classifier: OutcomeClassifier
+  readonly port: AdapterPort
+  readonly classifier: OutcomeClassify
   readonly pools: ResourceHandle<Dispatcher>
   readonly policies: RetryPolicies
   /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`, built once per dispatcher. */
@@ -49,7 +50,7 @@ function rethrowLater(error: unknown): void {
  * error): the first that keel will not retry, forwarded as it streams, or a held-back one replayed
  * once keel stops retrying. Retries happen only before any response data reached the handler.
  */
-export class DispatchRun implements RunState {
+export class DispatchRun implements RunState, HandlerRun {
   readonly host: DispatchHost
   readonly opts: BalancedDispatchOptions
   readonly handler: Dispatcher.DispatchHandler

@@ -1,6 +1,6 @@
 import axios from 'axios'
 import { afterAll, describe, expect, it } from 'vitest'
-import { axiosAdapter } from '../../../src/adapters/axios.ts'
+import { axiosAdapter } from '../../../src/adapters/axios/index.ts'
 import { Balancer } from '../../../src/index.ts'
 
 const made: Balancer<unknown>[] = []

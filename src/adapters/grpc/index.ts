@@ -1,0 +1,177 @@
+// Entry point `keel/grpc`: balanced grpc-js clients and the grpc.health.v1 check. The only module
+// of keel that imports @grpc/grpc-js (an optional peer dependency).
+import type {
+  CallOptions,
+  ChannelCredentials,
+  Client,
+  ClientOptions,
+  Metadata,
+  ServiceClientConstructor,
+  ServiceError,
+} from '@grpc/grpc-js'
+import { Balancer } from '../../balancer.ts'
+import { adapterPort } from '../../core/port-access.ts'
+import type { AdapterPort } from '../../core/ports.ts'
+import { isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
+import type { GrpcContext } from './attempt.ts'
+import type { GrpcCallOptions } from './call-options.ts'
+import { channelResource, checkEndpoint, type GrpcServiceClientConstructor, isSecure } from './channel.ts'
+import { grpcHealthCheck } from './health.ts'
+import { type GrpcMethod, readService } from './methods.ts'
+import { serverStreamMethod } from './server-stream.ts'
+import { bidiMethod, clientStreamMethod } from './streams.ts'
+import { unaryMethod } from './unary.ts'
+
+export type { GrpcCallOptions, GrpcKeelCallOptions } from './call-options.ts'
+export type { GrpcServiceClientConstructor } from './channel.ts'
+export { decodeHealthCheckResponse, encodeHealthCheckRequest, HealthStatusError } from './health.ts'
+
+/** Options of `createGrpcClient`. */
+export interface GrpcClientOptions {
+  /**
+   * Methods safe to run more than once (retried after an endpoint failure), besides those whose
+   * proto says `option idempotency_level = IDEMPOTENT` or `NO_SIDE_EFFECTS`. By name (`GetUser`),
+   * camel-case alias (`getUser`) or path (`/users.v1.Users/GetUser`). @default []
+   */
+  readonly idempotentMethods?: readonly string[]
+  /**
+   * grpc-js client options for every endpoint's client: channel options (`grpc.keepalive_time_ms`,
+   * `grpc.max_receive_message_length`, …) and `interceptors`. grpc-js retry and hedging policies
+   * are refused: keel retries, within its budget. @default {}
+   */
+  readonly clientOptions?: ClientOptions
+}
+
+/**
+ * The balanced client: the service's methods (proto names and camel-case aliases) with grpc-js's
+ * call shapes, without `grpc.Client`'s own members (`close`, `getChannel`, …: channels are per
+ * endpoint and the balancer owns them).
+ */
+export type GrpcClient<T> = Omit<T, keyof Client>
+
+const OPTION_KEYS = ['idempotentMethods', 'clientOptions'] as const
+/** Client options that would put one channel under every endpoint. */
+const REFUSED_CLIENT_OPTIONS = ['channelOverride', 'channelFactoryOverride'] as const
+
+/** Balancers whose `grpc` health check is installed (by the first client made on them). */
+const healthInstalled = new WeakSet<AdapterPort>()
+
+function checkClientOptions(value: unknown): ClientOptions {
+  if (value === undefined) return {}
+  if (!isPlainObject(value)) throw typeError('clientOptions', 'an object', value)
+  for (const key of REFUSED_CLIENT_OPTIONS) {
+    if (value[key] !== undefined) {
+      throw typeError(`clientOptions.${key}`, 'undefined (keel makes one channel per endpoint)', value[key])
+    }
+  }
+  const serviceConfig = value['grpc.service_config']
+  if (typeof serviceConfig === 'string' && /"(retryPolicy|hedgingPolicy)"/.test(serviceConfig)) {
+    throw typeError(
+      'clientOptions["grpc.service_config"]',
+      'a service config without retryPolicy or hedgingPolicy (keel retries, within its budget)',
+      serviceConfig,
+    )
+  }
+  return value as ClientOptions
+}
+
+function methodFor(context: GrpcContext, method: GrpcMethod): Function {
+  switch (method.kind) {
+    case 'unary':
+      return unaryMethod(context, method)
+    case 'serverStream':
+      return serverStreamMethod(context, method)
+    case 'clientStream':
+      return clientStreamMethod(context, method)
+    default:
+      return bidiMethod(context, method)
+  }
+}
+
+/**
+ * A client of `ServiceClient`'s service whose every call is balanced by `balancer` (docs/grpc.md):
+ * same method names and call shapes as the grpc-js client, backed by one grpc-js client per
+ * endpoint (a balancer resource, on an `ipv4:`/`ipv6:`/`dns:` target grpc-js does not re-balance).
+ * Unary calls retry with failover; server-streaming calls retry only before their first message;
+ * client-streaming and bidi calls are balanced, never retried. Installs the `grpc` health check
+ * (`healthCheck: { type: 'grpc' }`) on the balancer.
+ *
+ * @example
+ * const users = createGrpcClient(balancer, pkg.users.v1.Users, grpc.credentials.createInsecure())
+ * users.getUser({ id: 42 }, (error, user) => …)
+ * const user = await unary(users.getUser)({ id: 42 })
+ */
+export function createGrpcClient<T extends Client = Client>(
+  balancer: Balancer<unknown> | Balancer<never>,
+  ServiceClient: GrpcServiceClientConstructor<T> | ServiceClientConstructor,
+  credentials: ChannelCredentials,
+  options: GrpcClientOptions = {},
+): GrpcClient<T> {
+  if (!Balancer.isBalancer(balancer)) throw typeError('balancer', 'a keel Balancer', balancer)
+  if (typeof ServiceClient !== 'function') {
+    throw typeError('ServiceClient', 'a grpc-js service client constructor', ServiceClient)
+  }
+  if (typeof credentials !== 'object' || credentials === null || isSecure(credentials) === undefined) {
+    throw typeError('credentials', 'grpc-js ChannelCredentials', credentials)
+  }
+  if (!isPlainObject(options)) throw typeError('options', 'an object', options)
+  rejectUnknownKeys('', options, OPTION_KEYS)
+  const idempotentMethods = options.idempotentMethods
+  if (
+    idempotentMethods !== undefined &&
+    (!Array.isArray(idempotentMethods) || idempotentMethods.some((m) => typeof m !== 'string'))
+  ) {
+    throw typeError('idempotentMethods', 'an array of method names', idempotentMethods)
+  }
+  const clientOptions = checkClientOptions(options.clientOptions)
+  const service = readService(ServiceClient.service, idempotentMethods)
+  const core = adapterPort(balancer)
+  const secure = isSecure(credentials)
+  for (const endpoint of balancer.endpoints) checkEndpoint(endpoint, secure)
+
+  // One resource kind per client: a second client of the same service gets its own channels.
+  const channels = balancer.resource(
+    core.uniqueResourceName(`grpc:${service.name}`),
+    channelResource(ServiceClient as GrpcServiceClientConstructor, credentials, clientOptions),
+  )
+  const context: GrpcContext = { balancer: balancer as Balancer<unknown>, core, channels }
+  if (!healthInstalled.has(core) && core.installHealthCheck('grpc', grpcHealthCheck(core, channels))) {
+    healthInstalled.add(core)
+  }
+
+  const client: Record<string, Function> = {}
+  for (const method of service.methods) {
+    const fn = Object.assign(methodFor(context, method), method.definition)
+    client[method.name] = fn
+    if (method.originalName !== undefined) client[method.originalName] = fn
+  }
+  return Object.freeze(client) as GrpcClient<T>
+}
+
+/** The promise form of a unary method. */
+export type UnaryPromise<Req, Res> = (request: Req, metadata?: Metadata, options?: GrpcCallOptions) => Promise<Res>
+
+/**
+ * Promise form of a unary method of a balanced client (or of any grpc-js client, bound):
+ * `await unary(users.getUser)({ id: 42 }, metadata?, options?)`. Rejects with the grpc-js
+ * `ServiceError` of the call.
+ */
+export function unary<Req, Res>(
+  method: (request: Req, callback: (error: ServiceError | null, response?: Res) => void) => unknown,
+): UnaryPromise<Req, Res>
+export function unary<Res = unknown>(method: Function): UnaryPromise<unknown, Res>
+export function unary(method: Function): UnaryPromise<unknown, unknown> {
+  if (typeof method !== 'function') throw typeError('method', 'a unary method of a gRPC client', method)
+  const { requestStream, responseStream } = method as { requestStream?: unknown; responseStream?: unknown }
+  if (requestStream === true || responseStream === true) {
+    throw typeError('method', 'a unary method (this one streams)', method)
+  }
+  return (request, metadata, options) =>
+    new Promise((resolve, reject) => {
+      const callOptions: CallOptions = options ?? {}
+      const done = (error: ServiceError | null, response?: unknown) =>
+        error === null ? resolve(response) : reject(error)
+      if (metadata === undefined) method(request, callOptions, done)
+      else method(request, metadata, callOptions, done)
+    })
+}

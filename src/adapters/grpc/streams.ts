@@ -1,0 +1,177 @@
+import { Duplex } from 'node:stream'
+import type { requestCallback, ServiceError, StatusObject } from '@grpc/grpc-js'
+import { status as Status } from '@grpc/grpc-js'
+import type { Attempt } from '../../model/attempt.ts'
+import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
+import { cancelOnAbort, type GrpcContext, type GrpcMethod, probeChannel, type SurfaceCall } from './attempt.ts'
+import {
+  attemptOptions,
+  callbackArguments,
+  deadlinePassed,
+  type PreparedCall,
+  prepareCall,
+  streamArguments,
+} from './call-options.ts'
+import type { EndpointChannel } from './channel.ts'
+import {
+  type ChannelProbe,
+  classifyAttemptError,
+  deliver,
+  errorFromStatus,
+  serviceError,
+  statusOf,
+  surfaceError,
+} from './errors.ts'
+
+/**
+ * Client-streaming and bidi calls are balanced, never retried (their requests are written by the
+ * caller as the call goes, so keel cannot replay them), and never hedged. The caller gets the
+ * grpc-js call object of the one attempt itself — same events, back-pressure and errors as
+ * grpc-js. The attempt counts as in flight until the call's status arrives.
+ */
+const ONE_ATTEMPT: KeelCallOptions = Object.freeze({ retry: false, hedge: false })
+
+/**
+ * Ends the keel attempt with the call: resolves on an OK status, rejects with the status's error
+ * (classified with what the adapter knows) otherwise. `cancel()` is wrapped to tell a caller's
+ * cancel from a server's reset.
+ */
+function attemptEnd(
+  context: GrpcContext,
+  prepared: PreparedCall,
+  call: SurfaceCall,
+  probe: ChannelProbe,
+  attempt: Attempt,
+): Promise<void> {
+  let cancelled = false
+  const cancel = call.cancel.bind(call)
+  call.cancel = () => {
+    cancelled = true
+    cancel()
+  }
+  const stopWatching = cancelOnAbort(attempt, call)
+  return new Promise<void>((resolve, reject) => {
+    call.on('status', (received: StatusObject) => {
+      stopWatching()
+      if (received.code === Status.OK) {
+        resolve()
+        return
+      }
+      const error = errorFromStatus(received)
+      classifyAttemptError(error, {
+        probe,
+        peer: call.getPeer(),
+        cancelled,
+        deadlinePassed: deadlinePassed(context.core, prepared),
+      })
+      reject(error)
+    })
+  })
+}
+
+/**
+ * A stand-in for a call that no endpoint could take (none available, balancer closed, deadline
+ * already passed): a stream that accepts writes, ends at once and reports the error as grpc-js
+ * reports a failed call (`error` and `status` events, or the callback for client streaming).
+ */
+class FailedCall extends Duplex {
+  constructor() {
+    super({ objectMode: true })
+  }
+  override _read(): void {}
+  override _write(_chunk: unknown, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    callback()
+  }
+  cancel(): void {}
+  getPeer(): string {
+    return 'unknown'
+  }
+  getAuthContext(): null {
+    return null
+  }
+  fail(error: unknown, callback: requestCallback<unknown> | undefined): void {
+    this.push(null)
+    if (callback !== undefined) callback(error as ServiceError)
+    else this.emit('error', error)
+    const status = statusOf(error)
+    if (status !== undefined) this.emit('status', status)
+  }
+}
+
+function start(
+  context: GrpcContext,
+  prepared: PreparedCall,
+  open: (channel: EndpointChannel) => SurfaceCall,
+  callback: requestCallback<unknown> | undefined,
+): SurfaceCall {
+  let call: SurfaceCall | undefined
+  let result: Promise<void>
+  if (prepared.expired) {
+    result = Promise.reject(serviceError(Status.DEADLINE_EXCEEDED, 'Deadline exceeded'))
+  } else {
+    // keel runs `fn` of a call's first attempt synchronously, inside `balancer.call`: the
+    // attempt's grpc-js call exists when it returns, unless no endpoint could take it.
+    result = context.balancer.call((endpoint, attempt) => {
+      const probe = probeChannel(context, endpoint)
+      call = open(probe.channel)
+      return attemptEnd(context, prepared, call, probe, attempt)
+    }, prepared.keel)
+  }
+  if (call !== undefined) {
+    // The call object reports its own outcome to the caller.
+    result.catch(() => {})
+    return call
+  }
+  const failed = new FailedCall()
+  result.then(
+    () => {},
+    (reason: unknown) => {
+      const error = surfaceError(reason)
+      process.nextTick(() => deliver(() => failed.fail(error, callback)))
+    },
+  )
+  return failed
+}
+
+/** A balanced client-streaming method: `(metadata?, options?, callback)`. */
+export function clientStreamMethod(context: GrpcContext, method: GrpcMethod) {
+  return function balancedClientStream(arg1?: unknown, arg2?: unknown, arg3?: unknown): SurfaceCall {
+    const { metadata, options, callback } = callbackArguments(arg1, arg2, arg3)
+    const prepared = prepareCall(context.core, options, ONE_ATTEMPT)
+    return start(
+      context,
+      prepared,
+      (channel) =>
+        channel.client.makeClientStreamRequest(
+          method.path,
+          method.serialize,
+          method.deserialize,
+          metadata,
+          attemptOptions(context.core, prepared),
+          callback,
+        ),
+      callback,
+    )
+  }
+}
+
+/** A balanced bidi method: `(metadata?, options?)`. */
+export function bidiMethod(context: GrpcContext, method: GrpcMethod) {
+  return function balancedBidi(arg1?: unknown, arg2?: unknown): SurfaceCall {
+    const { metadata, options } = streamArguments(arg1, arg2)
+    const prepared = prepareCall(context.core, options, ONE_ATTEMPT)
+    return start(
+      context,
+      prepared,
+      (channel) =>
+        channel.client.makeBidiStreamRequest(
+          method.path,
+          method.serialize,
+          method.deserialize,
+          metadata,
+          attemptOptions(context.core, prepared),
+        ),
+      undefined,
+    )
+  }
+}

@@ -1,0 +1,186 @@
+import { EventEmitter } from 'node:events'
+import {
+  type ClientUnaryCall,
+  type Metadata,
+  type requestCallback,
+  type ServiceError,
+  type StatusObject,
+  status,
+} from '@grpc/grpc-js'
+import type { Attempt } from '../../model/attempt.ts'
+import type { Endpoint } from '../../model/endpoint.ts'
+import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
+import {
+  attemptMetadata,
+  cancelOnAbort,
+  type GrpcContext,
+  type GrpcMethod,
+  probeChannel,
+  type SurfaceCall,
+} from './attempt.ts'
+import { attemptOptions, callbackArguments, callPreparer, deadlinePassed, type PreparedCall } from './call-options.ts'
+import {
+  cancelledAttempt,
+  cancelledOnClient,
+  classifyAttemptError,
+  headersOf,
+  rethrow,
+  serviceError,
+  setHeaders,
+  statusOf,
+  surfaceError,
+} from './errors.ts'
+
+/** What a successful unary attempt returns to keel (a plain object: keel classifies it `success`). */
+interface UnaryOutcome {
+  readonly value: unknown
+  readonly headers: Metadata | undefined
+  readonly status: StatusObject
+}
+
+/**
+ * The `ClientUnaryCall` a balanced unary method returns: an EventEmitter with `cancel()` and
+ * `getPeer()`. Its events are those of the attempt that produced the result, emitted in grpc-js's
+ * order when the call settles: `metadata` (response headers, if any), then the callback, then
+ * `status`. Attempts that were retried stay invisible.
+ */
+export class BalancedUnaryCall extends EventEmitter {
+  #callback: requestCallback<unknown>
+  #current: SurfaceCall | undefined
+  #settled = false
+  /** The caller cancelled: later attempts end at once, as `cancelled`. */
+  cancelled = false
+
+  constructor(callback: requestCallback<unknown>) {
+    super()
+    this.#callback = callback
+  }
+
+  /** Cancels the call (CANCELLED, "Cancelled on client", as grpc-js) and its attempt in flight. */
+  cancel(): void {
+    if (this.#settled || this.cancelled) return
+    this.cancelled = true
+    this.#current?.cancel()
+    const error = cancelledOnClient()
+    process.nextTick(() => this.settle(error, undefined, undefined, statusOf(error)!))
+  }
+
+  /** The peer of the current (or last) attempt; `'unknown'` before the first. */
+  getPeer(): string {
+    return this.#current?.getPeer() ?? 'unknown'
+  }
+
+  getAuthContext(): ReturnType<ClientUnaryCall['getAuthContext']> {
+    return (this.#current as ClientUnaryCall | undefined)?.getAuthContext?.() ?? null
+  }
+
+  /** @internal The attempt now in flight. */
+  track(call: SurfaceCall): void {
+    this.#current = call
+  }
+
+  /**
+   * @internal Delivers the result once. A callback or listener that throws is an uncaught
+   * exception, as with grpc-js, not a rejection of keel's promise chain.
+   */
+  settle(error: unknown, value: unknown, headers: Metadata | undefined, status: StatusObject | undefined): void {
+    if (this.#settled) return
+    this.#settled = true
+    try {
+      if (headers !== undefined) this.emit('metadata', headers)
+      if (error == null) this.#callback(null, value)
+      else this.#callback(error as ServiceError)
+      if (status !== undefined) this.emit('status', status)
+    } catch (thrown) {
+      rethrow(thrown)
+    }
+  }
+}
+
+/** One unary attempt on the picked endpoint. */
+function unaryAttempt(
+  context: GrpcContext,
+  method: GrpcMethod,
+  call: BalancedUnaryCall,
+  request: unknown,
+  metadata: Metadata,
+  prepared: PreparedCall,
+  endpoint: Endpoint<unknown>,
+  attempt: Attempt,
+): Promise<UnaryOutcome> {
+  if (call.cancelled) return Promise.reject(cancelledAttempt())
+  const probe = probeChannel(context, endpoint)
+  return new Promise<UnaryOutcome>((resolve, reject) => {
+    let value: unknown
+    let error: ServiceError | null = null
+    let headers: Metadata | undefined
+    const inner = probe.channel.client.makeUnaryRequest(
+      method.path,
+      method.serialize,
+      method.deserialize,
+      request,
+      attemptMetadata(metadata, attempt),
+      attemptOptions(context.core, prepared),
+      (err: ServiceError | null, response?: unknown) => {
+        error = err
+        value = response
+      },
+    )
+    call.track(inner)
+    const stopWatching = cancelOnAbort(attempt, inner)
+    inner.on('metadata', (received: Metadata) => {
+      headers = received
+    })
+    // grpc-js emits `status` right after the callback, on success and failure alike.
+    inner.on('status', (received: StatusObject) => {
+      stopWatching()
+      const failed = error as ServiceError | null
+      if (failed === null) {
+        resolve({ value, headers, status: received })
+        return
+      }
+      classifyAttemptError(failed, {
+        probe,
+        peer: inner.getPeer(),
+        cancelled: call.cancelled,
+        deadlinePassed: deadlinePassed(context.core, prepared),
+      })
+      setHeaders(failed, headers)
+      reject(failed)
+    })
+  })
+}
+
+/**
+ * A balanced unary method with grpc-js's call shapes: `(request, metadata?, options?, callback)`.
+ * Every call goes through `balancer.call`: each attempt picks an endpoint and runs the call on
+ * that endpoint's client; failed attempts are retried by keel's rules (docs/retries.md).
+ */
+export function unaryMethod(context: GrpcContext, method: GrpcMethod) {
+  // A non-idempotent method needs nothing beyond the balancer's defaults: no options to validate.
+  const base: KeelCallOptions | undefined = method.idempotent ? Object.freeze({ idempotent: true }) : undefined
+  const prepare = callPreparer(context.core, base)
+  return function balancedUnary(request: unknown, arg1?: unknown, arg2?: unknown, arg3?: unknown): BalancedUnaryCall {
+    const { metadata, options, callback } = callbackArguments(arg1, arg2, arg3)
+    const call = new BalancedUnaryCall(callback)
+    const prepared = prepare(options)
+    if (prepared.expired) {
+      const error = serviceError(status.DEADLINE_EXCEEDED, 'Deadline exceeded')
+      process.nextTick(() => call.settle(error, undefined, undefined, statusOf(error)))
+      return call
+    }
+    context.balancer
+      .call(
+        (endpoint, attempt) => unaryAttempt(context, method, call, request, metadata, prepared, endpoint, attempt),
+        prepared.keel,
+      )
+      .then(
+        (outcome) => call.settle(null, outcome.value, outcome.headers, outcome.status),
+        (reason: unknown) => {
+          const error = surfaceError(reason)
+          call.settle(error, undefined, headersOf(error), statusOf(error))
+        },
+      )
+    return call
+  }
+}

@@ -1,0 +1,15 @@
+/** Detectors that can take an endpoint out of rotation; bits of `EndpointState.ejectedBy`. */
+export const Detector = Object.freeze({
+  breaker: 1,
+  outlier: 2,
+  health: 4,
+  overload: 8,
+})
+export type DetectorName = keyof typeof Detector
+/** Ejections that count against `maxEjectionPercent` (breakers and outlier detection share it). */
+export const CAPPED_DETECTORS = Detector.breaker | Detector.outlier
+
+export type BreakerPhase = 'closed' | 'open' | 'half-open'
+
+/** The kinds of active health check (`healthCheck.type`). */
+export type HealthCheckType = 'http' | 'tcp' | 'grpc' | 'custom'
