@@ -83,9 +83,11 @@ const http = createServer((req, res) => {
   const chunks: Buffer[] = []
   req.on('data', (c: Buffer) => chunks.push(c))
   req.on('end', () => {
-    // A POST is executed once its whole request has arrived, whatever happens to the answer.
-    if (req.method === 'POST') postIds.push(String(req.headers['x-drill-id']))
-    if (mode !== 'ok' && Math.random() < rate) misbehave(req, res)
+    const fault = mode !== 'ok' && Math.random() < rate
+    // A POST is executed once its whole request has arrived, whatever happens to the answer —
+    // except a 429, whose contract is that the request was refused unprocessed.
+    if (req.method === 'POST' && !(fault && mode === 'e429')) postIds.push(String(req.headers['x-drill-id']))
+    if (fault) misbehave(req, res)
     else res.end(BODY)
   })
 })
@@ -107,8 +109,10 @@ type Callback = (error: { code: number; details: string } | null, reply?: object
 function grpcHandler(post: boolean) {
   return (call: UnaryCall, callback: Callback) => {
     seen(String(call.metadata.get('x-drill-client')[0] ?? 'unknown'))
-    if (post) postIds.push(call.request.id)
-    if (mode !== 'ok' && Math.random() < rate) {
+    const fault = mode !== 'ok' && Math.random() < rate
+    // RESOURCE_EXHAUSTED, like a 429, refuses the request unprocessed.
+    if (post && !(fault && mode === 'e429')) postIds.push(call.request.id)
+    if (fault) {
       if (mode === 'hang') return
       const code = GRPC_FAULTS[mode]
       if (code !== undefined) {

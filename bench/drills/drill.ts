@@ -15,7 +15,7 @@ const [id, dir] = process.argv.slice(2) as [string, string]
 const drill = DRILLS.find((d) => d.id === id)
 if (drill === undefined) throw new Error(`unknown drill ${id}`)
 const WINDOW = Number(process.env.DRILL_WINDOW ?? 6_000)
-const CAP = Number(process.env.DRILL_CAP ?? 25_000)
+const CAP = Number(process.env.DRILL_CAP ?? 20_000)
 const READMIT_MAX = Number(process.env.DRILL_READMIT_MAX ?? 10_000)
 const WORKERS = Number(process.env.DRILL_WORKERS ?? 3)
 const PACE = Number(process.env.DRILL_PACE ?? 25)

@@ -113,6 +113,19 @@ configured as commonly recommended for failover (the configs are in \`bench/dril
 - **re-admitted after**: time from the restarted replica listening again to its first request
   from this client (the worst replica, in a rolling restart); "> N s" when none came.
 
+## Reading it
+
+- keel's hung calls are the ones already in flight on replica 0 when it went silent: they end at
+  the adapters' 15 s idle limit and are retried elsewhere ([default time limits](retries.md#default-time-limits)).
+  The proxies' in-flight calls wait for their own limits (nginx 60 s, HAProxy's configured 50 s),
+  past the drill's cut-off. keel's gRPC client has no default limit: give gRPC calls a deadline.
+- A response keel has already handed to the caller cannot be retried: a body reset or stalled
+  after its head reaches the caller as an error (a GET through \`createFetch\` in the reset drill).
+  Non-idempotent POSTs are never replayed after they may have been processed, so some fail
+  visibly where a proxy that replays them (HAProxy's \`retry-on\`) executes them twice instead.
+- A 429 promises the request was not processed: the replicas do not count a 429'd POST as
+  executed, and keel retries it elsewhere.
+
 ## Results
 
 ${text}

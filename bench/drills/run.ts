@@ -6,7 +6,7 @@
 //   npm run drills -- e503ra0 sigkill   # only these, prints the table
 //   npm run drills -- --smoke           # one short drill: checks the suite works (CI may run it)
 //
-// Bounded: each drill sends traffic for DRILL_WINDOW ms (6 s), waits at most DRILL_CAP ms (25 s)
+// Bounded: each drill sends traffic for DRILL_WINDOW ms (6 s), waits at most DRILL_CAP ms (20 s)
 // for calls still running, and a drill process that overruns is killed. Namespaces, nft rules
 // and every process started are removed on exit, on failure and on SIGINT/SIGTERM.
 import { spawn } from 'node:child_process'
@@ -31,7 +31,7 @@ if (process.getuid?.() !== 0) throw new Error('the drills need root: ip netns an
 for (const binary of ['ip', 'nft', 'nginx', 'haproxy']) if (!has(binary)) throw new Error(`${binary} is not installed`)
 
 const env = smoke ? { ...process.env, DRILL_WINDOW: '1500', DRILL_CAP: '5000' } : process.env
-const CAP = Number(env.DRILL_CAP ?? 25_000)
+const CAP = Number(env.DRILL_CAP ?? 20_000)
 const dir = mkdtempSync(join(tmpdir(), 'keel-drills-'))
 const pidFile = join(dir, 'pids')
 writeFileSync(pidFile, '')

@@ -231,7 +231,9 @@ export function classifyError(error: unknown, wallNow: () => number): ClassifyRe
     // axios: a response means the exchange completed; classify its status.
     if (e.isAxiosError === true) {
       const response = e.response as { status?: unknown; headers?: HeaderSource } | undefined
-      if (response && typeof response.status === 'number')
+      // A 2xx or 3xx head with an error means the body failed (a reset or a timeout mid-body,
+      // `stream has been aborted`): the exchange failed, whatever the status said.
+      if (response && typeof response.status === 'number' && response.status >= 400)
         return classifyStatus(response.status, response.headers, wallNow)
     }
     if (isProtocolError(name, code)) return 'endpoint-failure'
@@ -245,7 +247,8 @@ export function classifyError(error: unknown, wallNow: () => number): ClassifyRe
     }
     // HTTP errors thrown by user code or other clients (`throw new HttpError(res.status)`).
     const http = statusOf(e)
-    if (http !== undefined) return classifyStatus(http.status, http.headers, wallNow)
+    // Only an error status decides a thrown error; a thrown 2xx is a failed exchange (below).
+    if (http !== undefined && http.status >= 400) return classifyStatus(http.status, http.headers, wallNow)
     if (
       depth === 0 &&
       (current instanceof TypeError || current instanceof ReferenceError || current instanceof SyntaxError)

@@ -83,6 +83,22 @@ describe('default idle limits end a stuck attempt without cutting a long one', (
     })
   }
 
+  it('axios: a body that stalls after its head is lost after the idle limit and the GET retried', async () => {
+    const [stalled, good] = await servers(2)
+    stalled!.handle((_req, res) => {
+      res.writeHead(200, { 'content-length': 1000 })
+      res.write('x'.repeat(100)) // the rest never comes
+    })
+    const { balancer, attempts } = observe([stalled!.url, good!.url], { picker: 'round-robin' })
+    const api = axios.create({ baseURL: 'http://svc', adapter: axiosAdapter(balancer, { idleTimeout: 300 }) })
+    const statuses: number[] = []
+    for (let i = 0; i < 2; i++) statuses.push((await api.get('/x', { responseType: 'arraybuffer' })).status)
+    expect(statuses).toEqual([200, 200])
+    const onStalled = attempts.filter((a) => a.endpoint.port === stalled!.port)
+    expect(onStalled.length).toBeGreaterThan(0)
+    expect(onStalled.map((a) => [a.verdict, a.retried])).toEqual(onStalled.map(() => ['endpoint-failure', true]))
+  })
+
   it('are 15 s by default, and 0 turns them off', () => {
     expect(idleTimeouts({})).toEqual({ headersTimeout: 15_000, bodyTimeout: 15_000 })
     expect(idleTimeouts({ headersTimeout: 0 })).toEqual({ headersTimeout: 0, bodyTimeout: 15_000 })
