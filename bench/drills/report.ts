@@ -118,7 +118,8 @@ configured as commonly recommended for failover (the configs are in \`bench/dril
 - keel's hung calls are the ones already in flight on replica 0 when it went silent: they end at
   the adapters' 15 s idle limit and are retried elsewhere ([default time limits](retries.md#default-time-limits)).
   The proxies' in-flight calls wait for their own limits (nginx 60 s, HAProxy's configured 50 s),
-  past the drill's cut-off. keel's gRPC client has no default limit: give gRPC calls a deadline.
+  past the drill's cut-off. keel's gRPC client limits unary attempts without a deadline the same
+  way (15 s, \`unaryTimeout\`).
 - A response keel has already handed to the caller cannot be retried: a body reset or stalled
   after its head reaches the caller as an error (a GET through \`createFetch\` in the reset drill).
   Non-idempotent POSTs are never replayed after they may have been processed, so some fail

@@ -4,11 +4,9 @@
 import axios from 'axios'
 import { request } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { axiosAdapter } from '../../src/adapters/axios/index.ts'
-import { createFetch } from '../../src/adapters/fetch/index.ts'
 import { idleTimeouts } from '../../src/adapters/http/timeouts.ts'
-import { BalancerDispatcher } from '../../src/adapters/undici/index.ts'
 import type { Balancer } from '../../src/index.ts'
+import { axiosAdapter, BalancerDispatcher, createFetch } from '../helpers/adapters.ts'
 import { adapterHarness } from '../helpers/harness.ts'
 
 const { servers, observe } = adapterHarness()
