@@ -56,7 +56,8 @@ export class LoadObserver implements AttemptObserver {
       case 'cancelled':
         // A lost hedge, a deadline, an abort: the endpoint took at least this long, so the
         // elapsed time is a lower bound — it may raise the estimate, never lower it (tower's
-        // PeakEwma charges a request's time when its handle drops, whatever the outcome).
+        // PeakEwma charges a request's time when its handle drops, whatever the outcome). It
+        // counts as a slow answer would: a level confirmed by non-overlapping ones raises it.
         if (duration > state.load.read(now)) state.load.observe(now, duration)
         break
       default:
