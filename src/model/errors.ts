@@ -69,9 +69,10 @@ export interface AttemptRecord {
  * Why the retry machinery stopped with a thrown error after more than one attempt:
  * `retries` (all used), `budget` (the retry budget was empty), `deadline` (no time left for
  * another attempt), `not-retryable` (the last verdict forbids a retry), `no-endpoint` (no endpoint
- * could take the next attempt).
+ * could take the next attempt), `retry-after` (only a shedding endpoint was left and it asked for
+ * a longer pause than `retry.maxRetryAfter`).
  */
-export type RetriesExhaustedReason = 'retries' | 'budget' | 'deadline' | 'not-retryable' | 'no-endpoint'
+export type RetriesExhaustedReason = 'retries' | 'budget' | 'deadline' | 'not-retryable' | 'no-endpoint' | 'retry-after'
 
 export class RetriesExhaustedError extends KeelError {
   readonly reason: RetriesExhaustedReason
