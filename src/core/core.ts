@@ -288,7 +288,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     if (!attempt.cancelled) {
       const result = attempt.threw
         ? this.classifier.error(attempt.error, attempt.hint)
-        : this.classifier.value(attempt.value, attempt.hint)
+        : (attempt.result ?? this.classifier.value(attempt.value, attempt.hint))
       if (typeof result === 'string') {
         attempt.verdict = result
       } else {

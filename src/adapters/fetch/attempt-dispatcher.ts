@@ -1,5 +1,3 @@
-import { markFinal } from '../http/retry-policy.ts'
-
 /** What fetch needs of a `dispatcher`: undici's `dispatch(options, handler)`. */
 export interface DispatchTarget {
   dispatch(options: object, handler: object): boolean
@@ -172,7 +170,6 @@ export class AttemptDispatcher implements DispatchTarget {
    * fetch fails or errors the body. Called through the attempt's `onCancel`.
    */
   attemptCancelled(reason: unknown): void {
-    if (this.handedOver) markFinal(reason)
     this.abortReason ??= reason
     this.#current?.abort(reason)
   }

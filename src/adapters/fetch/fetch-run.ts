@@ -1,5 +1,5 @@
 import type { Balancer } from '../../balancer.ts'
-import type { AdapterPort, OutcomeClassify } from '../../core/ports.ts'
+import type { AdapterPort, AttemptControl, OutcomeClassify } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions } from '../../options/options.ts'
@@ -8,7 +8,7 @@ import { AttemptLost, HandedOver } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import { OnceBody } from '../http/once-body.ts'
-import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
+import { mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { httpUrl } from '../http/target.ts'
 import { AttemptDispatcher, type DispatchTarget } from './attempt-dispatcher.ts'
 import type { EndpointDispatchers } from './endpoint-dispatchers.ts'
@@ -103,7 +103,8 @@ export class FetchRun {
     try {
       res = await host.fetch()(httpUrl(endpoint, this.path), init as RequestInit)
     } catch (error) {
-      if (this.body?.spent) markFinal(error)
+      // A body read once and already sent cannot be sent again.
+      if (this.body?.spent) control.handOver()
       throw error
     }
     this.body?.sent()
@@ -113,7 +114,9 @@ export class FetchRun {
       void res.body?.cancel().catch(() => {})
       throw new AttemptLost()
     }
+    // Classified once: keel takes this result for the attempt (`AttemptControl.classified`).
     const result = host.classifier.value(res)
+    control.classified(result)
     if (
       this.body === undefined &&
       attempt.number <= host.policies.retries &&
@@ -121,14 +124,14 @@ export class FetchRun {
     ) {
       return res
     }
-    return this.#deliver(res, dispatcher, (typeof result === 'string' ? result : result.verdict) !== 'success')
+    return this.#deliver(res, dispatcher, control)
   }
 
-  async #deliver(res: Response, dispatcher: AttemptDispatcher, failure: boolean): Promise<HandedOver> {
+  async #deliver(res: Response, dispatcher: AttemptDispatcher, control: AttemptControl): Promise<HandedOver> {
     this.#delivered = true
-    // keel consults its retry rules only after failures: a success needs no mark.
+    // The caller has the response: keel never retries this attempt, whatever happens to its body.
+    control.handOver()
     const handedOver = new HandedOver(res)
-    if (failure) markFinal(handedOver)
     dispatcher.handedOver = true
     let ended: Promise<void>
     if (dispatcher.dispatched || res.body === null) {
@@ -140,11 +143,7 @@ export class FetchRun {
       this.#resolve(tracked.response)
       ended = tracked.ended
     }
-    try {
-      await ended
-    } catch (error) {
-      throw markFinal(error)
-    }
+    await ended
     return handedOver
   }
 }

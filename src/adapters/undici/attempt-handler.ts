@@ -4,7 +4,6 @@ import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
-import { markFinal } from '../http/retry-policy.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
 import type { AbortedAttempt } from './run-controller.ts'
 
@@ -20,7 +19,7 @@ export interface HandlerRun {
   abortError(): AbortedAttempt
   lostError(): AbortedAttempt
   attemptOptions(endpoint: Endpoint<unknown>): Dispatcher.DispatchOptions
-  shouldHold(response: DispatchedResponse, attemptNumber: number): boolean
+  shouldHold(attempt: AttemptHandler, response: DispatchedResponse): boolean
   claim(attempt: AttemptHandler): boolean
   handOver(attempt: AttemptHandler, response: DispatchedResponse): void
   forwardData(attempt: AttemptHandler, chunk: Buffer): void
@@ -104,7 +103,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   /** keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the request. */
   attemptCancelled(reason: unknown): void {
     // Once the caller has the response, keel must not retry whatever it ends with.
-    if (this.run.committed === this) markFinal(reason)
+    if (this.run.committed === this) this.control.handOver()
     this.abort(reason as Error)
   }
 
@@ -132,7 +131,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
       return
     }
     run.upgrade(controller, statusCode, headers, socket)
-    this.succeed(markFinal({ upgraded: statusCode }))
+    this.control.handOver()
+    this.succeed({ upgraded: statusCode })
   }
 
   onResponseStart(
@@ -157,7 +157,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     }
     const response = new DispatchedResponse(this, statusCode, headers, statusMessage ?? '', controller.rawHeaders)
     this.response = response
-    if (run.shouldHold(response, this.attempt.number)) this.holding = true
+    if (run.shouldHold(this, response)) this.holding = true
     else run.handOver(this, response)
   }
 
@@ -187,7 +187,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
     const run = this.run
-    if (run.committed === this || run.touched) markFinal(error)
+    if (run.committed === this || run.touched) this.control.handOver()
     this.fail(run.aborted ? run.abortError() : error)
     run.committedFailed(this, error)
   }
