@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3'
 import type { ResolvedCall } from './call/call-options.ts'
-import { type AttemptFn, CallRun, callSimple } from './call/call-run.ts'
+import { type AttemptFn, CallRun } from './call/call-run.ts'
+import { callSimple } from './call/simple.ts'
 import { Core } from './core/core.ts'
 import { CORE } from './core/port-access.ts'
 import { type BalancerSnapshot, takeSnapshot } from './core/snapshot.ts'
