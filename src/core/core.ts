@@ -79,7 +79,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
   /** Calls waiting out a retry's backoff (no attempt in flight), so `close()` can cancel them. */
   readonly liveCalls = new Set<{ cancel(reason: unknown): void }>()
   /** Effective weights before each rebuild (slow start replaces it). */
-  applyWeights: (states: Iterable<EndpointState>, now: number) => void = () => {}
+  readonly applyWeights: (states: Iterable<EndpointState>, now: number) => void
 
   constructor(options: ResolvedOptions, emitter: EventEmitter) {
     this.options = options
@@ -135,7 +135,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     const picker = options.picker
     const weights =
       picker.scope === 'members' || picker.slowStart === false ? undefined : slowStartWeights(this, options.slowStart)
-    if (weights !== undefined) this.applyWeights = weights
+    this.applyWeights = weights ?? noWeights
     if (options.createClient !== undefined) {
       const close = options.closeClient
       this.resources.register(
@@ -355,3 +355,6 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     return this.set.earliestOverloadEnd()
   }
 }
+
+/** Without slow start, effective weights are the static ones: nothing to apply. */
+function noWeights(): void {}

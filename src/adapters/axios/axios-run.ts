@@ -128,12 +128,12 @@ export class AxiosRun {
   }
 
   readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<AxiosHandedOver> => {
+    const control = this.host.port.control(attempt)!
     // A hedge launched while an earlier attempt's response stream is with the caller: send nothing.
-    if (this.#delivered) throw new AttemptLost()
+    if (this.#delivered) throw new AttemptLost(control)
     // Held streams are those of ended attempts: one starting after them means keel moved on.
     this.#discardHeld(undefined)
     const config = attemptConfig(this.host, this, endpoint, attempt.signal)
-    const control = this.host.port.control(attempt)!
     let response: AxiosResponse
     try {
       response = await this.host.http(config)
@@ -147,7 +147,7 @@ export class AxiosRun {
     if (!isReadable(data)) return handed
     if (control.cancelled || this.#delivered) {
       discard(data)
-      throw new AttemptLost()
+      throw new AttemptLost(control)
     }
     // Classified once: keel takes this result for the attempt (`AttemptControl.classified`).
     const result = this.host.classifier.value(handed)

@@ -87,8 +87,9 @@ export class FetchRun {
 
   readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<Response | HandedOver> => {
     const { host } = this
+    const control = host.port.control(attempt)!
     // A hedge launched while an earlier attempt's response is with the caller: send nothing.
-    if (this.#delivered) throw new AttemptLost()
+    if (this.#delivered) throw new AttemptLost(control)
     const init: Record<string, unknown> = { ...this.init }
     if (this.body !== undefined) init.body = this.body.stream()
     const target = host.dispatchers.needs(endpoint) ? await host.dispatchers.get(endpoint) : init.dispatcher
@@ -96,7 +97,6 @@ export class FetchRun {
     init.dispatcher = dispatcher
     // keel's cancellations (deadline, attempt timeout, drain, close) reach the exchange through
     // the dispatcher; the caller's own signal goes to fetch as given.
-    const control = host.port.control(attempt)!
     if (control.cancelled) throw control.cancelReason
     control.onCancel = (reason) => dispatcher.attemptCancelled(reason)
     let res: Response
@@ -112,7 +112,7 @@ export class FetchRun {
     if (this.#delivered) {
       // Another attempt of this call (a hedge) already answered the caller: this one lost.
       void res.body?.cancel().catch(() => {})
-      throw new AttemptLost()
+      throw new AttemptLost(control)
     }
     // Classified once: keel takes this result for the attempt (`AttemptControl.classified`).
     const result = host.classifier.value(res)

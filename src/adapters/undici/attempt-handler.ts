@@ -5,7 +5,7 @@ import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
-import type { AbortedAttempt } from './run-controller.ts'
+import { AbortedAttempt } from './run-controller.ts'
 
 /** What an attempt's handler asks of its call (`HandlerRun`): one call, many attempts. */
 export interface HandlerRun {
@@ -76,9 +76,9 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
 
   start(): Promise<DispatchedResponse | Upgraded> {
     const run = this.run
-    if (run.aborted) return Promise.reject(run.abortError())
+    if (run.aborted) return this.#cancelled(run.abortError())
     // A hedge launched while an earlier attempt's response streams to the caller: send nothing.
-    if (run.committed !== undefined) return Promise.reject(run.lostError())
+    if (run.committed !== undefined) return this.#cancelled(run.lostError())
     return new Promise((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
@@ -192,6 +192,11 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     run.committedFailed(this, error)
   }
 
+  #cancelled(error: AbortedAttempt): Promise<never> {
+    this.control.knownVerdict('cancelled')
+    return Promise.reject(error)
+  }
+
   succeed(value: DispatchedResponse | Upgraded): void {
     if (this.settled) return
     this.settled = true
@@ -202,6 +207,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   fail(error: unknown): void {
     if (this.settled) return
     this.settled = true
+    // The caller aborted, or another attempt answered: keel's verdict is `cancelled`.
+    if (error instanceof AbortedAttempt) this.control.knownVerdict('cancelled')
     this.control.onCancel = undefined
     this.#reject(error)
   }
