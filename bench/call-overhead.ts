@@ -1,5 +1,6 @@
-// `call()` success-path overhead over a bare `await fn()` (DESIGN §4: ≤ 1 µs with breakers,
-// outlier detection and retries on, no signal, no timeout; reported beside it with both).
+// `call()` success-path overhead over a bare `await fn()` (docs/benchmarks.md#call-overhead: ≤ 1 µs
+// with breakers, outlier detection and retries on, no signal, no timeout; reported beside it with
+// both). The path measured: docs/calls.md#the-simple-path-and-calls-that-can-end-early.
 // Run: node bench/call-overhead.ts   (Node 22: npx -y -p node@22 node --experimental-strip-types bench/call-overhead.ts)
 import { Balancer } from '../src/index.ts'
 import { fmt, nsPerOp, table } from './lib.ts'

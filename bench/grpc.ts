@@ -1,4 +1,5 @@
-// keel/grpc over loopback, side by side with grpc-js on the same servers (DESIGN §2.3, issue 12):
+// keel/grpc over loopback, side by side with grpc-js on the same servers (docs/benchmarks.md#grpc,
+// docs/grpc.md):
 // - unary throughput through keel vs one grpc-js client to one server (goal ≥ 0.95×), and keel
 //   vs grpc-js `round_robin` over the same three servers; with client CPU per call, the true
 //   overhead (the servers share one process, so calls/s also measures them);
@@ -21,7 +22,7 @@ import {
 import { loadSync } from '@grpc/proto-loader'
 import { createGrpcClient, unary } from '../src/adapters/grpc/index.ts'
 import { Balancer, type BalancerOptions, type PickerName } from '../src/index.ts'
-import { fmt, median, nsPerOp, table } from './lib.ts'
+import { fmt, latencies, median, nsPerOp, quantile, table } from './lib.ts'
 
 const proto = new URL('../test/fixtures/grpc/echo.proto', import.meta.url).pathname
 // biome-ignore lint/suspicious/noExplicitAny: grpc-js's untyped package object
@@ -77,38 +78,12 @@ function keelClient(name: string, ports: number[], picker: PickerName, options: 
 
 /** Closed loop of `concurrency` workers for `ms`; returns calls/s and client CPU µs per call. */
 async function throughput(call: Call, concurrency: number, ms: number): Promise<{ rate: number; cpu: number }> {
-  let calls = 0
-  let running = true
-  const worker = async () => {
-    while (running) {
-      await call()
-      calls++
-    }
-  }
   const cpu = process.cpuUsage()
   const started = performance.now()
-  const workers = Array.from({ length: concurrency }, worker)
-  await new Promise((resolve) => setTimeout(resolve, ms))
-  running = false
-  await Promise.all(workers)
+  const calls = (await latencies(call, concurrency, ms)).length
   const elapsed = performance.now() - started
   const used = process.cpuUsage(cpu)
   return { rate: (calls / elapsed) * 1000, cpu: (used.user + used.system) / calls }
-}
-
-/** Calls from `concurrency` workers for `ms`; returns each call's latency in ms, sorted. */
-async function latencies(call: Call, concurrency: number, ms: number): Promise<number[]> {
-  const samples: number[] = []
-  const end = performance.now() + ms
-  const worker = async () => {
-    while (performance.now() < end) {
-      const started = performance.now()
-      await call()
-      samples.push(performance.now() - started)
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker))
-  return samples.sort((a, b) => a - b)
 }
 
 /**
@@ -153,8 +128,6 @@ async function stubOverhead(): Promise<{ direct: number; keel: number }> {
   stub.close()
   return result
 }
-
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 
 async function startServers(delays: number[]): Promise<{ ports: number[]; stop(): void }> {
   const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--serve', ...delays.map(String)], {

@@ -1,7 +1,7 @@
-// Consistent hashing (issue #4, DESIGN §3 and §4): lookup cost with and without hashing a 64-byte
-// key, build time, keys moved on removing an endpoint against the optimal 1/N, keys per endpoint,
-// and how sticky bounded load keeps keys. Goals: maglev lookup ≤ 60 ns without hashing, ring
-// ≤ 300 ns, maglev build ≤ 10 ms at 500 endpoints.
+// Consistent hashing (docs/benchmarks.md#consistent-hashing, docs/consistent-hashing.md): lookup
+// cost with and without hashing a 64-byte key, build time, keys moved on removing an endpoint
+// against the optimal 1/N, keys per endpoint, and how sticky bounded load keeps keys. Goals: maglev
+// lookup ≤ 60 ns without hashing, ring ≤ 300 ns, maglev build ≤ 10 ms at 500 endpoints.
 // Run: node bench/hashing.ts   (Node 22: npx -y -p node@22 node --experimental-strip-types bench/hashing.ts)
 import {
   maglev,
@@ -15,36 +15,17 @@ import {
 import { hashKey } from '../src/pickers/hash.ts'
 // The picker-level fakes, build() and the Zipf sampler are the hashing tests' own.
 import { build, type FakeEndpoint as Fake, fakeEndpoints, zipf } from '../test/pickers/hashing-helpers.ts'
-import { fmt, median, table } from './lib.ts'
+import { fmt, nsPerOp, table } from './lib.ts'
 
 /**
- * Median ns per iteration of `body` over `runs` runs, after a warm-up, timed by this process's CPU
- * time: on a shared machine, wall time also counts the time other processes hold the core.
+ * Median ns per iteration of `body` over 7 runs after a warm-up, timed by this process's CPU time:
+ * on a shared machine, wall time also counts the time other processes hold the core.
  */
-function nsPerOp(body: (iterations: number) => void, iterations: number, runs = 7): number {
-  body(Math.max(1, iterations >> 2))
-  const samples: number[] = []
-  for (let r = 0; r < runs; r++) {
-    const start = process.cpuUsage()
-    body(iterations)
-    const used = process.cpuUsage(start)
-    samples.push(((used.user + used.system) * 1000) / iterations)
-  }
-  return median(samples)
-}
+const cpuNsPerOp = (body: (iterations: number) => void, iterations: number) =>
+  nsPerOp(body, iterations, { timer: 'cpu' })
 
 /** Median ms of `body` over 7 runs after a warm-up, by CPU time as above. */
-function cpuMs(body: () => void): number {
-  body()
-  const samples: number[] = []
-  for (let r = 0; r < 7; r++) {
-    const start = process.cpuUsage()
-    body()
-    const used = process.cpuUsage(start)
-    samples.push((used.user + used.system) / 1000)
-  }
-  return median(samples)
-}
+const cpuMs = async (body: () => void) => (await cpuNsPerOp(body, 1)) / 1e6
 
 function context(): PickContext & { hashHi: number; hashLo: number; totalInFlight: number } {
   return {
@@ -76,9 +57,9 @@ const los = new Uint32Array(KEY_COUNT)
 const ITERATIONS = 1_000_000
 let sink = 0
 
-function lookupNs(picker: Picker): number {
+function lookupNs(picker: Picker): Promise<number> {
   const c = context()
-  return nsPerOp((n) => {
+  return cpuNsPerOp((n) => {
     for (let i = 0; i < n; i++) {
       const k = i & (KEY_COUNT - 1)
       c.hashHi = his[k]!
@@ -88,9 +69,9 @@ function lookupNs(picker: Picker): number {
   }, ITERATIONS)
 }
 
-function hashedLookupNs(picker: Picker): number {
+function hashedLookupNs(picker: Picker): Promise<number> {
   const c = context()
-  return nsPerOp((n) => {
+  return cpuNsPerOp((n) => {
     for (let i = 0; i < n; i++) {
       hashKey(keys[i & (KEY_COUNT - 1)]!, c)
       sink += (picker.pick(c) as Fake).index
@@ -99,7 +80,7 @@ function hashedLookupNs(picker: Picker): number {
 }
 
 // --- lookups
-const hashString = nsPerOp((n) => {
+const hashString = await cpuNsPerOp((n) => {
   const c = context()
   for (let i = 0; i < n; i++) {
     hashKey(keys[i & (KEY_COUNT - 1)]!, c)
@@ -107,14 +88,14 @@ const hashString = nsPerOp((n) => {
   }
 }, ITERATIONS)
 const shortKeys = Array.from({ length: KEY_COUNT }, (_, i) => `user:${String(i).padStart(11, '0')}`)
-const hashShort = nsPerOp((n) => {
+const hashShort = await cpuNsPerOp((n) => {
   const c = context()
   for (let i = 0; i < n; i++) {
     hashKey(shortKeys[i & (KEY_COUNT - 1)]!, c)
     sink += c.hashLo
   }
 }, ITERATIONS)
-const hashBytes = nsPerOp((n) => {
+const hashBytes = await cpuNsPerOp((n) => {
   const c = context()
   for (let i = 0; i < n; i++) {
     hashKey(keyBytes[i & (KEY_COUNT - 1)]!, c)
@@ -125,30 +106,33 @@ const hashBytes = nsPerOp((n) => {
 const lookupRows: (string | number)[][] = []
 for (const n of [10, 100, 1000]) {
   const list = fakeEndpoints(n)
-  const rr = lookupNs(build(roundRobin(), list))
+  const rr = await lookupNs(build(roundRobin(), list))
   const ring = build(ringHash(), list)
   const mag = build(maglev(), list)
   lookupRows.push([
     n,
-    fmt(lookupNs(mag), 1),
-    fmt(hashedLookupNs(mag), 1),
-    fmt(lookupNs(ring), 1),
-    fmt(hashedLookupNs(ring), 1),
+    fmt(await lookupNs(mag), 1),
+    fmt(await hashedLookupNs(mag), 1),
+    fmt(await lookupNs(ring), 1),
+    fmt(await hashedLookupNs(ring), 1),
     fmt(rr, 1),
   ])
 }
 
 // --- builds
-function buildMs(factory: () => PickerFactory, n: number): number {
+function buildMs(factory: () => PickerFactory, n: number): Promise<number> {
   const list = fakeEndpoints(n)
   return cpuMs(() => build(factory(), list))
 }
-const buildRows = [100, 500].map((n) => [
-  n,
-  fmt(buildMs(maglev, n), 2),
-  fmt(buildMs(ringHash, n), 2),
-  n === 500 ? '≤ 10 ms (maglev)' : '',
-])
+const buildRows: (string | number)[][] = []
+for (const n of [100, 500]) {
+  buildRows.push([
+    n,
+    fmt(await buildMs(maglev, n), 2),
+    fmt(await buildMs(ringHash, n), 2),
+    n === 500 ? '≤ 10 ms (maglev)' : '',
+  ])
+}
 
 // --- keys moved on removing one endpoint, averaged over every endpoint's removal
 const MOVE_KEYS = 100_000

@@ -1,7 +1,7 @@
-// HTTP over loopback (DESIGN §4): keel's BalancerDispatcher and createFetch against a hand-rolled
-// round-robin over the same kind of undici Pools (the true overhead), with a raw Pool to one
-// backend, undici's BalancedPool, and nginx least_conn / HAProxy leastconn as central proxies
-// reported beside them. Three nginx backends answer `200 ok` at once.
+// HTTP over loopback (docs/benchmarks.md#http-over-loopback): keel's BalancerDispatcher and
+// createFetch against a hand-rolled round-robin over the same kind of undici Pools (the true
+// overhead), with a raw Pool to one backend, undici's BalancedPool, and nginx least_conn / HAProxy
+// leastconn as central proxies reported beside them. Three nginx backends answer `200 ok` at once.
 //
 // Run: node bench/http.ts [--seconds 1] [--rounds 10] [--concurrency 32]
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
@@ -15,6 +15,7 @@ import { BalancedPool, Pool } from 'undici'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
+import { latencies, median, quantile } from './lib.ts'
 import {
   ensureProxies,
   freePort,
@@ -36,32 +37,6 @@ const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const CONCURRENCY = Number(values.concurrency)
 const WARMUP_MS = 500
-
-interface Latencies {
-  count: number
-  samples: number[]
-}
-
-/** A closed loop: `CONCURRENCY` workers, each sending its next request when the last completes. */
-async function closedLoop(one: () => Promise<void>, ms: number): Promise<Latencies> {
-  const samples: number[] = []
-  const end = performance.now() + ms
-  const worker = async () => {
-    while (performance.now() < end) {
-      const start = performance.now()
-      await one()
-      samples.push(performance.now() - start)
-    }
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-  return { count: samples.length, samples }
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 interface Client {
   readonly name: string
@@ -220,7 +195,7 @@ async function main(): Promise<void> {
       },
     ]
     // Every client's first requests open its connections: warm each up before it is measured.
-    for (const client of clients) await closedLoop(client.one, WARMUP_MS)
+    for (const client of clients) await latencies(client.one, CONCURRENCY, WARMUP_MS)
 
     const rows = new Map<string, Row>(clients.map((c) => [c.name, { rps: [], cpu: [], ratio: [], p50: [], p99: [] }]))
     for (let round = 0; round < ROUNDS; round++) {
@@ -229,16 +204,16 @@ async function main(): Promise<void> {
       // the load other processes put on a shared machine.
       const order = clients.map((_, i) => clients[(i + round) % clients.length]!)
       for (const client of order) {
-        await closedLoop(client.one, WARMUP_MS / 5)
+        await latencies(client.one, CONCURRENCY, WARMUP_MS / 5)
         const cpuBefore = process.cpuUsage()
-        const { count, samples } = await closedLoop(client.one, SECONDS * 1000)
+        const samples = await latencies(client.one, CONCURRENCY, SECONDS * 1000)
         const cpuUsed = process.cpuUsage(cpuBefore)
-        samples.sort((a, b) => a - b)
+        const count = samples.length
         const row = rows.get(client.name)!
         row.rps.push(count / SECONDS)
         row.cpu.push((cpuUsed.user + cpuUsed.system) / count)
-        row.p50.push(percentile(samples, 50))
-        row.p99.push(percentile(samples, 99))
+        row.p50.push(quantile(samples, 0.5))
+        row.p99.push(quantile(samples, 0.99))
       }
       for (const client of clients) {
         const row = rows.get(client.name)!

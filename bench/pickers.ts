@@ -29,7 +29,7 @@ import { p2cEwma } from '../src/pickers/p2c-ewma.ts'
 import { randomPicker } from '../src/pickers/random.ts'
 import { roundRobin } from '../src/pickers/round-robin.ts'
 import { weightedRoundRobin } from '../src/pickers/weighted-round-robin.ts'
-import { median } from './lib.ts'
+import { nsPerOp } from './lib.ts'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
@@ -163,17 +163,16 @@ function freshLoop(): Loop {
 
 let sink = 0
 
-function nsPerPick(picker: Picker): number {
+function nsPerPick(picker: Picker): Promise<number> {
   const loop = freshLoop()
   const context = new BenchContext()
-  sink += loop(picker, context, PICKS)
-  const samples: number[] = []
-  for (let run = 0; run < RUNS; run++) {
-    const start = process.hrtime.bigint()
-    sink += loop(picker, context, PICKS)
-    samples.push(Number(process.hrtime.bigint() - start) / PICKS)
-  }
-  return median(samples)
+  return nsPerOp(
+    (n) => {
+      sink += loop(picker, context, n)
+    },
+    PICKS,
+    { runs: RUNS, warmup: PICKS },
+  )
 }
 
 async function bytesPerPick(picker: Picker): Promise<{ bytes: number; gcs: number }> {
@@ -215,7 +214,7 @@ for (const row of ROWS) {
   const ns: string[] = []
   const bytes: string[] = []
   for (const n of SIZES) {
-    ns.push(nsPerPick(build(row, n)).toFixed(1))
+    ns.push((await nsPerPick(build(row, n))).toFixed(1))
     // Best of three: a pick that allocates does so in every run; a stray collection does not.
     const picker = build(row, n)
     let allocation = await bytesPerPick(picker)

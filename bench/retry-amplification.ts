@@ -1,13 +1,14 @@
-// Retry amplification under a total outage (DESIGN §4: ≤ 1.2× plus the budget's floor): every
-// backend answers 503; idempotent calls at concurrency 32; attempts per call with keel's retry
-// budget, without it, and with a plain p-retry loop (retries: 2) as usually configured — all in
-// one run, against the same three node:http servers on 127.0.0.1.
+// Retry amplification under a total outage (docs/benchmarks.md#retries-under-a-total-outage; the
+// bound, ≤ 1.2× plus the budget's floor: docs/retries.md#the-retry-budget): every backend answers
+// 503; idempotent calls at concurrency 32; attempts per call with keel's retry budget, without it,
+// and with a plain p-retry loop (retries: 2) as usually configured — all in one run, against the
+// same three node:http servers on 127.0.0.1.
 // Run: node bench/retry-amplification.ts
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pRetry from 'p-retry'
 import { Balancer, type BalancerOptions } from '../src/index.ts'
-import { fmt, table } from './lib.ts'
+import { closedLoop, fmt, table } from './lib.ts'
 
 const CALLS = 5_000
 const CONCURRENCY = 32
@@ -37,13 +38,9 @@ async function get(url: string, signal?: AbortSignal): Promise<string> {
 
 async function run(call: (i: number) => Promise<unknown>): Promise<{ perCall: number; seconds: number }> {
   served = 0
-  let next = 0
   const started = performance.now()
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < CALLS) await call(next++).catch(() => {})
-    }),
-  )
+  // Every call fails (all backends answer 503): only the attempts it took count.
+  await closedLoop(CALLS, CONCURRENCY, async (i) => void (await call(i)))
   return { perCall: served / CALLS, seconds: (performance.now() - started) / 1000 }
 }
 

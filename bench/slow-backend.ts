@@ -1,7 +1,8 @@
-// One slow backend of four (DESIGN §4): backends answering after 5, 5, 5 and 100 ms; a closed
-// loop of 16 concurrent GETs through each client in turn, in one run. p99 with keel's default
-// p2c-ewma vs round-robin, undici's BalancedPool, and nginx least_conn / HAProxy leastconn as
-// central proxies (client → proxy → 4 backends). Goal: p99 ≥ 5× lower than each of those.
+// One slow backend of four (docs/benchmarks.md#one-slow-backend-of-four, docs/pickers/p2c-ewma.md):
+// backends answering after 5, 5, 5 and 100 ms; a closed loop of 16 concurrent GETs through each
+// client in turn, in one run. p99 with keel's default p2c-ewma vs round-robin, undici's
+// BalancedPool, and nginx least_conn / HAProxy leastconn as central proxies (client → proxy → 4
+// backends). Goal: p99 ≥ 5× lower than each of those.
 // Run: node bench/slow-backend.ts [--seconds 6]   (installs nginx and haproxy when missing)
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -13,7 +14,7 @@ import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer, type PickerName } from '../src/index.ts'
-import { fmt, table } from './lib.ts'
+import { fmt, latencies, quantile, table } from './lib.ts'
 import {
   ensureProxies,
   freePort,
@@ -80,27 +81,13 @@ async function counts(): Promise<number[]> {
 
 async function run(one: () => Promise<void>) {
   // Warm up (connections, JIT, estimates), then measure.
-  const loop = async (ms: number, samples?: number[]) => {
-    const end = performance.now() + ms
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (performance.now() < end) {
-          const t = performance.now()
-          await one()
-          samples?.push(performance.now() - t)
-        }
-      }),
-    )
-  }
-  await loop(1_000)
+  await latencies(one, CONCURRENCY, 1_000)
   await counts()
-  const samples: number[] = []
-  await loop(MS, samples)
+  const samples = await latencies(one, CONCURRENCY, MS)
   const served = await counts()
-  samples.sort((a, b) => a - b)
-  const q = (p: number) => samples[Math.min(samples.length - 1, Math.ceil(p * samples.length) - 1)]!
   const total = served.reduce((a, b) => a + b, 0)
-  return { p50: q(0.5), p99: q(0.99), p999: q(0.999), rps: samples.length / (MS / 1000), slowShare: served[3]! / total }
+  const [p50, p99, p999] = [0.5, 0.99, 0.999].map((q) => quantile(samples, q))
+  return { p50: p50!, p99: p99!, p999: p999!, rps: samples.length / (MS / 1000), slowShare: served[3]! / total }
 }
 
 const dispatcher = (picker: PickerName) => {

@@ -89,6 +89,19 @@ server.forceShutdown()
 console.log('keel/grpc makes calls (ESM and CJS balancers)')
 `
 
+const withoutIoredis = `
+import assert from 'node:assert/strict'
+const { Balancer } = await import('keel')
+const net = await import('keel/net')
+assert.equal(typeof net.connect, 'function')
+assert.equal(typeof new Balancer({ endpoints: ['tcp://127.0.0.1:1'] }).close, 'function')
+const error = await import('keel/ioredis').then(() => undefined, (e) => e)
+assert.ok(error, 'keel/ioredis loaded without ioredis')
+assert.equal(error.code, 'ERR_MODULE_NOT_FOUND')
+assert.match(error.message, /ioredis/)
+console.log('keel/net loads without pg or ioredis; keel/ioredis: ' + error.message.split('\\n')[0])
+`
+
 try {
   const target = join(modules, 'keel')
   mkdirSync(target, { recursive: true })
@@ -97,6 +110,7 @@ try {
   for (const name of Object.keys(pkg.dependencies ?? {})) link(name)
   run('without-grpc-import', withoutGrpc)
   run('without-grpc-require', withoutGrpcRequire, 'cjs')
+  run('without-ioredis', withoutIoredis)
   link('@grpc/grpc-js')
   run('with-grpc', withGrpc)
 } finally {

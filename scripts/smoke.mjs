@@ -27,3 +27,22 @@ for (const [name, keel] of [
 // The brand works across the two builds: adapters never use instanceof.
 if (!esm.Balancer.isBalancer(new cjs.Balancer({ endpoints: [base] }))) throw new Error('brand does not cross builds')
 server.close()
+
+// keel/net from both builds: a balanced TCP connection to a local echo server.
+const { createServer: createTcpServer } = await import('node:net')
+const echo = createTcpServer((socket) => socket.pipe(socket))
+await new Promise((resolve) => echo.listen(0, '127.0.0.1', resolve))
+for (const [name, net, keel] of [
+  ['import', await import('../dist/net.js'), esm],
+  ['require', require('../dist/net.cjs'), cjs],
+]) {
+  const balancer = new keel.Balancer({ endpoints: [`tcp://127.0.0.1:${echo.address().port}`] })
+  const socket = await net.connect(balancer)
+  socket.end('net')
+  let text = ''
+  for await (const chunk of socket) text += chunk
+  if (text !== 'net') throw new Error(`${name}: keel/net echoed ${text}`)
+  await balancer.close()
+  console.log(`${name}: keel/net ok`)
+}
+echo.close()

@@ -47,7 +47,14 @@ export type {
   RetryEvent,
   WarningEvent,
 } from './model/events.ts'
-export type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './model/picker.ts'
+export type {
+  LatencyEstimate,
+  PickContext,
+  Picker,
+  PickerBuildContext,
+  PickerEndpoint,
+  PickerFactory,
+} from './model/picker.ts'
 export type { Classification, Verdict } from './model/verdict.ts'
 export type {
   BalancerOptions,

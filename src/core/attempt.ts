@@ -17,8 +17,8 @@ export class AttemptImpl implements Attempt {
   readonly previous: readonly AttemptRecord[]
   readonly state: EndpointState
   readonly start: number
-  /** The half-open breaker trial of its endpoint. */
-  readonly trial: boolean
+  /** The half-open breaker trial of its endpoint (until an established exchange passes it). */
+  trial: boolean
 
   controller: AbortController | undefined
   /** Set when keel cancels the attempt; its class decides the verdict, never what `fn` threw. */
@@ -43,6 +43,8 @@ export class AttemptImpl implements Attempt {
   handedOver = false
   /** The adapter's classification of the returned value (`classified`). */
   result: ClassifyResult | undefined = undefined
+  /** Its latency sample when the adapter marked it established (`AdapterPort.established`). */
+  latencyMs: number | undefined = undefined
 
   timeoutEntry: TimerEntry | undefined = undefined
   prevInEndpoint: AttemptImpl | undefined = undefined

@@ -101,6 +101,8 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
       timeout: options.timeout,
       attemptTimeout: options.attemptTimeout,
       healthCheck: options.healthCheck,
+      maxConnectionAge: options.maxConnectionAge,
+      drainTimeout: options.drainTimeout,
     }
     this.keyed = options.picker.keyed === true
     this.memberScoped = options.picker.scope === 'members' || options.fallbackPicker.scope === 'members'
@@ -195,6 +197,21 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     return attempt instanceof AttemptImpl ? attempt : undefined
   }
 
+  established(attempt: object): void {
+    if (!(attempt instanceof AttemptImpl) || attempt.ended || attempt.latencyMs !== undefined) return
+    const latency = (attempt.latencyMs = this.clock.now() - attempt.start)
+    if (attempt.timeoutEntry !== undefined) {
+      this.timers.cancel(attempt.timeoutEntry)
+      attempt.timeoutEntry = undefined
+    }
+    if (attempt.trial) {
+      // The endpoint took the connection: the trial passed. Its end is then an ordinary attempt's.
+      attempt.trial = false
+      if (this.breakers !== undefined) this.breakers.record(attempt.state, 'success', latency, true, attempt.start)
+      else attempt.state.trialInFlight = false
+    }
+  }
+
   // The hub's own
 
   /** `endpoint.client`: the endpoint's `createClient` resource. */
@@ -284,7 +301,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
       attempt.timeoutEntry = undefined
     }
     const now = this.clock.now()
-    attempt.durationMs = now - attempt.start
+    attempt.durationMs = attempt.latencyMs ?? now - attempt.start
     if (!attempt.cancelled) {
       const result = attempt.threw
         ? this.classifier.error(attempt.error, attempt.hint)

@@ -200,6 +200,9 @@ export interface AdapterSettings {
   readonly timeout: number | undefined
   readonly attemptTimeout: number | undefined
   readonly healthCheck: ResolvedHealthCheck | false
+  /** ms; undefined when off. Adapters holding connections themselves (`keel/net`) apply it per connection. */
+  readonly maxConnectionAge: number | undefined
+  readonly drainTimeout: number
 }
 
 /** The balancer's classifier (the user's `classify`, then keel's rules). */
@@ -213,6 +216,9 @@ export interface OutcomeClassify {
 /** What an adapter may ask of a balancer (`adapterPort(balancer)`; replaces reaching its internals). */
 export interface AdapterPort {
   readonly clock: Clock
+  readonly random: Random
+  /** The balancer's one timer queue (cheaper than a timer per connection; stopped by `close()`). */
+  readonly timers: Timers
   readonly settings: AdapterSettings
   readonly classifier: OutcomeClassify
   /** A per-endpoint resource name not yet taken: `base`, then `base#2`, `base#3`… */
@@ -224,6 +230,14 @@ export interface AdapterPort {
   installHealthCheck(type: HealthCheckType, check: HealthCheck): boolean
   /** The control of an attempt this balancer started, undefined for any other object. */
   control(attempt: object): AttemptControl | undefined
+  /**
+   * The attempt's exchange is established and stays open as long as its caller keeps it (a TCP
+   * connection handed to the caller): its latency sample is the time until now, not its lifetime;
+   * its attempt timeout and half-open trial timeout stop; a half-open trial counts as passed now
+   * (the endpoint took the connection), so the breaker closes without waiting for it to end. It
+   * stays in flight until it ends. Ignored for an attempt that ended or is not this balancer's.
+   */
+  established(attempt: object): void
 }
 
 /**

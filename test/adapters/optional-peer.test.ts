@@ -53,3 +53,16 @@ describe('axios is an optional peer dependency', () => {
     expect(filesLoadedBy('src/adapters/axios/index.ts', 'axios').length).toBeGreaterThan(0)
   })
 })
+
+describe('pg and ioredis are optional peer dependencies', () => {
+  it('importing keel or keel/net loads neither', () => {
+    for (const entry of ['src/index.ts', 'src/adapters/net/index.ts']) {
+      expect(filesLoadedBy(entry, 'ioredis')).toEqual([])
+      expect(filesLoadedBy(entry, 'pg')).toEqual([])
+    }
+  })
+
+  it('importing keel/ioredis loads ioredis', () => {
+    expect(filesLoadedBy('src/adapters/net/ioredis.ts', 'ioredis').length).toBeGreaterThan(0)
+  })
+})

@@ -1,21 +1,18 @@
 import { readFileSync } from 'node:fs'
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer as createHttpsServer, Agent as HttpsAgent } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { Readable } from 'node:stream'
-import { finished } from 'node:stream/promises'
 import type { TLSSocket } from 'node:tls'
 import axios, { AxiosError, type AxiosInstance, type CreateAxiosDefaults } from 'axios'
 import FormData from 'form-data'
 import { describe, expect, it } from 'vitest'
-import { type AxiosAdapterOptions, axiosAdapter } from '../../src/adapters/axios/index.ts'
-import type { AttemptEvent, BalancerOptions, EndpointInput } from '../../src/index.ts'
+import type { BalancerOptions, EndpointInput } from '../../src/index.ts'
+import { type AxiosAdapterOptions, axiosAdapter } from '../helpers/adapters.ts'
 import { flush, ManualClock } from '../helpers/clock.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
 import { deferred } from '../helpers/deferred.ts'
 import { adapterHarness, answer, type Observed, totalRequests } from '../helpers/harness.ts'
 import { trackSockets } from '../helpers/live-sockets.ts'
-import { closedPort, type TestServer } from '../helpers/servers.ts'
+import { closedPort } from '../helpers/servers.ts'
 
 // A certificate for `health.keel.test` (test/fixtures/tls), served on 127.0.0.1.
 const TLS_CERT = readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url))
@@ -35,51 +32,9 @@ function balanced(
   return { ...observed, api: axios.create({ baseURL: 'http://users.internal', ...defaults, adapter }) }
 }
 
-function echo(req: IncomingMessage, res: ServerResponse) {
-  const chunks: Buffer[] = []
-  req.on('data', (c: Buffer) => chunks.push(c))
-  req.on('end', () => res.end(Buffer.concat(chunks)))
-}
-
 const total = totalRequests
 
 describe('axiosAdapter', () => {
-  it('sends traffic to all three backends', async () => {
-    const backends = await servers(3)
-    const { api } = balanced(backends.map((s) => s.url))
-    const result = await closedLoop(300, 8, async () => {
-      const res = await api.get<string>('/hello')
-      expect(res.status).toBe(200)
-      expect(res.data).toBe('ok')
-    })
-    expect(result).toEqual({ ok: 300, errors: [] })
-    expect(total(backends)).toBe(300)
-    for (const s of backends) expect(s.requests.length).toBeGreaterThan(0)
-  })
-
-  it('loses no call when a backend is killed in the middle of 3,000 GETs at concurrency 16', async () => {
-    const backends = await servers(3)
-    const victim = backends[1]!
-    victim.handle((_req, res) => {
-      if (victim.requests.length === 200) void victim.close()
-      else res.end('ok')
-    })
-    const { api, attempts } = balanced(backends.map((s) => s.url))
-    const result = await closedLoop(3_000, 16, async (i) => {
-      const res = await api.get<string>(`/item/${i}`)
-      expect(res.data).toBe('ok')
-    })
-    expect(result.errors).toEqual([])
-    expect(result.ok).toBe(3_000)
-    expect(victim.requests.length).toBe(200)
-    expect(backends[0]!.requests.length + backends[2]!.requests.length).toBe(3_000 - 199)
-    const failed = attempts.filter((a) => a.verdict !== 'success')
-    // docs/retries.md (failover): attempts to a killed backend ≤ the calls in flight when it died (16) + 1.
-    expect(failed.length).toBeGreaterThan(0)
-    expect(failed.length).toBeLessThanOrEqual(17)
-    for (const a of failed) expect(a.endpoint.port).toBe(victim.port)
-  })
-
   it('sends a POST answered 503 once and rejects with the AxiosError', async () => {
     const backends = await servers(3, answer(503, 'busy'))
     const { api, attempts } = balanced(backends.map((s) => s.url))
@@ -97,25 +52,6 @@ describe('axiosAdapter', () => {
     expect(attempts.map((a) => [a.verdict, a.retried])).toEqual([['endpoint-failure', false]])
   })
 
-  it('rejects a 404 with the AxiosError, retries nothing and ejects nothing', async () => {
-    const backends = await servers(3, answer(404, 'no such user'))
-    const { balancer, api, attempts } = balanced(backends.map((s) => s.url))
-    for (let i = 0; i < 30; i++) {
-      const error = await api.get(`/users/${i}`).catch((e: unknown) => e)
-      expect(axios.isAxiosError(error)).toBe(true)
-      expect((error as AxiosError).response?.status).toBe(404)
-      expect((error as AxiosError).response?.data).toBe('no such user')
-    }
-    expect(total(backends)).toBe(30)
-    expect(attempts).toHaveLength(30)
-    expect(attempts.every((a) => a.verdict === 'caller-error' && !a.retried)).toBe(true)
-    for (const endpoint of balancer.snapshot().endpoints) {
-      expect(endpoint.state).toBe('active')
-      expect(endpoint.failures).toBe(0)
-      expect(endpoint.ejections).toBe(0)
-    }
-  })
-
   it('retries a GET answered 503 on another backend and resolves with the 200', async () => {
     const backends = await servers(2)
     backends[0]!.handle(answer(503, 'down'))
@@ -127,24 +63,6 @@ describe('axiosAdapter', () => {
     const retried = attempts.filter((a) => a.retried)
     expect(retried.length).toBeGreaterThan(0)
     for (const a of retried) expect([a.verdict, a.endpoint.port]).toEqual(['endpoint-failure', backends[0]!.port])
-  })
-
-  it('releases the streamed 503s it retries so their sockets are reused', async () => {
-    const backends = await servers(2)
-    backends[0]!.handle(answer(503, 'down '.repeat(1_000)))
-    const { api, attempts } = balanced(
-      backends.map((s) => s.url),
-      { picker: 'round-robin' },
-    )
-    for (let i = 0; i < 10; i++) {
-      const res = await api.get<Readable>('/', { responseType: 'stream' })
-      expect(res.status).toBe(200)
-      res.data.resume()
-      await finished(res.data)
-    }
-    expect(attempts.filter((a) => a.verdict === 'endpoint-failure' && a.retried).length).toBeGreaterThanOrEqual(5)
-    // A 503 stream left unread would pin its socket and force a new connection per request.
-    expect(backends[0]!.connections).toBe(1)
   })
 
   it('classifies a response its validateStatus accepts by its status, and retries a 503', async () => {
@@ -232,35 +150,6 @@ describe('axiosAdapter', () => {
     ])
   })
 
-  it('sends a stream body once when it is answered 503', async () => {
-    const backends = await servers(3, answer(503, 'busy'))
-    const { api, attempts } = balanced(backends.map((s) => s.url))
-    const error = await api
-      .put('/upload', Readable.from([Buffer.from('chunk-1;'), Buffer.from('chunk-2')]))
-      .catch((e: unknown) => e)
-    expect((error as AxiosError).response?.status).toBe(503)
-    expect(total(backends)).toBe(1)
-    expect(attempts.map((a) => [a.verdict, a.retried])).toEqual([['endpoint-failure', false]])
-  })
-
-  it('retries a stream body that provably never left, and sends it whole', async () => {
-    const dead = await closedPort()
-    const [live] = await servers(1, echo)
-    const { api, attempts } = balanced([`http://127.0.0.1:${dead}`, live!.url], { picker: 'round-robin' })
-    for (let i = 0; i < 4; i++) {
-      async function* parts() {
-        for (let p = 0; p < 20; p++) {
-          await new Promise<void>((resolve) => setImmediate(resolve))
-          yield Buffer.from(`${i}.${p};`)
-        }
-      }
-      const res = await api.post<string>('/upload', Readable.from(parts()), { responseType: 'text' })
-      expect(res.data).toBe(Array.from({ length: 20 }, (_, p) => `${i}.${p};`).join(''))
-    }
-    expect(live!.requests.length).toBe(4)
-    expect(attempts.filter((a) => a.verdict === 'not-sent').length).toBeGreaterThan(0)
-  })
-
   it('sends a form-data body again after a refused connection, boundary header and all', async () => {
     const dead = await closedPort()
     const [live] = await servers(1, (req, res) => {
@@ -300,33 +189,6 @@ describe('axiosAdapter', () => {
       }
     }
     expect(backend!.requests.map((r) => r.url)).toEqual(['/direct'])
-  })
-
-  it('hedges a slow GET and cancels the attempt that loses', async () => {
-    const clock = new ManualClock()
-    const { fire: arrived, fired: reached } = deferred()
-    const backends = await servers(2)
-    const [slow, fast] = backends as [TestServer, TestServer]
-    slow.handle(() => arrived())
-    const { balancer, api, attempts, settled } = balanced([slow.url, { url: fast.url, priority: 1 }], {
-      clock,
-      hedge: { delay: 50 },
-    })
-    let hedges = 0
-    balancer.on('hedge', () => hedges++)
-    const pending = api.get<string>('/report')
-    await reached
-    await clock.advance(50)
-    expect((await pending).data).toBe('ok')
-    await settled(2)
-    expect(hedges).toBe(1)
-    const ended = attempts.map((a) => [a.endpoint.port, a.verdict])
-    expect(ended.sort()).toEqual(
-      [
-        [fast.port, 'success'],
-        [slow.port, 'cancelled'],
-      ].sort(),
-    )
   })
 
   it('ends the call at once with axios’ CanceledError when the caller aborts', async () => {
@@ -373,56 +235,6 @@ describe('axiosAdapter', () => {
     const error = await hung.get('/').catch((e: unknown) => e)
     expect(error).toMatchObject({ isAxiosError: true, code: 'ECONNABORTED', message: 'timeout of 200ms exceeded' })
     expect(hungAttempts.map((a) => a.verdict)).toEqual(['endpoint-failure', 'endpoint-failure', 'endpoint-failure'])
-  })
-
-  it('routes requests with the same key to the same backend with ring-hash', async () => {
-    const backends = await servers(3)
-    const { api } = balanced(
-      backends.map((s) => s.url),
-      { picker: 'ring-hash' },
-    )
-    const users = ['user-1', 'user-2', 'user-3', 'user-4', 'user-5', 'user-6']
-    for (let round = 0; round < 3; round++) {
-      for (const key of users) await api.get(`/profile/${key}`, { keel: { key } })
-    }
-    const served = new Map<string, Set<number>>()
-    for (const [i, s] of backends.entries()) {
-      for (const r of s.requests) {
-        const key = r.url.split('/').pop()!
-        served.set(key, (served.get(key) ?? new Set()).add(i))
-      }
-    }
-    expect([...served.keys()].sort()).toEqual(users)
-    for (const backendsOfKey of served.values()) expect(backendsOfKey.size).toBe(1)
-  })
-
-  it('counts a streamed response in flight until it ends', async () => {
-    const { fire: finish, fired: released } = deferred()
-    const [backend] = await servers(1, (_req, res) => {
-      res.write('first;')
-      void released.then(() => res.end('last'))
-    })
-    const { balancer, api, attempts } = balanced([backend!.url])
-    const res = await api.get<Readable>('/download', { responseType: 'stream' })
-    const reader = res.data[Symbol.asyncIterator]()
-    expect(String((await reader.next()).value)).toBe('first;')
-    expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(1)
-    expect(attempts).toEqual([])
-    const ended = new Promise<AttemptEvent>((resolve) => balancer.once('attempt', resolve))
-    finish()
-    let rest = ''
-    for (let chunk = await reader.next(); !chunk.done; chunk = await reader.next()) rest += String(chunk.value)
-    expect(rest).toBe('last')
-    expect((await ended).verdict).toBe('success')
-    expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(0)
-  })
-
-  it('rejects with the last AxiosError when no backend answers', async () => {
-    const { api, attempts } = balanced([`http://127.0.0.1:${await closedPort()}`])
-    const error = await api.get('/').catch((e: unknown) => e)
-    expect(axios.isAxiosError(error)).toBe(true)
-    expect((error as AxiosError).code).toBe('ECONNREFUSED')
-    expect(attempts.map((a) => a.verdict)).toEqual(['not-sent', 'not-sent', 'not-sent'])
   })
 
   it('closes its per-endpoint sockets when the balancer closes', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createGrpcClient, unary } from '../../src/adapters/grpc/index.ts'
 import { Balancer, type HealthCheckOptions } from '../../src/index.ts'
+import { createGrpcClient, unary } from '../helpers/adapters.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import {
   Echo,

@@ -1,8 +1,8 @@
 import type { Readable, Writable } from 'node:stream'
 import { type Metadata, type ServerWritableStream, type ServiceError, type StatusObject, status } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
-import { createGrpcClient, type GrpcClientOptions } from '../../src/adapters/grpc/index.ts'
 import { Balancer, type BalancerOptions } from '../../src/index.ts'
+import { createGrpcClient, type GrpcClientOptions } from '../helpers/adapters.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import {
   Echo,

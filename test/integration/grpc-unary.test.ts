@@ -1,7 +1,7 @@
 import { Metadata, makeClientConstructor, type ServiceError, status } from '@grpc/grpc-js'
 import { describe, expect, it } from 'vitest'
-import { createGrpcClient, unary } from '../../src/adapters/grpc/index.ts'
 import { type AttemptEvent, Balancer, type BalancerOptions, isKeelError } from '../../src/index.ts'
+import { createGrpcClient, unary } from '../helpers/adapters.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import {
   Echo,

@@ -3,9 +3,8 @@ import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createFetch } from '../../src/adapters/fetch/index.ts'
-import { BalancerDispatcher } from '../../src/adapters/undici/index.ts'
 import { Balancer, type BalancerOptions } from '../../src/index.ts'
+import { BalancerDispatcher, createFetch } from '../helpers/adapters.ts'
 import { makeTestPki, type TestPki } from '../helpers/tls.ts'
 
 interface Seen {
