@@ -1,7 +1,9 @@
 import type { AttemptImpl, CallPort } from '../core/ports.ts'
 import { NO_PREVIOUS } from '../model/attempt.ts'
 import type { Endpoint } from '../model/endpoint.ts'
+import { nextCallId } from './call-id.ts'
 import type { ResolvedCall } from './call-options.ts'
+import { outcomeOf } from './call-report.ts'
 import { type AttemptFn, CallRun } from './call-run.ts'
 
 /**
@@ -12,6 +14,9 @@ import { type AttemptFn, CallRun } from './call-run.ts'
 export async function callSimple<C, T>(core: CallPort, fn: AttemptFn<C, T>, options: ResolvedCall): Promise<T> {
   core.callStarted()
   const now = core.clock.now()
+  const callId = nextCallId()
+  // Undefined unless a call observer or a channel subscriber watches: nothing else is built then.
+  const observed = core.observation.start(callId, now)
   let attempt: AttemptImpl
   try {
     core.budget?.deposit(now)
@@ -19,12 +24,17 @@ export async function callSimple<C, T>(core: CallPort, fn: AttemptFn<C, T>, opti
     attempt = core.startAttempt(state, 1, NO_PREVIOUS, now)
   } catch (error) {
     core.callSettled()
+    if (observed !== undefined) core.observation.callEnded(observed, outcomeOf(error), error, core.clock.now())
     throw error
   }
+  attempt.callId = callId
+  if (observed !== undefined) core.observation.attemptStarted(observed, attempt)
   // `runAttempt`'s body, inlined: each async frame around the I/O is paid on every call (its
   // promise and frame live for the whole exchange), and this path is most calls'.
   try {
-    attempt.value = await fn(attempt.state.endpoint as Endpoint<C>, attempt)
+    attempt.value = await (observed === undefined
+      ? fn(attempt.state.endpoint as Endpoint<C>, attempt)
+      : observed.run(attempt, fn))
   } catch (error) {
     attempt.threw = true
     attempt.error = error
@@ -35,9 +45,13 @@ export async function callSimple<C, T>(core: CallPort, fn: AttemptFn<C, T>, opti
   try {
     if (attempt.verdict === 'success') {
       core.emitAttempt(attempt, false)
+      if (observed !== undefined) {
+        core.observation.attemptEnded(observed, attempt, false)
+        core.observation.callEnded(observed, 'success', undefined, core.clock.now())
+      }
       return attempt.value as T
     }
-    return await new CallRun<C, T>(core, fn, options, now).continueAfter(attempt)
+    return await new CallRun<C, T>(core, fn, options, now).continueAfter(attempt, observed)
   } finally {
     core.callSettled()
   }

@@ -37,6 +37,11 @@ export class AttemptImpl implements Attempt {
   refused = false
   durationMs = 0
 
+  /** The call's id (unique in the process): on `attempt` events, channels and spans. */
+  callId = 0
+  /** Started as a hedge (beside a running attempt of its call), not after one ended. */
+  hedge = false
+
   /** The adapter's verdict (`knownVerdict`), read by keel's rules instead of classifying. */
   hint: Verdict | undefined = undefined
   /** The response reached the caller (`handOver`): never retried after. */
@@ -103,6 +108,11 @@ export class AttemptImpl implements Attempt {
       this.onCancel = undefined
       onCancel(reason)
     }
+  }
+
+  /** What the attempt threw or was cancelled with; undefined when it returned. */
+  get failure(): unknown {
+    return this.cancelled ? this.cancelReason : this.threw ? this.error : undefined
   }
 
   record(): AttemptRecord {

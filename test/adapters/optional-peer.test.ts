@@ -36,6 +36,10 @@ describe('undici is an optional peer dependency', () => {
     expect(undiciFilesLoadedBy('src/adapters/fetch/index.ts')).toEqual([])
   })
 
+  it('importing keel/http never loads undici', () => {
+    expect(undiciFilesLoadedBy('src/adapters/http-agent/index.ts')).toEqual([])
+  })
+
   it('importing keel/undici loads it', () => {
     expect(undiciFilesLoadedBy('src/adapters/undici/index.ts').length).toBeGreaterThan(0)
   })

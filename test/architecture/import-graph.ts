@@ -9,6 +9,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 const FEATURE_ROOMS = new Set([
   'call',
   'classify',
+  'diagnostics',
   'discovery',
   'ejection',
   'load',
@@ -28,6 +29,7 @@ const ADAPTER_SURFACE = [
   'resources/resources.ts',
   'classify/',
   'adapters/http/',
+  'addons/metrics/',
 ]
 
 export function sources(dir: string, out: string[] = []): string[] {

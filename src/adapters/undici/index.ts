@@ -9,9 +9,11 @@ import { callOptionsTable, type RetryPolicies, retryPolicies } from '../http/ret
 import { httpOrigin } from '../http/target.ts'
 import { type BalancedDispatchOptions, type DispatchHost, DispatchRun } from './dispatch-run.ts'
 import { adaptHandler } from './legacy-handler.ts'
+import { OriginDispatcher, type OriginRouterOptions, type OriginTarget } from './origin-router.ts'
 
 export type { BalancedDispatchOptions } from './dispatch-run.ts'
 export { DispatchedResponse } from './dispatched-response.ts'
+export type { OriginRouterOptions, OriginTarget } from './origin-router.ts'
 
 /**
  * Options of a `BalancerDispatcher`: undici `Pool` options, applied to the Pool of every
@@ -151,5 +153,19 @@ export class BalancerDispatcher extends Dispatcher {
     this.#pools.delete(pool)
     if (pool.closed || pool.destroyed) return undefined
     return pool.close()
+  }
+}
+
+/**
+ * An undici `Dispatcher` that balances the requests for the origins you map and passes every
+ * other request to a fallback dispatcher untouched: `setGlobalDispatcher(new OriginRouter({
+ * 'http://users.internal': users }))` makes Node's global `fetch('http://users.internal/…')`
+ * balanced with no other change. A mapped balancer's requests go through a `BalancerDispatcher`
+ * (one Pool per endpoint, keel's retries and classification) and keep the origin's `Host`; the
+ * origin itself is never dialled.
+ */
+export class OriginRouter extends OriginDispatcher {
+  constructor(routes: Readonly<Record<string, OriginTarget>>, options: OriginRouterOptions = {}) {
+    super(routes, options, (balancer, pool) => new BalancerDispatcher(balancer, pool))
   }
 }
