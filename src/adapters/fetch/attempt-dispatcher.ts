@@ -1,4 +1,3 @@
-import { markFinal } from '../http/retry-policy.ts'
 import type { IdleTimeouts } from '../http/timeouts.ts'
 
 /** What fetch needs of a `dispatcher`: undici's `dispatch(options, handler)`. */
@@ -183,7 +182,6 @@ export class AttemptDispatcher implements DispatchTarget {
    * fetch fails or errors the body. Called through the attempt's `onCancel`.
    */
   attemptCancelled(reason: unknown): void {
-    if (this.handedOver) markFinal(reason)
     this.abortReason ??= reason
     this.#current?.abort(reason)
   }

@@ -1,5 +1,5 @@
 import type { Balancer } from '../../balancer.ts'
-import type { AdapterPort, OutcomeClassify } from '../../core/ports.ts'
+import type { AdapterPort, AttemptControl, OutcomeClassify } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions } from '../../options/options.ts'
@@ -8,7 +8,7 @@ import { AttemptLost, HandedOver } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import { OnceBody } from '../http/once-body.ts'
-import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
+import { mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { httpUrl } from '../http/target.ts'
 import type { IdleTimeouts } from '../http/timeouts.ts'
 import { AttemptDispatcher, type DispatchTarget } from './attempt-dispatcher.ts'
@@ -118,8 +118,9 @@ export class FetchRun {
 
   readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<Response | HandedOver> => {
     const { host } = this
+    const control = host.port.control(attempt)!
     // A hedge launched while an earlier attempt's response is with the caller: send nothing.
-    if (this.#delivered) throw new AttemptLost()
+    if (this.#delivered) throw new AttemptLost(control)
     const init: Record<string, unknown> = { ...this.init }
     if (this.body !== undefined) init.body = this.body.stream()
     const target = host.dispatchers.needs(endpoint) ? await host.dispatchers.get(endpoint) : init.dispatcher
@@ -127,14 +128,14 @@ export class FetchRun {
     init.dispatcher = dispatcher
     // keel's cancellations (deadline, attempt timeout, drain, close) reach the exchange through
     // the dispatcher; the caller's own signal goes to fetch as given.
-    const control = host.port.control(attempt)!
     if (control.cancelled) throw control.cancelReason
     control.onCancel = (reason) => dispatcher.attemptCancelled(reason)
     let res: Response
     try {
       res = await host.fetch()(httpUrl(endpoint, this.path), init as RequestInit)
     } catch (error) {
-      if (this.body?.spent) markFinal(error)
+      // A body read once and already sent cannot be sent again.
+      if (this.body?.spent) control.handOver()
       throw error
     }
     this.body?.sent()
@@ -142,9 +143,11 @@ export class FetchRun {
     if (this.#delivered) {
       // Another attempt of this call (a hedge) already answered the caller: this one lost.
       void res.body?.cancel().catch(() => {})
-      throw new AttemptLost()
+      throw new AttemptLost(control)
     }
+    // Classified once: keel takes this result for the attempt (`AttemptControl.classified`).
     const result = host.classifier.value(res)
+    control.classified(result)
     if (
       this.body === undefined &&
       attempt.number <= host.policies.retries &&
@@ -152,7 +155,7 @@ export class FetchRun {
     ) {
       return res
     }
-    return this.#deliver(res, dispatcher, (typeof result === 'string' ? result : result.verdict) !== 'success')
+    return this.#deliver(res, dispatcher, control)
   }
 
   /**
@@ -161,10 +164,10 @@ export class FetchRun {
    * or a response dropped unread is never collected, undici never cancels its stream, and the
    * attempt and its socket stay busy forever.
    */
-  #deliver(res: Response, dispatcher: AttemptDispatcher, failure: boolean): Promise<HandedOver> {
-    // keel consults its retry rules only after failures: a success needs no mark.
+  #deliver(res: Response, dispatcher: AttemptDispatcher, control: AttemptControl): Promise<HandedOver> {
+    // The caller has the response: keel never retries this attempt, whatever happens to its body.
+    control.handOver()
     const handedOver = new HandedOver(res)
-    if (failure) markFinal(handedOver)
     dispatcher.handedOver = true
     let ended: Promise<void>
     if (dispatcher.dispatched || res.body === null) {
@@ -182,7 +185,7 @@ export class FetchRun {
         // A bare reason, not an Error, is someone cancelling the body — undici's own
         // `'Response object has been garbage collected'` when the caller dropped it unread —
         // never a network failure: the attempt is cancelled and costs its endpoint nothing.
-        throw markFinal(typeof error === 'object' && error !== null ? error : new BodyDropped(error))
+        throw typeof error === 'object' && error !== null ? error : new BodyDropped(error)
       },
     )
   }

@@ -108,7 +108,7 @@ function unaryAttempt(
   endpoint: Endpoint<unknown>,
   attempt: Attempt,
 ): Promise<UnaryOutcome> {
-  if (call.cancelled) return Promise.reject(cancelledAttempt())
+  if (call.cancelled) return Promise.reject(cancelledAttempt(context.core.control(attempt)))
   const probe = probeChannel(context, endpoint)
   return new Promise<UnaryOutcome>((resolve, reject) => {
     let value: unknown
@@ -139,7 +139,7 @@ function unaryAttempt(
         resolve({ value, headers, status: received })
         return
       }
-      classifyAttemptError(failed, {
+      classifyAttemptError(context.core.control(attempt), failed, {
         probe,
         peer: inner.getPeer(),
         cancelled: call.cancelled,
