@@ -44,7 +44,6 @@ export {
   HedgeLostError,
   isKeelError,
   KeelError,
-  MissingPeerError,
   NoEndpointAvailableError,
   RetriesExhaustedError,
 } from './model/errors.ts'

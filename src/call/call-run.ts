@@ -187,11 +187,6 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
     void runAttempt(this.core, this.fn, attempt, this.observed)
   }
 
-  /** An attempt of this call ended and was dealt with: it is no longer live. */
-  release(attempt: AttemptImpl): void {
-    this.#removeLive(attempt)
-  }
-
   /**
    * One round: an attempt (or, for a hedged call, an attempt and its hedges) until it ends.
    * Returns the attempt that decides the round.
@@ -199,7 +194,11 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
   async round(): Promise<AttemptImpl> {
     const { options } = this
     const hedge = options.hedge
-    if (hedge !== false && options.idempotent) return (this.last = await hedgedRound(this, hedge))
+    if (hedge !== false && options.idempotent) {
+      const decides = await hedgedRound(this, hedge)
+      this.#removeLive(decides)
+      return (this.last = decides)
+    }
     // The first attempt starts when the call did: one clock read per call, not two.
     const attempt = this.#started === 0 ? this.launch(false, this.#firstAt) : this.launch()
     // keel may end the attempt before `fn` settles (attempt timeout, drain, close): a call that
@@ -219,6 +218,7 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
    * it joins the history and emits its `attempt` event.
    */
   note(attempt: AttemptImpl): void {
+    this.#removeLive(attempt)
     this.#ended(attempt, false)
     this.#forget(attempt)
   }

@@ -19,9 +19,10 @@ export interface DrivenCall {
   launch(hedge?: boolean): AttemptImpl
   /** Runs a launched attempt's `fn`; `attempt.onEnd` fires when it ends (or keel ends it). */
   run(attempt: AttemptImpl): void
-  /** An attempt of this call ended and was dealt with: it is no longer live. */
-  release(attempt: AttemptImpl): void
-  /** An attempt ended without deciding its round (a failed or losing hedge): recorded, `attempt` emitted. */
+  /**
+   * An attempt ended without deciding its round (a failed or losing hedge): no longer live,
+   * recorded in the history, `attempt` emitted.
+   */
   note(attempt: AttemptImpl): void
   /** One round: an attempt (and its hedges) until it ends; returns the attempt that decides it. */
   round(): Promise<AttemptImpl>

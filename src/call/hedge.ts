@@ -68,11 +68,9 @@ export async function hedgedRound(call: DrivenCall, hedge: ResolvedHedge): Promi
           continue
         }
         running.splice(i, 1)
-        call.release(attempt)
         if (answers(attempt) || call.settled) {
           for (const loser of running) {
             core.cancelAttempt(loser, new HedgeLostError())
-            call.release(loser)
             call.note(loser)
           }
           running.length = 0

@@ -43,7 +43,9 @@ export async function callSimple<C, T>(core: CallPort, fn: AttemptFn<C, T>, opti
     core.finishAttempt(attempt)
   }
   try {
-    if (attempt.verdict === 'success') {
+    // A success that threw (a user's `classify` may say so) still rejects: the result rule is
+    // CallRun's, which never returns the value of an attempt that threw.
+    if (attempt.verdict === 'success' && !attempt.threw) {
       core.emitAttempt(attempt, false)
       if (observed !== undefined) {
         core.observation.attemptEnded(observed, attempt, false)

@@ -1,3 +1,4 @@
+import type { ClassifyResult } from '../classify/classify.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
 import type { Attempt } from '../model/attempt.ts'
 import type { Endpoint } from '../model/endpoint.ts'
@@ -45,6 +46,8 @@ export class AttemptImpl implements Attempt {
   hint: Verdict | undefined = undefined
   /** The response reached the caller (`handOver`): never retried after. */
   handedOver = false
+  /** The adapter's classification of the returned value (`classified`). */
+  result: ClassifyResult | undefined = undefined
   /** Its latency sample when the adapter marked it established (`AdapterPort.established`). */
   latencyMs: number | undefined = undefined
 
@@ -78,6 +81,10 @@ export class AttemptImpl implements Attempt {
 
   knownVerdict(verdict: Verdict): void {
     this.hint = verdict
+  }
+
+  classified(result: ClassifyResult): void {
+    this.result = result
   }
 
   get signal(): AbortSignal {

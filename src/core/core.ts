@@ -83,7 +83,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
   /** Calls waiting out a retry's backoff (no attempt in flight), so `close()` can cancel them. */
   readonly liveCalls = new Set<{ cancel(reason: unknown): void }>()
   /** Effective weights before each rebuild (slow start replaces it). */
-  applyWeights: (states: Iterable<EndpointState>, now: number) => void = () => {}
+  readonly applyWeights: (states: Iterable<EndpointState>, now: number) => void
 
   constructor(options: ResolvedOptions, emitter: EventEmitter) {
     this.options = options
@@ -142,7 +142,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     const picker = options.picker
     const weights =
       picker.scope === 'members' || picker.slowStart === false ? undefined : slowStartWeights(this, options.slowStart)
-    if (weights !== undefined) this.applyWeights = weights
+    this.applyWeights = weights ?? noWeights
     if (options.createClient !== undefined) {
       const close = options.closeClient
       this.resources.register(
@@ -315,7 +315,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     if (!attempt.cancelled) {
       const result = attempt.threw
         ? this.classifier.error(attempt.error, attempt.hint)
-        : this.classifier.value(attempt.value, attempt.hint)
+        : (attempt.result ?? this.classifier.value(attempt.value, attempt.hint))
       if (typeof result === 'string') {
         attempt.verdict = result
       } else {
@@ -389,3 +389,6 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     return this.set.earliestOverloadEnd()
   }
 }
+
+/** Without slow start, effective weights are the static ones: nothing to apply. */
+function noWeights(): void {}

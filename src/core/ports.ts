@@ -145,6 +145,12 @@ export interface AttemptControl {
    * A user's `classify` still runs first.
    */
   knownVerdict(verdict: Verdict): void
+  /**
+   * The adapter already ran the balancer's classifier (`AdapterPort.classifier.value`) on the value
+   * its `fn` returns: keel takes `result` instead of classifying that value a second time. Ignored
+   * when `fn` throws.
+   */
+  classified(result: ClassifyResult): void
 }
 
 /**

@@ -69,9 +69,10 @@ export interface AttemptRecord {
  * Why the retry machinery stopped with a thrown error after more than one attempt:
  * `retries` (all used), `budget` (the retry budget was empty), `deadline` (no time left for
  * another attempt), `not-retryable` (the last verdict forbids a retry), `no-endpoint` (no endpoint
- * could take the next attempt).
+ * could take the next attempt), `retry-after` (only a shedding endpoint was left and it asked for
+ * a longer pause than `retry.maxRetryAfter`).
  */
-export type RetriesExhaustedReason = 'retries' | 'budget' | 'deadline' | 'not-retryable' | 'no-endpoint'
+export type RetriesExhaustedReason = 'retries' | 'budget' | 'deadline' | 'not-retryable' | 'no-endpoint' | 'retry-after'
 
 export class RetriesExhaustedError extends KeelError {
   readonly reason: RetriesExhaustedReason
@@ -147,21 +148,6 @@ export class EndpointRemovedError extends KeelError {
   constructor(endpoint: string) {
     super('KEEL_ENDPOINT_REMOVED', `Endpoint ${endpoint} was removed and its drain timeout passed`)
     this.endpoint = endpoint
-  }
-}
-
-/**
- * An optional peer dependency that a feature needs is not installed (`undici` for `createFetch`
- * with TLS naming or `connect` options, for example). The fix is on the caller's side, so the
- * attempt's verdict is `caller-error`: it is neither retried nor held against the endpoint.
- */
-export class MissingPeerError extends KeelError {
-  /** The package to install, e.g. `undici`. */
-  readonly peer: string
-
-  constructor(peer: string, feature: string, options?: { cause?: unknown }) {
-    super('KEEL_MISSING_PEER', `${feature} needs the optional dependency "${peer}": npm install ${peer}`, options)
-    this.peer = peer
   }
 }
 
