@@ -1,7 +1,6 @@
 import type { BalancerPort, EndpointState } from '../core/ports.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
 import type { ResolvedZoneLatency, ResolvedZones } from './zone-options.ts'
-import type { ZoneSplit } from './zones.ts'
 
 /**
  * Latencies this close are the same latency whatever the ratio: timer resolution and event-loop
@@ -14,6 +13,14 @@ export const HOLD = 0.8
 export const MIN_LOCAL_FACTOR = 0.05
 /** A probe is at most one call in this many. */
 export const PROBE_EVERY_CALLS = 100
+
+/** What the rule reads and sets of a level's zone split (`ZoneSplit` in `zones.ts`). */
+export interface ZoneLoads {
+  readonly hasLocal: boolean
+  readonly tiers: readonly { readonly candidates: readonly EndpointState[] }[]
+  readonly factor: number
+  reweigh(factor: number): void
+}
 
 /**
  * Latency-based shedding of a healthy but slow local zone (docs/zones.md, "Latency"). Envoy's
@@ -77,7 +84,7 @@ export class ZoneLatency {
   }
 
   /** Recomputes the latency factor of one level's split and reweighs it. */
-  evaluate(priority: number, split: ZoneSplit): void {
+  evaluate(priority: number, split: ZoneLoads): void {
     if (!split.hasLocal) return
     const local = median(split.tiers[0]!.candidates)
     const others: EndpointState[] = []
