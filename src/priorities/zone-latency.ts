@@ -28,8 +28,10 @@ export interface ZoneLoads {
  * path, keeps all its callers until something is ejected. keel compares the zones by the
  * latency estimates the picker already keeps (PeakEWMA, `load/peak-ewma.ts`):
  *
- * - L = median last-known estimate of the local zone's eligible endpoints, R = the same over the
- *   other zones' eligible endpoints; estimates still a cold-start guess are not evidence.
+ * - L = the lowest last-known estimate among the local zone's eligible endpoints (the whole zone
+ *   must be slow: one slow replica is the picker's business, and a peak left by a connection's
+ *   handshake on one endpoint moves nothing), R = the median over the other zones' eligible
+ *   endpoints; estimates still a cold-start guess are not evidence.
  * - The local zone starts shedding when L > ratio × R + 1 ms. While shedding, its health is
  *   multiplied by min(1, HOLD × (ratio × R + 1) / L), at least `MIN_LOCAL_FACTOR`; it stops once
  *   that reaches 1 (L under 80% of the line): the hysteresis band.
@@ -86,7 +88,7 @@ export class ZoneLatency {
   /** Recomputes the latency factor of one level's split and reweighs it. */
   evaluate(priority: number, split: ZoneLoads): void {
     if (!split.hasLocal) return
-    const local = median(split.tiers[0]!.candidates)
+    const local = lowest(split.tiers[0]!.candidates)
     const others: EndpointState[] = []
     for (let i = 1; i < split.tiers.length; i++) for (const m of split.tiers[i]!.candidates) others.push(m)
     const remote = median(others)
@@ -119,6 +121,13 @@ export class ZoneLatency {
     this.#nextProbe = now + this.#settings.probeInterval
     return ++this.#probes
   }
+}
+
+/** Lowest last-known estimate (ms) of the endpoints that have answered, or undefined. */
+function lowest(states: readonly EndpointState[]): number | undefined {
+  let low: number | undefined
+  for (const s of states) if (!s.load.guess && (low === undefined || s.load.storedMs < low)) low = s.load.storedMs
+  return low
 }
 
 /** Median last-known estimate (ms) of the endpoints that have answered, or undefined. */
