@@ -11,6 +11,11 @@ export const LATENCY_FLOOR_MS = 1
 export const HOLD = 0.8
 /** The local zone keeps at least this share while shedding, so its own estimate stays current. */
 export const MIN_LOCAL_FACTOR = 0.05
+/**
+ * Answers an endpoint must have given before its estimate counts: a PeakEWMA that raises only on
+ * levels confirmed by non-overlapping requests needs a few before it leaves its cold-start guess.
+ */
+export const PROBE_ANSWERS = 3
 /** A probe is at most one call in this many. */
 export const PROBE_EVERY_CALLS = 100
 
@@ -31,14 +36,16 @@ export interface ZoneLoads {
  * - L = the lowest last-known estimate among the local zone's eligible endpoints (the whole zone
  *   must be slow: one slow replica is the picker's business, and a peak left by a connection's
  *   handshake on one endpoint moves nothing), R = the median over the other zones' eligible
- *   endpoints; estimates still a cold-start guess are not evidence.
+ *   endpoints; an estimate counts after `PROBE_ANSWERS` answers (before, it may still be the
+ *   cold-start guess or a single sample).
  * - The local zone starts shedding when L > ratio × R + 1 ms. While shedding, its health is
  *   multiplied by min(1, HOLD × (ratio × R + 1) / L), at least `MIN_LOCAL_FACTOR`; it stops once
  *   that reaches 1 (L under 80% of the line): the hysteresis band.
  * - The factor drops at once and climbs back halfway per evaluation, so an overloaded zone that
  *   recovers as it sheds settles instead of oscillating.
  * - While every call stays local the others' estimates would go stale, so one call in at least
- *   `PROBE_EVERY_CALLS`, at most one per `probeInterval`, is sent to another zone.
+ *   `PROBE_EVERY_CALLS`, at most one per `probeInterval`, is sent to another zone, in runs of
+ *   three to one endpoint so that its estimate becomes evidence.
  *
  * Recomputed on every snapshot rebuild and every `interval` on the balancer's clock.
  */
@@ -123,17 +130,22 @@ export class ZoneLatency {
   }
 }
 
-/** Lowest last-known estimate (ms) of the endpoints that have answered, or undefined. */
+/** Lowest last-known estimate (ms) of the endpoints that are evidence, or undefined. */
 function lowest(states: readonly EndpointState[]): number | undefined {
   let low: number | undefined
-  for (const s of states) if (!s.load.guess && (low === undefined || s.load.storedMs < low)) low = s.load.storedMs
+  for (const s of states) if (known(s) && (low === undefined || s.load.storedMs < low)) low = s.load.storedMs
   return low
 }
 
-/** Median last-known estimate (ms) of the endpoints that have answered, or undefined. */
+/** The estimate is evidence: `PROBE_ANSWERS` answers, and not a cold-start guess. */
+function known(s: EndpointState): boolean {
+  return !s.load.guess && s.requests >= PROBE_ANSWERS
+}
+
+/** Median last-known estimate (ms) of the endpoints that are evidence, or undefined. */
 function median(states: readonly EndpointState[]): number | undefined {
   const values: number[] = []
-  for (const s of states) if (!s.load.guess) values.push(s.load.storedMs)
+  for (const s of states) if (known(s)) values.push(s.load.storedMs)
   if (values.length === 0) return undefined
   values.sort((a, b) => a - b)
   const mid = values.length >> 1

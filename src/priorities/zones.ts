@@ -98,7 +98,10 @@ export class ZoneSplit {
     // never for keyed calls (a key keeps its zone).
     if (chosen === 0 && loads[0]! >= 1 && !context.hasKey && this.#latency !== undefined && this.hasLocal) {
       const probe = this.#latency.probe(context.now)
-      if (probe > 0) chosen = 1 + (probe % (n - 1))
+      if (probe > 0) {
+        const found = this.#probe(context, probe)
+        if (found !== undefined) return found
+      }
     }
     const first = pickInTier(tiers[chosen]!, context)
     if (first !== undefined) return first
@@ -109,7 +112,27 @@ export class ZoneSplit {
     }
     return undefined
   }
+
+  /**
+   * Probe `p` (1, 2, …): runs of `PROBE_RUN` probes to one endpoint, the other tiers in turn, then
+   * the next endpoint of each. Undefined when that endpoint cannot take it (the call then goes
+   * where it would have gone).
+   */
+  #probe(context: PickContext, p: number): EndpointState | undefined {
+    const others = this.tiers.length - 1
+    const run = Math.floor((p - 1) / PROBE_RUN)
+    const candidates = this.tiers[1 + (run % others)]!.candidates
+    if (candidates.length === 0) return undefined
+    const e = candidates[Math.floor(run / others) % candidates.length]!
+    return e.inFlight < context.maxInFlight && !context.skipped(e) ? e : undefined
+  }
 }
+
+/**
+ * How many probes in a row go to the same endpoint: a latency estimate is evidence only after
+ * `PROBE_ANSWERS` answers (`zone-latency.ts`), so probes are not spread one per endpoint.
+ */
+const PROBE_RUN = 3
 
 function pickInTier(tier: Tier, context: PickContext): EndpointState | undefined {
   const picker = tier.fallback !== undefined && !context.hasKey ? tier.fallback : tier.picker
