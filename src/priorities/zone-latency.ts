@@ -35,9 +35,10 @@ export interface ZoneLoads {
  *
  * - L = the lowest last-known estimate among the local zone's eligible endpoints (the whole zone
  *   must be slow: one slow replica is the picker's business, and a peak left by a connection's
- *   handshake on one endpoint moves nothing), R = the median over the other zones' eligible
- *   endpoints; an estimate counts after `PROBE_ANSWERS` answers (before, it may still be the
- *   cold-start guess or a single sample).
+ *   handshake on one endpoint moves nothing), R = the same over the other zones' eligible
+ *   endpoints (the best the other zones offer: each PeakEWMA carries its recent peaks, and the
+ *   least affected endpoint is the closest to the real latency); an estimate counts after
+ *   `PROBE_ANSWERS` answers (before, it may still be the cold-start guess or a single sample).
  * - The local zone starts shedding when L > ratio × R + 1 ms. While shedding, its health is
  *   multiplied by min(1, HOLD × (ratio × R + 1) / L), at least `MIN_LOCAL_FACTOR`; it stops once
  *   that reaches 1 (L under 80% of the line): the hysteresis band.
@@ -98,7 +99,7 @@ export class ZoneLatency {
     const local = lowest(split.tiers[0]!.candidates)
     const others: EndpointState[] = []
     for (let i = 1; i < split.tiers.length; i++) for (const m of split.tiers[i]!.candidates) others.push(m)
-    const remote = median(others)
+    const remote = lowest(others)
     let engaged = this.#engaged.get(priority) ?? false
     let target = 1
     if (local !== undefined && remote !== undefined) {
@@ -140,16 +141,6 @@ function lowest(states: readonly EndpointState[]): number | undefined {
 /** The estimate is evidence: `PROBE_ANSWERS` answers, and not a cold-start guess. */
 function known(s: EndpointState): boolean {
   return !s.load.guess && s.requests >= PROBE_ANSWERS
-}
-
-/** Median last-known estimate (ms) of the endpoints that are evidence, or undefined. */
-function median(states: readonly EndpointState[]): number | undefined {
-  const values: number[] = []
-  for (const s of states) if (known(s)) values.push(s.load.storedMs)
-  if (values.length === 0) return undefined
-  values.sort((a, b) => a - b)
-  const mid = values.length >> 1
-  return values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2
 }
 
 /** The latency rule of `zones`, or undefined when zone-blind or `zoneAware.latency: false`. */
