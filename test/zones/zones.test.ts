@@ -289,6 +289,22 @@ describe('latency shedding', () => {
     expect(share(late, 'a')).toBeGreaterThanOrEqual(0.99)
   })
 
+  it('recomputes the rule on a timer that close() stops', async () => {
+    const clock = new ManualClock()
+    const options = { endpoints: nine, clock, breaker: false, outlierDetection: false, retry: false } as const
+    const plain = new Balancer(options)
+    await plain.call(async () => {})
+    const base = clock.pending
+    await plain.close()
+    const zoned = new Balancer({ ...options, localZone: 'a' })
+    await zoned.call(async () => {})
+    expect(clock.pending).toBe(base + 1)
+    await clock.advance(5_000) // the timer re-arms itself
+    expect(clock.pending).toBe(base + 1)
+    await zoned.close()
+    expect(clock.pending).toBe(0)
+  })
+
   it('routes by health only with latency: false', async () => {
     const { balancer, clock } = setup({ zoneAware: { latency: false } })
     const seen = await closedLoop(balancer, clock, { a: 50, b: 5, c: 5 }, 20_000)
