@@ -13,6 +13,8 @@ export interface DrivenCall {
   readonly options: ResolvedCall
   /** The call settled (result, caller abort, deadline, close): loops stop at their next step. */
   readonly settled: boolean
+  /** The call's id, unique in the process (on its events, channel messages and spans). */
+  readonly callId: number
   /** Starts the next attempt on a picked endpoint, strictly an untried one for a hedge. Throws `NoEndpointAvailableError`. */
   launch(hedge?: boolean): AttemptImpl
   /** Runs a launched attempt's `fn`; `attempt.onEnd` fires when it ends (or keel ends it). */

@@ -96,7 +96,13 @@ export async function hedgedRound(call: DrivenCall, hedge: ResolvedHedge): Promi
             const from = running[0]!
             // Strictly an endpoint this call has not tried: a hedge to the same one helps nothing.
             const attempt = call.launch(true)
-            core.emit('hedge', { from: from.state.endpoint, attempt: attempt.number, delay: delay ?? 0 })
+            core.emit('hedge', {
+              from: from.state.endpoint,
+              attempt: attempt.number,
+              delay: delay ?? 0,
+              callId: call.callId,
+              reason: `no answer from ${from.state.id} after ${delay ?? 0} ms`,
+            })
             start(attempt)
             arm()
           } catch (error) {

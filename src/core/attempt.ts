@@ -16,8 +16,8 @@ export class AttemptImpl implements Attempt {
   readonly previous: readonly AttemptRecord[]
   readonly state: EndpointState
   readonly start: number
-  /** The half-open breaker trial of its endpoint. */
-  readonly trial: boolean
+  /** The half-open breaker trial of its endpoint (until an established exchange passes it). */
+  trial: boolean
 
   controller: AbortController | undefined
   /** Set when keel cancels the attempt; its class decides the verdict, never what `fn` threw. */
@@ -36,10 +36,17 @@ export class AttemptImpl implements Attempt {
   refused = false
   durationMs = 0
 
+  /** The call's id (unique in the process): on `attempt` events, channels and spans. */
+  callId = 0
+  /** Started as a hedge (beside a running attempt of its call), not after one ended. */
+  hedge = false
+
   /** The adapter's verdict (`knownVerdict`), read by keel's rules instead of classifying. */
   hint: Verdict | undefined = undefined
   /** The response reached the caller (`handOver`): never retried after. */
   handedOver = false
+  /** Its latency sample when the adapter marked it established (`AdapterPort.established`). */
+  latencyMs: number | undefined = undefined
 
   timeoutEntry: TimerEntry | undefined = undefined
   prevInEndpoint: AttemptImpl | undefined = undefined
@@ -94,6 +101,11 @@ export class AttemptImpl implements Attempt {
       this.onCancel = undefined
       onCancel(reason)
     }
+  }
+
+  /** What the attempt threw or was cancelled with; undefined when it returned. */
+  get failure(): unknown {
+    return this.cancelled ? this.cancelReason : this.threw ? this.error : undefined
   }
 
   record(): AttemptRecord {

@@ -20,8 +20,10 @@ import { CLIENT_RESOURCE, ResourceRegistry } from '../resources/resources.ts'
 import { slowStartWeights } from '../warmup/slow-start.ts'
 import { AddOns } from './add-ons.ts'
 import { AttemptImpl } from './attempt.ts'
+import { CallObservation } from './call-observation.ts'
 import { EndpointSet } from './endpoint-set.ts'
 import type { EndpointState } from './endpoint-state.ts'
+import { publishEndpointState } from './endpoint-state-channel.ts'
 import type {
   AdapterPort,
   AdapterSettings,
@@ -56,6 +58,8 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
   readonly settings: AdapterSettings
   /** What add-ons may do (`addOnPort(balancer)`). */
   readonly addOns: AddOns
+  /** Call observers and diagnostics channels: `start` says whether anyone watches a call. */
+  readonly observation: CallObservation
   /** Attempt observers in their documented order: load, breaker, outlier, overload, then add-ons'. */
   readonly observers: AttemptObserver[] = []
   /** Member observers: the breaker, outlier detection, health checks, then add-ons'. */
@@ -87,6 +91,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     this.random = options.random
     this.emitter = emitter
     this.timers = new TimerQueue(options.clock)
+    this.observation = new CallObservation(emitter)
     this.classifier = new OutcomeClassifier(
       options.classify,
       () => options.clock.wallNow(),
@@ -101,6 +106,8 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
       timeout: options.timeout,
       attemptTimeout: options.attemptTimeout,
       healthCheck: options.healthCheck,
+      maxConnectionAge: options.maxConnectionAge,
+      drainTimeout: options.drainTimeout,
     }
     this.keyed = options.picker.keyed === true
     this.memberScoped = options.picker.scope === 'members' || options.fallbackPicker.scope === 'members'
@@ -168,7 +175,12 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
   }
 
   /** Emits an event if anyone listens, isolating keel from listeners that throw. */
+  listens(event: string): boolean {
+    return this.emitter.listenerCount(event) !== 0
+  }
+
   emit(event: string, payload: unknown): void {
+    publishEndpointState(this, event, payload)
     if (this.emitter.listenerCount(event) === 0) return
     emitSafely(this.emitter, event, payload)
   }
@@ -193,6 +205,21 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
 
   control(attempt: object): AttemptControl | undefined {
     return attempt instanceof AttemptImpl ? attempt : undefined
+  }
+
+  established(attempt: object): void {
+    if (!(attempt instanceof AttemptImpl) || attempt.ended || attempt.latencyMs !== undefined) return
+    const latency = (attempt.latencyMs = this.clock.now() - attempt.start)
+    if (attempt.timeoutEntry !== undefined) {
+      this.timers.cancel(attempt.timeoutEntry)
+      attempt.timeoutEntry = undefined
+    }
+    if (attempt.trial) {
+      // The endpoint took the connection: the trial passed. Its end is then an ordinary attempt's.
+      attempt.trial = false
+      if (this.breakers !== undefined) this.breakers.record(attempt.state, 'success', latency, true, attempt.start)
+      else attempt.state.trialInFlight = false
+    }
   }
 
   // The hub's own
@@ -284,7 +311,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
       attempt.timeoutEntry = undefined
     }
     const now = this.clock.now()
-    attempt.durationMs = now - attempt.start
+    attempt.durationMs = attempt.latencyMs ?? now - attempt.start
     if (!attempt.cancelled) {
       const result = attempt.threw
         ? this.classifier.error(attempt.error, attempt.hint)
@@ -312,15 +339,22 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     }
   }
 
-  /** Emits `attempt` for an ended attempt, if anyone listens. */
+  /**
+   * Emits `attempt` for an ended attempt, if anyone listens: exactly once per attempt, once its
+   * call decided whether to retry after it (the call tells its observers at the same point).
+   */
   emitAttempt(attempt: AttemptImpl, retried: boolean): void {
     if (this.emitter.listenerCount('attempt') === 0) return
+    const error = attempt.failure
     emitSafely(this.emitter, 'attempt', {
       endpoint: attempt.state.endpoint,
       verdict: attempt.verdict,
       durationMs: attempt.durationMs,
       attempt: attempt.number,
       retried,
+      callId: attempt.callId,
+      hedge: attempt.hedge,
+      ...(error === undefined ? {} : { error }),
     })
   }
 

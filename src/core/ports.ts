@@ -17,14 +17,17 @@ import type { Endpoint } from '../model/endpoint.ts'
 import type { AttemptRecord } from '../model/errors.ts'
 import type { Verdict } from '../model/verdict.ts'
 import type { AttemptImpl } from './attempt.ts'
+import type { CallObservation, CallObserver } from './call-observation.ts'
 import type { EndpointState } from './endpoint-state.ts'
 
 export type { ResolvedRetry } from '../call/retry-options.ts'
 export type { HealthCheck } from '../ejection/health/health-check.ts'
 export type { ResolvedHealthCheck } from '../ejection/health/health-options.ts'
 export type { TimerEntry } from '../internal/timer-queue.ts'
+export type { CallOutcome } from '../model/call-outcome.ts'
 export type { DetectorName, HealthCheckType } from '../model/detector.ts'
 export type { AttemptImpl } from './attempt.ts'
+export type { CallObservation, CallObserver, ObservedCall } from './call-observation.ts'
 export type { EndpointState } from './endpoint-state.ts'
 
 /** The balancer's timer queue: one clock timer for every keel timer, all stopped by `close()`. */
@@ -154,7 +157,11 @@ export interface CallPort {
   readonly timers: Timers
   readonly budget: RetryBudget | undefined
   readonly classifier: OutcomeClassify
+  /** Call observers and diagnostics channels: `start` says whether anyone watches a call. */
+  readonly observation: CallObservation
   emit(event: string, payload: unknown): void
+  /** Whether `emit(event, …)` would reach a listener: build a costly payload only then. */
+  listens(event: string): boolean
   /** Emits `attempt` for an ended attempt, if anyone listens. */
   emitAttempt(attempt: AttemptImpl, retried: boolean): void
   /**
@@ -194,6 +201,9 @@ export interface AdapterSettings {
   readonly timeout: number | undefined
   readonly attemptTimeout: number | undefined
   readonly healthCheck: ResolvedHealthCheck | false
+  /** ms; undefined when off. Adapters holding connections themselves (`keel/net`) apply it per connection. */
+  readonly maxConnectionAge: number | undefined
+  readonly drainTimeout: number
 }
 
 /** The balancer's classifier (the user's `classify`, then keel's rules). */
@@ -207,6 +217,9 @@ export interface OutcomeClassify {
 /** What an adapter may ask of a balancer (`adapterPort(balancer)`; replaces reaching its internals). */
 export interface AdapterPort {
   readonly clock: Clock
+  readonly random: Random
+  /** The balancer's one timer queue (cheaper than a timer per connection; stopped by `close()`). */
+  readonly timers: Timers
   readonly settings: AdapterSettings
   readonly classifier: OutcomeClassify
   /** A per-endpoint resource name not yet taken: `base`, then `base#2`, `base#3`… */
@@ -218,6 +231,14 @@ export interface AdapterPort {
   installHealthCheck(type: HealthCheckType, check: HealthCheck): boolean
   /** The control of an attempt this balancer started, undefined for any other object. */
   control(attempt: object): AttemptControl | undefined
+  /**
+   * The attempt's exchange is established and stays open as long as its caller keeps it (a TCP
+   * connection handed to the caller): its latency sample is the time until now, not its lifetime;
+   * its attempt timeout and half-open trial timeout stop; a half-open trial counts as passed now
+   * (the endpoint took the connection), so the breaker closes without waiting for it to end. It
+   * stays in flight until it ends. Ignored for an attempt that ended or is not this balancer's.
+   */
+  established(attempt: object): void
 }
 
 /**
@@ -234,6 +255,11 @@ export interface AddOnPort {
   addMemberObserver(observer: MemberObserver): () => void
   /** Every ejection and restoration, by any detector, after the state changed. */
   addEjectionListener(listener: EjectionListener): () => void
+  /**
+   * Told when calls start and end and when their attempts start and end (with whether a retry
+   * followed); one observer per balancer may run each attempt's `fn` in its scope (tracing).
+   */
+  addCallObserver(observer: CallObserver): () => void
   /** Ejects a member by id through the one ejection state. False when unknown or held back by the cap. */
   eject(endpointId: string, detector: DetectorName, reason: string, until?: number): boolean
   /** Lifts `detector`'s ejection of an endpoint by id. False when the id is unknown. */

@@ -36,6 +36,10 @@ describe('undici is an optional peer dependency', () => {
     expect(undiciFilesLoadedBy('src/adapters/fetch/index.ts')).toEqual([])
   })
 
+  it('importing keel/http never loads undici', () => {
+    expect(undiciFilesLoadedBy('src/adapters/http-agent/index.ts')).toEqual([])
+  })
+
   it('importing keel/undici loads it', () => {
     expect(undiciFilesLoadedBy('src/adapters/undici/index.ts').length).toBeGreaterThan(0)
   })
@@ -51,5 +55,18 @@ describe('axios is an optional peer dependency', () => {
 
   it('importing keel/axios loads it', () => {
     expect(filesLoadedBy('src/adapters/axios/index.ts', 'axios').length).toBeGreaterThan(0)
+  })
+})
+
+describe('pg and ioredis are optional peer dependencies', () => {
+  it('importing keel or keel/net loads neither', () => {
+    for (const entry of ['src/index.ts', 'src/adapters/net/index.ts']) {
+      expect(filesLoadedBy(entry, 'ioredis')).toEqual([])
+      expect(filesLoadedBy(entry, 'pg')).toEqual([])
+    }
+  })
+
+  it('importing keel/ioredis loads ioredis', () => {
+    expect(filesLoadedBy('src/adapters/net/ioredis.ts', 'ioredis').length).toBeGreaterThan(0)
   })
 })

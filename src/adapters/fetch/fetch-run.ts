@@ -10,6 +10,7 @@ import { lastAttemptError } from '../http/last-error.ts'
 import { OnceBody } from '../http/once-body.ts'
 import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { httpUrl } from '../http/target.ts'
+import type { IdleTimeouts } from '../http/timeouts.ts'
 import { AttemptDispatcher, type DispatchTarget } from './attempt-dispatcher.ts'
 import type { EndpointDispatchers } from './endpoint-dispatchers.ts'
 import { trackBody } from './tracked-body.ts'
@@ -26,7 +27,17 @@ export interface FetchHost {
   /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`. */
   readonly callOptions: readonly CallOptions[]
   readonly dispatchers: EndpointDispatchers
+  /** Idle limits of each exchange (`headersTimeout`, `bodyTimeout`). */
+  readonly timeouts: IdleTimeouts
   fetch(): FetchFunction
+}
+
+/** The caller cancelled or dropped a handed-over body: keel's verdict is `cancelled`. */
+class BodyDropped extends Error {
+  constructor(reason: unknown) {
+    super(`The response body was released before its end: ${String(reason)}`)
+    this.name = 'AbortError'
+  }
 }
 
 /**
@@ -43,7 +54,8 @@ export class FetchRun {
   readonly idempotent: boolean
   readonly body: OnceBody | undefined
   #delivered = false
-  #resolve!: (response: Response) => void
+  #resolve: ((response: Response) => void) | undefined
+  #reject: ((error: unknown) => void) | undefined
 
   constructor(host: FetchHost, path: string, init: Record<string, unknown>) {
     this.host = host
@@ -69,20 +81,39 @@ export class FetchRun {
   start(): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
       this.#resolve = resolve
+      this.#reject = reject
       this.host.balancer.call(this.attempt, this.options).then(
-        (response) => {
-          if (this.#delivered) return
-          this.#delivered = true
-          resolve(response as Response)
-        },
+        (response) => this.#answer(response as Response),
         (error: unknown) => {
           if (this.#delivered) return
-          this.#delivered = true
           this.body?.release(error)
-          reject(lastAttemptError(error))
+          this.#fail(lastAttemptError(error))
         },
       )
     })
+  }
+
+  /**
+   * Settles the caller's promise and forgets how: a settled promise holds its `Response`, and the
+   * attempt (reachable from the socket while the body streams) must not keep a response the
+   * caller dropped reachable through it — undici cancels a collected response's body, which is
+   * what ends an attempt whose body is never read.
+   */
+  #answer(response: Response): void {
+    if (this.#delivered) return
+    this.#delivered = true
+    const resolve = this.#resolve
+    this.#resolve = undefined
+    this.#reject = undefined
+    resolve?.(response)
+  }
+
+  #fail(error: unknown): void {
+    this.#delivered = true
+    const reject = this.#reject
+    this.#resolve = undefined
+    this.#reject = undefined
+    reject?.(error)
   }
 
   readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<Response | HandedOver> => {
@@ -92,7 +123,7 @@ export class FetchRun {
     const init: Record<string, unknown> = { ...this.init }
     if (this.body !== undefined) init.body = this.body.stream()
     const target = host.dispatchers.needs(endpoint) ? await host.dispatchers.get(endpoint) : init.dispatcher
-    const dispatcher = new AttemptDispatcher(target as DispatchTarget | undefined)
+    const dispatcher = new AttemptDispatcher(target as DispatchTarget | undefined, host.timeouts)
     init.dispatcher = dispatcher
     // keel's cancellations (deadline, attempt timeout, drain, close) reach the exchange through
     // the dispatcher; the caller's own signal goes to fetch as given.
@@ -124,27 +155,35 @@ export class FetchRun {
     return this.#deliver(res, dispatcher, (typeof result === 'string' ? result : result.verdict) !== 'success')
   }
 
-  async #deliver(res: Response, dispatcher: AttemptDispatcher, failure: boolean): Promise<HandedOver> {
-    this.#delivered = true
+  /**
+   * Hands `res` to the caller; the attempt stays in flight until its body has ended. Not `async`:
+   * the wait must not keep `res` reachable (an async frame holds its arguments until it returns),
+   * or a response dropped unread is never collected, undici never cancels its stream, and the
+   * attempt and its socket stay busy forever.
+   */
+  #deliver(res: Response, dispatcher: AttemptDispatcher, failure: boolean): Promise<HandedOver> {
     // keel consults its retry rules only after failures: a success needs no mark.
     const handedOver = new HandedOver(res)
     if (failure) markFinal(handedOver)
     dispatcher.handedOver = true
     let ended: Promise<void>
     if (dispatcher.dispatched || res.body === null) {
-      this.#resolve(res)
+      this.#answer(res)
       ended = dispatcher.settled()
     } else {
       // A fetch that ignores `dispatcher` (not built on undici): watch the body stream instead.
       const tracked = trackBody(res, res.body)
-      this.#resolve(tracked.response)
+      this.#answer(tracked.response)
       ended = tracked.ended
     }
-    try {
-      await ended
-    } catch (error) {
-      throw markFinal(error)
-    }
-    return handedOver
+    return ended.then(
+      () => handedOver,
+      (error: unknown) => {
+        // A bare reason, not an Error, is someone cancelling the body — undici's own
+        // `'Response object has been garbage collected'` when the caller dropped it unread —
+        // never a network failure: the attempt is cancelled and costs its endpoint nothing.
+        throw markFinal(typeof error === 'object' && error !== null ? error : new BodyDropped(error))
+      },
+    )
   }
 }

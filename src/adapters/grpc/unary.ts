@@ -159,7 +159,7 @@ function unaryAttempt(
 export function unaryMethod(context: GrpcContext, method: GrpcMethod) {
   // A non-idempotent method needs nothing beyond the balancer's defaults: no options to validate.
   const base: KeelCallOptions | undefined = method.idempotent ? Object.freeze({ idempotent: true }) : undefined
-  const prepare = callPreparer(context.core, base)
+  const prepare = callPreparer(context.core, base, context.unaryTimeout)
   return function balancedUnary(request: unknown, arg1?: unknown, arg2?: unknown, arg3?: unknown): BalancedUnaryCall {
     const { metadata, options, callback } = callbackArguments(arg1, arg2, arg3)
     const call = new BalancedUnaryCall(callback)

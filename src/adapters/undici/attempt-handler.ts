@@ -161,14 +161,19 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     else run.handOver(this, response)
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const response = this.response
-    if (response === undefined || this.settled) return
+    // After an early answer to keel (below), the rest of the body still streams to the caller.
+    if (response === undefined || (this.settled && this.run.committed !== this)) return
     if (this.holding) {
-      // Past the limit, hand the response over rather than buffer an unbounded error page.
       if (!response.hold(chunk)) {
+        // Past 64 KiB keel stops buffering and decides on what it has, as it does for fetch: the
+        // exchange pauses and the attempt answers now. A retry drops the rest (`dump()` aborts
+        // the request); otherwise the caller gets the held part, then the rest as it arrives.
         this.holding = false
-        this.run.handOver(this, response)
+        controller.pause()
+        response.overflow = () => controller.abort(this.run.lostError())
+        this.succeed(response)
       }
       return
     }

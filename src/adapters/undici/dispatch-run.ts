@@ -243,9 +243,15 @@ export class DispatchRun implements RunState, HandlerRun {
     }
   }
 
-  /** keel stopped retrying on a held-back response: the caller gets it whole, now. */
+  /**
+   * keel stopped retrying on a held-back response: the caller gets it whole, now — or, for a body
+   * that went past the hold limit, the held part now and the rest as its paused exchange resumes.
+   */
   #replay(response: DispatchedResponse): void {
-    this.committed = response.source as AttemptHandler
+    const source = response.source as AttemptHandler
+    this.committed = source
+    const overflowing = response.overflow !== undefined
+    response.overflow = undefined
     const { controller, handler } = this
     controller.rawHeaders = response.rawHeaders as RawHeaders
     const chunks = response.chunks
@@ -258,9 +264,12 @@ export class DispatchRun implements RunState, HandlerRun {
       }
     } catch (error) {
       this.fail(error)
+      if (overflowing) source.abort(error as Error)
       return
     }
-    if (!this.done) this.#end(response)
+    if (this.done) return
+    if (!overflowing) this.#end(response)
+    else if (!controller.paused) source.controller?.resume()
   }
 
   #onceBody(): AsyncIterable<unknown> {
