@@ -76,9 +76,12 @@ describe('zone-aware routing', () => {
 
   it('sends nothing local when no local endpoint is eligible, and fails no idempotent call', async () => {
     const failing = new Set(local())
-    // Breakers open at the first refusal and stay open (no half-open trial during the test).
+    // Breakers open at the first refusal and stay open (no half-open trial during the test). Three
+    // retries: a call made before any ejection may try all three local endpoints (a retry stays in
+    // the zone while it has another eligible endpoint), then leaves the zone.
     const { balancer, clock, zonesOf } = setup({
       breaker: { volumeThreshold: 1, errorThresholdPercentage: 50, resetTimeout: 2_000_000_000 },
+      retry: { retries: 3 },
     })
     const ejected = new Set<string>()
     balancer.on('ejected', (e) => ejected.add(e.endpoint.id))
