@@ -22,6 +22,9 @@ const app = await Application.bootstrapWithPlugins({
   excludeInternal: true,
   excludeExternals: true,
   githubPages: false,
+  // Source links from the package's repository, not from whatever remote a clone has (CI clones
+  // from a folder, which TypeDoc cannot turn into links).
+  sourceLinkTemplate: 'https://github.com/keel-lb/keel/blob/{gitRevision}/{path}#L{line}',
   hideGenerator: true,
   sort: ['kind', 'alphabetical'],
   treatWarningsAsErrors: true,
