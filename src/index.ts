@@ -45,6 +45,7 @@ export type {
   HealthEvent,
   PanicEvent,
   RetryEvent,
+  SharedHealthErrorEvent,
   WarningEvent,
 } from './model/events.ts'
 export type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './model/picker.ts'

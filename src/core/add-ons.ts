@@ -24,6 +24,8 @@ export interface AddOnHost {
     all(): IterableIterator<EndpointState>
   }
   readonly ejection: EjectionPort & { addListener(listener: EjectionListener): () => void }
+  emit(event: string, payload: unknown): void
+  warn(code: string, message: string): void
 }
 
 /**
@@ -47,6 +49,14 @@ export class AddOns implements AddOnPort {
 
   get timers(): Timers {
     return this.#core.timers
+  }
+
+  emit(event: string, payload: unknown): void {
+    this.#core.emit(event, payload)
+  }
+
+  warn(code: string, message: string): void {
+    this.#core.warn(code, message)
   }
 
   members(): IterableIterator<EndpointState> {

@@ -56,6 +56,13 @@ export interface BudgetEvent {
   readonly requests: number
 }
 
+/** `sharedHealthError`: the shared-health channel failed (keel goes on as without sharing). */
+export interface SharedHealthErrorEvent {
+  readonly code: string
+  readonly message: string
+  readonly error: unknown
+}
+
 export interface WarningEvent {
   readonly code: string
   readonly message: string
@@ -78,6 +85,8 @@ export interface BalancerEvents<C = unknown> {
   panic: (event: PanicEvent) => void
   budgetExhausted: (event: BudgetEvent) => void
   discoveryError: (event: { readonly error: unknown }) => void
+  /** Shared health (`keel/redis`) lost its channel or failed a command; calls are unaffected. */
+  sharedHealthError: (event: SharedHealthErrorEvent) => void
   /** Non-fatal conditions (a Maglev table that had to grow, a resource that failed to close). */
   warning: (event: WarningEvent) => void
 }

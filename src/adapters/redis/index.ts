@@ -1,0 +1,46 @@
+// Entry point `keel/redis`: shared health across balancer instances over Redis pub/sub. The only
+// module of keel, with `transport.ts`, that imports ioredis (an optional peer).
+import { addOnPort } from '../../core/port-access.ts'
+import type { AddOnPort } from '../../core/ports.ts'
+import { resolveSharedHealth, type SharedHealthOptions } from './options.ts'
+import { SharedHealth } from './shared-health.ts'
+import { RedisTransport } from './transport.ts'
+
+export type { SharedHealthErrorEvent } from '../../model/events.ts'
+export type { SharedHealthOptions } from './options.ts'
+export {
+  SHARED_HEALTH_DROPPED,
+  SHARED_HEALTH_ERROR,
+  SHARED_HEALTH_PARTITIONED,
+} from './shared-health.ts'
+
+/** A running shared health: `close()` stops it (the balancer's `close()` does not). */
+export interface SharedHealthHandle {
+  /** This instance's id on the channel. */
+  readonly instanceId: string
+  close(): Promise<void>
+}
+
+/** What `redisSharedHealth` returns: attach it to a balancer. */
+export interface SharedHealthAddOn {
+  attach(balancer: unknown): SharedHealthHandle
+}
+
+/**
+ * Shared health over Redis for every balancer of a service (`docs/shared-health.md`). Options are
+ * validated now; `attach(balancer)` connects and starts. Importing `keel` never loads Redis.
+ */
+export function redisSharedHealth(options: SharedHealthOptions): SharedHealthAddOn {
+  const resolved = resolveSharedHealth(options)
+  return {
+    attach(balancer: unknown): SharedHealthHandle {
+      const port: AddOnPort = addOnPort(balancer)
+      return new SharedHealth(port, resolved, new RedisTransport(resolved, port.random))
+    },
+  }
+}
+
+/** `redisSharedHealth(options).attach(balancer)`. */
+export function attachSharedHealth(balancer: unknown, options: SharedHealthOptions): SharedHealthHandle {
+  return redisSharedHealth(options).attach(balancer)
+}

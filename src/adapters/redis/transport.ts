@@ -1,0 +1,93 @@
+// The Redis side of shared health, on ioredis: one connection publishes and keeps the keys, a
+// second one subscribes (a subscribed Redis connection can run nothing else). Both fail fast while
+// disconnected (no offline queue: a call never waits on Redis and memory stays bounded) and
+// reconnect in the background with capped, jittered exponential backoff ("Exponential Backoff And
+// Jitter", AWS Architecture Blog, 2015).
+import { Redis, type RedisOptions } from 'ioredis'
+import type { Random } from '../../internal/random.ts'
+import type { ResolvedSharedHealth } from './options.ts'
+import type { Transport } from './shared-health.ts'
+
+const BACKOFF_BASE = 100
+const BACKOFF_CAP = 5_000
+
+export class RedisTransport implements Transport {
+  readonly #pub: Redis
+  readonly #sub: Redis
+  /** keel made `#pub` (from `url`) and quits it on close; a user's client is left alone. */
+  readonly #ownsPub: boolean
+  readonly #channel: string
+  readonly #prefix: string
+
+  constructor(o: ResolvedSharedHealth, random: Random) {
+    const common: RedisOptions = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2_000,
+      commandTimeout: 1_000,
+      retryStrategy: (times) =>
+        Math.round(Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** Math.min(times, 16)) * random()) + 1,
+    }
+    if (o.client !== undefined) {
+      this.#pub = o.client
+      this.#ownsPub = false
+      this.#sub = o.client.duplicate(common as never)
+    } else {
+      const auth: RedisOptions = {}
+      if (o.username !== undefined) auth.username = o.username
+      if (o.password !== undefined) auth.password = o.password
+      if (o.tls !== undefined) auth.tls = o.tls
+      this.#pub = new Redis(o.url!, { ...common, ...auth } as never)
+      this.#ownsPub = true
+      this.#sub = new Redis(o.url!, { ...common, ...auth } as never)
+    }
+    this.#channel = `keel:health:${o.service}`
+    this.#prefix = `keel:health:${o.service}:`
+  }
+
+  publish(text: string): void {
+    this.#pub.publish(this.#channel, text).catch(ignore)
+  }
+
+  setKey(name: string, text: string, ttlMs: number): void {
+    this.#pub.set(this.#prefix + name, text, 'PX', ttlMs).catch(ignore)
+  }
+
+  deleteKey(name: string): void {
+    this.#pub.del(this.#prefix + name).catch(ignore)
+  }
+
+  async readKeys(limit: number): Promise<string[]> {
+    const names: string[] = []
+    let cursor = '0'
+    do {
+      const [next, batch] = await this.#pub.scan(cursor, 'MATCH', `${escapeGlob(this.#prefix)}*`, 'COUNT', 500)
+      cursor = next
+      for (const name of batch) if (names.length < limit) names.push(name)
+    } while (cursor !== '0' && names.length < limit)
+    if (names.length === 0) return []
+    const values = await this.#pub.mget(names)
+    return values.filter((v): v is string => v !== null)
+  }
+
+  start(handlers: { message(raw: string | Buffer): void; ready(): void; error(error: unknown): void }): void {
+    this.#sub.on('messageBuffer', (_channel: Buffer, raw: Buffer) => handlers.message(raw))
+    this.#sub.on('error', handlers.error)
+    this.#pub.on('error', handlers.error)
+    // ioredis subscribes again by itself after a reconnection (`autoResubscribe`); each `ready` of
+    // the subscriber re-reads the keys, so what was missed while disconnected is learnt again.
+    this.#sub.on('ready', () => handlers.ready())
+    this.#sub.subscribe(this.#channel).catch(ignore)
+  }
+
+  async close(): Promise<void> {
+    this.#sub.disconnect()
+    if (this.#ownsPub) this.#pub.disconnect()
+  }
+}
+
+function ignore(): void {}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&')
+}
