@@ -10,6 +10,7 @@ export default defineConfig({
     dns: 'src/discovery/dns.ts',
     net: 'src/adapters/net/index.ts',
     ioredis: 'src/adapters/net/ioredis.ts',
+    redis: 'src/adapters/redis/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

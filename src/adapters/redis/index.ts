@@ -18,6 +18,8 @@ export {
 export interface SharedHealthHandle {
   /** This instance's id on the channel. */
   readonly instanceId: string
+  /** Resolves once this instance listens on the channel (stays pending while Redis is unreachable). */
+  readonly subscribed: Promise<void>
   close(): Promise<void>
 }
 

@@ -17,8 +17,18 @@ export interface Transport {
   /** The values of the live keys (at most `limit`). */
   readKeys(limit: number): Promise<string[]>
   /** Starts delivering: `message` per channel message, `ready` on each (re)connection, `error`. */
-  start(handlers: { message(raw: string | Buffer): void; ready(): void; error(error: unknown): void }): void
+  start(handlers: TransportHandlers): void
   close(): Promise<void>
+}
+
+/** What a transport delivers. */
+export interface TransportHandlers {
+  message(raw: string | Buffer): void
+  /** Connected (again): time to read the keys. */
+  ready(): void
+  /** The first subscription is in place. */
+  subscribed(): void
+  error(error: unknown): void
 }
 
 /** Warning codes and the `sharedHealthError` event's code. */
@@ -48,7 +58,13 @@ export class SharedHealth {
   /** Rate limit of incoming messages: a fixed one-second window. */
   #rateStart = 0
   #rateCount = 0
-  #lastDropWarning = Number.NEGATIVE_INFINITY
+  /** Drop warnings by kind of reason: when each was last emitted. */
+  readonly #dropWarnings = new Map<string, number>()
+  #resolveSubscribed: () => void = () => {}
+  /** Resolves once this instance listens on the channel (pending while Redis is unreachable). */
+  readonly subscribed: Promise<void> = new Promise((resolve) => {
+    this.#resolveSubscribed = resolve
+  })
   #lastPartitionWarning = Number.NEGATIVE_INFINITY
 
   constructor(port: AddOnPort, options: ResolvedSharedHealth, transport: Transport) {
@@ -65,6 +81,7 @@ export class SharedHealth {
     transport.start({
       message: (raw) => this.#received(raw),
       ready: () => void this.#catchUp(),
+      subscribed: () => this.#resolveSubscribed(),
       error: (error) => this.#error(error),
     })
     this.#schedule()
@@ -277,9 +294,11 @@ export class SharedHealth {
   }
 
   #dropped(why: string, now: number): void {
-    // One warning per second at most: a flood must not become a flood of events.
-    if (now - this.#lastDropWarning < 1_000) return
-    this.#lastDropWarning = now
+    // One warning per kind of reason per second at most: a flood must not become a flood of
+    // events. The kinds are the fixed texts of `parseMessage` (digits stripped): a bounded map.
+    const kind = why.replace(/\d+/g, '#')
+    if (now - (this.#dropWarnings.get(kind) ?? Number.NEGATIVE_INFINITY) < 1_000) return
+    this.#dropWarnings.set(kind, now)
     this.#port.warn(SHARED_HEALTH_DROPPED, `shared health dropped a message on '${this.#o.service}': ${why}`)
   }
 

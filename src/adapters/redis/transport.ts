@@ -6,7 +6,7 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Random } from '../../internal/random.ts'
 import type { ResolvedSharedHealth } from './options.ts'
-import type { Transport } from './shared-health.ts'
+import type { Transport, TransportHandlers } from './shared-health.ts'
 
 const BACKOFF_BASE = 100
 const BACKOFF_CAP = 5_000
@@ -70,14 +70,20 @@ export class RedisTransport implements Transport {
     return values.filter((v): v is string => v !== null)
   }
 
-  start(handlers: { message(raw: string | Buffer): void; ready(): void; error(error: unknown): void }): void {
+  start(handlers: TransportHandlers): void {
     this.#sub.on('messageBuffer', (_channel: Buffer, raw: Buffer) => handlers.message(raw))
     this.#sub.on('error', handlers.error)
     this.#pub.on('error', handlers.error)
     // ioredis subscribes again by itself after a reconnection (`autoResubscribe`); each `ready` of
     // the subscriber re-reads the keys, so what was missed while disconnected is learnt again.
     this.#sub.on('ready', () => handlers.ready())
-    this.#sub.subscribe(this.#channel).catch(ignore)
+    // Without an offline queue, SUBSCRIBE fails while the first connection is not up yet: it is
+    // sent once the subscriber is ready (ioredis keeps it across reconnections from then on).
+    const subscribe = () => {
+      this.#sub.subscribe(this.#channel).then(handlers.subscribed, (error: unknown) => handlers.error(error))
+    }
+    if (this.#sub.status === 'ready') subscribe()
+    else this.#sub.once('ready', subscribe)
   }
 
   async close(): Promise<void> {
