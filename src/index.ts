@@ -12,6 +12,7 @@ export type { Clock, TimerHandle } from './internal/clock.ts'
 export { systemClock } from './internal/clock.ts'
 export type { Random } from './internal/random.ts'
 export { seededRandom, systemRandom } from './internal/random.ts'
+export type { BalancerAddOn } from './model/add-on.ts'
 export type { Attempt } from './model/attempt.ts'
 export type { DetectorName } from './model/detector.ts'
 export type {

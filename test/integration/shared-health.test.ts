@@ -1,9 +1,13 @@
 // Shared health over a real redis-server: balancers in this process, real HTTP backends.
-import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import { describe, expect, it } from 'vitest'
-import { attachSharedHealth, SHARED_HEALTH_DROPPED, SHARED_HEALTH_PARTITIONED } from '../../src/adapters/redis/index.ts'
-import { Balancer, type EjectedEvent, type WarningEvent } from '../../src/index.ts'
+import {
+  attachSharedHealth,
+  redisSharedHealth,
+  SHARED_HEALTH_DROPPED,
+  SHARED_HEALTH_PARTITIONED,
+} from '../../src/adapters/redis/index.ts'
+import { Balancer, type EjectedEvent, type SharedHealthErrorEvent, type WarningEvent } from '../../src/index.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.ts'
 import { startServers, type TestServer } from '../helpers/servers.ts'
@@ -24,19 +28,19 @@ async function redis(port?: number): Promise<RedisServer> {
 
 let services = 0
 /** A balancer over `servers`; with `url`, sharing health on `service`. */
-function instance(servers: readonly TestServer[], url?: string, service?: string, extra = {}) {
+function instance(servers: readonly TestServer[], url?: string, service?: string, extra = {}, asOption = false) {
+  const sharing = url === undefined ? undefined : { url, service: service!, reportInterval: 100, requestVolume: 20 }
   const b = new Balancer({
     endpoints: servers.map((s) => s.url),
     picker: 'round-robin',
     retry: false,
     outlierDetection: { consecutiveFailures: 5, baseEjectionTime: 30_000 },
+    // The balancer option: the balancer attaches it and its close() stops it.
+    ...(asOption && sharing ? { sharedHealth: redisSharedHealth(sharing) } : {}),
     ...extra,
   })
   cleanups.push(() => b.close())
-  const handle =
-    url === undefined
-      ? undefined
-      : attachSharedHealth(b, { url, service: service!, reportInterval: 100, requestVolume: 20 })
+  const handle = asOption || sharing === undefined ? undefined : attachSharedHealth(b, sharing)
   if (handle) cleanups.push(() => handle.close())
   /** Attempts this instance sent, per backend port. */
   const sent = new Map<number, number>()
@@ -96,9 +100,10 @@ describe('shared health over a real redis-server', () => {
       res.end('down')
     })
     const service = `svc-${++services}`
-    const shared = Array.from({ length: 5 }, () => instance(servers, r.url, service))
+    // The two that find it take shared health as the balancer option; the three told attach it.
+    const shared = Array.from({ length: 5 }, (_, i) => instance(servers, r.url, service, {}, i < 2))
     const isolated = Array.from({ length: 3 }, () => instance(servers))
-    await Promise.all(shared.map((s) => s.handle!.subscribed))
+    await Promise.all(shared.slice(2).map((s) => s.handle!.subscribed))
     const badId = shared[0]!.b.endpoints.find((e) => e.port === bad.port)!.id
     const told = shared.slice(2).map((s) => ejectedBy(s.b, 'shared', badId))
 
@@ -159,10 +164,12 @@ describe('shared health over a real redis-server', () => {
     const service = `svc-${++services}`
     const shared = Array.from({ length: 3 }, () => instance(servers, r.url, service))
     await Promise.all(shared.map((s) => s.handle!.subscribed))
-    const errors = shared.map((s) => once(s.b, 'sharedHealthError'))
+    const errors = shared.map(
+      (s) => new Promise<SharedHealthErrorEvent>((resolve) => s.b.once('sharedHealthError', resolve)),
+    )
     await Promise.all(shared.map((s) => s.calls(10)))
     await r.stop()
-    const [first] = await Promise.race(errors)
+    const first = await Promise.race(errors)
     expect(first.code).toBe('KEEL_SHARED_HEALTH_ERROR')
     // Calls go on as without sharing while Redis is down.
     await Promise.all(shared.map((s) => s.calls(20)))

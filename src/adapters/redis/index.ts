@@ -14,7 +14,7 @@ export {
   SHARED_HEALTH_PARTITIONED,
 } from './shared-health.ts'
 
-/** A running shared health: `close()` stops it (the balancer's `close()` does not). */
+/** A running shared health: `close()` stops it early; the balancer's `close()` stops it too. */
 export interface SharedHealthHandle {
   /** This instance's id on the channel. */
   readonly instanceId: string
@@ -23,26 +23,36 @@ export interface SharedHealthHandle {
   close(): Promise<void>
 }
 
-/** What `redisSharedHealth` returns: attach it to a balancer. */
+/** What `redisSharedHealth` returns: the `sharedHealth` balancer option (or attach it yourself). */
 export interface SharedHealthAddOn {
-  attach(balancer: unknown): SharedHealthHandle
+  attach(balancer: object): SharedHealthHandle
 }
 
 /**
- * Shared health over Redis for every balancer of a service (`docs/shared-health.md`). Options are
- * validated now; `attach(balancer)` connects and starts. Importing `keel` never loads Redis.
+ * Shared health over Redis for every balancer of a service (docs/shared-health.md), as the
+ * balancer option `sharedHealth`:
+ *
+ * ```ts
+ * const balancer = new Balancer({ endpoints, sharedHealth: redisSharedHealth({ url, service: 'users' }) })
+ * ```
+ *
+ * Options are validated now; the balancer attaches it (connects, subscribes) at the end of its
+ * constructor and stops it in `close()`. Importing `keel` never loads Redis.
  */
 export function redisSharedHealth(options: SharedHealthOptions): SharedHealthAddOn {
   const resolved = resolveSharedHealth(options)
   return {
-    attach(balancer: unknown): SharedHealthHandle {
+    attach(balancer: object): SharedHealthHandle {
       const port: AddOnPort = addOnPort(balancer)
       return new SharedHealth(port, resolved, new RedisTransport(resolved, port.random))
     },
   }
 }
 
-/** `redisSharedHealth(options).attach(balancer)`. */
-export function attachSharedHealth(balancer: unknown, options: SharedHealthOptions): SharedHealthHandle {
+/**
+ * `redisSharedHealth(options).attach(balancer)`: shared health for a balancer built without the
+ * `sharedHealth` option, with a handle on it.
+ */
+export function attachSharedHealth(balancer: object, options: SharedHealthOptions): SharedHealthHandle {
   return redisSharedHealth(options).attach(balancer)
 }

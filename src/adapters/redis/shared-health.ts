@@ -75,7 +75,8 @@ export class SharedHealth {
     this.#ledger = new Ledger(options)
     this.#removers.push(
       port.addAttemptObserver({ attemptEnded: (a) => this.#counted(a) }),
-      port.addMemberObserver({ attach: () => {}, detach: (s) => this.#left(s.endpoint.id) }),
+      // The balancer's close() awaits this close(): shared health stops with its balancer.
+      port.addMemberObserver({ attach: () => {}, detach: (s) => this.#left(s.endpoint.id), close: () => this.close() }),
       port.addEjectionListener((c) => this.#changed(c)),
     )
     transport.start({
