@@ -233,4 +233,28 @@ describe('shared health over a real redis-server', () => {
     await s.calls(10)
     expect(s.failed).toBe(0)
   }, 10_000)
+
+  it('with `client`: keel connects duplicates of it (never the client itself) and closes them', async () => {
+    const r = await redis()
+    const servers = await backends(2)
+    const client = new Redis(r.url, { lazyConnect: true })
+    cleanups.push(() => client.disconnect())
+    const b = new Balancer({ endpoints: servers.map((s) => s.url) })
+    cleanups.push(() => b.close())
+    const handle = attachSharedHealth(b, { client, service: `svc-${++services}` })
+    await handle.subscribed
+    expect(client.status).toBe('wait')
+    const probe = new Redis(r.url)
+    cleanups.push(() => probe.disconnect())
+    // The probe itself and keel's two connections.
+    expect(((await probe.client('LIST')) as string).trim().split('\n')).toHaveLength(3)
+    await b.close()
+    // The server sees the two connections close a moment later: ask it until it does.
+    const deadline = Date.now() + 2_000
+    let lines = 3
+    while (lines !== 1 && Date.now() < deadline) {
+      lines = ((await probe.client('LIST')) as string).trim().split('\n').length
+    }
+    expect(lines).toBe(1)
+  }, 10_000)
 })

@@ -7,8 +7,9 @@ export interface SharedHealthOptions {
   /** Redis URL (`redis://` or `rediss://`, credentials allowed). One of `url` or `client`. */
   url?: string
   /**
-   * An ioredis client to reuse: keel publishes and reads keys with it, and subscribes on a
-   * `duplicate()` of it. keel never quits your client.
+   * An ioredis client whose connection settings (host, credentials, TLS) keel reuses: keel opens
+   * two `duplicate()`s of it (one publishes, one subscribes) with its own fail-fast settings, and
+   * closes them; your client itself is never used nor quit.
    */
   client?: Redis
   /** Redis ACL user (with `url`). */

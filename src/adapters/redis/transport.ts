@@ -14,13 +14,12 @@ const BACKOFF_CAP = 5_000
 export class RedisTransport implements Transport {
   readonly #pub: Redis
   readonly #sub: Redis
-  /** keel made `#pub` (from `url`) and quits it on close; a user's client is left alone. */
-  readonly #ownsPub: boolean
   readonly #channel: string
   readonly #prefix: string
 
   constructor(o: ResolvedSharedHealth, random: Random) {
     const common: RedisOptions = {
+      lazyConnect: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: 2_000,
@@ -29,8 +28,9 @@ export class RedisTransport implements Transport {
         Math.round(Math.min(BACKOFF_CAP, BACKOFF_BASE * 2 ** Math.min(times, 16)) * random()) + 1,
     }
     if (o.client !== undefined) {
-      this.#pub = o.client
-      this.#ownsPub = false
+      // Duplicates of the user's client (its host, credentials, TLS) with keel's settings: the
+      // user's own client may queue commands while offline, which would grow memory here.
+      this.#pub = o.client.duplicate(common as never)
       this.#sub = o.client.duplicate(common as never)
     } else {
       const auth: RedisOptions = {}
@@ -38,7 +38,6 @@ export class RedisTransport implements Transport {
       if (o.password !== undefined) auth.password = o.password
       if (o.tls !== undefined) auth.tls = o.tls
       this.#pub = new Redis(o.url!, { ...common, ...auth } as never)
-      this.#ownsPub = true
       this.#sub = new Redis(o.url!, { ...common, ...auth } as never)
     }
     this.#channel = `keel:health:${o.service}`
@@ -88,7 +87,7 @@ export class RedisTransport implements Transport {
 
   async close(): Promise<void> {
     this.#sub.disconnect()
-    if (this.#ownsPub) this.#pub.disconnect()
+    this.#pub.disconnect()
   }
 }
 
