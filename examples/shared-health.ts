@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { redisSharedHealth } from '../src/adapters/redis/index.ts'
-import { Balancer } from '../src/index.ts'
+import { Balancer } from 'keel'
+import { redisSharedHealth } from 'keel/redis'
 
 // A throwaway redis-server on a loopback port.
 const port = 20_000 + Math.floor(Math.random() * 20_000)
