@@ -257,4 +257,55 @@ describe('shared health over a real redis-server', () => {
     }
     expect(lines).toBe(1)
   }, 10_000)
+
+  it('with a Redis ACL user limited to its channel and keys (the ACL of docs/shared-health.md); a wrong password only emits sharedHealthError', async () => {
+    const r = await redis()
+    const admin = new Redis(r.url)
+    cleanups.push(() => admin.disconnect())
+    await admin.call(
+      'ACL',
+      ...'SETUSER keel on >s3cret resetchannels &keel:health:* ~keel:health:* +publish +subscribe +set +del +scan +mget +ping +info'.split(
+        ' ',
+      ),
+    )
+    const servers = await backends(4)
+    const bad = servers[3]!
+    bad.handle((_req, res) => {
+      res.statusCode = 503
+      res.end('down')
+    })
+    const service = `svc-${++services}`
+    const make = (password: string) => {
+      const b = new Balancer({
+        endpoints: servers.map((s) => s.url),
+        picker: 'round-robin',
+        retry: false,
+        outlierDetection: { consecutiveFailures: 5 },
+      })
+      cleanups.push(() => b.close())
+      const handle = attachSharedHealth(b, { url: r.url, username: 'keel', password, service, reportInterval: 100 })
+      return { b, handle }
+    }
+    const [one, two, three] = [make('s3cret'), make('s3cret'), make('s3cret')]
+    const wrong = make('nope')
+    const denied = new Promise<SharedHealthErrorEvent>((resolve) => wrong.b.once('sharedHealthError', resolve))
+    await Promise.all([one, two, three].map((i) => i.handle.subscribed))
+    const badId = one.b.endpoints[3]!.id
+    const told = ejectedBy(three.b, 'shared', badId)
+    for (const i of [one, two]) {
+      for (let k = 0; k < 20; k++) {
+        await i.b
+          .call(async (endpoint) => {
+            const res = await fetch(endpoint.resolve('/'))
+            await res.text()
+            if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status })
+          })
+          .catch(() => {})
+      }
+    }
+    expect((await told).reason).toBe('shared health: 2 instances ejected it')
+    expect((await denied).message).toMatch(/WRONGPASS|invalid username-password/)
+    // The instance with the wrong password still calls as without sharing.
+    await wrong.b.call(async () => 'ok')
+  }, 10_000)
 })
