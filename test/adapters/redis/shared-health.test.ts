@@ -193,6 +193,31 @@ describe('shared health (engine, injected clock)', () => {
   })
 })
 
+describe('shared health: bounded input', () => {
+  it('reads at most maxMessagesPerSecond; the rest is dropped with one warning', async () => {
+    const { clock, bus, members, shared } = fleet(1, { maxMessagesPerSecond: 10 })
+    const [h] = [...bus.subscribers]
+    const eject = (from: string) =>
+      JSON.stringify({ v: 1, from, kind: 'ejected', endpoint: A, detector: 'outlier', reason: 'x' })
+    // Ten harmless messages fill the second; the two that would make a quorum are dropped.
+    for (let i = 0; i < 10; i++) h!.message(JSON.stringify({ v: 1, from: 'x', kind: 'counts', counts: {} }))
+    h!.message(eject('p'))
+    h!.message(eject('q'))
+    expect(shared(0)).toEqual([])
+    expect(members[0]!.warnings).toEqual([
+      {
+        code: 'KEEL_SHARED_HEALTH_DROPPED',
+        message: "shared health dropped a message on 'users': over the rate limit",
+      },
+    ])
+    // The next second reads again.
+    await clock.advance(1_000)
+    h!.message(eject('p'))
+    h!.message(eject('q'))
+    expect(shared(0)).toEqual([`${A} shared health: 2 instances ejected it`])
+  })
+})
+
 describe('redisSharedHealth options', () => {
   const base = { url: 'redis://127.0.0.1:6379', service: 'users' }
   it.each([
