@@ -8,9 +8,12 @@ export default defineConfig({
     axios: 'src/adapters/axios/index.ts',
     grpc: 'src/adapters/grpc/index.ts',
     dns: 'src/discovery/dns.ts',
+    http: 'src/adapters/http-agent/index.ts',
     net: 'src/adapters/net/index.ts',
     ioredis: 'src/adapters/net/ioredis.ts',
-    redis: 'src/adapters/redis/index.ts',
+    prometheus: 'src/addons/prometheus/index.ts',
+    otel: 'src/addons/otel/index.ts',
+    redis: 'src/addons/redis/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,
@@ -23,7 +26,7 @@ export default defineConfig({
   platform: 'node',
   // p-retry is ESM-only: bundling it lets CommonJS consumers (Jest among them) `require('keel')`.
   noExternal: ['p-retry', 'is-network-error'],
-  external: ['undici', 'axios', '@grpc/grpc-js', '@grpc/proto-loader', 'ioredis'],
+  external: ['undici', 'axios', '@grpc/grpc-js', '@grpc/proto-loader', 'ioredis', 'prom-client', '@opentelemetry/api'],
   treeshake: true,
   removeNodeProtocol: false,
 })

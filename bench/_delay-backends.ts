@@ -1,6 +1,7 @@
 // Backends for bench/slow-backend.ts, in their own process so their timers do not share the
 // client's event loop: `node _delay-backends.ts 5,5,5,100` listens on four free ports, answers
-// after the given delays, and prints `{"ports":[…]}`. GET /__count returns and resets a count.
+// after the given delays (0: at once, without a timer), and prints `{"ports":[…]}`. GET /__count
+// returns and resets a count.
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -15,6 +16,10 @@ for (const delay of delays) {
       return
     }
     count++
+    if (delay === 0) {
+      res.end('ok')
+      return
+    }
     const timer = setTimeout(() => res.end('ok'), delay)
     res.on('close', () => clearTimeout(timer))
   })

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http'
 import { createServer as createTcpServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { redisSharedHealth } from '../src/adapters/redis/index.ts'
+import { redisSharedHealth } from '../src/addons/redis/index.ts'
 import { Balancer, seededRandom } from '../src/index.ts'
 import { fmt, median, table } from './lib.ts'
 

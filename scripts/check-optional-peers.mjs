@@ -89,6 +89,31 @@ server.forceShutdown()
 console.log('keel/grpc makes calls (ESM and CJS balancers)')
 `
 
+const httpWithoutPeers = `
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import { createRequire } from 'node:module'
+const { Balancer } = await import('keel')
+const { BalancerAgent } = await import('keel/http')
+const cjs = createRequire(import.meta.url)('keel/http')
+assert.equal(typeof cjs.BalancerAgent, 'function')
+const server = http.createServer((req, res) => res.end(req.headers.host))
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+const balancer = new Balancer({ endpoints: ['127.0.0.1:' + server.address().port] })
+const agent = new BalancerAgent(balancer)
+const host = await new Promise((resolve, reject) =>
+  http.get('http://users.internal/', { agent }, (res) => {
+    let body = ''
+    res.on('data', (c) => (body += c))
+    res.on('end', () => resolve(body))
+  }).on('error', reject))
+assert.equal(host, 'users.internal')
+agent.destroy()
+await balancer.close()
+server.close()
+console.log('keel/http loads (import and require) and sends without undici, axios or grpc-js')
+`
+
 const withoutIoredis = `
 import assert from 'node:assert/strict'
 const { Balancer } = await import('keel')
@@ -106,6 +131,36 @@ assert.match(shared.message, /ioredis/)
 console.log('keel/net loads without pg or ioredis; keel/ioredis: ' + error.message.split('\\n')[0])
 `
 
+// keel/prometheus and keel/otel: the same contract with prom-client and @opentelemetry/api.
+const withoutObservability = `
+import assert from 'node:assert/strict'
+for (const [entry, peer] of [['keel/prometheus', /prom-client/], ['keel/otel', /@opentelemetry\\/api/]]) {
+  const error = await import(entry).then(() => undefined, (e) => e)
+  assert.ok(error, entry + ' loaded without its peer')
+  assert.equal(error.code, 'ERR_MODULE_NOT_FOUND')
+  assert.match(error.message, peer)
+}
+console.log('keel/prometheus and keel/otel name their missing peers')
+`
+
+const withObservability = `
+import assert from 'node:assert/strict'
+import { Registry } from 'prom-client'
+const { Balancer } = await import('keel')
+const { prometheusMetrics } = await import('keel/prometheus')
+const { instrument } = await import('keel/otel')
+const balancer = new Balancer({ endpoints: ['127.0.0.1:1'] })
+const registry = new Registry()
+const metrics = prometheusMetrics(balancer, { name: 'peers', registry })
+const traced = instrument(balancer, { name: 'peers' })
+await balancer.call(() => 'ok')
+assert.match(await registry.metrics(), /keel_attempts_total\\{balancer="peers",endpoint="tcp:\\/\\/127.0.0.1:1",verdict="success"\\} 1/)
+traced.close()
+metrics.close()
+await balancer.close()
+console.log('keel/prometheus and keel/otel work once their peers are installed')
+`
+
 try {
   const target = join(modules, 'keel')
   mkdirSync(target, { recursive: true })
@@ -114,9 +169,14 @@ try {
   for (const name of Object.keys(pkg.dependencies ?? {})) link(name)
   run('without-grpc-import', withoutGrpc)
   run('without-grpc-require', withoutGrpcRequire, 'cjs')
+  run('http-without-peers', httpWithoutPeers)
   run('without-ioredis', withoutIoredis)
+  run('without-observability-peers', withoutObservability)
   link('@grpc/grpc-js')
   run('with-grpc', withGrpc)
+  link('prom-client')
+  link('@opentelemetry/api')
+  run('with-observability-peers', withObservability)
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

@@ -26,6 +26,28 @@ for (const [name, keel] of [
 }
 // The brand works across the two builds: adapters never use instanceof.
 if (!esm.Balancer.isBalancer(new cjs.Balancer({ endpoints: [base] }))) throw new Error('brand does not cross builds')
+
+// keel/prometheus and keel/otel from both builds, with balancers from either build.
+const { Registry } = require('prom-client')
+for (const [name, prometheus, otel, keel] of [
+  ['import', await import('../dist/prometheus.js'), await import('../dist/otel.js'), esm],
+  ['require', require('../dist/prometheus.cjs'), require('../dist/otel.cjs'), cjs],
+]) {
+  const balancer = new keel.Balancer({ endpoints: [base] })
+  const registry = new Registry()
+  const metrics = prometheus.prometheusMetrics(balancer, { name: 'smoke', registry })
+  const traced = otel.instrument(balancer, { name: 'smoke' })
+  await balancer.call(async (endpoint, attempt) =>
+    (await fetch(endpoint.resolve('/m'), { signal: attempt.signal })).text(),
+  )
+  const text = await registry.metrics()
+  const line = `keel_attempts_total{balancer="smoke",endpoint="${base}",verdict="success"} 1`
+  if (!text.includes(line)) throw new Error(`${name}: keel/prometheus did not count the attempt:\n${text}`)
+  traced.close()
+  metrics.close()
+  await balancer.close()
+  console.log(`${name}: keel/prometheus and keel/otel ok`)
+}
 server.close()
 
 // keel/net from both builds: a balanced TCP connection to a local echo server.

@@ -1,9 +1,11 @@
 import { EventEmitter } from 'eventemitter3'
 import type { ResolvedCall } from './call/call-options.ts'
-import { type AttemptFn, CallRun, callSimple } from './call/call-run.ts'
+import { type AttemptFn, CallRun } from './call/call-run.ts'
+import { callSimple } from './call/simple.ts'
 import { Core } from './core/core.ts'
 import { CORE } from './core/port-access.ts'
 import { type BalancerSnapshot, takeSnapshot } from './core/snapshot.ts'
+import { attachDebugLog } from './diagnostics/debug-log.ts'
 import { FirstAnswer } from './discovery/first-answer.ts'
 import { DiscoverySubscription } from './discovery/subscription.ts'
 import { isAbortSignal } from './internal/abort.ts'
@@ -46,6 +48,8 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
     this.#defaults = defaultCall(resolved)
     Object.defineProperty(this, BRAND, { value: true })
     Object.defineProperty(this, CORE, { value: core })
+    // NODE_DEBUG=keel: one line per ejection, retry, panic… (nothing attached otherwise).
+    attachDebugLog(this as unknown as Balancer<unknown>)
     try {
       if (infos !== undefined) core.set.apply(infos)
       // Build the first snapshot now, so the first call does not pay for it.

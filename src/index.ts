@@ -5,6 +5,13 @@ export type { AttemptFn } from './call/call-run.ts'
 export type { Classifier, ClassifyOption, Outcome } from './classify/classifier.ts'
 export { classifyError, classifyStatus, classifyValue, discardValue, parseRetryAfter } from './classify/classify.ts'
 export type { BalancerSnapshot, EndpointSnapshot, EndpointStateName } from './core/snapshot.ts'
+export type {
+  AttemptEndMessage,
+  AttemptStartMessage,
+  CallEndMessage,
+  CallStartMessage,
+  EndpointStateMessage,
+} from './diagnostics/messages.ts'
 export type { Discovery, DiscoveryUpdate } from './discovery/discovery.ts'
 export type { StaticDiscovery } from './discovery/static.ts'
 export { staticDiscovery } from './discovery/static.ts'
@@ -14,6 +21,7 @@ export type { Random } from './internal/random.ts'
 export { seededRandom, systemRandom } from './internal/random.ts'
 export type { BalancerAddOn } from './model/add-on.ts'
 export type { Attempt } from './model/attempt.ts'
+export type { CallOutcome } from './model/call-outcome.ts'
 export type { DetectorName } from './model/detector.ts'
 export type {
   Endpoint,
@@ -49,7 +57,14 @@ export type {
   SharedHealthErrorEvent,
   WarningEvent,
 } from './model/events.ts'
-export type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from './model/picker.ts'
+export type {
+  LatencyEstimate,
+  PickContext,
+  Picker,
+  PickerBuildContext,
+  PickerEndpoint,
+  PickerFactory,
+} from './model/picker.ts'
 export type { Classification, Verdict } from './model/verdict.ts'
 export type {
   BalancerOptions,

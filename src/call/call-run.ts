@@ -1,4 +1,4 @@
-import type { AttemptImpl, CallPort, EndpointState } from '../core/ports.ts'
+import type { AttemptImpl, CallOutcome, CallPort, EndpointState, ObservedCall } from '../core/ports.ts'
 import { abortReason } from '../internal/abort.ts'
 import { type AbortWatcher, watchAbort } from '../internal/abort-watch.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
@@ -11,7 +11,9 @@ import {
   RetriesExhaustedError,
   type RetriesExhaustedReason,
 } from '../model/errors.ts'
+import { nextCallId } from './call-id.ts'
 import type { ResolvedCall } from './call-options.ts'
+import { outcomeOf, retryEvent } from './call-report.ts'
 import { type Decision, DONE, decideRetry } from './decide.ts'
 import type { DrivenCall } from './driven-call.ts'
 import { hedgedRound } from './hedge.ts'
@@ -24,54 +26,22 @@ export type AttemptFn<C, T> = (endpoint: Endpoint<C>, attempt: Attempt) => T | P
  * Runs `fn` for an started attempt and ends the attempt exactly once, in `finally`. Never
  * rejects: the outcome is on the attempt.
  */
-export async function runAttempt<C, T>(core: CallPort, fn: AttemptFn<C, T>, attempt: AttemptImpl): Promise<void> {
+export async function runAttempt<C, T>(
+  core: CallPort,
+  fn: AttemptFn<C, T>,
+  attempt: AttemptImpl,
+  observed: ObservedCall | undefined,
+): Promise<void> {
   try {
-    attempt.value = await fn(attempt.state.endpoint as Endpoint<C>, attempt)
+    attempt.value = await (observed === undefined
+      ? fn(attempt.state.endpoint as Endpoint<C>, attempt)
+      : observed.run(attempt, fn))
   } catch (error) {
     attempt.threw = true
     attempt.error = error
   } finally {
     attempt.settled = true
     core.finishAttempt(attempt)
-  }
-}
-
-/**
- * The path of a call that nothing can end early (no signal, timeout, attempt timeout or hedge):
- * one pick, one attempt awaited in place. Only a failed first attempt builds a `CallRun` and
- * enters the retry machinery, so the success path never touches p-retry.
- */
-export async function callSimple<C, T>(core: CallPort, fn: AttemptFn<C, T>, options: ResolvedCall): Promise<T> {
-  core.callStarted()
-  const now = core.clock.now()
-  let attempt: AttemptImpl
-  try {
-    core.budget?.deposit(now)
-    const state = core.select(options.key, undefined, now)
-    attempt = core.startAttempt(state, 1, NO_PREVIOUS, now)
-  } catch (error) {
-    core.callSettled()
-    throw error
-  }
-  // `runAttempt`'s body, inlined: each async frame around the I/O is paid on every call (its
-  // promise and frame live for the whole exchange), and this path is most calls'.
-  try {
-    attempt.value = await fn(attempt.state.endpoint as Endpoint<C>, attempt)
-  } catch (error) {
-    attempt.threw = true
-    attempt.error = error
-  } finally {
-    attempt.settled = true
-    core.finishAttempt(attempt)
-  }
-  try {
-    if (attempt.verdict === 'success') {
-      core.emitAttempt(attempt, false)
-      return attempt.value as T
-    }
-    return await new CallRun<C, T>(core, fn, options, now).continueAfter(attempt)
-  } finally {
-    core.callSettled()
   }
 }
 
@@ -118,6 +88,12 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
   #abortWatch: Set<AbortWatcher> | undefined
   /** This run counts in `core.pending` (the simple path counts its own call). */
   #counted = false
+  /** The call's id, unique in the process. */
+  callId = 0
+  /** Its observation, when someone watches calls. */
+  observed: ObservedCall | undefined
+  /** How it ended, when something other than its last attempt decided (abort, deadline). */
+  #outcome: CallOutcome | undefined
 
   /**
    * @param startedAt when the call began: its deadline counts from here
@@ -143,6 +119,8 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
     if (signal?.aborted) return Promise.reject(abortReason(signal))
     core.callStarted()
     this.#counted = true
+    this.callId = nextCallId()
+    this.observed = core.observation.start(this.callId, this.startedAt)
     core.budget?.deposit(this.startedAt)
     this.#arm()
     void this.#drive(undefined)
@@ -150,7 +128,9 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
   }
 
   /** Takes over after the simple path's failed first attempt. */
-  continueAfter(first: AttemptImpl): Promise<T> {
+  continueAfter(first: AttemptImpl, observed: ObservedCall | undefined): Promise<T> {
+    this.callId = first.callId
+    this.observed = observed
     void this.#drive(first)
     return this.promise
   }
@@ -158,6 +138,7 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
   /** Ends the call now (caller abort, deadline, balancer close), cancelling its live attempts. */
   cancel(reason: unknown): void {
     if (this.settled) return
+    this.#outcome = reason instanceof DeadlineExceededError ? 'deadline' : 'cancelled'
     // A retry was decided but the call ends first: the value it would have replaced is released.
     const superseded = this.#superseded
     if (superseded !== undefined) {
@@ -192,6 +173,10 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
     }
     const previous = this.history.length === 0 ? NO_PREVIOUS : Object.freeze(this.history.slice())
     const attempt = core.startAttempt(state, ++this.#started, previous, now)
+    attempt.callId = this.callId
+    attempt.hedge = hedge
+    const observed = this.observed
+    if (observed !== undefined) core.observation.attemptStarted(observed, attempt)
     this.#addLive(attempt)
     if (options.attemptTimeout !== undefined) core.armAttemptTimeout(attempt, options.attemptTimeout)
     return attempt
@@ -199,12 +184,7 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
 
   /** Runs a launched attempt's `fn`; `attempt.onEnd` fires when it ends (or keel ends it). */
   run(attempt: AttemptImpl): void {
-    void runAttempt(this.core, this.fn, attempt)
-  }
-
-  /** An attempt of this call ended and was dealt with: it is no longer live. */
-  release(attempt: AttemptImpl): void {
-    this.#removeLive(attempt)
+    void runAttempt(this.core, this.fn, attempt, this.observed)
   }
 
   /**
@@ -214,7 +194,11 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
   async round(): Promise<AttemptImpl> {
     const { options } = this
     const hedge = options.hedge
-    if (hedge !== false && options.idempotent) return (this.last = await hedgedRound(this, hedge))
+    if (hedge !== false && options.idempotent) {
+      const decides = await hedgedRound(this, hedge)
+      this.#removeLive(decides)
+      return (this.last = decides)
+    }
     // The first attempt starts when the call did: one clock read per call, not two.
     const attempt = this.#started === 0 ? this.launch(false, this.#firstAt) : this.launch()
     // keel may end the attempt before `fn` settles (attempt timeout, drain, close): a call that
@@ -234,7 +218,8 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
    * it joins the history and emits its `attempt` event.
    */
   note(attempt: AttemptImpl): void {
-    this.core.emitAttempt(attempt, false)
+    this.#removeLive(attempt)
+    this.#ended(attempt, false)
     this.#forget(attempt)
   }
 
@@ -251,14 +236,16 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
    */
   decide(attempt: AttemptImpl): Decision {
     const decision = this.settled ? DONE : decideRetry(this, this.#retriesUsed, attempt)
-    this.core.emitAttempt(attempt, decision.retry)
+    this.#ended(attempt, decision.retry)
     if (decision.retry) {
       this.#retriesUsed++
       this.#withdrawn = this.core.budget !== undefined
       // The attempt stays the call's last until the retry actually starts: if no endpoint can
       // take the retry, the call still settles like it (with its value, not yet discarded).
       this.#superseded = attempt
-      this.core.emit('retry', { from: attempt.state.endpoint, attempt: this.#started + 1, delay: decision.delay })
+      // The reason formats the error: only for a listener.
+      if (this.core.listens('retry'))
+        this.core.emit('retry', retryEvent(attempt, this.#started + 1, decision.delay, this.callId))
     }
     return decision
   }
@@ -305,6 +292,7 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
 
   /** Settles with an error that is not an attempt's (e.g. no endpoint for the first attempt). */
   fail(error: unknown): void {
+    this.#outcome ??= outcomeOf(error)
     this.#settle(false, error)
   }
 
@@ -373,6 +361,12 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
     if (options.signal !== undefined) this.#abortWatch = watchAbort(options.signal, this)
   }
 
+  /** An attempt's end, once the call decided what follows it: its event and its observers. */
+  #ended(attempt: AttemptImpl, retried: boolean): void {
+    this.core.emitAttempt(attempt, retried)
+    if (this.observed !== undefined) this.core.observation.attemptEnded(this.observed, attempt, retried)
+  }
+
   #settle(ok: boolean, value: unknown): void {
     if (this.settled) return
     this.settled = true
@@ -392,6 +386,12 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
       core.budget?.refund(core.clock.now())
     }
     if (this.#counted) core.callSettled()
+    const observed = this.observed
+    if (observed !== undefined) {
+      // Caller abort and deadline first; otherwise the attempt the call settled with says.
+      const outcome = ok ? 'success' : (this.#outcome ?? this.last?.verdict ?? 'cancelled')
+      core.observation.callEnded(observed, outcome, ok ? undefined : value, core.clock.now())
+    }
     if (ok) this.#resolve(value as T)
     else this.#reject(value)
   }

@@ -75,7 +75,10 @@ export function decideRetry(call: RetryingCall, retriesUsed: number, attempt: At
   const now = core.clock.now()
   let delay = backoffDelay(attempt.number, retry, core.random)
   if (verdict === 'overloaded' && !core.anyPickable()) {
-    // Nothing else can take the retry: wait for the first paused endpoint, if time allows.
+    // Nothing else can take the retry. A server asking for more than keel ever waits gets its
+    // answer back to the caller now, rather than after `maxRetryAfter` of waiting for nothing.
+    if (attempt.retryAfterMs > retry.maxRetryAfter) return stop('retry-after')
+    // Otherwise wait for the first paused endpoint, if the deadline allows (checked below).
     const until = core.earliestOverloadEnd()
     if (until === Number.POSITIVE_INFINITY) return stop('no-endpoint')
     delay = Math.max(delay, until - now)

@@ -13,13 +13,16 @@ export interface DrivenCall {
   readonly options: ResolvedCall
   /** The call settled (result, caller abort, deadline, close): loops stop at their next step. */
   readonly settled: boolean
+  /** The call's id, unique in the process (on its events, channel messages and spans). */
+  readonly callId: number
   /** Starts the next attempt on a picked endpoint, strictly an untried one for a hedge. Throws `NoEndpointAvailableError`. */
   launch(hedge?: boolean): AttemptImpl
   /** Runs a launched attempt's `fn`; `attempt.onEnd` fires when it ends (or keel ends it). */
   run(attempt: AttemptImpl): void
-  /** An attempt of this call ended and was dealt with: it is no longer live. */
-  release(attempt: AttemptImpl): void
-  /** An attempt ended without deciding its round (a failed or losing hedge): recorded, `attempt` emitted. */
+  /**
+   * An attempt ended without deciding its round (a failed or losing hedge): no longer live,
+   * recorded in the history, `attempt` emitted.
+   */
   note(attempt: AttemptImpl): void
   /** One round: an attempt (and its hedges) until it ends; returns the attempt that decides it. */
   round(): Promise<AttemptImpl>

@@ -68,11 +68,9 @@ export async function hedgedRound(call: DrivenCall, hedge: ResolvedHedge): Promi
           continue
         }
         running.splice(i, 1)
-        call.release(attempt)
         if (answers(attempt) || call.settled) {
           for (const loser of running) {
             core.cancelAttempt(loser, new HedgeLostError())
-            call.release(loser)
             call.note(loser)
           }
           running.length = 0
@@ -96,7 +94,13 @@ export async function hedgedRound(call: DrivenCall, hedge: ResolvedHedge): Promi
             const from = running[0]!
             // Strictly an endpoint this call has not tried: a hedge to the same one helps nothing.
             const attempt = call.launch(true)
-            core.emit('hedge', { from: from.state.endpoint, attempt: attempt.number, delay: delay ?? 0 })
+            core.emit('hedge', {
+              from: from.state.endpoint,
+              attempt: attempt.number,
+              delay: delay ?? 0,
+              callId: call.callId,
+              reason: `no answer from ${from.state.id} after ${delay ?? 0} ms`,
+            })
             start(attempt)
             arm()
           } catch (error) {

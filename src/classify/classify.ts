@@ -1,9 +1,12 @@
 import { isKeelError } from '../model/errors.ts'
 import { type Classification, VERDICTS, type Verdict } from '../model/verdict.ts'
 import type { Classifier, ClassifyOption, Outcome } from './classifier.ts'
+import { parseRetryAfter } from './retry-after.ts'
 
 /** A classification result: a bare verdict, or a verdict with a delay / refusal attached. */
 export type ClassifyResult = Verdict | Classification
+
+export { parseRetryAfter }
 
 /**
  * Network error codes that prove the request never left: the connection was never established,
@@ -51,10 +54,20 @@ const ENDPOINT_FAILURE_CODES = new Set([
   'ERR_HTTP2_STREAM_ERROR',
   'ERR_HTTP2_SESSION_ERROR',
   'ERR_HTTP2_GOAWAY_SESSION',
-  'HPE_INVALID_CONSTANT',
-  'HPE_INVALID_HEADER_TOKEN',
+  'UND_ERR_HEADERS_OVERFLOW',
   'ERR_STREAM_PREMATURE_CLOSE',
 ])
+
+/**
+ * The endpoint answered something that is not HTTP: garbage bytes, an invalid status line, a
+ * negative Content-Length, an oversized header. Every client reports it differently — undici an
+ * `HTTPParserError` (no `code` in Node's bundled copy, so fetch's `TypeError('fetch failed')`
+ * wraps a bare name), Node's http parser (axios) an `HPE_*` code, undici `UND_ERR_HEADERS_OVERFLOW`
+ * — and all of them are one fact: the replica is broken, whichever adapter asked.
+ */
+function isProtocolError(name: unknown, code: unknown): boolean {
+  return name === 'HTTPParserError' || (typeof code === 'string' && code.startsWith('HPE_'))
+}
 
 const CANCEL_CODES = new Set(['ABORT_ERR', 'UND_ERR_ABORTED', 'ERR_CANCELED'])
 
@@ -121,19 +134,6 @@ function header(headers: HeaderSource, name: string): string | undefined {
   }
   if (Array.isArray(value)) value = value[0]
   return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined
-}
-
-/**
- * Parses `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns ms, or
- * undefined when absent or unreadable.
- */
-export function parseRetryAfter(value: string | undefined, wallNow: () => number): number | undefined {
-  if (value === undefined) return undefined
-  const trimmed = value.trim()
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
-  const date = Date.parse(trimmed)
-  if (Number.isNaN(date)) return undefined
-  return Math.max(0, date - wallNow())
 }
 
 /** The verdict for an HTTP status (docs/classification.md), with Retry-After read from `headers`. */
@@ -231,9 +231,12 @@ export function classifyError(error: unknown, wallNow: () => number): ClassifyRe
     // axios: a response means the exchange completed; classify its status.
     if (e.isAxiosError === true) {
       const response = e.response as { status?: unknown; headers?: HeaderSource } | undefined
-      if (response && typeof response.status === 'number')
+      // A 2xx or 3xx head with an error means the body failed (a reset or a timeout mid-body,
+      // `stream has been aborted`): the exchange failed, whatever the status said.
+      if (response && typeof response.status === 'number' && response.status >= 400)
         return classifyStatus(response.status, response.headers, wallNow)
     }
+    if (isProtocolError(name, code)) return 'endpoint-failure'
     if (typeof code === 'string') {
       if (NOT_SENT_CODES.has(code)) return 'not-sent'
       if (CANCEL_CODES.has(code)) return 'cancelled'
@@ -244,7 +247,8 @@ export function classifyError(error: unknown, wallNow: () => number): ClassifyRe
     }
     // HTTP errors thrown by user code or other clients (`throw new HttpError(res.status)`).
     const http = statusOf(e)
-    if (http !== undefined) return classifyStatus(http.status, http.headers, wallNow)
+    // Only an error status decides a thrown error; a thrown 2xx is a failed exchange (below).
+    if (http !== undefined && http.status >= 400) return classifyStatus(http.status, http.headers, wallNow)
     if (
       depth === 0 &&
       (current instanceof TypeError || current instanceof ReferenceError || current instanceof SyntaxError)

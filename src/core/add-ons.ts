@@ -1,9 +1,11 @@
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import type { DetectorName } from '../model/detector.ts'
+import type { CallObservation } from './call-observation.ts'
 import type {
   AddOnPort,
   AttemptObserver,
+  CallObserver,
   EjectionListener,
   EjectionPort,
   EndpointState,
@@ -24,6 +26,7 @@ export interface AddOnHost {
     all(): IterableIterator<EndpointState>
   }
   readonly ejection: EjectionPort & { addListener(listener: EjectionListener): () => void }
+  readonly observation: CallObservation
   emit(event: string, payload: unknown): void
   warn(code: string, message: string): void
 }
@@ -88,6 +91,10 @@ export class AddOns implements AddOnPort {
 
   addEjectionListener(listener: EjectionListener): () => void {
     return this.#core.ejection.addListener(listener)
+  }
+
+  addCallObserver(observer: CallObserver): () => void {
+    return this.#core.observation.add(observer)
   }
 
   eject(endpointId: string, detector: DetectorName, reason: string, until?: number): boolean {

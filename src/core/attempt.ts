@@ -1,3 +1,4 @@
+import type { ClassifyResult } from '../classify/classify.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
 import type { Attempt } from '../model/attempt.ts'
 import type { Endpoint } from '../model/endpoint.ts'
@@ -36,10 +37,17 @@ export class AttemptImpl implements Attempt {
   refused = false
   durationMs = 0
 
+  /** The call's id (unique in the process): on `attempt` events, channels and spans. */
+  callId = 0
+  /** Started as a hedge (beside a running attempt of its call), not after one ended. */
+  hedge = false
+
   /** The adapter's verdict (`knownVerdict`), read by keel's rules instead of classifying. */
   hint: Verdict | undefined = undefined
   /** The response reached the caller (`handOver`): never retried after. */
   handedOver = false
+  /** The adapter's classification of the returned value (`classified`). */
+  result: ClassifyResult | undefined = undefined
   /** Its latency sample when the adapter marked it established (`AdapterPort.established`). */
   latencyMs: number | undefined = undefined
 
@@ -75,6 +83,10 @@ export class AttemptImpl implements Attempt {
     this.hint = verdict
   }
 
+  classified(result: ClassifyResult): void {
+    this.result = result
+  }
+
   get signal(): AbortSignal {
     let controller = this.controller
     if (controller === undefined) {
@@ -96,6 +108,11 @@ export class AttemptImpl implements Attempt {
       this.onCancel = undefined
       onCancel(reason)
     }
+  }
+
+  /** What the attempt threw or was cancelled with; undefined when it returned. */
+  get failure(): unknown {
+    return this.cancelled ? this.cancelReason : this.threw ? this.error : undefined
   }
 
   record(): AttemptRecord {

@@ -20,8 +20,10 @@ import { CLIENT_RESOURCE, ResourceRegistry } from '../resources/resources.ts'
 import { slowStartWeights } from '../warmup/slow-start.ts'
 import { AddOns } from './add-ons.ts'
 import { AttemptImpl } from './attempt.ts'
+import { CallObservation } from './call-observation.ts'
 import { EndpointSet } from './endpoint-set.ts'
 import type { EndpointState } from './endpoint-state.ts'
+import { publishEndpointState } from './endpoint-state-channel.ts'
 import type {
   AdapterPort,
   AdapterSettings,
@@ -56,6 +58,8 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
   readonly settings: AdapterSettings
   /** What add-ons may do (`addOnPort(balancer)`). */
   readonly addOns: AddOns
+  /** Call observers and diagnostics channels: `start` says whether anyone watches a call. */
+  readonly observation: CallObservation
   /** Attempt observers in their documented order: load, breaker, outlier, overload, then add-ons'. */
   readonly observers: AttemptObserver[] = []
   /** Member observers: the breaker, outlier detection, health checks, then add-ons'. */
@@ -79,7 +83,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
   /** Calls waiting out a retry's backoff (no attempt in flight), so `close()` can cancel them. */
   readonly liveCalls = new Set<{ cancel(reason: unknown): void }>()
   /** Effective weights before each rebuild (slow start replaces it). */
-  applyWeights: (states: Iterable<EndpointState>, now: number) => void = () => {}
+  readonly applyWeights: (states: Iterable<EndpointState>, now: number) => void
 
   constructor(options: ResolvedOptions, emitter: EventEmitter) {
     this.options = options
@@ -87,6 +91,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     this.random = options.random
     this.emitter = emitter
     this.timers = new TimerQueue(options.clock)
+    this.observation = new CallObservation(emitter)
     this.classifier = new OutcomeClassifier(
       options.classify,
       () => options.clock.wallNow(),
@@ -137,7 +142,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     const picker = options.picker
     const weights =
       picker.scope === 'members' || picker.slowStart === false ? undefined : slowStartWeights(this, options.slowStart)
-    if (weights !== undefined) this.applyWeights = weights
+    this.applyWeights = weights ?? noWeights
     if (options.createClient !== undefined) {
       const close = options.closeClient
       this.resources.register(
@@ -170,7 +175,12 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
   }
 
   /** Emits an event if anyone listens, isolating keel from listeners that throw. */
+  listens(event: string): boolean {
+    return this.emitter.listenerCount(event) !== 0
+  }
+
   emit(event: string, payload: unknown): void {
+    publishEndpointState(this, event, payload)
     if (this.emitter.listenerCount(event) === 0) return
     emitSafely(this.emitter, event, payload)
   }
@@ -305,7 +315,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     if (!attempt.cancelled) {
       const result = attempt.threw
         ? this.classifier.error(attempt.error, attempt.hint)
-        : this.classifier.value(attempt.value, attempt.hint)
+        : (attempt.result ?? this.classifier.value(attempt.value, attempt.hint))
       if (typeof result === 'string') {
         attempt.verdict = result
       } else {
@@ -329,15 +339,22 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     }
   }
 
-  /** Emits `attempt` for an ended attempt, if anyone listens. */
+  /**
+   * Emits `attempt` for an ended attempt, if anyone listens: exactly once per attempt, once its
+   * call decided whether to retry after it (the call tells its observers at the same point).
+   */
   emitAttempt(attempt: AttemptImpl, retried: boolean): void {
     if (this.emitter.listenerCount('attempt') === 0) return
+    const error = attempt.failure
     emitSafely(this.emitter, 'attempt', {
       endpoint: attempt.state.endpoint,
       verdict: attempt.verdict,
       durationMs: attempt.durationMs,
       attempt: attempt.number,
       retried,
+      callId: attempt.callId,
+      hedge: attempt.hedge,
+      ...(error === undefined ? {} : { error }),
     })
   }
 
@@ -372,3 +389,6 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     return this.set.earliestOverloadEnd()
   }
 }
+
+/** Without slow start, effective weights are the static ones: nothing to apply. */
+function noWeights(): void {}

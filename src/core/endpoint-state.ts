@@ -72,6 +72,8 @@ export class EndpointState implements PickerEndpoint {
   flaggedBy = 0
   /** With the overload detector: clock time the endpoint accepts traffic again. */
   overloadUntil = 0
+  /** `overloaded` answers since its last success: each doubles the shortest pause. */
+  overloadStreak = 0
   /** Timers that lift timed ejections (outlier, overload), by detector bit. */
   ejectionTimers: Map<number, TimerEntry> | undefined
 

@@ -17,14 +17,17 @@ import type { Endpoint } from '../model/endpoint.ts'
 import type { AttemptRecord } from '../model/errors.ts'
 import type { Verdict } from '../model/verdict.ts'
 import type { AttemptImpl } from './attempt.ts'
+import type { CallObservation, CallObserver } from './call-observation.ts'
 import type { EndpointState } from './endpoint-state.ts'
 
 export type { ResolvedRetry } from '../call/retry-options.ts'
 export type { HealthCheck } from '../ejection/health/health-check.ts'
 export type { ResolvedHealthCheck } from '../ejection/health/health-options.ts'
 export type { TimerEntry } from '../internal/timer-queue.ts'
+export type { CallOutcome } from '../model/call-outcome.ts'
 export type { DetectorName, HealthCheckType } from '../model/detector.ts'
 export type { AttemptImpl } from './attempt.ts'
+export type { CallObservation, CallObserver, ObservedCall } from './call-observation.ts'
 export type { EndpointState } from './endpoint-state.ts'
 
 /** The balancer's timer queue: one clock timer for every keel timer, all stopped by `close()`. */
@@ -142,6 +145,12 @@ export interface AttemptControl {
    * A user's `classify` still runs first.
    */
   knownVerdict(verdict: Verdict): void
+  /**
+   * The adapter already ran the balancer's classifier (`AdapterPort.classifier.value`) on the value
+   * its `fn` returns: keel takes `result` instead of classifying that value a second time. Ignored
+   * when `fn` throws.
+   */
+  classified(result: ClassifyResult): void
 }
 
 /**
@@ -154,7 +163,11 @@ export interface CallPort {
   readonly timers: Timers
   readonly budget: RetryBudget | undefined
   readonly classifier: OutcomeClassify
+  /** Call observers and diagnostics channels: `start` says whether anyone watches a call. */
+  readonly observation: CallObservation
   emit(event: string, payload: unknown): void
+  /** Whether `emit(event, …)` would reach a listener: build a costly payload only then. */
+  listens(event: string): boolean
   /** Emits `attempt` for an ended attempt, if anyone listens. */
   emitAttempt(attempt: AttemptImpl, retried: boolean): void
   /**
@@ -252,6 +265,11 @@ export interface AddOnPort {
   addMemberObserver(observer: MemberObserver): () => void
   /** Every ejection and restoration, by any detector, after the state changed. */
   addEjectionListener(listener: EjectionListener): () => void
+  /**
+   * Told when calls start and end and when their attempts start and end (with whether a retry
+   * followed); one observer per balancer may run each attempt's `fn` in its scope (tracing).
+   */
+  addCallObserver(observer: CallObserver): () => void
   /** Ejects a member by id through the one ejection state. False when unknown or held back by the cap. */
   eject(endpointId: string, detector: DetectorName, reason: string, until?: number): boolean
   /** Lifts `detector`'s ejection of an endpoint by id. False when the id is unknown. */

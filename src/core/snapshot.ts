@@ -1,8 +1,11 @@
 import type { RetryBudget } from '../call/budget.ts'
 import type { Clock } from '../internal/clock.ts'
 import { Detector } from '../model/detector.ts'
+import type { EndpointStateName } from '../model/endpoint-state-name.ts'
 import type { EndpointSet } from './endpoint-set.ts'
 import type { EndpointState } from './endpoint-state.ts'
+
+export type { EndpointStateName }
 
 /** What a snapshot reads. */
 export interface SnapshotSource {
@@ -10,9 +13,6 @@ export interface SnapshotSource {
   readonly set: Pick<EndpointSet, 'members' | 'draining' | 'panicking'>
   readonly budget: RetryBudget | undefined
 }
-
-/** An endpoint's state names, in precedence order: `state` is the first that applies. */
-export type EndpointStateName = 'draining' | 'unhealthy' | 'ejected' | 'open' | 'half-open' | 'active'
 
 export interface EndpointSnapshot {
   readonly id: string
@@ -42,7 +42,7 @@ export interface BalancerSnapshot {
   readonly retryBudget: { readonly available: number; readonly calls: number; readonly retries: number } | null
 }
 
-function statesOf(state: EndpointState): EndpointStateName[] {
+export function statesOf(state: EndpointState): EndpointStateName[] {
   const states: EndpointStateName[] = []
   if (state.draining) states.push('draining')
   if ((state.ejectedBy & Detector.health) !== 0) states.push('unhealthy')

@@ -1,4 +1,4 @@
-import { checkNumber, MAX_TIMER, PERCENT, rangeError, section, TIMER } from '../internal/validate.ts'
+import { checkBoolean, checkNumber, MAX_TIMER, PERCENT, rangeError, section, TIMER } from '../internal/validate.ts'
 
 // The `outlierDetection` option section.
 
@@ -38,6 +38,12 @@ export interface OutlierDetectionOptions {
   readonly baseEjectionTime?: number
   /** Longest ejection, in ms. @default 300_000 */
   readonly maxEjectionTime?: number
+  /**
+   * Probe an endpoint ejected for consecutive failures or refusals back in: one request on
+   * probation, on a backoff from ~1 s (Linkerd's failure accrual), instead of sitting out the
+   * whole ejection; `false` keeps Envoy's fixed ejection. @default true
+   */
+  readonly readmission?: boolean
   /** `false` turns success-rate ejection off. */
   readonly successRate?: SuccessRateOptions | false
   /** `false` turns failure-percentage ejection off. */
@@ -50,6 +56,7 @@ export interface ResolvedOutlier {
   readonly interval: number
   readonly baseEjectionTime: number
   readonly maxEjectionTime: number
+  readonly readmission: boolean
   readonly successRate: Required<SuccessRateOptions> | false
   readonly failurePercentage: Required<FailurePercentageOptions> | false
 }
@@ -73,6 +80,7 @@ export const DEFAULT_OUTLIER: ResolvedOutlier = Object.freeze({
   interval: 10_000,
   baseEjectionTime: 30_000,
   maxEjectionTime: 300_000,
+  readmission: true,
   successRate: DEFAULT_SUCCESS_RATE,
   failurePercentage: DEFAULT_FAILURE_PERCENTAGE,
 })
@@ -137,6 +145,7 @@ export function resolveOutlier(value: unknown): ResolvedOutlier | false {
     interval: checkNumber('outlierDetection.interval', o.interval, { min: 10, max: MAX_TIMER }) ?? d.interval,
     baseEjectionTime,
     maxEjectionTime,
+    readmission: checkBoolean('outlierDetection.readmission', o.readmission) ?? d.readmission,
     successRate,
     failurePercentage,
   })

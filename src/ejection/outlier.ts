@@ -8,6 +8,7 @@ import type {
 } from '../core/ports.ts'
 import { Detector } from '../model/detector.ts'
 import type { ResolvedOutlier } from './outlier-options.ts'
+import { probeDelay } from './readmission.ts'
 
 /** Why the outlier detector ejected an endpoint (the `reason` of its `ejected` events). */
 export type OutlierReason = 'consecutive-failures' | 'consecutive-not-sent' | 'success-rate' | 'failure-percentage'
@@ -32,6 +33,12 @@ class OutlierRecord {
   multiplier = 0
   /** Ejected by outlier detection at some time during the current interval. */
   ejectedThisInterval = false
+  /** The next re-admission probe, while ejected inline (`readmission.ts`). */
+  probeEntry: TimerEntry | undefined = undefined
+  /** Probes failed since the endpoint was first ejected; reset by an answer on probation. */
+  probesFailed = 0
+  /** Restored by a probe: its next verdict decides (a failure ejects it again at once). */
+  probation = false
 }
 
 /**
@@ -88,6 +95,8 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
   }
 
   detach(state: EndpointState): void {
+    const record = state.outlier as OutlierRecord | undefined
+    if (record?.probeEntry !== undefined) this.#core.timers.cancel(record.probeEntry)
     state.outlier = undefined
   }
 
@@ -97,12 +106,15 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
     const record = state.outlier as OutlierRecord | undefined
     // A draining endpoint takes no new picks: its last attempts have nothing left to decide.
     if (record === undefined || state.draining || (state.ejectedBy & Detector.outlier) !== 0) return
+    const probation = record.probation
     switch (attempt.verdict) {
       case 'success':
       case 'caller-error':
         record.successes++
         record.failures = 0
         record.notSent = 0
+        record.probation = false
+        record.probesFailed = 0
         return
       case 'endpoint-failure':
         record.failed++
@@ -118,7 +130,12 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
         return
     }
     const o = this.#options
-    if (o.consecutiveNotSent > 0 && record.notSent >= o.consecutiveNotSent) {
+    if (probation) {
+      // The probe request failed: out again at once, probed later than last time.
+      record.probation = false
+      record.probesFailed++
+      this.#eject(state, record, attempt.verdict === 'not-sent' ? 'consecutive-not-sent' : 'consecutive-failures', now)
+    } else if (o.consecutiveNotSent > 0 && record.notSent >= o.consecutiveNotSent) {
       this.#eject(state, record, 'consecutive-not-sent', now)
     } else if (o.consecutiveFailures > 0 && record.failures >= o.consecutiveFailures) {
       this.#eject(state, record, 'consecutive-failures', now)
@@ -129,6 +146,12 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
     this.#closed = true
     if (this.#entry !== undefined) this.#core.timers.cancel(this.#entry)
     this.#entry = undefined
+    for (const state of this.#core.members()) {
+      const record = state.outlier as OutlierRecord | undefined
+      if (record?.probeEntry === undefined) continue
+      this.#core.timers.cancel(record.probeEntry)
+      record.probeEntry = undefined
+    }
   }
 
   /** One sweep (gRPC A50 "Outlier Detection Behavior"; Envoy `onIntervalTimer`). */
@@ -219,6 +242,45 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
     record.notSent = 0
     record.successes = 0
     record.failed = 0
+    record.probation = false
+    // Statistical ejections (success rate, failure percentage) stand for their whole time: one
+    // probe cannot refute a failure rate. Inline ones are probed back (`readmission.ts`).
+    if (o.readmission && (reason === 'consecutive-not-sent' || reason === 'consecutive-failures')) {
+      this.#scheduleProbe(state, record, now, until)
+    }
+  }
+
+  /** Schedules the next re-admission probe, unless the ejection ends first. */
+  #scheduleProbe(state: EndpointState, record: OutlierRecord, now: number, until: number): void {
+    const timers = this.#core.timers
+    if (record.probeEntry !== undefined) timers.cancel(record.probeEntry)
+    record.probeEntry = undefined
+    const at = now + probeDelay(record.probesFailed, this.#core.random)
+    if (at >= until || this.#closed) return
+    record.probeEntry = timers.schedule(at, () => {
+      record.probeEntry = undefined
+      if (state.outlier === record && (state.ejectedBy & Detector.outlier) !== 0) this.#readmit(state, record)
+    })
+  }
+
+  /**
+   * Lifts the ejection on probation. The endpoint's latency estimate restarts from its peers'
+   * mean, as a new endpoint's does: the penalties that got it ejected describe the failure, not
+   * the replica that came back, and would keep it from being picked for many seconds.
+   */
+  #readmit(state: EndpointState, record: OutlierRecord): void {
+    const core = this.#core
+    const now = core.clock.now()
+    let sum = 0
+    let n = 0
+    for (const peer of core.members()) {
+      if (peer === state || !peer.pickable) continue
+      sum += peer.load.read(now)
+      n++
+    }
+    if (n > 0) state.load.reset(now, sum / n)
+    record.probation = true
+    core.ejection.restore(state, 'outlier', 'probe')
   }
 
   #schedule(): void {

@@ -1,5 +1,4 @@
 import type { AttemptObserver, EndedAttempt, EndpointState } from '../core/ports.ts'
-import { HedgeLostError } from '../model/errors.ts'
 import { LatencyWindow } from './latency-window.ts'
 import { failureFloorMs } from './load-reference.ts'
 
@@ -49,20 +48,25 @@ export class LoadObserver implements AttemptObserver {
         break
       case 'endpoint-failure':
       case 'not-sent':
+      // Shedding answers come back fast without doing the work: charged like a failure, so a
+      // replica answering instant 429s or `Retry-After: 0` never looks like the fastest.
+      case 'overloaded':
         state.load.penalize(now, duration, failureFloorMs(this.#host.members(), state))
+        break
+      case 'cancelled':
+        // A lost hedge, a deadline, an abort: the endpoint took at least this long, so the
+        // elapsed time is a lower bound — it may raise the estimate, never lower it (tower's
+        // PeakEwma charges a request's time when its handle drops, whatever the outcome). It
+        // counts as a slow answer would: a level confirmed by non-overlapping ones raises it.
+        if (duration > state.load.read(now)) state.load.observe(now, duration)
         break
       default:
         break
     }
     const window = this.window
-    // Answers count, and so does a hedge loser's time so far: it was at least that slow, and
-    // leaving it out would hide exactly the tail the p95 delay is meant to see.
-    if (
-      window !== undefined &&
-      (verdict === 'success' || verdict === 'caller-error' || attempt.cancelReason instanceof HedgeLostError)
-    ) {
-      window.record(now, duration)
-    }
+    // Answers only: a hedge loser's time is the delay itself plus the winner's, so recording it
+    // would feed the p95 delay back into itself.
+    if (window !== undefined && (verdict === 'success' || verdict === 'caller-error')) window.record(now, duration)
   }
 
   /**

@@ -1,3 +1,5 @@
+import { NOISE_FLOOR_MS } from '../model/noise-band.ts'
+
 /**
  * The most a failure can push an estimate to, in ms. Without a ceiling, consecutive failures with
  * nowhere else to go (a single endpoint, a total outage) would double the estimate past any
@@ -15,13 +17,55 @@ function decay(x: number): number {
 }
 
 /**
- * PeakEWMA latency (Finagle `PeakEwma`, tower `PeakEwma`, Linkerd) with keel's handling of
- * answers that come back without doing the work (failures, caller errors).
+ * How far a faster answer moves the estimate toward itself: halfway. Counted in answers, not in
+ * time, so an endpoint that gets traffic settles on its real latency within a few answers (one
+ * raised by a real slowdown that ended, one whose estimate decayed to a probe, one that answers
+ * faster than its cold-start guess).
+ */
+export const LOWER_WEIGHT = 0.5
+
+/**
+ * The weight of each answer's miss in the mean deviation `deviationMs` — Jacobson's RTTVAR gain
+ * (RFC 6298: 1/4).
+ */
+export const DEVIATION_WEIGHT = 0.25
+
+/**
+ * How many round trips of its usual latency a confirmed peak takes to decay by e (its decay
+ * time constant, at most `decay`). Finagle's 10 s is about 200 round trips of a 50 ms service;
+ * at 1 ms it is 10,000, and an endpoint raised by a fluke — or a replica that recovered — would
+ * sit out for tens of thousands of calls. Counting in the service's own round trips keeps the
+ * probes of a slow replica as rare in calls at every scale (about one in a few hundred to a few
+ * thousand calls, each also charged to its in-flight count) while bounding how long any peak
+ * keeps an endpoint out to ~200 × its latency × ln(peak / its peers' band).
+ */
+export const RECOVERY_ROUND_TRIPS = 200
+
+/**
+ * PeakEWMA latency (Finagle `PeakEwma`, tower `PeakEwma`, Linkerd) made robust to single slow
+ * answers, with keel's handling of answers that come back without doing the work (failures,
+ * caller errors).
  *
- * The estimate jumps to any round trip above it (peak-sensitive: a replica that turns slow loses
- * traffic at once) and otherwise decays toward 0 with time constant `decay` (10 s), so an endpoint
- * that stopped getting traffic because it was slow is probed again. Reading is pure: `pick()`
- * changes nothing.
+ * - **Peak-sensitive, on confirmed levels.** A latency level raises the estimate at once (as in
+ *   Finagle) only when three requests that did not overlap in time all took at least that
+ *   long: the estimate jumps to min(this answer, its two witnesses), the last answer that ended
+ *   before this request started and the one before that. A GC pause, an event-loop stall or a first
+ *   connection's handshake slows the requests in flight at that moment; it cannot slow a request
+ *   sent after it ended, so a single spike — or a burst of answers all caught in the same pause —
+ *   changes nothing, while an endpoint that really turned slow is confirmed by its third slow
+ *   answer at one call at a time, two slow round trips later under concurrency
+ *   (where its growing in-flight count already steers calls away meanwhile). Three, not two: on
+ *   a loaded host unrelated stalls hit a fraction p of answers, and two in a row on one endpoint
+ *   (p²) came often enough to exile equal replicas every few seconds on loopback; three (p³) are
+ *   rare, for one more slow answer before a real slowdown counts.
+ * - **Lowered by answers.** A faster answer moves the estimate halfway to it (`LOWER_WEIGHT`).
+ * - **Decays toward 0** while no answer comes, so an endpoint that stopped getting traffic because
+ *   it was slow is probed again: with time constant `RECOVERY_ROUND_TRIPS` × the reading the
+ *   last confirmed rise started from, at most `decay` (10 s, Finagle's `decayTime`), which also
+ *   applies after a failure or a reset.
+ * - **Deviation.** `deviationMs` follows how far answers land from the estimate (RFC 6298's
+ *   RTTVAR, by answers): the picker's noise band widens with it on a noisy host.
+ * - Reading is pure: `pick()` changes nothing.
  *
  * `p2c-ewma` ranks by latency × (in-flight + 1). An answer that returns at once without doing the
  * work — a 503 from a broken replica, a 404 from a stale IP now serving something else — would
@@ -31,30 +75,48 @@ function decay(x: number): number {
  * the same skew). So such an answer keeps the endpoint *busy* for the time a real answer would
  * have taken: it adds up to one unit of `busy`, a count that decays with the endpoint's own latency
  * as time constant, so an endpoint answering fast errors at rate λ carries about λ × latency extra
- * requests — what it would hold in flight if it did the work (Little's law). `loaded()` folds
- * that into the latency the picker reads.
+ * requests — what it would hold in flight if it did the work (Little's law). The picker counts
+ * `busy` like requests in flight, and `loaded()` folds it into the latency for other readers.
  */
 export class PeakEwma {
   /** Estimate in ms as of `stamp`. */
   #cost: number
   #stamp: number
   /** 1 / decay time constant, per ms. */
-  readonly #rate: number
+  #rate: number
+  /** 1 / `decay`: the slowest decay, and the one after failures and resets. */
+  readonly #baseRate: number
   /** The estimate is still the cold-start guess: no answer has been recorded yet. */
   #guess = true
   /** Answers that ended before doing the work, still counted as busy, as of `busyStamp`. */
   #busy = 0
   #busyStamp = 0
+  /** Mean deviation of answers from the estimate, in ms (by answers, like RFC 6298's RTTVAR). */
+  #dev = 0
+  /** The witnesses: the last answer's latency and when it ended, and the answer before it. */
+  #witnessMs = 0
+  #witnessEnd = Number.NEGATIVE_INFINITY
+  #earlierWitnessMs = 0
 
   constructor(initialMs: number, now: number, decayMs: number) {
     this.#cost = initialMs
     this.#stamp = now
     this.#rate = 1 / decayMs
+    this.#baseRate = this.#rate
   }
 
   /** Whether the estimate is still a guess (no answer recorded since it was made). */
   get guess(): boolean {
     return this.#guess
+  }
+
+  /**
+   * How far answers have landed from the estimate lately (mean absolute deviation, ms): the
+   * noise of this endpoint's latency, which widens the band inside which `p2c-ewma` reads two
+   * estimates as equal. A spike raises it instead of the estimate; a failure zeroes it.
+   */
+  get deviationMs(): number {
+    return this.#dev
   }
 
   /** The estimate as of its last update, before any decay: what the last real sample put there. */
@@ -87,24 +149,44 @@ export class PeakEwma {
   }
 
   /**
-   * Records a round-trip time: at or above the current reading it becomes the estimate (the
-   * peak); below it, the reading stays and keeps decaying.
+   * Records a successful round trip of `rttMs` ending at `now`.
    *
-   * Finagle and tower blend a lower sample in with weight 1 − e^(−Δt/τ), but they decay their
-   * stored value on every read, so under traffic Δt is the time since the last pick and the blend
-   * all but vanishes: what steers them is the peak and the decay. keel reads without writing, so
-   * it keeps exactly that. Blending by the time since the last *sample* instead goes wrong both
-   * ways: into the stored value, a 5 ms answer after a quiet spell lifts a decayed 5.5 ms reading
-   * to 10 ms (the endpoint is shunned again just as it recovered); into the decayed reading, every
-   * sample decays the estimate a second time, so the endpoints picked most look cheapest and
-   * attract still more picks (measured: 36% and 3% shares among four equal endpoints).
+   * Above the reading, it raises the estimate only as far as its witnesses confirm: to
+   * min(rttMs, both witnesses) when the last one ended before this request started, not at all
+   * otherwise. Below the reading, it moves the estimate halfway to itself. Finagle and tower
+   * blend lower samples by the time since the last read, which under traffic is ~0: what steers
+   * them is the peak and the decay, and a single slow answer then rules for τ·ln(peak / latency)
+   * — seconds, thousands of calls at one call at a time. Counting answers instead brings an
+   * estimate back as soon as the endpoint answers fast again.
    */
   observe(now: number, rttMs: number): void {
-    // The first answer replaces the cold-start guess (the peers' mean, or 30 ms) instead of only
-    // raising it: otherwise every estimate of a fresh fleet stays the guess, decaying for ~30 s
-    // before real samples count, and a guess made a millisecond earlier wins every comparison.
-    this.#cost = this.#guess ? rttMs : Math.max(rttMs, this.read(now))
-    this.#guess = false
+    const reading = this.read(now)
+    let confirmed = 0
+    // Answers whose requests overlap the witness were caught in the same moment as it: they
+    // neither confirm nor replace it.
+    if (now - rttMs >= this.#witnessEnd) {
+      confirmed = Math.min(rttMs, this.#witnessMs, this.#earlierWitnessMs)
+      this.#earlierWitnessMs = this.#witnessMs
+      this.#witnessMs = rttMs
+      this.#witnessEnd = now
+    }
+    if (this.#guess) {
+      // The first answer replaces the cold-start guess (the peers' mean, or the fleet's first
+      // answer) when it is faster; a slower one waits for its confirmation like any other, so a
+      // first answer slowed by the connection's handshake does not set the estimate.
+      this.#cost = Math.min(rttMs, reading)
+      this.#guess = false
+    } else if (confirmed > reading) {
+      this.#cost = confirmed
+      // Forget the peak over RECOVERY_ROUND_TRIPS of the latency it rose from: a service that
+      // answers in 1 ms probes a replica that turned slow again after ~0.2–0.5 s, not 10 s.
+      this.#rate = Math.max(this.#baseRate, 1 / (RECOVERY_ROUND_TRIPS * Math.max(reading, NOISE_FLOOR_MS)))
+    } else {
+      this.#cost = rttMs < reading ? reading + LOWER_WEIGHT * (rttMs - reading) : reading
+    }
+    // The miss is measured from the estimate after this answer: an unconfirmed spike counts in
+    // full, an answer that confirmed a new level not at all.
+    this.#dev += DEVIATION_WEIGHT * (Math.abs(rttMs - this.#cost) - this.#dev)
     if (now > this.#stamp) this.#stamp = now
   }
 
@@ -124,17 +206,24 @@ export class PeakEwma {
   }
 
   /**
-   * Records an `endpoint-failure` or `not-sent`: a round trip of twice the higher of the current
-   * reading and `floorMs` (the fastest peer's latency, see `load-reference.ts`), at most
-   * `MAX_PENALTY_MS`, or the real duration if longer; the time it did not spend counts as busy.
+   * Records an `endpoint-failure` or `not-sent`, at once (no witness needed): a round trip of
+   * twice the higher of the current reading and `floorMs` (the top of the noise band over the
+   * fastest peer's latency, see `load-reference.ts`), at most `MAX_PENALTY_MS`, or the real
+   * duration if longer; the time it did not spend counts as busy.
    * Consecutive failures double the estimate, so a failing endpoint soon ranks last; the floor
    * keeps a failure from being cheap when the estimate had decayed toward 0 while the endpoint
    * sat out.
    */
   penalize(now: number, rttMs: number, floorMs: number): void {
     this.#addBusy(now, rttMs)
-    const penalty = Math.min(2 * Math.max(this.read(now), floorMs), MAX_PENALTY_MS)
-    this.observe(now, Math.max(rttMs, penalty))
+    const reading = this.read(now)
+    const penalty = Math.min(2 * Math.max(reading, floorMs), MAX_PENALTY_MS)
+    // Charged at once, unlike a slow success: a failure is not noise.
+    this.#cost = Math.max(rttMs, penalty, reading)
+    this.#rate = this.#baseRate
+    this.#dev = 0
+    if (now > this.#stamp) this.#stamp = now
+    this.#guess = false
   }
 
   /** Overwrites the estimate (cold start, reset after an ejection). */
@@ -143,6 +232,11 @@ export class PeakEwma {
     this.#stamp = now
     this.#busy = 0
     this.#guess = true
+    this.#rate = this.#baseRate
+    this.#dev = 0
+    this.#witnessMs = 0
+    this.#witnessEnd = Number.NEGATIVE_INFINITY
+    this.#earlierWitnessMs = 0
   }
 
   /** An answer after `rttMs` counts busy for the share of the estimate it did not take. */

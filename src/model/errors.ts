@@ -1,3 +1,4 @@
+import { describeError } from './describe-error.ts'
 import type { Verdict } from './verdict.ts'
 
 const KEEL_ERROR = Symbol.for('keel.error')
@@ -68,17 +69,32 @@ export interface AttemptRecord {
  * Why the retry machinery stopped with a thrown error after more than one attempt:
  * `retries` (all used), `budget` (the retry budget was empty), `deadline` (no time left for
  * another attempt), `not-retryable` (the last verdict forbids a retry), `no-endpoint` (no endpoint
- * could take the next attempt).
+ * could take the next attempt), `retry-after` (only a shedding endpoint was left and it asked for
+ * a longer pause than `retry.maxRetryAfter`).
  */
-export type RetriesExhaustedReason = 'retries' | 'budget' | 'deadline' | 'not-retryable' | 'no-endpoint'
+export type RetriesExhaustedReason = 'retries' | 'budget' | 'deadline' | 'not-retryable' | 'no-endpoint' | 'retry-after'
 
 export class RetriesExhaustedError extends KeelError {
   readonly reason: RetriesExhaustedReason
   readonly attempts: readonly AttemptRecord[]
 
+  /**
+   * @param cause the last attempt's error
+   */
   constructor(reason: RetriesExhaustedReason, attempts: readonly AttemptRecord[], cause: unknown) {
-    const last = cause instanceof Error ? `: ${cause.message}` : ''
-    super('KEEL_RETRIES_EXHAUSTED', `Call failed after ${attempts.length} attempts (${reason})${last}`, { cause })
+    // Every attempt, one line each: which endpoint, its verdict, and the error down to its root
+    // cause (`fetch failed` alone hides the `ECONNREFUSED` two causes below it).
+    const lines = attempts.map((a, i) => {
+      const error = a.error === undefined ? '' : `: ${describeError(a.error)}`
+      return `  ${i + 1}. ${a.endpoint} ${a.verdict} after ${Math.round(a.durationMs)} ms${error}`
+    })
+    super(
+      'KEEL_RETRIES_EXHAUSTED',
+      [`Call failed after ${attempts.length} attempts (${reason}):`, ...lines].join('\n'),
+      {
+        cause,
+      },
+    )
     this.reason = reason
     this.attempts = attempts
   }

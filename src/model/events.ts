@@ -30,6 +30,15 @@ export interface AttemptEvent<C = unknown> {
   readonly attempt: number
   /** Whether keel made another attempt of the call after this one. */
   readonly retried: boolean
+  /** Its call's id: unique in the process, shared by the call's attempts. */
+  readonly callId: number
+  /** Started as a hedge, beside a running attempt of its call. */
+  readonly hedge: boolean
+  /**
+   * What the attempt threw, or what keel cancelled it with (`HedgeLostError`,
+   * `AttemptTimeoutError`, the caller's abort reason…); absent when it returned a value.
+   */
+  readonly error?: unknown
 }
 
 export interface RetryEvent<C = unknown> {
@@ -39,6 +48,18 @@ export interface RetryEvent<C = unknown> {
   readonly attempt: number
   /** ms before it starts. */
   readonly delay: number
+  /** The call's id (as on its `attempt` events). */
+  readonly callId: number
+  /**
+   * Why, in one line: for a retry, the failed attempt's endpoint, verdict and error
+   * (`http://10.0.0.1:80 not-sent: TypeError: fetch failed ← Error: connect ECONNREFUSED …`); for a
+   * hedge, `no answer from <endpoint> after <delay> ms`.
+   */
+  readonly reason: string
+  /** Retries only: the failed attempt's verdict. */
+  readonly verdict?: Verdict
+  /** Retries only: what the failed attempt threw or was cancelled with, if anything. */
+  readonly error?: unknown
 }
 
 export interface PanicEvent {

@@ -1,6 +1,21 @@
 import type { Random } from '../internal/random.ts'
 import type { Endpoint } from './endpoint.ts'
 
+/** The latency estimate of an endpoint, as pickers read it (`load/peak-ewma.ts`). */
+export interface LatencyEstimate {
+  /** PeakEWMA latency estimate in ms at `now`. */
+  read(now: number): number
+  /**
+   * Answers that came back without doing the work (fast failures, caller errors), still counted
+   * as busy at `now`: a picker adds them to the requests in flight.
+   */
+  busy(now: number): number
+  /** Mean deviation of recent answers from the estimate, in ms: how noisy this endpoint's latency is. */
+  readonly deviationMs: number
+  /** The estimate is still a guess: the endpoint has not answered yet. */
+  readonly guess: boolean
+}
+
 /**
  * What a picker sees of an endpoint: the balancer's live state for it. Read-only for pickers;
  * the balancer updates it as attempts start and end.
@@ -22,6 +37,8 @@ export interface PickerEndpoint {
    * failures and caller errors) as requests in flight (see `load/peak-ewma.ts`).
    */
   latencyMs(now: number): number
+  /** The latency estimate and the busy count that `latencyMs` combines, read separately. */
+  readonly load: LatencyEstimate
 }
 
 /** Per-pick input. One object per balancer, reused: read it during `pick()`, never keep it. */

@@ -1,21 +1,30 @@
 import type { Random } from '../internal/random.ts'
+import { NOISE_DEVIATIONS, NOISE_FLOOR_MS, NOISE_RATIO } from '../model/noise-band.ts'
 import type { PickContext, Picker, PickerBuildContext, PickerEndpoint, PickerFactory } from '../model/picker.ts'
 import { bestUsable, otherIndex } from './candidates.ts'
 
 /**
- * Power of two choices on PeakEWMA (Finagle `p2cPeakEwma`, Linkerd, tower `p2c` + `PeakEwma`):
- * draw two distinct endpoints at random and take the one with the lower cost, latency estimate ×
- * (in-flight + 1) ÷ weight — the expected wait for one more request. Two random candidates avoid
- * the herd behaviour of "always the least loaded" while still steering away from slow and busy
- * endpoints: an endpoint loses every comparison it is drawn into while it is the costlier one.
+ * Power of two choices on PeakEWMA (Finagle `p2cPeakEwma`, Linkerd, tower `p2c` + `PeakEwma`),
+ * with latencies inside the noise band read as equal: draw two distinct endpoints at random, then
  *
- * The estimate (`load/peak-ewma.ts`) decays toward 0 between samples, so an endpoint that stopped
- * getting traffic because it was slow is probed again; failures are charged a penalty latency so
- * fast errors never look fast. The weight divides the cost as in tower's `Weighted` load: an
- * endpoint of weight 2 is treated as having twice the capacity (it wins against an equal one
- * until it has twice the requests in flight); slow start lowers it while an endpoint ramps up.
+ * - if their latency estimates differ by less than the noise band (the higher under 2 × the lower
+ *   + 1 ms, or apart by less than 2 mean deviations of the quieter one, `model/noise-band.ts`), or
+ *   one of them is still a cold-start guess, take the one with fewer requests in flight ÷ weight,
+ *   the first drawn (a coin toss) on a tie — Envoy's least-request with active-request bias 1,
+ *   Prequal's requests-in-flight rule among replicas it cannot tell apart by latency;
+ * - otherwise take the one with the lower cost, latency × (in-flight + 1) ÷ weight — Finagle's
+ *   PeakEWMA cost, the expected wait for one more request.
  *
- * The clock is read once per call by the balancer and passed in `context.now`.
+ * Comparing estimates that differ only by noise is what made plain PeakEWMA rank identical
+ * replicas by whichever drew the last slow answer: at one call at a time (every in-flight count
+ * 0) the cost is the latency alone, and one endpoint sat out for seconds. Inside the band, in-flight
+ * counts are the signal that is not noise. Answers that came back without doing the work (`busy`,
+ * see `load/peak-ewma.ts`) count as requests in flight in both rules, so a fast failure or an
+ * instant 404 never makes an endpoint look idle.
+ *
+ * The weight divides both as in tower's `Weighted` load and Envoy's `weight / (active + 1)`: an
+ * endpoint of weight 2 is treated as having twice the capacity; slow start lowers it while an
+ * endpoint ramps up. The clock is read once per call by the balancer and passed in `context.now`.
  */
 class P2cEwmaPicker implements Picker {
   readonly #endpoints: readonly PickerEndpoint[]
@@ -41,28 +50,45 @@ class P2cEwmaPicker implements Picker {
     const aOk = a.inFlight < max && !context.skipped(a)
     const bOk = b.inFlight < max && !context.skipped(b)
     const now = context.now
-    if (aOk && bOk) {
-      // b if strictly cheaper, a otherwise; as index arithmetic, since which one wins is a coin
-      // toss for the branch predictor.
-      const costA = a.latencyMs(now) * (a.inFlight + 1) * b.weight
-      const costB = b.latencyMs(now) * (b.inFlight + 1) * a.weight
-      return endpoints[i + (j - i) * +(costB < costA)]
-    }
-    if (!aOk && !bOk) return bestUsable(endpoints, context, i, cheaper)
+    // b if strictly better, a otherwise; as index arithmetic, since which one wins is a coin toss
+    // for the branch predictor.
+    if (aOk && bOk) return endpoints[i + (j - i) * +better(b, a, now)]
+    if (!aOk && !bOk) return bestUsable(endpoints, context, i, better)
     // One candidate is out (tried by this call, or at its cap): draw one replacement.
     const kept = aOk ? a : b
     const c = endpoints[Math.floor(this.#random() * n)]!
-    if (c !== kept && c.inFlight < max && !context.skipped(c)) return cheaper(c, kept, now) ? c : kept
+    if (c !== kept && c.inFlight < max && !context.skipped(c)) return better(c, kept, now) ? c : kept
     return kept
   }
 }
 
-/** Whether `a` costs strictly less than `b` at `now` (cross-multiplied by the weights). */
-function cheaper(a: PickerEndpoint, b: PickerEndpoint, now: number): boolean {
-  return a.latencyMs(now) * (a.inFlight + 1) * b.weight < b.latencyMs(now) * (b.inFlight + 1) * a.weight
+/**
+ * Whether `a` is strictly better than `b` at `now`: fewer requests in flight ÷ weight when their
+ * latency estimates are inside the noise band of each other, lower latency × requests ÷ weight
+ * otherwise (cross-multiplied by the weights, no division).
+ */
+export function better(a: PickerEndpoint, b: PickerEndpoint, now: number): boolean {
+  const la = a.load.read(now)
+  const lb = b.load.read(now)
+  const qa = (a.inFlight + 1 + a.load.busy(now)) * b.weight
+  const qb = (b.inFlight + 1 + b.load.busy(now)) * a.weight
+  // Within the band both ways: the higher is under NOISE_RATIO × the lower + NOISE_FLOOR_MS.
+  // An estimate that is still a guess (no answer yet) is not a latency: compare by requests.
+  const spread = NOISE_DEVIATIONS * Math.min(a.load.deviationMs, b.load.deviationMs)
+  const band = +(
+    a.load.guess ||
+    b.load.guess ||
+    (la < NOISE_RATIO * lb + NOISE_FLOOR_MS && lb < NOISE_RATIO * la + NOISE_FLOOR_MS) ||
+    Math.abs(la - lb) < spread
+  )
+  return band * (qb - qa) + (1 - band) * (lb * qb - la * qa) > 0
 }
 
-/** Power of two choices on PeakEWMA latency × (in-flight + 1) ÷ weight: keel's default picker. */
+/**
+ * Power of two choices on PeakEWMA latency, by requests in flight among endpoints whose
+ * latencies are indistinguishable and by latency × (in-flight + 1) ÷ weight otherwise: keel's
+ * default picker.
+ */
 export function p2cEwma(): PickerFactory {
   return {
     name: 'p2c-ewma',

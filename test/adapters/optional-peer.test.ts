@@ -36,6 +36,10 @@ describe('undici is an optional peer dependency', () => {
     expect(undiciFilesLoadedBy('src/adapters/fetch/index.ts')).toEqual([])
   })
 
+  it('importing keel/http never loads undici', () => {
+    expect(undiciFilesLoadedBy('src/adapters/http-agent/index.ts')).toEqual([])
+  })
+
   it('importing keel/undici loads it', () => {
     expect(undiciFilesLoadedBy('src/adapters/undici/index.ts').length).toBeGreaterThan(0)
   })
@@ -67,6 +71,6 @@ describe('pg and ioredis are optional peer dependencies', () => {
   })
 
   it('importing keel/redis (shared health) loads ioredis', () => {
-    expect(filesLoadedBy('src/adapters/redis/index.ts', 'ioredis').length).toBeGreaterThan(0)
+    expect(filesLoadedBy('src/addons/redis/index.ts', 'ioredis').length).toBeGreaterThan(0)
   })
 })

@@ -2,10 +2,14 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 
-/** Rooms that are features: they import only the model, internals, the ports and themselves. */
+/**
+ * Rooms that are features: they import only the model, internals, the ports and themselves. A new
+ * feature room is added here and to the map in docs/architecture.md.
+ */
 const FEATURE_ROOMS = new Set([
   'call',
   'classify',
+  'diagnostics',
   'discovery',
   'ejection',
   'load',
@@ -25,6 +29,7 @@ const ADAPTER_SURFACE = [
   'resources/resources.ts',
   'classify/',
   'adapters/http/',
+  'addons/metrics/',
 ]
 
 export function sources(dir: string, out: string[] = []): string[] {
@@ -100,9 +105,9 @@ export function cycles(graph: Map<string, string[]>): string[][] {
 }
 
 export function roomOf(path: string): string {
-  if (path.startsWith('adapters/')) {
-    const [, name] = path.split('/')
-    return name!.endsWith('.ts') ? 'adapters' : `adapters/${name}`
+  if (path.startsWith('adapters/') || path.startsWith('addons/')) {
+    const [top, name] = path.split('/')
+    return name!.endsWith('.ts') ? top! : `${top}/${name}`
   }
   const slash = path.indexOf('/')
   return slash === -1 ? '' : path.slice(0, slash)
@@ -124,8 +129,11 @@ export function forbiddenImports(graph: Map<string, string[]>): string[] {
       else if (FEATURE_ROOMS.has(room)) ok = own || allowedBy(to, SHARED)
       // Cross-cutting option resolution gathers the sections from the feature rooms.
       else if (room === 'options') ok = !allowedBy(to, ['core/', 'adapters/'])
-      else if (room.startsWith('adapters/')) ok = own || allowedBy(to, ADAPTER_SURFACE)
-      else ok = true // the hub: core/, balancer.ts, index.ts
+      // Adapters and add-ons (`addons/<name>/`, e.g. a metrics exporter) build on the public surface and the ports.
+      else if (room.startsWith('adapters/') || room.startsWith('addons/')) ok = own || allowedBy(to, ADAPTER_SURFACE)
+      else if (room === 'core' || room === '')
+        ok = true // the hub: core/, balancer.ts, index.ts
+      else ok = false // a room not in docs/architecture.md's map: add it there and here first
       if (!ok) bad.push(`${from} → ${to}`)
     }
   }

@@ -119,9 +119,11 @@ describe('inline ejection', () => {
     const t = setup(6)
     for (let k = 0; k < 4; k++) await t.send(0, 'fail')
     await t.send(0, 'shed')
-    expect(t.ejected).toEqual([])
+    // The 429 pauses its endpoint for the overload floor (1 s), and counts for nothing here.
+    expect(t.ejected).toEqual([{ id: t.endpoints[0], detector: 'overload', reason: 'retry-after', ms: 1_000 }])
+    await t.clock.advance(1_000)
     await t.send(0, 'fail')
-    expect(t.ejected.map((e) => e.reason)).toEqual(['consecutive-failures'])
+    expect(t.ejected.map((e) => e.reason)).toEqual(['retry-after', 'consecutive-failures'])
   })
 
   it('one refused connection ejects', async () => {
@@ -139,7 +141,7 @@ describe('inline ejection', () => {
   })
 
   it('ignores verdicts that end while the endpoint is ejected and restores it with clean counters', async () => {
-    const t = setup(6)
+    const t = setup(6, { outlierDetection: { readmission: false } })
     expect(await t.send(0, 'hang')).toBe(true)
     await t.send(0, 'refuse')
     expect(t.ejected).toHaveLength(1)
@@ -265,7 +267,7 @@ describe('failure-percentage sweep', () => {
 
 describe('ejection time', () => {
   it('grows 30, 60, 90 s … up to 300 s and shrinks again after healthy intervals', async () => {
-    const t = setup(6)
+    const t = setup(6, { outlierDetection: { readmission: false } })
     await t.clock.advance(5_000) // off the sweep grid (sweeps at 10 s, 20 s, …)
     const durations: (number | undefined)[] = []
     for (let k = 0; k < 11; k++) {

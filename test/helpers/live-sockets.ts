@@ -12,6 +12,7 @@ export function trackSockets() {
   const accepted = new Set<number>()
   let created = 0
   let onDrained: (() => void) | undefined
+  let waiting: { readonly n: number; readonly resolve: () => void } | undefined
   const hook = createHook({
     init(asyncId, type, triggerAsyncId) {
       if (type === 'TCPSERVERWRAP') servers.add(asyncId)
@@ -26,6 +27,11 @@ export function trackSockets() {
     destroy(asyncId) {
       clients.delete(asyncId)
       accepted.delete(asyncId)
+      if (waiting !== undefined && clients.size <= waiting.n) {
+        const { resolve } = waiting
+        waiting = undefined
+        resolve()
+      }
       if (clients.size === 0 && onDrained !== undefined) {
         const resolve = onDrained
         onDrained = undefined
@@ -49,6 +55,13 @@ export function trackSockets() {
       if (clients.size === 0) return Promise.resolve()
       return new Promise<void>((resolve) => {
         onDrained = resolve
+      })
+    },
+    /** Resolves when at most `n` client sockets are left (at once if so). */
+    droppedTo(n: number): Promise<void> {
+      if (clients.size <= n) return Promise.resolve()
+      return new Promise<void>((resolve) => {
+        waiting = { n, resolve }
       })
     },
     /** Client sockets created since `start()`. */

@@ -203,9 +203,10 @@ describe('keel/net connection lifetime', () => {
     socket.destroy()
     await closed
     await clock.advance(0)
+    // `durationMs` is the sample every attempt observer reads (the load estimate among them):
+    // the 40 ms the connection took to open, not its 5 s lifetime. (The estimate itself cannot
+    // tell the two apart here: one answer never raises it without two witnesses.)
     expect(durations).toEqual([40])
-    // PeakEWMA jumps to a sample above its estimate (30 ms at the start): 40 ms, not 5 s.
-    expect(lb.snapshot().endpoints[0]!.ewmaMs).toBe(40)
   })
 
   it('a half-open breaker’s trial passes when the endpoint takes the connection, not when it closes', async () => {

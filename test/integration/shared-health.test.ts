@@ -6,7 +6,7 @@ import {
   redisSharedHealth,
   SHARED_HEALTH_DROPPED,
   SHARED_HEALTH_PARTITIONED,
-} from '../../src/adapters/redis/index.ts'
+} from '../../src/addons/redis/index.ts'
 import { Balancer, type EjectedEvent, type SharedHealthErrorEvent, type WarningEvent } from '../../src/index.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.ts'

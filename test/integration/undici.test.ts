@@ -40,16 +40,20 @@ describe('BalancerDispatcher', () => {
     expect(attempts.map((a) => a.verdict)).toEqual(['endpoint-failure', 'endpoint-failure', 'endpoint-failure'])
   })
 
-  it('hands over a 503 whose body outgrows what it holds back, and retries nothing after it', async () => {
+  it('drops a 503 whose body outgrows what it holds back and retries, like createFetch; the last reaches the caller whole', async () => {
     const body = 'x'.repeat(200_000)
     const backends = await servers(3, answer(503, body))
     const { dispatcher, attempts, settled } = balanced(backends.map((s) => s.url))
     const res = await request('http://users.internal/', { dispatcher })
     expect(res.statusCode).toBe(503)
     expect(await res.body.text()).toBe(body)
-    await settled(1)
-    expect(attempts.map((a) => [a.verdict, a.retried])).toEqual([['endpoint-failure', false]])
-    expect(total(backends)).toBe(1)
+    await settled(3)
+    expect(attempts.map((a) => [a.verdict, a.retried])).toEqual([
+      ['endpoint-failure', true],
+      ['endpoint-failure', true],
+      ['endpoint-failure', false],
+    ])
+    expect(total(backends)).toBe(3)
   })
 
   it('treats a request undici refuses as the caller’s error: no retry, nothing against the endpoint', async () => {

@@ -5,37 +5,83 @@ import { MAX_PENALTY_MS, PeakEwma } from '../../src/load/peak-ewma.ts'
 const TAU = 10_000
 
 describe('PeakEwma', () => {
-  it('jumps to a slower sample at once and decays toward 0 with time constant τ', () => {
-    const e = new PeakEwma(5, 0, TAU)
+  it('jumps to a level three requests that did not overlap all took, and decays toward 0', () => {
+    const e = new PeakEwma(30, 0, TAU)
+    e.observe(10, 5)
+    e.observe(20, 5)
+    // Two slow answers (each sent after the last one ended): not confirmed, the estimate stays ~5.
     e.observe(100, 80)
-    expect(e.read(100)).toBe(80)
-    expect(e.read(100 + TAU)).toBeCloseTo(80 / Math.E, 9)
-    expect(e.read(100 + 10 * TAU)).toBeLessThan(0.01)
+    e.observe(190, 60)
+    expect(e.read(190)).toBeCloseTo(5, 1)
+    // The third, sent after the second ended, is slow too: the estimate jumps to the lowest of them.
+    e.observe(280, 70)
+    expect(e.read(280)).toBe(60)
+    // Raised from a reading of ~5 ms: the peak decays with a time constant of
+    // RECOVERY_ROUND_TRIPS × that (~1 s), not τ.
+    expect(e.read(1_280)).toBeGreaterThan(60 * Math.exp(-1_000 / 900))
+    expect(e.read(1_280)).toBeLessThan(60 * Math.exp(-1_000 / 1_000))
+    // Without a confirmed peak the decay is τ.
+    const f = new PeakEwma(80, 0, TAU)
+    f.observe(0, 80)
+    expect(f.read(TAU)).toBeCloseTo(80 / Math.E, 9)
+    expect(f.read(10 * TAU)).toBeLessThan(0.01)
   })
 
-  it('replaces the cold-start guess with its first answer, then only peaks and decay move it', () => {
+  it('ignores a single spike, and a burst of answers caught in the same pause', () => {
+    const e = new PeakEwma(30, 0, TAU)
+    let now = 0
+    for (let k = 0; k < 10; k++) e.observe((now += 5), 5)
+    // One call at a time: one answer after 200 ms, then 5 ms ones again.
+    e.observe((now += 200), 200)
+    expect(e.read(now)).toBeCloseTo(5, 1)
+    for (let k = 0; k < 3; k++) e.observe((now += 5), 5)
+    expect(e.read(now)).toBeCloseTo(5, 1)
+    // A 100 ms pause with 16 requests in flight: they all end when it ends, every one sent before
+    // the first of them ended, so none confirms another.
+    const pauseEnd = now + 100
+    for (let k = 0; k < 16; k++) e.observe(pauseEnd, 100 + k / 4)
+    expect(e.read(pauseEnd)).toBeCloseTo(5, 1)
+    e.observe(pauseEnd + 5, 5)
+    expect(e.read(pauseEnd + 5)).toBeCloseTo(5, 1)
+  })
+
+  it('replaces the cold-start guess with a faster first answer; a slower one waits for confirmation', () => {
     const e = new PeakEwma(30, 0, TAU)
     expect(e.guess).toBe(true)
     e.observe(10, 2)
     expect(e.guess).toBe(false)
     expect(e.read(10)).toBe(2)
-    e.observe(20, 1)
-    expect(e.read(20)).toBeCloseTo(2 * Math.exp(-10 / TAU), 12)
+    // A first answer slowed by the connection's handshake does not set the estimate.
+    const f = new PeakEwma(2, 0, TAU)
+    f.observe(12, 12)
+    expect(f.guess).toBe(false)
+    expect(f.read(12)).toBeCloseTo(2, 2)
+    f.observe(14, 2)
+    expect(f.read(14)).toBeCloseTo(2, 2)
+    // A replica that is really slow confirms it with its third answer.
+    const g = new PeakEwma(2, 0, TAU)
+    g.observe(40, 40)
+    g.observe(80, 40)
+    expect(g.read(80)).toBeCloseTo(2, 1)
+    g.observe(120, 40)
+    expect(g.read(120)).toBe(40)
   })
 
-  it('leaves the reading where it is on a faster sample: only the decay brings it down', () => {
-    const e = new PeakEwma(100, 0, TAU)
-    const control = new PeakEwma(100, 0, TAU)
-    // A real 100 ms answer first (a first answer replaces the guess whatever it is).
-    e.observe(0, 100)
-    control.observe(0, 100)
-    for (let t = 5; t <= 15_000; t += 5) e.observe(t, 5)
-    // While the decayed reading is above 5 ms, the samples change nothing.
-    expect(e.read(15_000)).toBeCloseTo(control.read(15_000), 9)
-    // Once it falls under 5 ms (after τ·ln 20 ≈ 30 s), every sample restores 5 ms.
-    for (let t = 15_005; t <= 31_000; t += 5) e.observe(t, 5)
-    expect(e.read(31_000)).toBe(5)
-    expect(control.read(31_000)).toBeLessThan(5)
+  it('moves halfway to each faster answer: back from 20× within a few answers', () => {
+    const e = new PeakEwma(30, 0, TAU)
+    e.observe(100, 100)
+    e.observe(200, 100)
+    e.observe(300, 100)
+    expect(e.read(300)).toBe(100)
+    const readings: number[] = []
+    for (let t = 305; t <= 330; t += 5) {
+      e.observe(t, 5)
+      readings.push(Math.round(e.read(t) * 100) / 100)
+    }
+    // Half the distance per answer, less the decay (this peak decays over 200 × 5 ms): inside
+    // 2 × 5 + 1 ms, the noise band of its peers, after the fourth.
+    expect(readings.map(Math.round)).toEqual([52, 29, 17, 11, 8, 6])
+    expect(readings[3]).toBeLessThan(11)
   })
 
   it('never lowers the reading on a caller-error, whatever came before', () => {

@@ -16,6 +16,15 @@ export class FakeEndpoint implements PickerEndpoint {
   inFlight = 0
   pickable = true
   latency = 10
+  /** Answers counted as busy (`LatencyEstimate.busy`). */
+  busy = 0
+  /** Reads `latencyMs` (so a test can replace it) and `busy`. */
+  readonly load = {
+    read: (now: number): number => this.latencyMs(now),
+    busy: (_now: number): number => this.busy,
+    deviationMs: 0,
+    guess: false,
+  }
 
   constructor(index: number, weight = 1) {
     this.endpoint = parseEndpoint(`http://10.0.${index >> 8}.${index & 255}:80`) as unknown as Endpoint<unknown>

@@ -30,6 +30,11 @@ export class Simulation {
   failedCalls = 0
   /** Called for every attempt before it is sent (invariant checks). */
   onAttempt: ((endpoint: Endpoint<never>) => void) | undefined
+  /**
+   * How long the attempt starting now takes at backend `index`: its `latency` unless a test sets
+   * this (jitter, a pause), drawing from its own seeded random so runs replay.
+   */
+  latencyOf: (backend: Backend, index: number) => number = (backend) => backend.latency
 
   constructor(count: number, seed: number, options: BalancerOptions = {}) {
     this.ids = []
@@ -56,7 +61,8 @@ export class Simulation {
     this.onAttempt?.(endpoint)
     const backend = this.backends.get(endpoint.id)!
     this.sent.push({ id: endpoint.id, at: this.clock.now() })
-    if (backend.latency > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, backend.latency))
+    const latency = this.latencyOf(backend, this.ids.indexOf(endpoint.id))
+    if (latency > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, latency))
     if (backend.answer === 'endpoint-failure') throw Object.assign(new Error('503'), { status: 503 })
     if (backend.answer === 'caller-error') throw Object.assign(new Error('404'), { status: 404 })
     return 'ok'
@@ -76,11 +82,16 @@ export class Simulation {
         })
       }
     }
-    const loops = Array.from({ length: workers }, loop)
+    let settled = false
+    const loops = Promise.all(Array.from({ length: workers }, loop)).then(() => {
+      settled = true
+    })
     await this.clock.advance(durationMs)
-    // Calls started just before the end finish within the slowest backend's latency and backoff.
-    await this.clock.advance(1_000)
-    await Promise.all(loops)
+    // Calls started just before the end finish within the slowest backend's latency and backoff:
+    // a second at a time until they have.
+    do await this.clock.advance(1_000)
+    while (!settled)
+    await loops
   }
 
   /** Attempts sent to `index` from position `from` of `sent` on. */

@@ -18,6 +18,8 @@ export interface AxiosHost {
   /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`. */
   readonly callOptions: readonly CallOptions[]
   readonly agents: EndpointAgents
+  /** ms of socket inactivity that fail an attempt whose request sets no `timeout` (0: none). */
+  readonly idleTimeout: number
   /** axios' own node:http adapter, which sends each attempt. */
   readonly http: AxiosAdapter
   /** A copy of request headers an attempt can change (axios' `AxiosHeaders`). */
@@ -51,6 +53,9 @@ export function attemptConfig(
   const { config, body } = source
   const url = httpUrl(endpoint, source.path)
   const next: InternalAxiosRequestConfig = { ...config, url, signal }
+  // axios applies `timeout` as a socket inactivity limit (ClientRequest#setTimeout): a request
+  // that sets none gets the adapter's, so a hung replica cannot hold it forever.
+  if (!config.timeout && host.idleTimeout > 0) next.timeout = host.idleTimeout
   delete next.baseURL
   delete next.cancelToken
   if (config.proxy === undefined) next.proxy = false

@@ -1,6 +1,7 @@
 import { PassThrough, Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { AxiosResponse, InternalAxiosRequestConfig } from 'axios'
+import type { AttemptControl } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions } from '../../options/options.ts'
@@ -9,7 +10,7 @@ import { AttemptLost, HandedOver } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import { OnceBody } from '../http/once-body.ts'
-import { markFinal, mayRetryResponse } from '../http/retry-policy.ts'
+import { mayRetryResponse } from '../http/retry-policy.ts'
 import { type AxiosHost, attemptConfig } from './attempt-config.ts'
 import { callerSignal } from './caller-signal.ts'
 import type { KeelRequestOptions } from './keel-options.ts'
@@ -127,8 +128,9 @@ export class AxiosRun {
   }
 
   readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<AxiosHandedOver> => {
+    const control = this.host.port.control(attempt)!
     // A hedge launched while an earlier attempt's response stream is with the caller: send nothing.
-    if (this.#delivered) throw new AttemptLost()
+    if (this.#delivered) throw new AttemptLost(control)
     // Held streams are those of ended attempts: one starting after them means keel moved on.
     this.#discardHeld(undefined)
     const config = attemptConfig(this.host, this, endpoint, attempt.signal)
@@ -136,18 +138,20 @@ export class AxiosRun {
     try {
       response = await this.host.http(config)
     } catch (error) {
-      throw this.#failed(error, config)
+      throw this.#failed(error, config, control)
     }
     this.body?.sent()
     response.config = this.config
     const handed = new AxiosHandedOver(response, config.url!)
     const data = response.data
     if (!isReadable(data)) return handed
-    if (this.host.port.control(attempt)?.cancelled === true || this.#delivered) {
+    if (control.cancelled || this.#delivered) {
       discard(data)
-      throw new AttemptLost()
+      throw new AttemptLost(control)
     }
+    // Classified once: keel takes this result for the attempt (`AttemptControl.classified`).
     const result = this.host.classifier.value(handed)
+    control.classified(result)
     if (
       this.body === undefined &&
       attempt.number <= this.host.policies.retries &&
@@ -156,11 +160,11 @@ export class AxiosRun {
       this.#held.push(data)
       return handed
     }
-    return this.#deliver(handed, data, (typeof result === 'string' ? result : result.verdict) !== 'success')
+    return this.#deliver(handed, data, control)
   }
 
   /** An attempt's error, as the caller would see it: with the request's own config. */
-  #failed(error: unknown, config: InternalAxiosRequestConfig): unknown {
+  #failed(error: unknown, config: InternalAxiosRequestConfig, control: AttemptControl): unknown {
     if (typeof error !== 'object' || error === null) return error
     const e = error as { config?: unknown; response?: AxiosResponse }
     if (e.config === config) e.config = this.config
@@ -170,24 +174,23 @@ export class AxiosRun {
       if (response.config === config) response.config = this.config
       if (isReadable(response.data)) this.#held.push(response.data)
     } else if (this.body?.spent) {
-      markFinal(error)
+      // A body read once and already sent cannot be sent again.
+      control.handOver()
     }
     return error
   }
 
   /** Hands a response stream over now; its attempt ends with the stream (docs/axios.md). */
-  async #deliver(handed: AxiosHandedOver, data: Readable, failure: boolean): Promise<AxiosHandedOver> {
+  async #deliver(handed: AxiosHandedOver, data: Readable, control: AttemptControl): Promise<AxiosHandedOver> {
     this.#delivered = true
-    // keel consults its retry rules only after failures: a success needs no mark.
-    if (failure) markFinal(handed)
+    // The caller has the response: keel never retries this attempt, whatever happens to its stream.
+    control.handOver()
     this.#resolve(handed.response)
     try {
       await finished(data)
     } catch (error) {
       // A stream the caller destroyed ended by the caller's choice, not the endpoint's fault.
-      throw markFinal(
-        data.errored === null ? new DOMException('The caller destroyed the response stream', 'AbortError') : error,
-      )
+      throw data.errored === null ? new DOMException('The caller destroyed the response stream', 'AbortError') : error
     }
     return handed
   }

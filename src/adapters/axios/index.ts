@@ -2,9 +2,10 @@
 import axios, { type AxiosAdapter, type AxiosResponse, type InternalAxiosRequestConfig } from 'axios'
 import { Balancer } from '../../balancer.ts'
 import { adapterPort } from '../../core/port-access.ts'
-import { isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
+import { checkNumber, isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
 import { callOptionsTable, retryPolicies } from '../http/retry-policy.ts'
 import { parseServiceUrl } from '../http/service-url.ts'
+import { DEFAULT_IDLE_TIMEOUT } from '../http/timeouts.ts'
 import type { AxiosHost } from './attempt-config.ts'
 import { AxiosRun } from './axios-run.ts'
 import { type AxiosAgentOptions, EndpointAgents } from './endpoint-agents.ts'
@@ -39,9 +40,17 @@ export interface AxiosAdapterOptions {
    * @default { keepAlive: true, scheduling: 'lifo', timeout: 5_000 } (Node's global agents)
    */
   readonly agent?: AxiosAgentOptions
+  /**
+   * axios' `timeout` for requests that set none: ms of socket inactivity (waiting for the
+   * response, or between two chunks of its body) after which the attempt is lost — an
+   * `endpoint-failure`, retried elsewhere when idempotent. A request's own non-zero `timeout`
+   * wins; 0 disables it for long polls and streams.
+   * @default 15_000
+   */
+  readonly idleTimeout?: number
 }
 
-const OPTION_KEYS = ['serviceUrl', 'agent'] as const
+const OPTION_KEYS = ['serviceUrl', 'agent', 'idleTimeout'] as const
 
 /**
  * Makes an axios adapter that balances every request over `balancer` (docs/axios.md):
@@ -72,6 +81,7 @@ export function axiosAdapter(balancer: Balancer<unknown>, options: AxiosAdapterO
     callOptions: callOptionsTable(policies),
     agents: new EndpointAgents(balancer, port, options.agent),
     http: axios.getAdapter('http'),
+    idleTimeout: checkNumber('idleTimeout', options.idleTimeout, { min: 0, integer: true }) ?? DEFAULT_IDLE_TIMEOUT,
     copyHeaders: (headers) => {
       const copy = new AxiosHeaders(headers)
       // A header set to `false` (axios: "do not send my default") is not in the copy's source list.

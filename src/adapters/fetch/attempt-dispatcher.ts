@@ -1,4 +1,4 @@
-import { markFinal } from '../http/retry-policy.ts'
+import type { IdleTimeouts } from '../http/timeouts.ts'
 
 /** What fetch needs of a `dispatcher`: undici's `dispatch(options, handler)`. */
 export interface DispatchTarget {
@@ -139,6 +139,7 @@ class LegacyTap {
  */
 export class AttemptDispatcher implements DispatchTarget {
   readonly #target: DispatchTarget | undefined
+  readonly #timeouts: IdleTimeouts
   #current: Tap | LegacyTap | undefined
   #outcome: { error: unknown } | undefined
   #wake: ((outcome: { error: unknown }) => void) | undefined
@@ -147,8 +148,9 @@ export class AttemptDispatcher implements DispatchTarget {
   /** The response went to the caller: keel must not retry whatever ends its exchange. */
   handedOver = false
 
-  constructor(target: DispatchTarget | undefined) {
+  constructor(target: DispatchTarget | undefined, timeouts: IdleTimeouts) {
     this.#target = target
+    this.#timeouts = timeouts
   }
 
   /** fetch went through this dispatcher (a fetch not built on undici ignores it). */
@@ -164,7 +166,15 @@ export class AttemptDispatcher implements DispatchTarget {
     const tap = current ? new Tap(this, h) : new LegacyTap(this, h)
     this.#current = tap
     this.#outcome = undefined
-    return target.dispatch(options, tap)
+    // fetch sets no per-request limits, so undici's dispatcher defaults (300 s) would apply:
+    // keel's idle limits go with each exchange instead (undici reads them per request).
+    const o = options as { headersTimeout?: number | null; bodyTimeout?: number | null }
+    const limited = {
+      ...options,
+      headersTimeout: o.headersTimeout ?? this.#timeouts.headersTimeout,
+      bodyTimeout: o.bodyTimeout ?? this.#timeouts.bodyTimeout,
+    }
+    return target.dispatch(limited, tap)
   }
 
   /**
@@ -172,7 +182,6 @@ export class AttemptDispatcher implements DispatchTarget {
    * fetch fails or errors the body. Called through the attempt's `onCancel`.
    */
   attemptCancelled(reason: unknown): void {
-    if (this.handedOver) markFinal(reason)
     this.abortReason ??= reason
     this.#current?.abort(reason)
   }

@@ -4,6 +4,7 @@ import type { AdapterPort } from '../../core/ports.ts'
 import type { EndpointInfo } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
 import { withDefaultHeader } from '../http/headers.ts'
+import { loadPeer } from '../http/optional-peer.ts'
 import { hostHeader, httpOrigin } from '../http/target.ts'
 
 /** TLS and socket options for the per-endpoint connection pools (undici `connect` options). */
@@ -47,9 +48,20 @@ export class EndpointDispatchers {
   /** The endpoint's dispatcher, loading undici the first time. */
   get(endpoint: EndpointInfo): unknown {
     if (this.#handle !== undefined) return this.#handle.get(endpoint)
-    this.#loading ??= import('undici').then((undici) => {
-      this.#handle ??= this.#register(undici)
-    })
+    this.#loading ??= loadPeer(
+      'undici',
+      'keel/fetch with `connect` options or an endpoint `servername`',
+      () => import('undici'),
+    ).then(
+      (undici) => {
+        this.#handle ??= this.#register(undici)
+      },
+      (error: unknown) => {
+        // Installing the package later must work without a new createFetch.
+        this.#loading = undefined
+        throw error
+      },
+    )
     return this.#loading.then(() => this.#handle!.get(endpoint))
   }
 

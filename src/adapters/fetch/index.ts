@@ -2,13 +2,16 @@
 import { Balancer } from '../../balancer.ts'
 import { adapterPort } from '../../core/port-access.ts'
 import { checkFunction, isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
+import { MissingPeerError } from '../http/optional-peer.ts'
 import { callOptionsTable, retryPolicies } from '../http/retry-policy.ts'
 import { parseServiceUrl, pathUnder, SCHEME, type ServiceUrl } from '../http/service-url.ts'
+import { idleTimeouts } from '../http/timeouts.ts'
 import { EndpointDispatchers, type FetchConnectOptions } from './endpoint-dispatchers.ts'
 import { type FetchFunction, type FetchHost, FetchRun } from './fetch-run.ts'
 
 export type { FetchConnectOptions } from './endpoint-dispatchers.ts'
 export type { FetchFunction } from './fetch-run.ts'
+export { MissingPeerError }
 
 /** Options of `createFetch`. */
 export interface CreateFetchOptions {
@@ -27,6 +30,18 @@ export interface CreateFetchOptions {
    * @default undefined
    */
   readonly connect?: FetchConnectOptions
+  /**
+   * ms an attempt waits for the response head before it counts as lost (an `endpoint-failure`,
+   * retried elsewhere when idempotent); 0 for no limit (long polls).
+   * @default 15_000
+   */
+  readonly headersTimeout?: number
+  /**
+   * ms the body may stay silent between two chunks before the exchange fails; 0 for no limit
+   * (event streams that idle longer). A download that keeps sending is never cut.
+   * @default 15_000
+   */
+  readonly bodyTimeout?: number
 }
 
 /** `RequestInit` plus keel's per-request options. */
@@ -43,7 +58,7 @@ export interface BalancedRequestInit extends RequestInit {
 /** A `fetch` that balances over a keel Balancer. */
 export type BalancedFetch = (input: string | URL | Request, init?: BalancedRequestInit) => Promise<Response>
 
-const OPTION_KEYS = ['fetch', 'serviceUrl', 'connect'] as const
+const OPTION_KEYS = ['fetch', 'serviceUrl', 'connect', 'headersTimeout', 'bodyTimeout'] as const
 
 /** The path to join onto the picked endpoint, or a TypeError (what fetch rejects bad URLs with). */
 function relativePath(url: string, service: ServiceUrl | undefined): string {
@@ -97,6 +112,7 @@ export function createFetch(balancer: Balancer<unknown>, options: CreateFetchOpt
   if (options.connect !== undefined && !isPlainObject(options.connect)) {
     throw typeError('connect', 'an object of TLS connect options', options.connect)
   }
+  const timeouts = idleTimeouts(options)
   const port = adapterPort(balancer)
   const policies = retryPolicies(port.settings.retry)
   const host: FetchHost = {
@@ -107,6 +123,7 @@ export function createFetch(balancer: Balancer<unknown>, options: CreateFetchOpt
     callOptions: callOptionsTable(policies),
     dispatchers: new EndpointDispatchers(balancer, port, options.connect),
     fetch: () => custom ?? globalThis.fetch,
+    timeouts,
   }
   return (input, init) => {
     let run: FetchRun

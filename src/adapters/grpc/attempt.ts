@@ -13,6 +13,8 @@ export interface GrpcContext {
   readonly balancer: Balancer<unknown>
   readonly core: AdapterPort
   readonly channels: ResourceHandle<EndpointChannel>
+  /** Each unary attempt's limit when nothing else bounds the call (`unaryTimeout`; 0: none). */
+  readonly unaryTimeout: number
 }
 
 /** Any grpc-js call object (unary or stream): an EventEmitter with `cancel()`, `getPeer()` and the interceptor chain under `call`. */

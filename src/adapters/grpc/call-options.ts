@@ -51,6 +51,7 @@ export function prepareCall(
   core: AdapterPort,
   options: GrpcCallOptions,
   base: KeelCallOptions | undefined,
+  fallbackAttemptTimeout = 0,
 ): PreparedCall {
   let grpc: CallOptions = options
   let keel = base
@@ -81,11 +82,17 @@ export function prepareCall(
       ...(own?.attemptTimeout === undefined ? {} : { attemptTimeout: own.attemptTimeout }),
     }
   }
+  // A call bounded by nothing (no deadline, no timeout, no attempt timeout) gets the adapter's
+  // default per attempt: a hung replica must not hold it forever.
+  let attemptTimeout = own?.attemptTimeout ?? core.settings.attemptTimeout
+  if (attemptTimeout === undefined && timeout === undefined && fallbackAttemptTimeout > 0) {
+    attemptTimeout = fallbackAttemptTimeout
+  }
   return {
     grpc,
     keel,
     end: timeout === undefined ? Number.POSITIVE_INFINITY : core.clock.now() + timeout,
-    attemptTimeout: own?.attemptTimeout ?? core.settings.attemptTimeout,
+    attemptTimeout,
     expired,
   }
 }
@@ -97,9 +104,14 @@ export function prepareCall(
 export function callPreparer(
   core: AdapterPort,
   base: KeelCallOptions | undefined,
+  fallbackAttemptTimeout = 0,
 ): (options: GrpcCallOptions) => PreparedCall {
-  const plain = core.settings.timeout === undefined ? Object.freeze(prepareCall(core, NO_OPTIONS, base)) : undefined
-  return (options) => (options === NO_OPTIONS && plain !== undefined ? plain : prepareCall(core, options, base))
+  const plain =
+    core.settings.timeout === undefined
+      ? Object.freeze(prepareCall(core, NO_OPTIONS, base, fallbackAttemptTimeout))
+      : undefined
+  return (options) =>
+    options === NO_OPTIONS && plain !== undefined ? plain : prepareCall(core, options, base, fallbackAttemptTimeout)
 }
 
 /**

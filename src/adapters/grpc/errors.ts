@@ -1,15 +1,12 @@
 import { Metadata, type ServiceError, type StatusObject, status } from '@grpc/grpc-js'
-import { VERDICT_HINT } from '../../classify/classify.ts'
+import type { AttemptControl } from '../../core/ports.ts'
 import { isKeelError } from '../../model/errors.ts'
 import type { Verdict } from '../../model/verdict.ts'
 import type { EndpointChannel } from './channel.ts'
 
 /** Response headers of the attempt that produced an error, so the call can emit `metadata`. */
 export const HEADERS = Symbol('keel.grpc.headers')
-/** Set on a server-streaming error after a message reached the caller: it must not be retried. */
-export const COMMITTED = Symbol('keel.grpc.committed')
-
-type Marked = ServiceError & { [HEADERS]?: Metadata; [COMMITTED]?: true }
+type Marked = ServiceError & { [HEADERS]?: Metadata }
 
 /** A grpc-js `ServiceError`: numeric `code`, `details` and `metadata` (grpc-js `callErrorFromStatus`). */
 export function isServiceError(error: unknown): error is ServiceError {
@@ -29,11 +26,13 @@ export function cancelledOnClient(): ServiceError {
   return serviceError(status.CANCELLED, 'Cancelled on client')
 }
 
-/** The error of an attempt that starts after the caller cancelled: it ends at once, `cancelled`. */
-export function cancelledAttempt(): ServiceError {
-  const error = cancelledOnClient()
-  hint(error, 'cancelled')
-  return error
+/**
+ * The error of an attempt that starts after the caller cancelled: it ends at once, and keel learns
+ * its verdict (`cancelled`) through the attempt's control.
+ */
+export function cancelledAttempt(control: AttemptControl | undefined): ServiceError {
+  control?.knownVerdict('cancelled')
+  return cancelledOnClient()
 }
 
 /**
@@ -71,18 +70,6 @@ export function setHeaders(error: ServiceError, headers: Metadata | undefined): 
 
 export function headersOf(error: unknown): Metadata | undefined {
   return typeof error === 'object' && error !== null ? (error as Marked)[HEADERS] : undefined
-}
-
-export function markCommitted(error: ServiceError): void {
-  Object.defineProperty(error, COMMITTED, { value: true, configurable: true })
-}
-
-export function isCommitted(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as Marked)[COMMITTED] === true
-}
-
-function hint(error: ServiceError, verdict: Verdict): void {
-  Object.defineProperty(error, VERDICT_HINT, { value: verdict, configurable: true })
 }
 
 /** What an attempt knew about its channel when it started. */
@@ -125,7 +112,8 @@ export interface AttemptFacts {
 }
 
 /**
- * Tells keel's classifier what the adapter knows about a failed attempt (docs/classification.md):
+ * What the adapter knows about a failed attempt beyond its status (docs/classification.md), for
+ * `AttemptControl.knownVerdict`; undefined leaves keel's rules to classify the status:
  * - `cancelled` when the caller cancelled it, or when grpc-js ended it with DEADLINE_EXCEEDED at
  *   the call's overall deadline: that is keel's deadline enforced by grpc-js (it may fire a
  *   moment before keel's own timer), and keel's deadline releases the attempt without counting
@@ -137,10 +125,21 @@ export interface AttemptFacts {
  *   (`RST_STREAM CANCEL` from a server shutting down), the endpoint's failure.
  * Other codes keep keel's rules (`classify.ts`).
  */
-export function classifyAttemptError(error: ServiceError, facts: AttemptFacts): void {
-  if (facts.cancelled || (error.code === status.DEADLINE_EXCEEDED && facts.deadlinePassed)) hint(error, 'cancelled')
-  else if (UNSENT_CODES.has(error.code) && provenUnsent(facts.probe, facts.peer)) hint(error, 'not-sent')
-  else if (error.code === status.CANCELLED) hint(error, 'endpoint-failure')
+export function attemptVerdict(error: ServiceError, facts: AttemptFacts): Verdict | undefined {
+  if (facts.cancelled || (error.code === status.DEADLINE_EXCEEDED && facts.deadlinePassed)) return 'cancelled'
+  if (UNSENT_CODES.has(error.code) && provenUnsent(facts.probe, facts.peer)) return 'not-sent'
+  if (error.code === status.CANCELLED) return 'endpoint-failure'
+  return undefined
+}
+
+/** Tells keel what the adapter knows about a failed attempt (`attemptVerdict`). */
+export function classifyAttemptError(
+  control: AttemptControl | undefined,
+  error: ServiceError,
+  facts: AttemptFacts,
+): void {
+  const verdict = attemptVerdict(error, facts)
+  if (verdict !== undefined) control?.knownVerdict(verdict)
 }
 
 /**

@@ -12,7 +12,8 @@ import type {
 import { Balancer } from '../../balancer.ts'
 import { adapterPort } from '../../core/port-access.ts'
 import type { AdapterPort } from '../../core/ports.ts'
-import { isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
+import { checkNumber, isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
+import { DEFAULT_IDLE_TIMEOUT } from '../http/timeouts.ts'
 import type { GrpcContext } from './attempt.ts'
 import type { GrpcCallOptions } from './call-options.ts'
 import { channelResource, checkEndpoint, type GrpcServiceClientConstructor, isSecure } from './channel.ts'
@@ -40,6 +41,15 @@ export interface GrpcClientOptions {
    * are refused: keel retries, within its budget. @default {}
    */
   readonly clientOptions?: ClientOptions
+  /**
+   * ms each attempt of a **unary** call may take when the call has no deadline and the balancer
+   * no `timeout` or `attemptTimeout`: past it the attempt ends with DEADLINE_EXCEEDED (an
+   * `endpoint-failure`, retried elsewhere when the method is idempotent), so a hung or blackholed
+   * replica cannot hold a call forever (Envoy's route timeout is 15 s too). Streaming calls get no
+   * default. 0 turns it off.
+   * @default 15_000
+   */
+  readonly unaryTimeout?: number
 }
 
 /**
@@ -49,7 +59,7 @@ export interface GrpcClientOptions {
  */
 export type GrpcClient<T> = Omit<T, keyof Client>
 
-const OPTION_KEYS = ['idempotentMethods', 'clientOptions'] as const
+const OPTION_KEYS = ['idempotentMethods', 'clientOptions', 'unaryTimeout'] as const
 /** Client options that would put one channel under every endpoint. */
 const REFUSED_CLIENT_OPTIONS = ['channelOverride', 'channelFactoryOverride'] as const
 
@@ -134,7 +144,9 @@ export function createGrpcClient<T extends Client = Client>(
     core.uniqueResourceName(`grpc:${service.name}`),
     channelResource(ServiceClient as GrpcServiceClientConstructor, credentials, clientOptions),
   )
-  const context: GrpcContext = { balancer: balancer as Balancer<unknown>, core, channels }
+  const unaryTimeout =
+    checkNumber('unaryTimeout', options.unaryTimeout, { min: 0, integer: true }) ?? DEFAULT_IDLE_TIMEOUT
+  const context: GrpcContext = { balancer: balancer as Balancer<unknown>, core, channels, unaryTimeout }
   if (!healthInstalled.has(core) && core.installHealthCheck('grpc', grpcHealthCheck(core, channels))) {
     healthInstalled.add(core)
   }

@@ -9,7 +9,7 @@ import {
 } from '@grpc/grpc-js'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
-import type { CallRetryOptions, CallOptions as KeelCallOptions } from '../../options/options.ts'
+import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
 import { attemptMetadata, cancelOnAbort, type GrpcContext, type GrpcMethod, probeChannel } from './attempt.ts'
 import { attemptOptions, callPreparer, deadlinePassed, type PreparedCall, streamArguments } from './call-options.ts'
 import {
@@ -19,8 +19,6 @@ import {
   deliver,
   errorFromStatus,
   headersOf,
-  isCommitted,
-  markCommitted,
   serviceError,
   setHeaders,
   statusOf,
@@ -115,7 +113,7 @@ function serverStreamAttempt(
   endpoint: Endpoint<unknown>,
   attempt: Attempt,
 ): Promise<StreamOutcome> {
-  if (stream.cancelled) return Promise.reject(cancelledAttempt())
+  if (stream.cancelled) return Promise.reject(cancelledAttempt(context.core.control(attempt)))
   const probe = probeChannel(context, endpoint)
   return new Promise<StreamOutcome>((resolve, reject) => {
     let headers: Metadata | undefined
@@ -153,39 +151,27 @@ function serverStreamAttempt(
         return
       }
       const failed = error ?? errorFromStatus(received)
-      classifyAttemptError(failed, {
+      classifyAttemptError(context.core.control(attempt), failed, {
         probe,
         peer: inner.getPeer(),
         cancelled: stream.cancelled,
         deadlinePassed: deadlinePassed(context.core, prepared),
       })
       setHeaders(failed, headers)
-      if (stream.delivered) markCommitted(failed)
+      // A message already reached the caller: keel must not retry this attempt.
+      if (stream.delivered) context.core.control(attempt)?.handOver()
       reject(failed)
     })
   })
 }
 
-/**
- * The retry rules of server-streaming calls: the balancer's, except that an attempt that failed
- * after delivering a message is never retried. One object per client, so keel validates it once.
- */
-export function streamRetry(context: GrpcContext): CallRetryOptions | false {
-  const retry = context.core.settings.retry
-  if (retry === false) return false
-  const own = retry.shouldRetry
-  return Object.freeze({
-    shouldRetry: (decision) => (isCommitted(decision.error) ? false : own?.(decision)),
-  } satisfies CallRetryOptions)
-}
-
 /** A balanced server-streaming method: `(request, metadata?, options?)`. */
 export function serverStreamMethod(context: GrpcContext, method: GrpcMethod) {
   // A hedge would interleave two answers in one stream: server-streaming calls are never hedged.
+  // An attempt that failed after delivering a message is never retried: it hands over (above).
   const base: KeelCallOptions = Object.freeze({
     idempotent: method.idempotent,
     hedge: false,
-    retry: streamRetry(context),
   })
   const prepare = callPreparer(context.core, base)
   return function balancedServerStream(request: unknown, arg1?: unknown, arg2?: unknown): BalancedServerStream {

@@ -58,7 +58,7 @@ function attemptEnd(
         return
       }
       const error = errorFromStatus(received)
-      classifyAttemptError(error, {
+      classifyAttemptError(context.core.control(attempt), error, {
         probe,
         peer: call.getPeer(),
         cancelled,

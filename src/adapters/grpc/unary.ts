@@ -108,7 +108,7 @@ function unaryAttempt(
   endpoint: Endpoint<unknown>,
   attempt: Attempt,
 ): Promise<UnaryOutcome> {
-  if (call.cancelled) return Promise.reject(cancelledAttempt())
+  if (call.cancelled) return Promise.reject(cancelledAttempt(context.core.control(attempt)))
   const probe = probeChannel(context, endpoint)
   return new Promise<UnaryOutcome>((resolve, reject) => {
     let value: unknown
@@ -139,7 +139,7 @@ function unaryAttempt(
         resolve({ value, headers, status: received })
         return
       }
-      classifyAttemptError(failed, {
+      classifyAttemptError(context.core.control(attempt), failed, {
         probe,
         peer: inner.getPeer(),
         cancelled: call.cancelled,
@@ -159,7 +159,7 @@ function unaryAttempt(
 export function unaryMethod(context: GrpcContext, method: GrpcMethod) {
   // A non-idempotent method needs nothing beyond the balancer's defaults: no options to validate.
   const base: KeelCallOptions | undefined = method.idempotent ? Object.freeze({ idempotent: true }) : undefined
-  const prepare = callPreparer(context.core, base)
+  const prepare = callPreparer(context.core, base, context.unaryTimeout)
   return function balancedUnary(request: unknown, arg1?: unknown, arg2?: unknown, arg3?: unknown): BalancedUnaryCall {
     const { metadata, options, callback } = callbackArguments(arg1, arg2, arg3)
     const call = new BalancedUnaryCall(callback)

@@ -1,3 +1,5 @@
+import type { AttemptControl } from '../../core/ports.ts'
+
 /** The head of a response: what keel classifies (status and `Retry-After`). */
 export interface ResponseHead {
   readonly status: number
@@ -35,8 +37,11 @@ export class HandedOver {
 
 /** Ends an attempt that lost to another one of the same call: keel's verdict is `cancelled`. */
 export class AttemptLost extends Error {
-  constructor() {
+  /** @param control the attempt's control, told its verdict (`cancelled`) */
+  constructor(control: AttemptControl | undefined) {
     super('Another attempt of this call answered first')
+    // The DOM's name for an aborted operation, for whoever logs it; keel learns the verdict below.
     this.name = 'AbortError'
+    control?.knownVerdict('cancelled')
   }
 }

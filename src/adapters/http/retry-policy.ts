@@ -1,28 +1,13 @@
 import type { ClassifyResult } from '../../classify/classify.ts'
 import type { ResolvedRetry } from '../../core/ports.ts'
-import type { CallOptions, CallRetryOptions, RetryDecision } from '../../options/options.ts'
-
-/**
- * Outcomes that must never be retried: a response already handed to the caller (its headers or
- * body reached the user) and the errors of such an attempt. Objects are marked by the adapter
- * that produced them and checked in `shouldRetry`.
- */
-const FINAL = new WeakSet<object>()
-
-/** Marks a value or error as handed over: keel will not retry after it. Returns it. */
-export function markFinal<T>(outcome: T): T {
-  if (typeof outcome === 'object' && outcome !== null) FINAL.add(outcome)
-  return outcome
-}
-
-function isFinal(decision: RetryDecision): boolean {
-  const outcome = decision.error ?? decision.value
-  return typeof outcome === 'object' && outcome !== null && FINAL.has(outcome)
-}
+import type { CallOptions, CallRetryOptions } from '../../options/options.ts'
 
 /** The per-call retry settings an HTTP adapter passes: one for replayable bodies, one for streams. */
 export interface RetryPolicies {
-  /** Replayable body: keel's rules, never after a handed-over response. */
+  /**
+   * Replayable body: keel's rules. Never after a response handed to the caller: the adapter
+   * tells keel so through `AttemptControl.handOver()`.
+   */
   readonly replayable: CallRetryOptions | undefined
   /** Body that can be read once (a stream): retried only after `not-sent` (docs/retries.md). */
   readonly once: CallRetryOptions | undefined
@@ -39,11 +24,10 @@ export function retryPolicies(base: ResolvedRetry | false): RetryPolicies {
   if (base === false) return { replayable: undefined, once: undefined, retries: 0 }
   const user = base.shouldRetry
   return {
-    replayable: {
-      shouldRetry: (decision) => (isFinal(decision) ? false : user?.(decision)),
-    },
+    // The balancer's own settings, `shouldRetry` included.
+    replayable: undefined,
     once: {
-      shouldRetry: (decision) => (decision.verdict !== 'not-sent' || isFinal(decision) ? false : user?.(decision)),
+      shouldRetry: (decision) => (decision.verdict !== 'not-sent' ? false : user?.(decision)),
     },
     retries: base.retries,
   }

@@ -4,9 +4,8 @@ import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
-import { markFinal } from '../http/retry-policy.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
-import type { AbortedAttempt } from './run-controller.ts'
+import { AbortedAttempt } from './run-controller.ts'
 
 /** What an attempt's handler asks of its call (`HandlerRun`): one call, many attempts. */
 export interface HandlerRun {
@@ -20,7 +19,7 @@ export interface HandlerRun {
   abortError(): AbortedAttempt
   lostError(): AbortedAttempt
   attemptOptions(endpoint: Endpoint<unknown>): Dispatcher.DispatchOptions
-  shouldHold(response: DispatchedResponse, attemptNumber: number): boolean
+  shouldHold(attempt: AttemptHandler, response: DispatchedResponse): boolean
   claim(attempt: AttemptHandler): boolean
   handOver(attempt: AttemptHandler, response: DispatchedResponse): void
   forwardData(attempt: AttemptHandler, chunk: Buffer): void
@@ -77,9 +76,9 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
 
   start(): Promise<DispatchedResponse | Upgraded> {
     const run = this.run
-    if (run.aborted) return Promise.reject(run.abortError())
+    if (run.aborted) return this.#cancelled(run.abortError())
     // A hedge launched while an earlier attempt's response streams to the caller: send nothing.
-    if (run.committed !== undefined) return Promise.reject(run.lostError())
+    if (run.committed !== undefined) return this.#cancelled(run.lostError())
     return new Promise((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
@@ -104,7 +103,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   /** keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the request. */
   attemptCancelled(reason: unknown): void {
     // Once the caller has the response, keel must not retry whatever it ends with.
-    if (this.run.committed === this) markFinal(reason)
+    if (this.run.committed === this) this.control.handOver()
     this.abort(reason as Error)
   }
 
@@ -132,7 +131,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
       return
     }
     run.upgrade(controller, statusCode, headers, socket)
-    this.succeed(markFinal({ upgraded: statusCode }))
+    this.control.handOver()
+    this.succeed({ upgraded: statusCode })
   }
 
   onResponseStart(
@@ -157,18 +157,23 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     }
     const response = new DispatchedResponse(this, statusCode, headers, statusMessage ?? '', controller.rawHeaders)
     this.response = response
-    if (run.shouldHold(response, this.attempt.number)) this.holding = true
+    if (run.shouldHold(this, response)) this.holding = true
     else run.handOver(this, response)
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const response = this.response
-    if (response === undefined || this.settled) return
+    // After an early answer to keel (below), the rest of the body still streams to the caller.
+    if (response === undefined || (this.settled && this.run.committed !== this)) return
     if (this.holding) {
-      // Past the limit, hand the response over rather than buffer an unbounded error page.
       if (!response.hold(chunk)) {
+        // Past 64 KiB keel stops buffering and decides on what it has, as it does for fetch: the
+        // exchange pauses and the attempt answers now. A retry drops the rest (`dump()` aborts
+        // the request); otherwise the caller gets the held part, then the rest as it arrives.
         this.holding = false
-        this.run.handOver(this, response)
+        controller.pause()
+        response.overflow = () => controller.abort(this.run.lostError())
+        this.succeed(response)
       }
       return
     }
@@ -187,9 +192,14 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
     const run = this.run
-    if (run.committed === this || run.touched) markFinal(error)
+    if (run.committed === this || run.touched) this.control.handOver()
     this.fail(run.aborted ? run.abortError() : error)
     run.committedFailed(this, error)
+  }
+
+  #cancelled(error: AbortedAttempt): Promise<never> {
+    this.control.knownVerdict('cancelled')
+    return Promise.reject(error)
   }
 
   succeed(value: DispatchedResponse | Upgraded): void {
@@ -202,6 +212,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   fail(error: unknown): void {
     if (this.settled) return
     this.settled = true
+    // The caller aborted, or another attempt answered: keel's verdict is `cancelled`.
+    if (error instanceof AbortedAttempt) this.control.knownVerdict('cancelled')
     this.control.onCancel = undefined
     this.#reject(error)
   }

@@ -11,7 +11,7 @@ import { isOnceBody } from '../http/body-kind.ts'
 import { withDefaultHeader } from '../http/headers.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
-import { markFinal, mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
+import { mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { hostHeader, httpOrigin } from '../http/target.ts'
 import { AttemptHandler, type HandlerRun, type Upgraded } from './attempt-handler.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
@@ -120,8 +120,11 @@ export class DispatchRun implements RunState, HandlerRun {
    * held back until keel decides), and whether it is a failure (then, once handed over, keel
    * must not retry after it).
    */
-  shouldHold(response: DispatchedResponse, attemptNumber: number): boolean {
+  shouldHold(attempt: AttemptHandler, response: DispatchedResponse): boolean {
+    const attemptNumber = attempt.attempt.number
+    // Classified once: keel takes this result for the attempt (`AttemptControl.classified`).
     const result = this.host.classifier.value(response)
+    attempt.control.classified(result)
     response.failure = (typeof result === 'string' ? result : result.verdict) !== 'success'
     if (!response.failure || this.once || this.aborted || attemptNumber > this.host.policies.retries) return false
     return mayRetryResponse(result, this.idempotent)
@@ -137,7 +140,8 @@ export class DispatchRun implements RunState, HandlerRun {
   /** Hands a response to the caller's handler: headers, any held body, then live data. */
   handOver(attempt: AttemptHandler, response: DispatchedResponse): void {
     this.claim(attempt)
-    if (response.failure) markFinal(response)
+    // The caller hears from this attempt: keel never retries it, whatever its body ends with.
+    attempt.control.handOver()
     const { controller, handler } = this
     controller.rawHeaders = response.rawHeaders as RawHeaders
     if (controller.paused) attempt.controller?.pause()
@@ -243,9 +247,15 @@ export class DispatchRun implements RunState, HandlerRun {
     }
   }
 
-  /** keel stopped retrying on a held-back response: the caller gets it whole, now. */
+  /**
+   * keel stopped retrying on a held-back response: the caller gets it whole, now — or, for a body
+   * that went past the hold limit, the held part now and the rest as its paused exchange resumes.
+   */
   #replay(response: DispatchedResponse): void {
-    this.committed = response.source as AttemptHandler
+    const source = response.source as AttemptHandler
+    this.committed = source
+    const overflowing = response.overflow !== undefined
+    response.overflow = undefined
     const { controller, handler } = this
     controller.rawHeaders = response.rawHeaders as RawHeaders
     const chunks = response.chunks
@@ -258,9 +268,12 @@ export class DispatchRun implements RunState, HandlerRun {
       }
     } catch (error) {
       this.fail(error)
+      if (overflowing) source.abort(error as Error)
       return
     }
-    if (!this.done) this.#end(response)
+    if (this.done) return
+    if (!overflowing) this.#end(response)
+    else if (!controller.paused) source.controller?.resume()
   }
 
   #onceBody(): AsyncIterable<unknown> {

@@ -50,9 +50,18 @@ export class DispatchedResponse {
     return this.held <= HOLD_LIMIT
   }
 
-  /** Releases the held body of a response keel retried past. */
+  /**
+   * The body went past `HOLD_LIMIT` before keel decided: its exchange is paused, and this aborts
+   * it. Cleared once the response is handed over (the rest then streams to the caller).
+   */
+  overflow: (() => void) | undefined = undefined
+
+  /** Releases the held body of a response keel retried past (and the rest of an overflowing one). */
   dump(): Promise<void> {
     this.chunks = undefined
+    const overflow = this.overflow
+    this.overflow = undefined
+    overflow?.()
     return Promise.resolve()
   }
 }

@@ -7,16 +7,22 @@ import type { EndpointInfo } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
 import { callOptionsTable, type RetryPolicies, retryPolicies } from '../http/retry-policy.ts'
 import { httpOrigin } from '../http/target.ts'
+import { DEFAULT_IDLE_TIMEOUT } from '../http/timeouts.ts'
 import { type BalancedDispatchOptions, type DispatchHost, DispatchRun } from './dispatch-run.ts'
 import { adaptHandler } from './legacy-handler.ts'
+import { OriginDispatcher, type OriginRouterOptions, type OriginTarget } from './origin-router.ts'
 
 export type { BalancedDispatchOptions } from './dispatch-run.ts'
 export { DispatchedResponse } from './dispatched-response.ts'
+export type { OriginRouterOptions, OriginTarget } from './origin-router.ts'
 
 /**
  * Options of a `BalancerDispatcher`: undici `Pool` options, applied to the Pool of every
  * endpoint (connections, pipelining, timeouts, `connect` TLS options such as `ca`, …). An
- * endpoint's `servername` is added to `connect` for SNI and certificate checks.
+ * endpoint's `servername` is added to `connect` for SNI and certificate checks. keel changes two
+ * of undici's defaults: `headersTimeout` and `bodyTimeout` are 15 000 ms (undici: 300 000), so a
+ * request on a hung or blackholed replica is lost and retried instead of waiting five minutes;
+ * set them to 0 for long polls and streams that stay silent longer.
  */
 export type BalancerDispatcherOptions = Pool.Options
 
@@ -130,7 +136,13 @@ export class BalancerDispatcher extends Dispatcher {
     await Promise.all([...this.#pools].map((pool) => this.#closePool(pool)))
   }
 
-  #createPool(endpoint: EndpointInfo, options: BalancerDispatcherOptions): Pool {
+  #createPool(endpoint: EndpointInfo, given: BalancerDispatcherOptions): Pool {
+    // keel's idle limits instead of undici's 300 s, unless the caller set them (0: none).
+    const options: BalancerDispatcherOptions = {
+      ...given,
+      headersTimeout: given.headersTimeout ?? DEFAULT_IDLE_TIMEOUT,
+      bodyTimeout: given.bodyTimeout ?? DEFAULT_IDLE_TIMEOUT,
+    }
     const servername = endpoint.servername
     const connect = options.connect
     // A custom connector function is the caller's to configure; TLS options get the name.
@@ -151,5 +163,19 @@ export class BalancerDispatcher extends Dispatcher {
     this.#pools.delete(pool)
     if (pool.closed || pool.destroyed) return undefined
     return pool.close()
+  }
+}
+
+/**
+ * An undici `Dispatcher` that balances the requests for the origins you map and passes every
+ * other request to a fallback dispatcher untouched: `setGlobalDispatcher(new OriginRouter({
+ * 'http://users.internal': users }))` makes Node's global `fetch('http://users.internal/…')`
+ * balanced with no other change. A mapped balancer's requests go through a `BalancerDispatcher`
+ * (one Pool per endpoint, keel's retries and classification) and keep the origin's `Host`; the
+ * origin itself is never dialled.
+ */
+export class OriginRouter extends OriginDispatcher {
+  constructor(routes: Readonly<Record<string, OriginTarget>>, options: OriginRouterOptions = {}) {
+    super(routes, options, (balancer, pool) => new BalancerDispatcher(balancer, pool))
   }
 }

@@ -3,7 +3,10 @@ import type { Dispatcher } from 'undici'
 
 export type RawHeaders = Buffer[] | string[] | IncomingHttpHeaders | null
 
-/** Ends an attempt the caller aborted or that lost to another; named like an abort, so keel's verdict is `cancelled`. */
+/**
+ * Ends an attempt the caller aborted or that lost to another: named like the DOM's abort, and its
+ * attempt tells keel its verdict (`cancelled`) through `AttemptControl.knownVerdict`.
+ */
 export class AbortedAttempt extends Error {
   readonly code: string
   constructor(message: string, cause: unknown) {

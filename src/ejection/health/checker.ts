@@ -7,7 +7,7 @@ import { httpCheck } from './http-check.ts'
 import { tcpCheck } from './tcp-check.ts'
 
 /** What health checks need from the balancer. */
-export type HealthHost = Pick<BalancerPort, 'clock' | 'random' | 'timers' | 'ejection' | 'emit'>
+export type HealthHost = Pick<BalancerPort, 'clock' | 'random' | 'timers' | 'ejection' | 'emit' | 'warn'>
 
 /**
  * Active health checks (docs/health-checks.md): one scheduler for every endpoint, on the balancer's timer
@@ -28,6 +28,8 @@ export class HealthChecker implements MemberObserver {
   /** Checks that settle promptly once aborted: `close()` waits for their sockets to close. */
   readonly #builtIn = new WeakSet<HealthCheck>()
   readonly #records = new Set<EndpointHealth>()
+  /** `KEEL_ALL_UNHEALTHY` was emitted and no check has passed since. */
+  #warnedAll = false
   #startQueued = false
   #started = false
   #closed = false
@@ -125,6 +127,27 @@ export class HealthChecker implements MemberObserver {
     })
   }
 
+  /**
+   * Health checks that take every endpoint out are usually configuration, not an outage (gRPC
+   * checks against servers without `grpc.health.v1.Health` answer UNIMPLEMENTED everywhere): say
+   * so once, until a check passes again.
+   */
+  #warnIfAllUnhealthy(reason: string): void {
+    if (this.#warnedAll || this.#records.size === 0) return
+    for (const record of this.#records) if (record.status !== 'unhealthy') return
+    this.#warnedAll = true
+    const type = this.#options.type
+    const hint = /UNIMPLEMENTED/.test(reason)
+      ? ': the servers do not implement grpc.health.v1.Health — register the health service on them, or turn `healthCheck` off'
+      : /\b404\b/.test(reason)
+        ? ': the health check path does not exist on the servers — check `healthCheck.path`'
+        : ''
+    this.#core.warn(
+      'KEEL_ALL_UNHEALTHY',
+      `every endpoint (${this.#records.size}) failed its ${type} health check; last: ${reason}${hint}`,
+    )
+  }
+
   #run(record: EndpointHealth): void {
     if (this.#closed || record.detached) return
     const now = this.#core.clock.now()
@@ -152,8 +175,13 @@ export class HealthChecker implements MemberObserver {
       record.deadline = undefined
       if (record.controller === controller) record.controller = undefined
       if (this.#closed || record.detached) return
-      if (passed) record.pass()
-      else record.fail(reason)
+      if (passed) {
+        record.pass()
+        this.#warnedAll = false
+      } else {
+        record.fail(reason)
+        this.#warnIfAllUnhealthy(reason)
+      }
     }
     record.controller = controller
     record.deadline = this.#core.timers.schedule(now + timeout, () => {

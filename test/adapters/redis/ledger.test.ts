@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { Ledger, type LedgerRule } from '../../../src/adapters/redis/ledger.ts'
+import { Ledger, type LedgerRule } from '../../../src/addons/redis/ledger.ts'
 
 const RULE: LedgerRule = { quorum: 2, window: 30_000, failureThreshold: 85, requestVolume: 50, maxInstances: 4 }
 const E = 'http://10.0.0.1:80'

@@ -2,13 +2,13 @@
 // (every subscriber, the sender included, gets each message; keys expire on the clock). The real
 // Redis path is covered by test/integration/shared-health.test.ts.
 import { describe, expect, it } from 'vitest'
-import { resolveSharedHealth, type SharedHealthOptions } from '../../../src/adapters/redis/options.ts'
+import { resolveSharedHealth, type SharedHealthOptions } from '../../../src/addons/redis/options.ts'
 import {
   SHARED_HEALTH_PARTITIONED,
   SharedHealth,
   type Transport,
   type TransportHandlers,
-} from '../../../src/adapters/redis/shared-health.ts'
+} from '../../../src/addons/redis/shared-health.ts'
 import { addOnPort } from '../../../src/core/port-access.ts'
 import { Balancer, type EjectedEvent, seededRandom, type WarningEvent } from '../../../src/index.ts'
 import { ManualClock } from '../../helpers/clock.ts'

@@ -1,0 +1,291 @@
+import type { ClientRequest, Agent as HttpAgent, IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Balancer } from '../../balancer.ts'
+import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
+import type { Attempt } from '../../model/attempt.ts'
+import type { Endpoint } from '../../model/endpoint.ts'
+import { KeelError } from '../../model/errors.ts'
+import type { CallOptions } from '../../options/options.ts'
+import type { ResourceHandle } from '../../resources/resources.ts'
+import { HandedOver } from '../http/handed-over.ts'
+import { isIdempotentRequest } from '../http/idempotency.ts'
+import { lastAttemptError } from '../http/last-error.ts'
+import type { ConnectWatcher, WatcherOf } from './endpoint-agents.ts'
+
+/** What every request of one `BalancerAgent` shares. */
+export interface AgentHost {
+  readonly balancer: Balancer<unknown>
+  readonly port: AdapterPort
+  readonly agents: ResourceHandle<HttpAgent>
+  /** Call options by `idempotent ? 1 : 0`: retried only after `not-sent`, never hedged. */
+  readonly callOptions: readonly CallOptions[]
+  readonly routingKey: ((request: ClientRequest) => string | Uint8Array | undefined) | undefined
+}
+
+/** A request whose endpoints have different path prefixes, re-sent after its head was written. */
+export class PathPrefixError extends KeelError {
+  constructor(path: string, wanted: string) {
+    super(
+      'KEEL_HTTP_PATH_PREFIX',
+      `BalancerAgent: the request head was already written for ${path}; re-sending it to ${wanted} needs endpoints with one path prefix`,
+    )
+  }
+}
+
+/** Ends an attempt whose request the caller destroyed: keel's verdict is `cancelled`. */
+class RequestDestroyed extends Error {
+  readonly code = 'ABORT_ERR'
+  constructor() {
+    super('The caller destroyed the request')
+    this.name = 'AbortError'
+  }
+}
+
+const RUN = Symbol('keel.agentRequest')
+
+/** The run routing `request`, for the endpoint agents' connect hand-over. */
+export const watcherOf: WatcherOf = (request) => (request as ClientRequest & { [RUN]?: AgentRequest })[RUN]
+
+/** Header-access for keel's classifier over node:http's lowercase header record. */
+function headersOf(res: IncomingMessage): { get(name: string): unknown } {
+  return { get: (name: string) => res.headers[name] }
+}
+
+/**
+ * One `ClientRequest` through a `BalancerAgent`: a `balancer.call` whose attempts each hand the
+ * request to the picked endpoint's agent. A new connection reaches the request only once it is
+ * established, so a refused, reset or timed-out connect proves nothing was written and keel sends
+ * the request to another endpoint (verdict `not-sent`). From the moment the request has a socket,
+ * every outcome is the caller's: keel classifies it (status, error, abort) but never re-sends,
+ * since node:http cannot write a request twice — the client's own retry does that.
+ */
+export class AgentRequest implements ConnectWatcher {
+  readonly request: ClientRequest
+  readonly #host: AgentHost
+  readonly #options: Record<string, unknown>
+  /** The request's own TLS name option, for endpoints without a `servername`. */
+  readonly #servername: unknown
+  /** The path the caller asked for, before any endpoint prefix. */
+  readonly #path: string
+  #resolve: ((value: HandedOver) => void) | undefined
+  #reject: ((error: unknown) => void) | undefined
+  #control: AttemptControl | undefined
+  #agent: HttpAgent | undefined
+  /** Destroys the connection being opened for the current attempt. */
+  #abandon: (() => void) | undefined
+  #hadSocket = false
+  /** The request already got its error and `close` (from keel or node:http). */
+  #delivered = false
+
+  constructor(host: AgentHost, request: ClientRequest, options: Record<string, unknown>) {
+    this.#host = host
+    this.request = request
+    this.#options = options
+    this.#servername = options.servername
+    this.#path = request.path
+  }
+
+  start(): void {
+    const req = this.request
+    ;(req as ClientRequest & { [RUN]?: AgentRequest })[RUN] = this
+    // `on`, not `once`: node:http emits each of these once per request, and a `once` wrapper is
+    // an allocation on every request.
+    req.on('socket', this.#onSocket)
+    // First among the listeners, so it sees whether the caller listens (a `once` listener is
+    // removed before it runs).
+    req.prependListener('response', this.#onResponse)
+    req.prependListener('error', this.#onError)
+    req.on('close', this.#onClose)
+    const host = this.#host
+    // Only a `not-sent` attempt is ever re-sent, so this changes no decision; it keeps the call's
+    // record honest without copying the headers of every request.
+    const idempotent = isIdempotentRequest(req.method, undefined, undefined) || req.hasHeader('idempotency-key')
+    const base = host.callOptions[idempotent ? 1 : 0]!
+    const key = host.routingKey?.(req)
+    host.balancer.call(this.attempt, key === undefined ? base : { ...base, key }).then(undefined, this.#failed)
+  }
+
+  readonly attempt = (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<HandedOver> =>
+    new Promise<HandedOver>((resolve, reject) => {
+      const req = this.request
+      if (req.destroyed) return reject(new RequestDestroyed())
+      this.#resolve = resolve
+      this.#reject = reject
+      // keel tells this run when it gives up on the attempt: cheaper than reading `attempt.signal`.
+      const control = this.#host.port.control(attempt)!
+      this.#control = control
+      if (control.cancelled) return this.#cancelled(control.cancelReason)
+      control.onCancel = this.#cancelled
+      let agent: HttpAgent
+      try {
+        this.#routePath(endpoint)
+        agent = this.#host.agents.get(endpoint)
+      } catch (error) {
+        return this.#fail(error)
+      }
+      this.#agent = agent
+      // node:http made these options for this request alone and copies them on: rewritten in place.
+      const options = this.#options
+      options.host = endpoint.host
+      options.hostname = endpoint.host
+      options.port = endpoint.port
+      options.socketPath = undefined
+      options.servername = endpoint.servername ?? this.#servername
+      // node:http's Agent#addRequest: reuses a free socket, opens one, or queues the request.
+      ;(agent as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest(req, options)
+    })
+
+  connecting(_socket: Socket, abandon: () => void): void {
+    this.#abandon = abandon
+    // node:http's `destroy()` cuts only a socket the request has: while its connection is being
+    // opened, keel must drop that connection and end the request itself.
+    const req = this.request
+    req.destroy = (error?: Error) => {
+      this.#destroyedWhileConnecting(error)
+      return req
+    }
+  }
+
+  connected(): void {
+    this.#connectDone()
+  }
+
+  connectFailed(error: Error): boolean {
+    this.#connectDone()
+    if (this.request.destroyed || this.#reject === undefined) {
+      // The caller gave up meanwhile: node:http reports it as it would without keel.
+      this.#delivered = true
+      this.#fail(new RequestDestroyed())
+      return false
+    }
+    // Nothing of the request was written: keel may send it elsewhere, whatever the error's code.
+    this.#control?.knownVerdict('not-sent')
+    this.#fail(error)
+    return true
+  }
+
+  /** Joins the endpoint's path prefix onto the request path while the head is still unwritten. */
+  #routePath(endpoint: Endpoint<unknown>): void {
+    const path = this.#path
+    const wanted = endpoint.path === '' || path.charCodeAt(0) !== 47 /* / */ ? path : endpoint.path + path
+    const req = this.request as ClientRequest & { _header?: string | null }
+    if (req.path === wanted) return
+    if (req._header) throw new PathPrefixError(req.path, wanted)
+    req.path = wanted
+  }
+
+  readonly #onSocket = (): void => {
+    this.#hadSocket = true
+    // From here on the request may have been written: whatever happens is the caller's to retry.
+    this.#control?.handOver()
+  }
+
+  readonly #onResponse = (res: IncomingMessage): void => {
+    // Without a listener of its own, node:http would dump the body: ours must not change that.
+    if (this.request.listenerCount('response') === 1) res.resume()
+    this.#control?.handOver()
+    const handed = new HandedOver({
+      status: res.statusCode ?? 0,
+      statusText: res.statusMessage ?? '',
+      headers: headersOf(res),
+      url: '',
+    })
+    res.on('close', () => {
+      if (res.complete) this.#succeed(handed)
+      // `req.destroy()` dumps the response before it cuts the socket: the caller gave up on it.
+      else if ((res as { _dumped?: boolean })._dumped === true) this.#fail(new RequestDestroyed())
+      else this.#fail(res.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
+    })
+  }
+
+  readonly #onError = (error: Error): void => {
+    this.#control?.handOver()
+    this.#fail(error)
+    // With no listener of the caller's, node:http would throw: ours must not swallow it.
+    if (this.request.listenerCount('error') === 1) throw error
+  }
+
+  readonly #onClose = (): void => {
+    this.#delivered = true
+    const req = this.request as ClientRequest & { upgradeOrConnect?: boolean; res?: IncomingMessage | null }
+    if (req.upgradeOrConnect === true)
+      this.#succeed(new HandedOver({ status: 101, statusText: '', headers: { get: () => undefined }, url: '' }))
+    else if (req.res == null) this.#fail(new RequestDestroyed())
+  }
+
+  /** keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the request. */
+  readonly #cancelled = (reason: unknown): void => {
+    this.#stopWaiting()
+    this.#fail(reason)
+    this.#deliver(reason as Error)
+  }
+
+  /** The call failed: the caller hears the last attempt's error, unless it heard one already. */
+  readonly #failed = (error: unknown): void => {
+    this.#stopWaiting()
+    this.#deliver(lastAttemptError(error) as Error)
+  }
+
+  /** No connection is being opened for the request any more. */
+  #connectDone(): void {
+    if (this.#abandon === undefined) return
+    this.#abandon = undefined
+    // The own `destroy` set by `connecting`: node:http's is the prototype's.
+    delete (this.request as { destroy?: unknown }).destroy
+  }
+
+  /** The caller destroyed the request while its connection was being opened. */
+  #destroyedWhileConnecting(error: Error | undefined): void {
+    const abandon = this.#abandon
+    this.#connectDone()
+    abandon?.()
+    const req = this.request
+    req.destroy(error)
+    this.#delivered = true
+    this.#fail(new RequestDestroyed())
+    // What node:http does for a request destroyed before it had a socket: `error` (the caller's,
+    // or "socket hang up") and `close`.
+    ;(req.onSocket as (socket: Socket | null) => void).call(req, null)
+  }
+
+  /** Takes the request out of its endpoint agent's queue and drops a connection being opened. */
+  #stopWaiting(): void {
+    const abandon = this.#abandon
+    this.#connectDone()
+    abandon?.()
+    const requests = this.#agent?.requests
+    if (requests === undefined || this.#hadSocket) return
+    for (const queue of Object.values(requests)) {
+      const index = queue?.indexOf(this.request as never) ?? -1
+      if (index !== -1) queue!.splice(index, 1)
+    }
+  }
+
+  #deliver(error: Error): void {
+    if (this.#delivered) return
+    this.#delivered = true
+    const req = this.request
+    // With a socket, node:http reports the error; without one, this is what its agent does. A
+    // request the caller destroyed ends with the caller's own error (or node:http's "socket hang up").
+    const onSocket = req.onSocket as (socket: Socket | null, error?: Error) => void
+    if (this.#hadSocket) req.destroy(error)
+    else if (req.destroyed) onSocket.call(req, null)
+    else onSocket.call(req, null, error)
+  }
+
+  #succeed(value: HandedOver): void {
+    const resolve = this.#resolve
+    if (resolve === undefined) return
+    this.#resolve = this.#reject = undefined
+    this.#control!.onCancel = undefined
+    resolve(value)
+  }
+
+  #fail(error: unknown): void {
+    const reject = this.#reject
+    if (reject === undefined) return
+    this.#resolve = this.#reject = undefined
+    this.#control!.onCancel = undefined
+    reject(error)
+  }
+}
