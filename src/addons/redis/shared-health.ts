@@ -36,6 +36,17 @@ export const SHARED_HEALTH_DROPPED = 'KEEL_SHARED_HEALTH_DROPPED'
 export const SHARED_HEALTH_PARTITIONED = 'KEEL_SHARED_HEALTH_PARTITIONED'
 export const SHARED_HEALTH_ERROR = 'KEEL_SHARED_HEALTH_ERROR'
 
+/** An ejection by this instance's own detectors, as the fleet hears of it. */
+interface OwnEjection {
+  readonly detector: string
+  readonly reason: string
+  /**
+   * Outlier detection lifted it for a re-admission probe (Linkerd's failure accrual): the probe
+   * is this instance's to make, so the fleet keeps avoiding the endpoint until the probe passes.
+   */
+  probation: boolean
+}
+
 /** Detectors whose ejections are observations worth sharing (overload is load shedding, not a fault). */
 const SHARED_DETECTORS = new Set(['breaker', 'outlier', 'health'])
 const KEYS_READ_LIMIT = 10_000
@@ -49,7 +60,7 @@ export class SharedHealth {
   /** Own counts since the last report: endpoint id → [ok, fail]. */
   readonly #pending = new Map<string, [number, number]>()
   /** Endpoints this instance ejected by its own detectors (refreshed on each report). */
-  readonly #own = new Map<string, { detector: string; reason: string }>()
+  readonly #own = new Map<string, OwnEjection>()
   /** Endpoints this instance ejected on the fleet's word. */
   readonly #shared = new Set<string>()
   readonly #removers: (() => void)[] = []
@@ -143,6 +154,11 @@ export class SharedHealth {
     let pair = this.#pending.get(id)
     if (pair === undefined) this.#pending.set(id, (pair = [0, 0]))
     pair[failed ? 1 : 0]++
+    // A re-admission probe passed: now the fleet hears of the restoration (once).
+    if (!failed && this.#own.size > 0) {
+      const own = this.#own.get(id)
+      if (own?.probation) this.#ownRestored(id, own.detector, 'probe passed')
+    }
   }
 
   #changed(change: EjectionChange): void {
@@ -150,22 +166,30 @@ export class SharedHealth {
     const id = change.endpoint.id
     const now = this.#port.clock.now()
     if (change.kind === 'ejected') {
-      this.#own.set(id, { detector: change.detector, reason: change.reason })
+      this.#own.set(id, { detector: change.detector, reason: change.reason, probation: false })
       this.#ledger.ejected(this.#self, id, now)
       this.#announce(id, change.detector, change.reason)
-    } else {
-      if (!this.#own.delete(id)) return
-      this.#ledger.restored(this.#self, id, now)
-      this.#transport.deleteKey(this.#keyOf(id))
-      this.#send({
-        v: 1,
-        from: this.#self,
-        kind: 'restored',
-        endpoint: id,
-        detector: change.detector,
-        reason: change.reason,
-      })
+      this.#apply(id, now)
+      return
     }
+    const own = this.#own.get(id)
+    if (own === undefined) return
+    // Lifted on probation: the restoration is not an observation of health until the probe passes
+    // (the ejection stays announced and refreshed; a failed probe ejects it again).
+    if (change.detector === 'outlier' && change.reason === 'probe') {
+      own.probation = true
+      this.#apply(id, this.#port.clock.now())
+      return
+    }
+    this.#ownRestored(id, change.detector, change.reason)
+  }
+
+  #ownRestored(id: string, detector: string, reason: string): void {
+    const now = this.#port.clock.now()
+    this.#own.delete(id)
+    this.#ledger.restored(this.#self, id, now)
+    this.#transport.deleteKey(this.#keyOf(id))
+    this.#send({ v: 1, from: this.#self, kind: 'restored', endpoint: id, detector, reason })
     this.#apply(id, now)
   }
 
@@ -225,7 +249,9 @@ export class SharedHealth {
   /** Ejects or restores `id` on the fleet's word, through the one ejection state. */
   #apply(id: string, now: number): void {
     if (this.#closed) return
-    const why = this.#ledger.suspect(id, now)
+    // The instance probing it back in (outlier re-admission) must be free to send its probe.
+    const probing = this.#own.get(id)?.probation === true
+    const why = probing ? undefined : this.#ledger.suspect(id, now)
     if (why !== undefined && !this.#shared.has(id)) {
       const reason =
         why.rule === 'quorum'
@@ -234,7 +260,7 @@ export class SharedHealth {
       // False when maxEjectionPercent holds it back: tried again on the next message or report.
       if (this.#port.eject(id, 'shared', reason)) this.#shared.add(id)
     } else if (why === undefined && this.#shared.delete(id)) {
-      this.#port.restore(id, 'shared', 'shared health: no quorum')
+      this.#port.restore(id, 'shared', probing ? 'shared health: probing it' : 'shared health: no quorum')
     }
   }
 

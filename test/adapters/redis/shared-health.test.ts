@@ -114,6 +114,24 @@ describe('shared health (engine, injected clock)', () => {
     }
   })
 
+  it('an outlier re-admission probe is not a restoration until it passes', async () => {
+    const { members, shared, calls } = fleet(3)
+    members[0]!.port.eject(C, 'outlier', 'consecutive-failures')
+    members[1]!.port.eject(C, 'outlier', 'consecutive-failures')
+    expect(shared(2)).toEqual([`${C} shared health: 2 instances ejected it`])
+    // Instance 1 lifts it on probation (outlier detection's re-admission probe): it is free to
+    // probe (its shared ejection lifts), the rest of the fleet waits.
+    members[1]!.port.restore(C, 'outlier', 'probe')
+    expect(shared(1)).toEqual([`${C} shared health: 2 instances ejected it`, `${C} shared health: probing it`])
+    expect(shared(2)).toHaveLength(1)
+    // Its probe (the next attempt on C) fails: nothing changes for the others.
+    await calls(1, 4, (id) => id === C)
+    expect(shared(2)).toHaveLength(1)
+    // The next one passes: now the fleet hears of the restoration.
+    await calls(1, 4, () => false)
+    expect(shared(2)).toEqual([`${C} shared health: 2 instances ejected it`, `${C} shared health: no quorum`])
+  })
+
   it('overload pauses and shared ejections are not observations: they are never re-shared', () => {
     const { members, shared } = fleet(3)
     members[0]!.port.eject(D, 'overload', 'retry-after')
