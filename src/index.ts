@@ -80,6 +80,8 @@ export type {
   RetryOptions,
   SlowStartOptions,
   SuccessRateOptions,
+  ZoneAwareOptions,
+  ZoneLatencyOptions,
 } from './options/options.ts'
 export type { LeastRequestOptions } from './pickers/least-request.ts'
 export { leastRequest } from './pickers/least-request.ts'

@@ -5,6 +5,7 @@ import { EndpointRemovedError, NoEndpointAvailableError } from '../model/errors.
 import type { ResolvedOptions } from '../options/resolved-options.ts'
 import { hashKey } from '../pickers/hash.ts'
 import { Selection } from '../priorities/levels.ts'
+import { type ZoneLatency, zoneLatency } from '../priorities/zone-latency.ts'
 import type { AttemptImpl } from './attempt.ts'
 import { EndpointState, type ResourceOwner } from './endpoint-state.ts'
 import { PickContextImpl } from './pick-context.ts'
@@ -14,7 +15,7 @@ import type { BalancerPort } from './ports.ts'
 export interface SetHost extends ResourceOwner, Pick<BalancerPort, 'clock' | 'random' | 'timers' | 'emit' | 'warn'> {
   readonly options: Pick<
     ResolvedOptions,
-    'maxInFlightPerEndpoint' | 'drainTimeout' | 'picker' | 'fallbackPicker' | 'panicThreshold'
+    'maxInFlightPerEndpoint' | 'drainTimeout' | 'picker' | 'fallbackPicker' | 'panicThreshold' | 'zones'
   >
   /** Attempts in flight over every endpoint. */
   readonly inFlight: number
@@ -65,6 +66,8 @@ export class EndpointSet {
   #memberRebuildEntry: TimerEntry | undefined
   #stamp = 0
   readonly #panicking = new Set<number>()
+  /** Latency shedding of a slow local zone (docs/zones.md). */
+  readonly #zoneLatency: ZoneLatency | undefined
   readonly #rebuildNow = () => {
     this.#rebuildQueued = false
     if (this.#dirty) this.#rebuild()
@@ -73,6 +76,7 @@ export class EndpointSet {
   constructor(core: SetHost) {
     this.#core = core
     this.#context = new PickContextImpl(core.options.maxInFlightPerEndpoint)
+    this.#zoneLatency = zoneLatency(core.options.zones, core, (latency) => this.#selection?.reweigh(latency))
   }
 
   get size(): number {
@@ -214,6 +218,7 @@ export class EndpointSet {
   close(): void {
     if (this.#memberRebuildEntry !== undefined) this.#core.timers.cancel(this.#memberRebuildEntry)
     this.#memberRebuildEntry = undefined
+    this.#zoneLatency?.close()
   }
 
   #admit(state: EndpointState): number {
@@ -255,7 +260,8 @@ export class EndpointSet {
     const existing = this.members.get(info.id)
     if (existing !== undefined) {
       if (!existing.endpoint.sameAs(info)) {
-        const membership = existing.endpoint.weight !== info.weight || existing.endpoint.priority !== info.priority
+        const { weight, priority, zone } = existing.endpoint
+        const membership = weight !== info.weight || priority !== info.priority || zone !== info.zone
         existing.endpoint.assign(info)
         existing.weight = info.weight
         if (membership) this.#membershipChanged()
@@ -355,8 +361,11 @@ export class EndpointSet {
       random: core.random,
       previous: this.#selection,
       rebuildMemberPickers: memberPickers,
+      zones: core.options.zones,
+      latency: this.#zoneLatency,
       warn: (code, message) => core.warn(code, message),
     })
+    this.#zoneLatency?.arm(now)
     this.#selection = selection
     this.#dirty = false
     if (memberPickers) {

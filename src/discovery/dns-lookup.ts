@@ -23,6 +23,8 @@ export interface LookupSettings {
   readonly port: number
   /** TLS/`Host` name of the endpoints (none when the name is an IP address). */
   readonly servername: string | undefined
+  /** The zone of an endpoint, from its record's target name and address. */
+  readonly zoneOf: ((target: string, address: string) => string | undefined) | undefined
 }
 
 interface Addresses {
@@ -48,6 +50,7 @@ export async function dnsLookup(resolver: DnsResolver, settings: LookupSettings)
         host,
         port: settings.port,
         ...named(settings),
+        ...zoned(settings, settings.name, host),
       }),
     )
     return { endpoints, ttlMs: ttl === undefined ? undefined : ttl * 1000 }
@@ -89,6 +92,7 @@ async function srvEndpoints(resolver: DnsResolver, settings: LookupSettings): Pr
         weight: Math.max(1, record.weight),
         priority: Math.min(MAX_PRIORITY, ranks.indexOf(record.priority)),
         ...named(settings),
+        ...zoned(settings, record.name, host),
       })
     }
   }
@@ -128,6 +132,12 @@ async function resolveAddresses(resolver: DnsResolver, name: string, family: 0 |
 
 function named(settings: LookupSettings): { servername?: string } {
   return settings.servername === undefined ? {} : { servername: settings.servername }
+}
+
+/** The endpoint's zone, when `zone` gives one (a bad value fails the snapshot, naming `discovery[i].zone`). */
+function zoned(settings: LookupSettings, target: string, address: string): { zone?: string } {
+  const zone = settings.zoneOf?.(target, address)
+  return zone === undefined ? {} : { zone }
 }
 
 function lookupError(name: string, type: string, cause: unknown): DiscoveryError {

@@ -50,6 +50,13 @@ export interface DnsDiscoveryOptions {
   readonly clock?: Clock
   /** Uniform random numbers in [0, 1) for the error backoff's jitter. @default `systemRandom` (a generator seeded from the OS) */
   readonly random?: Random
+  /**
+   * The zone of the endpoints (for `localZone`, docs/zones.md): a string for all of them (one
+   * name per zone), or a function of each record's target name (the SRV target, or `name` for
+   * A/AAAA) and address, e.g. `(t) => t.split('.')[1]` for targets named `host.zone.example`.
+   * @default none
+   */
+  readonly zone?: string | ((target: string, address: string) => string | undefined)
 }
 
 /** A DNS discovery source (`keel/dns`). */
@@ -72,6 +79,7 @@ const KEYS = [
   'resolver',
   'clock',
   'random',
+  'zone',
 ] as const
 const PROTOCOLS: readonly EndpointProtocol[] = ['http:', 'https:', 'grpc:', 'grpcs:', 'tcp:']
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { 'http:': 80, 'https:': 443, 'grpc:': 80, 'grpcs:': 443 }
@@ -127,7 +135,11 @@ export function dnsDiscovery(name: string, options: DnsDiscoveryOptions = {}): D
     resolver = own
     cancel = () => own.cancel()
   }
-  const settings = { name, srv, family, protocol, port: resolvedPort ?? 0, servername }
+  const zone = options.zone
+  if (zone !== undefined && typeof zone !== 'function' && (typeof zone !== 'string' || zone === ''))
+    throw typeError('zone', 'a zone name or a function of the target and address', zone)
+  const zoneOf = typeof zone === 'string' ? () => zone : zone
+  const settings = { name, srv, family, protocol, port: resolvedPort ?? 0, servername, zoneOf }
   const poller = new Poller({
     minInterval,
     maxInterval,

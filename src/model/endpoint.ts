@@ -32,7 +32,7 @@ export interface EndpointObject {
   readonly weight?: number
   /** 0 is the primary level; higher levels take traffic as lower ones lose health. @default 0 */
   readonly priority?: number
-  /** Informational until zone-aware routing exists. */
+  /** The zone the endpoint runs in: with the balancer's `localZone`, calls prefer their own zone (docs/zones.md). */
   readonly zone?: string
   /** TLS SNI, certificate name and `Host` when `host` is an IP. @default the balancer's `servername` */
   readonly servername?: string

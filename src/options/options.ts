@@ -11,6 +11,7 @@ import type { BalancerAddOn } from '../model/add-on.ts'
 import type { Endpoint, EndpointInfo, EndpointInput } from '../model/endpoint.ts'
 import type { PickerFactory } from '../model/picker.ts'
 import type { PickerName } from '../pickers/registry.ts'
+import type { ZoneAwareOptions } from '../priorities/zone-options.ts'
 import type { SlowStartOptions } from '../warmup/slow-start-options.ts'
 
 // ---------------------------------------------------------------------------------------------
@@ -29,6 +30,7 @@ export type {
   OutlierDetectionOptions,
   SuccessRateOptions,
 } from '../ejection/outlier-options.ts'
+export type { ZoneAwareOptions, ZoneLatencyOptions } from '../priorities/zone-options.ts'
 export type { SlowStartOptions } from '../warmup/slow-start-options.ts'
 
 /**
@@ -75,6 +77,14 @@ export interface BalancerOptions<C = never> {
   readonly maxEjectionPercent?: number
   /** A priority level whose eligible share is under this percentage balances over all its members. @default 50 */
   readonly panicThreshold?: number
+  /**
+   * The caller's own zone (e.g. `'us-east-1a'`): calls go to endpoints whose `zone` matches,
+   * spilling to other zones as it loses eligible endpoints or turns slow (docs/zones.md).
+   * @default undefined (zone-blind)
+   */
+  readonly localZone?: string
+  /** Tunes zone-aware routing (on when `localZone` is set); `false` keeps the balancer zone-blind. @default {} */
+  readonly zoneAware?: ZoneAwareOptions | false
   /** Overrides how outcomes become verdicts. */
   readonly classify?: ClassifyOption
   /** Makes the per-endpoint client that `endpoint.client` returns. */

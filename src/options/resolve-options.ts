@@ -29,6 +29,7 @@ import type { BalancerAddOn } from '../model/add-on.ts'
 import type { EndpointInput } from '../model/endpoint.ts'
 import type { PickerFactory } from '../model/picker.ts'
 import { PICKER_NAMES, type PickerName, pickerByName } from '../pickers/registry.ts'
+import { resolveZones } from '../priorities/zone-options.ts'
 import { resolveSlowStart } from '../warmup/slow-start-options.ts'
 import type { CallOptions } from './options.ts'
 import type { ResolvedOptions } from './resolved-options.ts'
@@ -54,6 +55,8 @@ const BALANCER_KEYS = [
   'slowStart',
   'maxEjectionPercent',
   'panicThreshold',
+  'localZone',
+  'zoneAware',
   'classify',
   'createClient',
   'closeClient',
@@ -167,6 +170,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     slowStart: resolveSlowStart(o.slowStart),
     maxEjectionPercent: checkNumber('maxEjectionPercent', o.maxEjectionPercent, PERCENT) ?? 10,
     panicThreshold: checkNumber('panicThreshold', o.panicThreshold, PERCENT) ?? 50,
+    zones: resolveZones(o.localZone, o.zoneAware),
     classify: resolveClassify(o.classify),
     createClient,
     closeClient,

@@ -11,6 +11,7 @@ import type { Random } from '../internal/random.ts'
 import type { BalancerAddOn } from '../model/add-on.ts'
 import type { EndpointInfo, EndpointInput } from '../model/endpoint.ts'
 import type { PickerFactory } from '../model/picker.ts'
+import type { ResolvedZones } from '../priorities/zone-options.ts'
 import type { ResolvedSlowStart } from '../warmup/slow-start-options.ts'
 
 // The options after validation: every default applied, every object frozen (resolve-options.ts).
@@ -36,6 +37,8 @@ export interface ResolvedOptions {
   readonly slowStart: ResolvedSlowStart | false
   readonly maxEjectionPercent: number
   readonly panicThreshold: number
+  /** Zone-aware routing, or undefined when the balancer is zone-blind. */
+  readonly zones: ResolvedZones | undefined
   readonly classify: ClassifyOption | undefined
   readonly createClient: ((endpoint: EndpointInfo) => unknown) | undefined
   readonly closeClient: ((client: unknown) => void | Promise<void>) | undefined

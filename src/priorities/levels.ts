@@ -2,20 +2,19 @@ import type { EndpointState } from '../core/ports.ts'
 import type { Random } from '../internal/random.ts'
 import { Detector } from '../model/detector.ts'
 import type { PickContext, Picker, PickerFactory } from '../model/picker.ts'
+import { inPanic, levelHealth, normalizedTotalHealth, priorityLoads, totalPanicLoads } from './loads.ts'
+import type { ZoneLatency } from './zone-latency.ts'
+import type { ResolvedZones } from './zone-options.ts'
+import { splitByZone, type ZoneSplit } from './zones.ts'
 
-/**
- * Envoy's overprovisioning factor, as a percentage (`overprovisioning_factor` 140): a level at
- * 1/1.4 ≈ 71.4% health still carries all its load.
- */
-export const OVERPROVISIONING_PERCENT = 140
-
-/**
- * A level's share of capacity: min(1, eligible / members × 1.4) (Envoy `recalculatePerPriorityState`),
- * computed in integers first so a level exactly at 1/1.4 is exactly 1.
- */
-export function levelHealth(eligible: number, members: number): number {
-  return members === 0 ? 0 : Math.min(1, (eligible * OVERPROVISIONING_PERCENT) / (members * 100))
-}
+export {
+  inPanic,
+  levelHealth,
+  normalizedTotalHealth,
+  OVERPROVISIONING_PERCENT,
+  priorityLoads,
+  totalPanicLoads,
+} from './loads.ts'
 
 /** One priority level: its members, how many are eligible, and its pickers. */
 export interface Level {
@@ -28,60 +27,8 @@ export interface Level {
   readonly picker: Picker
   /** For calls without a key when `picker` is keyed. */
   readonly fallback: Picker | undefined
-}
-
-/**
- * Level shares of the load, cumulative, from each level's `levelHealth` (Envoy `distributeLoad`):
- * the levels' health is normalised by their sum capped at 1 (the "normalised total health"), and
- * each level takes its normalised health from what the levels above it left. Nothing healthy
- * anywhere: the first level takes everything.
- */
-export function priorityLoads(health: readonly number[]): Float64Array {
-  const n = health.length
-  const cumulative = new Float64Array(n)
-  if (n === 0) return cumulative
-  const total = normalizedTotalHealth(health)
-  if (total === 0) {
-    cumulative.fill(1)
-    return cumulative
-  }
-  let remaining = 1
-  let sum = 0
-  for (let i = 0; i < n; i++) {
-    const load = Math.min(remaining, health[i]! / total)
-    remaining -= load
-    sum += load
-    cumulative[i] = sum
-  }
-  // Rounding: the last level closes the distribution.
-  cumulative[n - 1] = 1
-  for (let i = n - 2; i >= 0 && cumulative[i]! > 1; i--) cumulative[i] = 1
-  return cumulative
-}
-
-/** Σ level health, capped at 1 (Envoy's normalised total health). */
-export function normalizedTotalHealth(health: readonly number[]): number {
-  let total = 0
-  for (const h of health) total += h
-  return Math.min(1, total)
-}
-
-/**
- * Level shares when every level is in panic (Envoy `recalculateLoadInTotalPanic`): by member
- * count, health ignored, cumulative.
- */
-export function totalPanicLoads(sizes: readonly number[]): Float64Array {
-  const n = sizes.length
-  const cumulative = new Float64Array(n)
-  let all = 0
-  for (const size of sizes) all += size
-  let sum = 0
-  for (let i = 0; i < n; i++) {
-    sum += all === 0 ? (i === 0 ? 1 : 0) : sizes[i]! / all
-    cumulative[i] = sum
-  }
-  if (n > 0) cumulative[n - 1] = 1
-  return cumulative
+  /** The level's zones, nearest first, when zone-aware routing applies to it (`zones.ts`). */
+  readonly zones: ZoneSplit | undefined
 }
 
 export interface LevelBuildInput {
@@ -93,15 +40,11 @@ export interface LevelBuildInput {
   readonly previous: Selection | undefined
   /** Rebuild `members`-scope pickers too (membership or weights changed). */
   readonly rebuildMemberPickers: boolean
+  /** Zone-aware routing, when `localZone` is set. */
+  readonly zones?: ResolvedZones | undefined
+  /** Latency shedding of a slow local zone, when on. */
+  readonly latency?: ZoneLatency | undefined
   warn(code: string, message: string): void
-}
-
-/**
- * Whether a level with `eligible` of `total` members is under the panic threshold (Envoy
- * `isHostSetInPanic`). It panics only when the levels together are short of capacity too (`build`).
- */
-export function inPanic(eligible: number, total: number, threshold: number): boolean {
-  return total > 0 && eligible * 100 < threshold * total
 }
 
 /**
@@ -180,7 +123,31 @@ export class Selection {
       }
       const picker = build(input.picker, previous?.picker)
       const fallback = keyed ? build(input.fallbackPicker, previous?.fallback) : undefined
-      levels.push({ priority, members, eligible: eligibleCounts[i]!, panic, candidates, picker, fallback })
+      // Zones inside the level: each tier gets pickers of its own, built the same way.
+      const zones =
+        input.zones === undefined
+          ? undefined
+          : splitByZone(
+              members,
+              input.zones,
+              panic,
+              previous?.zones,
+              (tierMembers, tierCandidates, before) => {
+                const tierBuild = (factory: PickerFactory, prev: Picker | undefined): Picker =>
+                  factory.scope === 'members'
+                    ? !input.rebuildMemberPickers && prev !== undefined
+                      ? prev
+                      : factory.build(tierMembers, context(prev))
+                    : factory.build(tierCandidates, context(prev))
+                return {
+                  picker: tierBuild(input.picker, before?.picker),
+                  fallback: keyed ? tierBuild(input.fallbackPicker, before?.fallback) : undefined,
+                }
+              },
+              input.latency,
+            )
+      if (zones !== undefined) input.latency?.evaluate(priority, zones)
+      levels.push({ priority, members, eligible: eligibleCounts[i]!, panic, candidates, picker, fallback, zones })
     }
     const loads = allPanic ? totalPanicLoads(groups.map((g) => g.length)) : priorityLoads(health)
     return new Selection(levels, loads, input.random)
@@ -194,24 +161,41 @@ export class Selection {
   select(context: PickContext): EndpointState | undefined {
     const levels = this.levels
     const n = levels.length
-    if (n === 1) return pickIn(levels[0]!, context)
     if (n === 0) return undefined
-    const u = context.hasKey ? (context.hashLo >>> 0) / 4294967296 : this.#random()
+    if (n === 1) {
+      const only = levels[0]!
+      return only.zones === undefined ? pickIn(only, context, 0) : pickIn(only, context, this.#draw(context))
+    }
+    const u = this.#draw(context)
     const loads = this.loads
     let chosen = 0
     while (chosen < n - 1 && u >= loads[chosen]!) chosen++
-    const first = pickIn(levels[chosen]!, context)
+    // The draw, rescaled to the chosen level's range, also chooses its zone: one draw per pick,
+    // and a key keeps its zone as it keeps its level.
+    const low = chosen === 0 ? 0 : loads[chosen - 1]!
+    const high = loads[chosen]!
+    const first = pickIn(levels[chosen]!, context, high > low ? (u - low) / (high - low) : 0)
     if (first !== undefined) return first
     for (let i = 0; i < n; i++) {
       if (i === chosen) continue
-      const found = pickIn(levels[i]!, context)
+      const found = pickIn(levels[i]!, context, 0)
       if (found !== undefined) return found
     }
     return undefined
   }
+
+  /** Recomputes every level's latency factor (the rule's timer; off the per-call path). */
+  reweigh(latency: ZoneLatency): void {
+    for (const level of this.levels) if (level.zones !== undefined) latency.evaluate(level.priority, level.zones)
+  }
+
+  #draw(context: PickContext): number {
+    return context.hasKey ? (context.hashLo >>> 0) / 4294967296 : this.#random()
+  }
 }
 
-function pickIn(level: Level, context: PickContext): EndpointState | undefined {
+function pickIn(level: Level, context: PickContext, u: number): EndpointState | undefined {
+  if (level.zones !== undefined) return level.zones.select(context, u)
   const picker = level.fallback !== undefined && !context.hasKey ? level.fallback : level.picker
   return picker.pick(context) as EndpointState | undefined
 }
