@@ -77,6 +77,7 @@ export class SharedHealth {
     this.#resolveSubscribed = resolve
   })
   #lastPartitionWarning = Number.NEGATIVE_INFINITY
+  #lastError = Number.NEGATIVE_INFINITY
 
   constructor(port: AddOnPort, options: ResolvedSharedHealth, transport: Transport) {
     this.#port = port
@@ -331,6 +332,10 @@ export class SharedHealth {
 
   #error(error: unknown): void {
     if (this.#closed) return
+    // At most one event per second: a Redis that is down fails every command and reconnection.
+    const now = this.#port.clock.now()
+    if (now - this.#lastError < 1_000) return
+    this.#lastError = now
     const event: SharedHealthErrorEvent = {
       code: SHARED_HEALTH_ERROR,
       message: `shared health on '${this.#o.service}': ${error instanceof Error ? error.message : String(error)}`,

@@ -16,6 +16,8 @@ export class RedisTransport implements Transport {
   readonly #sub: Redis
   readonly #channel: string
   readonly #prefix: string
+  /** Fire-and-forget commands that fail (timeout, disconnected) report here. */
+  #onError: (error: unknown) => void = ignore
 
   constructor(o: ResolvedSharedHealth, random: Random) {
     const common: RedisOptions = {
@@ -45,15 +47,15 @@ export class RedisTransport implements Transport {
   }
 
   publish(text: string): void {
-    this.#pub.publish(this.#channel, text).catch(ignore)
+    this.#pub.publish(this.#channel, text).catch(this.#onError)
   }
 
   setKey(name: string, text: string, ttlMs: number): void {
-    this.#pub.set(this.#prefix + name, text, 'PX', ttlMs).catch(ignore)
+    this.#pub.set(this.#prefix + name, text, 'PX', ttlMs).catch(this.#onError)
   }
 
   deleteKey(name: string): void {
-    this.#pub.del(this.#prefix + name).catch(ignore)
+    this.#pub.del(this.#prefix + name).catch(this.#onError)
   }
 
   async readKeys(limit: number): Promise<string[]> {
@@ -70,6 +72,7 @@ export class RedisTransport implements Transport {
   }
 
   start(handlers: TransportHandlers): void {
+    this.#onError = (error) => handlers.error(error)
     this.#sub.on('messageBuffer', (_channel: Buffer, raw: Buffer) => handlers.message(raw))
     this.#sub.on('error', handlers.error)
     this.#pub.on('error', handlers.error)
@@ -86,6 +89,7 @@ export class RedisTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.#onError = ignore
     this.#sub.disconnect()
     this.#pub.disconnect()
   }
