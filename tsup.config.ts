@@ -13,6 +13,7 @@ export default defineConfig({
     ioredis: 'src/adapters/net/ioredis.ts',
     prometheus: 'src/addons/prometheus/index.ts',
     otel: 'src/addons/otel/index.ts',
+    redis: 'src/addons/redis/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -158,6 +158,10 @@ const error = await import('keel/ioredis').then(() => undefined, (e) => e)
 assert.ok(error, 'keel/ioredis loaded without ioredis')
 assert.equal(error.code, 'ERR_MODULE_NOT_FOUND')
 assert.match(error.message, /ioredis/)
+const shared = await import('keel/redis').then(() => undefined, (e) => e)
+assert.ok(shared, 'keel/redis loaded without ioredis')
+assert.equal(shared.code, 'ERR_MODULE_NOT_FOUND')
+assert.match(shared.message, /ioredis/)
 console.log('keel/net loads without pg or ioredis; keel/ioredis: ' + error.message.split('\\n')[0])
 `
 

@@ -68,3 +68,18 @@ for (const [name, net, keel] of [
   console.log(`${name}: keel/net ok`)
 }
 echo.close()
+
+// keel/redis from both builds: options validated, the entry loads with ioredis installed.
+for (const [name, redis] of [
+  ['import', await import('../dist/redis.js')],
+  ['require', require('../dist/redis.cjs')],
+]) {
+  let error
+  try {
+    redis.redisSharedHealth({ url: 'redis://127.0.0.1:1', service: 'smoke', quorum: 1 })
+  } catch (e) {
+    error = e
+  }
+  if (!error || !/quorum/.test(error.message)) throw new Error(`${name}: keel/redis did not validate quorum`)
+  console.log(`${name}: keel/redis ok`)
+}

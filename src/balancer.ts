@@ -55,6 +55,8 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
       // Build the first snapshot now, so the first call does not pay for it.
       void core.set.selection
       if (resolved.discovery !== undefined) this.#watch()
+      // Last: the add-on sees the first endpoints; its member observer's close() stops it.
+      resolved.sharedHealth?.attach(this)
     } catch (error) {
       // A balancer that is never returned must leave nothing running (timers, breakers, checks).
       this.#abandon()

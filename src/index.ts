@@ -23,6 +23,7 @@ export type { Clock, TimerHandle } from './internal/clock.ts'
 export { systemClock } from './internal/clock.ts'
 export type { Random } from './internal/random.ts'
 export { seededRandom, systemRandom } from './internal/random.ts'
+export type { BalancerAddOn } from './model/add-on.ts'
 export type { Attempt } from './model/attempt.ts'
 export type { CallOutcome } from './model/call-outcome.ts'
 export type { DetectorName, HealthCheckType } from './model/detector.ts'
@@ -57,6 +58,7 @@ export type {
   HealthEvent,
   PanicEvent,
   RetryEvent,
+  SharedHealthErrorEvent,
   WarningEvent,
 } from './model/events.ts'
 export type {

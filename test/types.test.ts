@@ -69,7 +69,7 @@ describe('types', () => {
     })
     balancer.on('panic', (event) => expectTypeOf(event).toEqualTypeOf<PanicEvent>())
     balancer.on('ejected', (event) =>
-      expectTypeOf(event.detector).toEqualTypeOf<'breaker' | 'outlier' | 'health' | 'overload'>(),
+      expectTypeOf(event.detector).toEqualTypeOf<'breaker' | 'outlier' | 'health' | 'overload' | 'shared'>(),
     )
     // @ts-expect-error: not an event of the balancer
     balancer.on('attempts', () => {})

@@ -27,6 +27,8 @@ export interface AddOnHost {
   }
   readonly ejection: EjectionPort & { addListener(listener: EjectionListener): () => void }
   readonly observation: CallObservation
+  emit(event: string, payload: unknown): void
+  warn(code: string, message: string): void
 }
 
 /**
@@ -50,6 +52,14 @@ export class AddOns implements AddOnPort {
 
   get timers(): Timers {
     return this.#core.timers
+  }
+
+  emit(event: string, payload: unknown): void {
+    this.#core.emit(event, payload)
+  }
+
+  warn(code: string, message: string): void {
+    this.#core.warn(code, message)
   }
 
   members(): IterableIterator<EndpointState> {

@@ -255,6 +255,10 @@ export interface AddOnPort {
   readonly clock: Clock
   readonly random: Random
   readonly timers: Timers
+  /** Emits a balancer event if anyone listens (`sharedHealthError`…); a listener's throw cannot break keel. */
+  emit(event: string, payload: unknown): void
+  /** Emits a `warning` event with a code. */
+  warn(code: string, message: string): void
   /** Runs after keel's own observers (see `AttemptObserver` for the order). */
   addAttemptObserver(observer: AttemptObserver): () => void
   /** Attached at once to every tracked endpoint, then to each new one. */

@@ -50,7 +50,8 @@ export function statesOf(state: EndpointState): EndpointStateName[] {
   if ((state.ejectedBy & Detector.health) !== 0) states.push('unhealthy')
   // A breaker's ejection shows as `ejected` while it is open; half-open, it admits its trial.
   const breakerEjected = (state.ejectedBy & Detector.breaker) !== 0 && state.breakerPhase === 'open'
-  if (breakerEjected || (state.ejectedBy & (Detector.outlier | Detector.overload)) !== 0) states.push('ejected')
+  if (breakerEjected || (state.ejectedBy & (Detector.outlier | Detector.overload | Detector.shared)) !== 0)
+    states.push('ejected')
   if (state.breakerPhase === 'open') states.push('open')
   if (state.breakerPhase === 'half-open') states.push('half-open')
   if (states.length === 0) states.push('active')

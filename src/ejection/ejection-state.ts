@@ -14,11 +14,12 @@ export interface EjectionEvent {
 export type EjectionHost = Pick<BalancerPort, 'memberCount' | 'members' | 'invalidate' | 'emit' | 'timers'>
 
 /**
- * One ejection state per balancer, fed by every detector (breaker, outlier, health, overload).
- * Breaker and outlier ejections share `maxEjectionPercent` (Envoy `max_ejection_percent`, at
- * least one endpoint): a detector that would exceed it still records its own state, but the
- * endpoint stays eligible. A breaker held back this way is ejected as soon as a slot frees;
- * an outlier detection that found no slot is dropped, as in Envoy.
+ * One ejection state per balancer, fed by every detector (breaker, outlier, health, overload,
+ * shared health). Breaker, outlier and shared-health ejections share `maxEjectionPercent` (Envoy
+ * `max_ejection_percent`, at least one endpoint): a detector that would exceed it still records
+ * its own state, but the endpoint stays eligible. A breaker held back this way is ejected as soon
+ * as a slot frees; an outlier (or shared-health) detection that found no slot is dropped, as in
+ * Envoy (shared health tries again on its next message or report).
  */
 export class EjectionState implements EjectionPort {
   readonly #host: EjectionHost

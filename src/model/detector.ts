@@ -4,11 +4,15 @@ export const Detector = Object.freeze({
   outlier: 2,
   health: 4,
   overload: 8,
-} satisfies Record<DetectorName, number>)
-/** A detector's name, as `ejected` and `restored` events report it. */
-export type DetectorName = 'breaker' | 'outlier' | 'health' | 'overload'
-/** Ejections that count against `maxEjectionPercent` (breakers and outlier detection share it). */
-export const CAPPED_DETECTORS = Detector.breaker | Detector.outlier
+  /** Shared health: a quorum of other balancer instances saw the endpoint fail (`keel/redis`). */
+  shared: 16,
+})
+export type DetectorName = keyof typeof Detector
+/**
+ * Ejections that count against `maxEjectionPercent` (breakers, outlier detection and shared health
+ * share it).
+ */
+export const CAPPED_DETECTORS = Detector.breaker | Detector.outlier | Detector.shared
 
 export type BreakerPhase = 'closed' | 'open' | 'half-open'
 

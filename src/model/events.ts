@@ -86,6 +86,13 @@ export interface BudgetEvent {
   readonly requests: number
 }
 
+/** `sharedHealthError`: the shared-health channel failed (keel goes on as without sharing). */
+export interface SharedHealthErrorEvent {
+  readonly code: string
+  readonly message: string
+  readonly error: unknown
+}
+
 /** Payload of `warning`: something non-fatal went wrong. */
 export interface WarningEvent {
   /** A stable code, e.g. `KEEL_RESOURCE_CLOSE`. */
@@ -125,6 +132,8 @@ export interface BalancerEvents<C = unknown> {
   budgetExhausted: (event: BudgetEvent) => void
   /** Discovery failed or answered with nothing usable; the balancer keeps its last set. */
   discoveryError: (event: { readonly error: unknown }) => void
+  /** Shared health (`keel/redis`) lost its channel or failed a command; calls are unaffected. */
+  sharedHealthError: (event: SharedHealthErrorEvent) => void
   /** Non-fatal conditions (a Maglev table that had to grow, a resource that failed to close). */
   warning: (event: WarningEvent) => void
 }

@@ -7,6 +7,7 @@ import type { HealthCheckOptions } from '../ejection/health/health-options.ts'
 import type { OutlierDetectionOptions } from '../ejection/outlier-options.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
+import type { BalancerAddOn } from '../model/add-on.ts'
 import type { Endpoint, EndpointInfo, EndpointInput } from '../model/endpoint.ts'
 import type { PickerFactory } from '../model/picker.ts'
 import type { PickerName } from '../pickers/registry.ts'
@@ -95,6 +96,12 @@ export interface BalancerOptions<C = never> {
    * ms, so keep-alive connections re-spread after a scale-up. @default undefined (never)
    */
   readonly maxConnectionAge?: number
+  /**
+   * Shares endpoint health with the other instances of the service (`redisSharedHealth` from
+   * `keel/redis`): endpoints that a quorum of instances ejected are ejected here too.
+   * @default undefined (no sharing)
+   */
+  readonly sharedHealth?: BalancerAddOn
   /** Time and timers (tests inject a manual clock). @default the system clock */
   readonly clock?: Clock
   /** Uniform random numbers in [0, 1) (tests inject a seeded one). @default `systemRandom` (a generator seeded from the OS) */

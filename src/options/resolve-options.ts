@@ -25,6 +25,7 @@ import {
   TIMER,
   typeError,
 } from '../internal/validate.ts'
+import type { BalancerAddOn } from '../model/add-on.ts'
 import type { EndpointInput } from '../model/endpoint.ts'
 import type { PickerFactory } from '../model/picker.ts'
 import { PICKER_NAMES, type PickerName, pickerByName } from '../pickers/registry.ts'
@@ -60,6 +61,7 @@ const BALANCER_KEYS = [
   'createClient',
   'closeClient',
   'maxConnectionAge',
+  'sharedHealth',
   'clock',
   'random',
 ] as const
@@ -173,9 +175,18 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     createClient,
     closeClient,
     maxConnectionAge: checkNumber('maxConnectionAge', o.maxConnectionAge, TIMER),
+    sharedHealth: resolveAddOn('sharedHealth', o.sharedHealth),
     clock: resolveClock(o.clock),
     random,
   })
+}
+
+function resolveAddOn(option: string, value: unknown): BalancerAddOn | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || typeof (value as BalancerAddOn).attach !== 'function') {
+    throw typeError(option, 'an add-on such as redisSharedHealth({ … }) from keel/redis', value)
+  }
+  return value as BalancerAddOn
 }
 
 // Nested retry/hedge objects are usually constants: validated once per object identity.

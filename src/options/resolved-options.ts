@@ -8,6 +8,7 @@ import type { ResolvedHealthCheck } from '../ejection/health/health-options.ts'
 import type { ResolvedOutlier } from '../ejection/outlier-options.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
+import type { BalancerAddOn } from '../model/add-on.ts'
 import type { EndpointInfo, EndpointInput } from '../model/endpoint.ts'
 import type { PickerFactory } from '../model/picker.ts'
 import type { ResolvedZones } from '../priorities/zone-options.ts'
@@ -41,6 +42,7 @@ export interface ResolvedOptions {
   readonly classify: ClassifyOption | undefined
   readonly createClient: ((endpoint: EndpointInfo) => unknown) | undefined
   readonly closeClient: ((client: unknown) => void | Promise<void>) | undefined
+  readonly sharedHealth: BalancerAddOn | undefined
   readonly maxConnectionAge: number | undefined
   readonly clock: Clock
   readonly random: Random

@@ -69,4 +69,8 @@ describe('pg and ioredis are optional peer dependencies', () => {
   it('importing keel/ioredis loads ioredis', () => {
     expect(filesLoadedBy('src/adapters/net/ioredis.ts', 'ioredis').length).toBeGreaterThan(0)
   })
+
+  it('importing keel/redis (shared health) loads ioredis', () => {
+    expect(filesLoadedBy('src/addons/redis/index.ts', 'ioredis').length).toBeGreaterThan(0)
+  })
 })

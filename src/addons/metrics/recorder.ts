@@ -6,7 +6,7 @@ import { VERDICTS, type Verdict } from '../../model/verdict.ts'
 export type { CallOutcome }
 
 export const OUTCOMES: readonly CallOutcome[] = Object.freeze([...VERDICTS, 'deadline', 'no-endpoint'])
-export const DETECTORS: readonly DetectorName[] = Object.freeze(['breaker', 'outlier', 'health', 'overload'])
+export const DETECTORS: readonly DetectorName[] = Object.freeze(['breaker', 'outlier', 'health', 'overload', 'shared'])
 
 const VERDICT_INDEX = Object.freeze(Object.fromEntries(VERDICTS.map((v, i) => [v, i])) as Record<Verdict, number>)
 const OUTCOME_INDEX = Object.freeze(Object.fromEntries(OUTCOMES.map((v, i) => [v, i])) as Record<CallOutcome, number>)
