@@ -6,5 +6,6 @@
  * never loads the add-on's dependency (a Redis client).
  */
 export interface BalancerAddOn {
+  /** Called once by the balancer, at the end of its constructor, with itself. */
   attach(balancer: object): unknown
 }

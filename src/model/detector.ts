@@ -6,8 +6,9 @@ export const Detector = Object.freeze({
   overload: 8,
   /** Shared health: a quorum of other balancer instances saw the endpoint fail (`keel/redis`). */
   shared: 16,
-})
-export type DetectorName = keyof typeof Detector
+} satisfies Record<DetectorName, number>)
+/** A detector's name, as `ejected` and `restored` events report it. */
+export type DetectorName = 'breaker' | 'outlier' | 'health' | 'overload' | 'shared'
 /**
  * Ejections that count against `maxEjectionPercent` (breakers, outlier detection and shared health
  * share it).

@@ -1,5 +1,9 @@
-// Entry point `keel/redis`: shared health across balancer instances over Redis pub/sub. The only
-// module of keel, with `transport.ts`, that imports ioredis (an optional peer).
+/**
+ * keel/redis: shared health across balancer instances over Redis pub/sub. The only module of
+ * keel, with `transport.ts`, that imports ioredis (an optional peer).
+ *
+ * @module keel/redis
+ */
 import { addOnPort } from '../../core/port-access.ts'
 import type { AddOnPort } from '../../core/ports.ts'
 import { resolveSharedHealth, type SharedHealthOptions } from './options.ts'
@@ -20,11 +24,13 @@ export interface SharedHealthHandle {
   readonly instanceId: string
   /** Resolves once this instance listens on the channel (stays pending while Redis is unreachable). */
   readonly subscribed: Promise<void>
+  /** Unsubscribes, stops publishing and lifts the ejections shared health made here. */
   close(): Promise<void>
 }
 
 /** What `redisSharedHealth` returns: the `sharedHealth` balancer option (or attach it yourself). */
 export interface SharedHealthAddOn {
+  /** Starts sharing for `balancer` (the balancer calls it when given as `sharedHealth`). */
   attach(balancer: object): SharedHealthHandle
 }
 

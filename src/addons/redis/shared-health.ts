@@ -31,9 +31,11 @@ export interface TransportHandlers {
   error(error: unknown): void
 }
 
-/** Warning codes and the `sharedHealthError` event's code. */
+/** `warning` code: a message on the channel was malformed, oversized, over the rate or foreign. */
 export const SHARED_HEALTH_DROPPED = 'KEEL_SHARED_HEALTH_DROPPED'
+/** `warning` code: this instance's calls fail while the rest of the fleet sees success. */
 export const SHARED_HEALTH_PARTITIONED = 'KEEL_SHARED_HEALTH_PARTITIONED'
+/** The `sharedHealthError` event's code: the channel or a Redis command failed. */
 export const SHARED_HEALTH_ERROR = 'KEEL_SHARED_HEALTH_ERROR'
 
 /** An ejection by this instance's own detectors, as the fleet hears of it. */
