@@ -31,7 +31,13 @@ describe('Prometheus scraping a service that uses keel', () => {
   beforeAll(async () => {
     backends = await startServers(3)
     // Round-robin: the dead backend gets the next call but two, so the test does not wait on P2C's luck.
-    balancer = new Balancer({ endpoints: backends.map((b) => b.url), picker: 'round-robin' })
+    // Re-admission probes off: each refused probe of the dead backend ejects it again, and the
+    // ejection count below is exact.
+    balancer = new Balancer({
+      endpoints: backends.map((b) => b.url),
+      picker: 'round-robin',
+      outlierDetection: { readmission: false },
+    })
     const registry = new Registry()
     metrics = prometheusMetrics(balancer, { name: 'backend', registry })
     const fetch = createFetch(balancer)
