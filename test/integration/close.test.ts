@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { runProgram } from '../helpers/run-program.ts'
 
 const index = fileURLToPath(new URL('../../src/index.ts', import.meta.url))
 const sources = fileURLToPath(new URL('../../src/', import.meta.url))
@@ -67,22 +67,7 @@ describe('close()', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keel-close-'))
     const file = join(dir, 'program.mts')
     writeFileSync(file, program)
-    const flags = process.features.typescript ? [] : ['--experimental-strip-types']
-    const child = spawn(process.execPath, [...flags, '--no-warnings', file], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const exited = await new Promise<number | null>((resolve) => {
-      const killer = setTimeout(() => {
-        child.kill('SIGKILL')
-        resolve(null)
-      }, 8_000)
-      child.on('exit', (code) => {
-        clearTimeout(killer)
-        resolve(code)
-      })
-    })
+    const { exited, stdout, stderr } = await runProgram(file)
     expect(stderr).toBe('')
     expect(exited, 'the child did not exit by itself within 8 s').toBe(0)
     const report = JSON.parse(stdout.trim().split('\n').at(-1)!)

@@ -1,12 +1,12 @@
 // A missing optional peer (undici, which createFetch needs for an https: endpoint's `servername`) raises
 // KEEL_MISSING_PEER and is never charged to an endpoint. The child process runs with a module
 // resolve hook that makes `undici` unresolvable, as on a machine where it is not installed.
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { runProgram } from '../helpers/run-program.ts'
 
 const index = fileURLToPath(new URL('../../src/index.ts', import.meta.url))
 const fetchEntry = fileURLToPath(new URL('../../src/adapters/fetch/index.ts', import.meta.url))
@@ -58,24 +58,7 @@ describe('a missing optional peer', () => {
     )
     const file = join(dir, 'program.mts')
     writeFileSync(file, program)
-    const flags = process.features.typescript ? [] : ['--experimental-strip-types']
-    const child = spawn(process.execPath, [...flags, '--no-warnings', '--import', join(dir, 'register.mjs'), file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const exited = await new Promise<number | null>((resolve) => {
-      const killer = setTimeout(() => {
-        child.kill('SIGKILL')
-        resolve(null)
-      }, 8_000)
-      child.on('exit', (code) => {
-        clearTimeout(killer)
-        resolve(code)
-      })
-    })
+    const { exited, stdout, stderr } = await runProgram(file, ['--import', join(dir, 'register.mjs')])
     rmSync(dir, { recursive: true, force: true })
     expect(stderr).toBe('')
     expect(exited).toBe(0)

@@ -2,12 +2,12 @@
 // attempt ends (verdict `cancelled`, nothing charged) and its socket is closed. undici cancels a
 // collected response's stream; keel must not keep the Response reachable while the body streams.
 // Run in a child process with --expose-gc: a small heap collects in milliseconds.
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { runProgram } from '../helpers/run-program.ts'
 
 const index = fileURLToPath(new URL('../../src/index.ts', import.meta.url))
 const fetchEntry = fileURLToPath(new URL('../../src/adapters/fetch/index.ts', import.meta.url))
@@ -62,24 +62,7 @@ describe('createFetch: a response garbage-collected unread', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keel-unread-'))
     const file = join(dir, 'program.mts')
     writeFileSync(file, program)
-    const flags = process.features.typescript ? [] : ['--experimental-strip-types']
-    const child = spawn(process.execPath, [...flags, '--no-warnings', '--expose-gc', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const exited = await new Promise<number | null>((resolve) => {
-      const killer = setTimeout(() => {
-        child.kill('SIGKILL')
-        resolve(null)
-      }, 8_000)
-      child.on('exit', (code) => {
-        clearTimeout(killer)
-        resolve(code)
-      })
-    })
+    const { exited, stdout, stderr } = await runProgram(file, ['--expose-gc'])
     rmSync(dir, { recursive: true, force: true })
     expect(stderr).toBe('')
     expect(exited).toBe(0)
