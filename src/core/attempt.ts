@@ -17,7 +17,7 @@ export class AttemptImpl implements Attempt {
   readonly previous: readonly AttemptRecord[]
   readonly state: EndpointState
   readonly start: number
-  /** The half-open breaker trial of its endpoint (until an established exchange passes it). */
+  /** The half-open breaker's or probation's trial of its endpoint (until an established exchange passes it). */
   trial: boolean
 
   controller: AbortController | undefined

@@ -218,7 +218,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
       // The endpoint took the connection: the trial passed. Its end is then an ordinary attempt's.
       attempt.trial = false
       if (this.breakers !== undefined) this.breakers.record(attempt.state, 'success', latency, true, attempt.start)
-      else attempt.state.trialInFlight = false
+      attempt.state.trialInFlight = false
     }
   }
 
@@ -327,8 +327,8 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     const verdict = attempt.verdict
     if (verdict !== 'cancelled') state.requests++
     if (verdict === 'endpoint-failure' || verdict === 'not-sent') state.failures++
-    // Without breakers nobody else frees a half-open trial (breakers off: there is none).
-    if (attempt.trial && this.breakers === undefined) state.trialInFlight = false
+    // A trial's end frees the next one (a breaker that closes or opens on it frees it as well).
+    if (attempt.trial) state.trialInFlight = false
     const observers = this.observers
     for (let i = 0; i < observers.length; i++) observers[i]!.attemptEnded(attempt, now)
     if (state.draining && state.inFlight === 0) this.set.finishDrain(state)

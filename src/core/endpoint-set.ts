@@ -224,7 +224,7 @@ export class EndpointSet {
   #admit(state: EndpointState): number {
     if (!state.pickable || state.draining) return REJECT
     if (state.inFlight >= this.#context.maxInFlight) return REJECT
-    if (state.breakerPhase === 'half-open') return state.trialInFlight ? REJECT : ADMIT_TRIAL
+    if (state.breakerPhase === 'half-open' || state.probation) return state.trialInFlight ? REJECT : ADMIT_TRIAL
     return ADMIT
   }
 

@@ -78,8 +78,13 @@ export class EndpointState implements PickerEndpoint {
   ejectionTimers: Map<number, TimerEntry> | undefined
 
   breakerPhase: BreakerPhase = 'closed'
-  /** A half-open trial is in flight. */
+  /** A half-open or probation trial is in flight. */
   trialInFlight = false
+  /**
+   * Restored on probation by outlier detection's re-admission probe: like a half-open breaker, it
+   * takes one trial attempt at a time until an answer ends the probation.
+   */
+  probation = false
   /** Detector-owned records (created by the detector that uses them). */
   breaker: unknown
   outlier: unknown

@@ -94,7 +94,7 @@ export interface EndedAttempt {
   /** Clock time it started, and how long it lasted (ms). */
   readonly start: number
   readonly durationMs: number
-  /** It was a half-open breaker's trial. */
+  /** It was a half-open breaker's or a probation's trial. */
   readonly trial: boolean
   /** With `overloaded`: the server's requested pause (ms), 0 without one. */
   readonly retryAfterMs: number

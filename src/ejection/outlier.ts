@@ -37,8 +37,8 @@ class OutlierRecord {
   probeEntry: TimerEntry | undefined = undefined
   /** Probes failed since the endpoint was first ejected; reset by an answer on probation. */
   probesFailed = 0
-  /** Restored by a probe: its next verdict decides (a failure ejects it again at once). */
-  probation = false
+  /** When the endpoint was last restored on probation (`EndpointState.probation`). */
+  probationSince = 0
 }
 
 /**
@@ -98,6 +98,7 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
     const record = state.outlier as OutlierRecord | undefined
     if (record?.probeEntry !== undefined) this.#core.timers.cancel(record.probeEntry)
     state.outlier = undefined
+    state.probation = false
   }
 
   /** The attempt observer: after the breaker, before the overload pause. */
@@ -106,14 +107,16 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
     const record = state.outlier as OutlierRecord | undefined
     // A draining endpoint takes no new picks: its last attempts have nothing left to decide.
     if (record === undefined || state.draining || (state.ejectedBy & Detector.outlier) !== 0) return
-    const probation = record.probation
+    const probation = state.probation
+    // On probation only the trials decide: an attempt from before the restore says nothing new.
+    if (probation && attempt.start < record.probationSince) return
     switch (attempt.verdict) {
       case 'success':
       case 'caller-error':
         record.successes++
         record.failures = 0
         record.notSent = 0
-        record.probation = false
+        state.probation = false
         record.probesFailed = 0
         return
       case 'endpoint-failure':
@@ -132,7 +135,7 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
     const o = this.#options
     if (probation) {
       // The probe request failed: out again at once, probed later than last time.
-      record.probation = false
+      state.probation = false
       record.probesFailed++
       this.#eject(state, record, attempt.verdict === 'not-sent' ? 'consecutive-not-sent' : 'consecutive-failures', now)
     } else if (o.consecutiveNotSent > 0 && record.notSent >= o.consecutiveNotSent) {
@@ -242,7 +245,7 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
     record.notSent = 0
     record.successes = 0
     record.failed = 0
-    record.probation = false
+    state.probation = false
     // Statistical ejections (success rate, failure percentage) stand for their whole time: one
     // probe cannot refute a failure rate. Inline ones are probed back (`readmission.ts`).
     if (o.readmission && (reason === 'consecutive-not-sent' || reason === 'consecutive-failures')) {
@@ -279,7 +282,9 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
       n++
     }
     if (n > 0) state.load.reset(now, sum / n)
-    record.probation = true
+    // One trial at a time until an answer (the endpoint set admits it as a half-open breaker's).
+    state.probation = true
+    record.probationSince = now
     core.ejection.restore(state, 'outlier', 'probe')
   }
 

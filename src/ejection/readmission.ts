@@ -5,7 +5,8 @@ import type { Random } from '../internal/random.ts'
  * refusals): instead of sitting out the whole ejection (30 s and more), it is probed on a backoff
  * that starts near 1 s — Linkerd's failure accrual, whose probation backoff starts at 1 s — and
  * restored as soon as a probe passes. The probe is one real request: at the probe's time the
- * endpoint is restored on probation and its next attempt decides. A success ends the probation;
+ * endpoint is restored on probation and takes one trial attempt at a time (as a half-open
+ * breaker does: concurrent picks go elsewhere) until one answers. A success ends the probation;
  * a failure ejects it again at once, with the next, longer, probe delay. A refused probe costs the
  * caller nothing (`not-sent` is retried on another endpoint at once, idempotent or not). An
  * endpoint that keeps failing its probes is probed less and less often and sits out the full
