@@ -98,6 +98,8 @@ export interface EndedAttempt {
   readonly trial: boolean
   /** With `overloaded`: the server's requested pause (ms), 0 without one. */
   readonly retryAfterMs: number
+  /** What `fn` threw, when it threw (read it only on the rare verdicts that need it). */
+  readonly error: unknown
   /** keel ended it (deadline, attempt timeout, lost hedge, drain, close); `cancelReason` says why. */
   readonly cancelled: boolean
   readonly cancelReason: unknown

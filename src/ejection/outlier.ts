@@ -7,6 +7,7 @@ import type {
   TimerEntry,
 } from '../core/ports.ts'
 import { Detector } from '../model/detector.ts'
+import { type ConnectProbe, connectProbe, failedConnectTo } from './connect-probe.ts'
 import type { ResolvedOutlier } from './outlier-options.ts'
 import { probeDelay } from './readmission.ts'
 
@@ -39,6 +40,14 @@ class OutlierRecord {
   probesFailed = 0
   /** When the endpoint was last restored on probation (`EndpointState.probation`). */
   probationSince = 0
+  /** The last `not-sent` was a refused or reset TCP connect to the endpoint's port. */
+  refusedConnect = false
+  /** The ejection in force is re-checked with TCP connects (`connect-probe.ts`) until one passes. */
+  connectProbes = false
+  /** When the ejection in force lifts on its own. */
+  ejectedUntil = 0
+  /** The connect probe running now. */
+  connectProbe: ConnectProbe | undefined = undefined
 }
 
 /**
@@ -97,6 +106,7 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
   detach(state: EndpointState): void {
     const record = state.outlier as OutlierRecord | undefined
     if (record?.probeEntry !== undefined) this.#core.timers.cancel(record.probeEntry)
+    record?.connectProbe?.abort()
     state.outlier = undefined
     state.probation = false
   }
@@ -128,6 +138,7 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
         record.failed++
         record.failures++
         record.notSent++
+        record.refusedConnect = failedConnectTo(attempt.error, state.endpoint.port)
         break
       default:
         return
@@ -151,6 +162,7 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
     this.#entry = undefined
     for (const state of this.#core.members()) {
       const record = state.outlier as OutlierRecord | undefined
+      record?.connectProbe?.abort()
       if (record?.probeEntry === undefined) continue
       this.#core.timers.cancel(record.probeEntry)
       record.probeEntry = undefined
@@ -246,6 +258,9 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
     record.successes = 0
     record.failed = 0
     state.probation = false
+    record.ejectedUntil = until
+    // A refused or reset connect is re-checked with a connect of its own (`connect-probe.ts`).
+    record.connectProbes = reason === 'consecutive-not-sent' && record.refusedConnect
     // Statistical ejections (success rate, failure percentage) stand for their whole time: one
     // probe cannot refute a failure rate. Inline ones are probed back (`readmission.ts`).
     if (o.readmission && (reason === 'consecutive-not-sent' || reason === 'consecutive-failures')) {
@@ -262,7 +277,25 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
     if (at >= until || this.#closed) return
     record.probeEntry = timers.schedule(at, () => {
       record.probeEntry = undefined
-      if (state.outlier === record && (state.ejectedBy & Detector.outlier) !== 0) this.#readmit(state, record)
+      if (state.outlier !== record || (state.ejectedBy & Detector.outlier) === 0) return
+      if (record.connectProbes) this.#probeConnect(state, record)
+      else this.#readmit(state, record)
+    })
+  }
+
+  /** A connect probe: restored on probation once it connects, else the next probe, later. */
+  #probeConnect(state: EndpointState, record: OutlierRecord): void {
+    const core = this.#core
+    const probe = (record.connectProbe = connectProbe(state.endpoint, core.timers, core.clock.now()))
+    probe.passed.then((passed) => {
+      if (record.connectProbe === probe) record.connectProbe = undefined
+      if (this.#closed || state.outlier !== record || (state.ejectedBy & Detector.outlier) === 0) return
+      if (passed) {
+        this.#readmit(state, record)
+        return
+      }
+      record.probesFailed++
+      this.#scheduleProbe(state, record, core.clock.now(), record.ejectedUntil)
     })
   }
 

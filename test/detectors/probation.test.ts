@@ -3,6 +3,7 @@
 // FailureAccrual probe): a replica that is still broken costs one failed request, not every
 // request picked during the trial. Injected clock and random; no sockets.
 import { afterEach, describe, expect, it } from 'vitest'
+import { failedConnectTo } from '../../src/ejection/connect-probe.ts'
 import { Balancer, type BalancerOptions, type PickerFactory, seededRandom } from '../../src/index.ts'
 import { ManualClock } from '../helpers/clock.ts'
 
@@ -98,5 +99,33 @@ describe.each([
     await t.clock.advance(60_000)
     expect((await t.burst(3, 'ok')).sort()).toEqual(['A', 'B', 'B'])
     expect(await t.burst(3, 'ok')).toEqual(['A', 'A', 'A'])
+  })
+})
+
+describe('failedConnectTo: which refusals a TCP connect probe can re-check', () => {
+  const refused = (port: number) =>
+    Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port}`), {
+      code: 'ECONNREFUSED',
+      syscall: 'connect',
+      address: '127.0.0.1',
+      port,
+    })
+
+  it('finds a connect to the endpoint port, bare, as a cause (fetch) or inside an AggregateError', () => {
+    expect(failedConnectTo(refused(8080), 8080)).toBe(true)
+    expect(failedConnectTo(new TypeError('fetch failed', { cause: refused(8080) }), 8080)).toBe(true)
+    const happyEyeballs = new AggregateError([refused(8080), refused(8080)])
+    expect(failedConnectTo(new TypeError('fetch failed', { cause: happyEyeballs }), 8080)).toBe(true)
+  })
+
+  it('not another port (a proxy), not an error without one (a test double, gRPC status), not a deep chain', () => {
+    expect(failedConnectTo(refused(3128), 8080)).toBe(false)
+    expect(failedConnectTo(Object.assign(new Error('refused'), { code: 'ECONNREFUSED', syscall: 'connect' }), 80)).toBe(
+      false,
+    )
+    expect(failedConnectTo('ECONNREFUSED', 80)).toBe(false)
+    let deep: unknown = refused(80)
+    for (let i = 0; i < 6; i++) deep = new Error('wrapped', { cause: deep })
+    expect(failedConnectTo(deep, 80)).toBe(false)
   })
 })
