@@ -39,12 +39,27 @@ export interface Subject {
 const httpUrls = (): string[] => Array.from({ length: REPLICAS }, (_, i) => `http://${address(i)}:${HTTP_PORT}`)
 const BODY = 'x'.repeat(64)
 
+/** `DRILL_DEBUG=1`: every ejection and restoration of a keel client, on stderr. */
+function traced(balancer: Balancer, name: string): Balancer {
+  if (process.env.DRILL_DEBUG === undefined) return balancer
+  const t0 = Date.now()
+  const log = (kind: string) => (e: { endpoint: { host: string }; detector: string; reason: string }) =>
+    process.stderr.write(`${name} +${Date.now() - t0} ms ${kind} ${e.endpoint.host} ${e.detector} ${e.reason}\n`)
+  balancer.on('ejected', log('ejected'))
+  balancer.on('restored', log('restored'))
+  balancer.on('attempt', (e) => {
+    if (e.verdict !== 'success')
+      process.stderr.write(`${name} +${Date.now() - t0} ms attempt ${e.endpoint.host} ${e.verdict}\n`)
+  })
+  return balancer
+}
+
 function headers(name: string, id: string): Record<string, string> {
   return { 'x-drill-client': name, 'x-drill-id': id }
 }
 
 function keelFetch(): Subject {
-  const balancer = new Balancer({ endpoints: httpUrls() })
+  const balancer = traced(new Balancer({ endpoints: httpUrls() }), 'fetch')
   const fetch = createFetch(balancer)
   return {
     name: 'keel fetch',
@@ -75,7 +90,7 @@ function undiciCall(name: string, dispatcher: Pool | BalancedPool | BalancerDisp
 }
 
 function keelUndici(): Subject {
-  const balancer = new Balancer({ endpoints: httpUrls() })
+  const balancer = traced(new Balancer({ endpoints: httpUrls() }), 'undici')
   const dispatcher = new BalancerDispatcher(balancer)
   return {
     name: 'keel undici',
@@ -85,7 +100,7 @@ function keelUndici(): Subject {
 }
 
 function keelAxios(): Subject {
-  const balancer = new Balancer({ endpoints: httpUrls() })
+  const balancer = traced(new Balancer({ endpoints: httpUrls() }), 'axios')
   const api = axios.create({ baseURL: 'http://svc', adapter: axiosAdapter(balancer), validateStatus: null })
   return {
     name: 'keel axios',
@@ -109,7 +124,10 @@ const Echo = (loadPackageDefinition(loadSync(proto)) as any).keel.test.Echo
 
 /** gRPC: GETs are the proto's IDEMPOTENT method, POSTs the plain (non-idempotent) one. */
 function keelGrpc(): Subject {
-  const balancer = new Balancer({ endpoints: Array.from({ length: REPLICAS }, (_, i) => `${address(i)}:${GRPC_PORT}`) })
+  const balancer = traced(
+    new Balancer({ endpoints: Array.from({ length: REPLICAS }, (_, i) => `${address(i)}:${GRPC_PORT}`) }),
+    'grpc',
+  )
   const client = createGrpcClient(balancer, Echo, credentials.createInsecure()) as unknown as Record<string, Function> &
     Client
   const get = unary(client.IdempotentUnary as Function)

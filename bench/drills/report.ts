@@ -121,11 +121,85 @@ configured as commonly recommended for failover (the configs are in \`bench/dril
   past the drill's cut-off. keel's gRPC client limits unary attempts without a deadline the same
   way (15 s, \`unaryTimeout\`).
 - A response keel has already handed to the caller cannot be retried: a body reset or stalled
-  after its head reaches the caller as an error (a GET through \`createFetch\` in the reset drill).
+  after its head reaches the caller as an error (the GETs counted in the stalled-body and reset
+  drills; see [responses already handed over](#responses-already-handed-over)).
   Non-idempotent POSTs are never replayed after they may have been processed, so some fail
   visibly where a proxy that replays them (HAProxy's \`retry-on\`) executes them twice instead.
+- **Re-admission.** A replica ejected because connects to it were refused is probed with a TCP
+  connect to its port on a backoff from ~1 s (no request spent while it refuses); once a connect
+  succeeds it is restored on probation and takes one trial request at a time until one answers
+  ([outlier detection](outlier-detection.md#re-admission-probed-back-from-1-s)). The column
+  measures from the replica listening to its first request.
 - A 429 promises the request was not processed: the replicas do not count a 429'd POST as
   executed, and keel retries it elsewhere.
+
+## Time limits: idle limits, not a multiple of the latency estimate
+
+keel's default time limits are idle limits (15 s for the response head, 15 s of silence inside the
+body; the table beside Envoy's, nginx's and HAProxy's is in
+[default time limits](retries.md#default-time-limits)). A rule that treats an idempotent attempt
+as lost once it exceeds a multiple of its endpoint's latency estimate, and hedges or retries it,
+is **not** on by default:
+
+- **One estimate, many requests.** The estimate is per endpoint, across every request the balancer
+  carries: a 2 s report on an endpoint whose estimate is 20 ms (mostly fast lookups) crosses any
+  sensible multiple while working fine, and crosses it again on the next replica. The rule would
+  turn a slow but healthy request into three attempts and a failure. Envoy's per-try timeout is
+  set per route for this reason, and is unset by default (the route's 15 s bounds the request).
+- **It amplifies overload.** When every replica slows down together (a shared database, a noisy
+  neighbour), every attempt crosses the multiple of a lagging estimate at once, and the rule adds
+  retries when the fleet has the least room; the retry budget (20%) would be spent on requests
+  that were not lost.
+- **Prior art leaves it opt-in.** Envoy's \`hedge_on_per_try_timeout\` defaults to false (and
+  needs a per-try timeout); Finagle's backup requests and gRPC's hedging policy are opt-in, with a
+  delay set from a latency percentile or fixed. "The Tail at Scale" hedges after the 95th
+  percentile, which is keel's \`hedge: { delay: 'p95' }\`.
+- **What covers the cases instead.** A replica that stopped answering is caught by the idle
+  limits; a replica that answers slowly loses new picks to PeakEWMA (its attempts in flight raise
+  its score: under 2% of attempts in the 200 ms drill) without any attempt being abandoned. For
+  the tail of idempotent calls, opt in per balancer or call: \`hedge: { delay: 'p95' }\` is the
+  rule's "hedge it" (its delay comes from answered attempts only, so losers cannot feed back),
+  and \`attemptTimeout\` is its "retry it", with a bound chosen per call rather than derived
+  from another request's latency.
+
+## Responses already handed over
+
+keel hands a response to the caller as soon as its head has arrived and was classified (a 2xx, or
+an answer the caller should see): its body then streams to the caller, as fetch, undici and axios
+streams do. If the replica resets the connection or stops sending in the middle of that body,
+the caller's read fails (at once for a reset, after \`bodyTimeout\` for a stall): the attempt is
+charged to the replica (\`endpoint-failure\`, so outlier detection sees it), but the call cannot
+be retried, because part of the answer is already in the caller's hands. That is the one or two
+GETs per keel client in the stalled-body and reset drills: the responses in flight on replica 0
+before it was ejected.
+
+The proxies draw the same line: nginx passes a request to the next server "only if nothing has
+been sent to a client yet" (\`proxy_next_upstream\`); Envoy retries only until it has started
+forwarding the upstream response downstream, and resets the downstream stream when the upstream
+resets after that; HAProxy's \`retry-on\` conditions (\`empty-response\`, \`junk-response\`,
+\`response-timeout\`…) all concern the time before the response is forwarded. Their counts in
+the reset drill are higher only because they keep sending to the replica.
+
+A fix inside the adapters would buffer the body of an idempotent request before hand-over (when
+its \`Content-Length\` is small, say ≤ 64 KiB), so that a reset or stall during it fails the
+attempt instead of the caller's read. keel does not do it by default: every small response would
+reach the caller only once complete (a copy, and a later first byte for slow bodies), on the
+path every plain 200 takes, to save the rare response that dies mid-body. When a call must not
+fail this way, read the body inside the attempt, so the read is part of what is retried:
+
+\`\`\`ts
+import { Balancer } from 'keel'
+
+const users = new Balancer({ endpoints: ['http://10.0.1.1:8080', 'http://10.0.1.2:8080'] })
+const body = await users.call(
+  async (endpoint) => {
+    const res = await fetch(endpoint.resolve('/users/42'))
+    if (!res.ok) throw Object.assign(new Error(\`HTTP \${res.status}\`), { status: res.status })
+    return await res.text() // a reset or stall here fails the attempt, and the call retries it
+  },
+  { attemptTimeout: 2_000, idempotent: true },
+)
+\`\`\`
 
 ## Results
 

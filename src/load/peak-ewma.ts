@@ -170,13 +170,19 @@ export class PeakEwma {
       this.#witnessMs = rttMs
       this.#witnessEnd = now
     }
-    if (this.#guess) {
-      // The first answer replaces the cold-start guess (the peers' mean, or the fleet's first
-      // answer) when it is faster; a slower one waits for its confirmation like any other, so a
-      // first answer slowed by the connection's handshake does not set the estimate.
-      this.#cost = Math.min(rttMs, reading)
-      this.#guess = false
+    if (this.#guess && !(confirmed > reading)) {
+      // An answer faster than the cold-start guess (the peers' mean, or the fleet's first answer)
+      // replaces it. A slower one waits for its confirmation like any other, so a first answer
+      // slowed by the connection's handshake does not set the estimate — and until then the
+      // estimate stays a guess, compared by requests in flight: taken as a measurement, a guess
+      // above the peers' real latencies would keep the endpoint from ever being picked again
+      // (one of three replicas got 2 of 1,000 calls) until it decayed, tens of seconds later.
+      if (rttMs < reading) {
+        this.#cost = rttMs
+        this.#guess = false
+      }
     } else if (confirmed > reading) {
+      this.#guess = false
       this.#cost = confirmed
       // Forget the peak over RECOVERY_ROUND_TRIPS of the latency it rose from: a service that
       // answers in 1 ms probes a replica that turned slow again after ~0.2–0.5 s, not 10 s.

@@ -51,20 +51,24 @@ describe('PeakEwma', () => {
     e.observe(10, 2)
     expect(e.guess).toBe(false)
     expect(e.read(10)).toBe(2)
-    // A first answer slowed by the connection's handshake does not set the estimate.
+    // A first answer slowed by the connection's handshake does not set the estimate, which stays
+    // a guess (compared by requests in flight) until a faster answer or a confirmed level.
     const f = new PeakEwma(2, 0, TAU)
     f.observe(12, 12)
-    expect(f.guess).toBe(false)
+    expect(f.guess).toBe(true)
     expect(f.read(12)).toBeCloseTo(2, 2)
-    f.observe(14, 2)
-    expect(f.read(14)).toBeCloseTo(2, 2)
+    f.observe(14, 1)
+    expect(f.guess).toBe(false)
+    expect(f.read(14)).toBe(1)
     // A replica that is really slow confirms it with its third answer.
     const g = new PeakEwma(2, 0, TAU)
     g.observe(40, 40)
     g.observe(80, 40)
     expect(g.read(80)).toBeCloseTo(2, 1)
+    expect(g.guess).toBe(true)
     g.observe(120, 40)
     expect(g.read(120)).toBe(40)
+    expect(g.guess).toBe(false)
   })
 
   it('moves halfway to each faster answer: back from 20× within a few answers', () => {
