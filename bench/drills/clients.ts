@@ -47,6 +47,13 @@ function traced(balancer: Balancer, name: string): Balancer {
     process.stderr.write(`${name} +${Date.now() - t0} ms ${kind} ${e.endpoint.host} ${e.detector} ${e.reason}\n`)
   balancer.on('ejected', log('ejected'))
   balancer.on('restored', log('restored'))
+  const timer = setInterval(() => {
+    const rows = balancer
+      .snapshot()
+      .endpoints.map((e) => `${e.id.split('.')[2]}:${e.requests}/${e.inFlight}/${e.ewmaMs.toFixed(1)}`)
+    process.stderr.write(`${name} +${Date.now() - t0} ms ${rows.join(' ')}\n`)
+  }, 300)
+  timer.unref()
   balancer.on('attempt', (e) => {
     if (e.verdict !== 'success')
       process.stderr.write(`${name} +${Date.now() - t0} ms attempt ${e.endpoint.host} ${e.verdict}\n`)

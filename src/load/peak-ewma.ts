@@ -17,6 +17,11 @@ function decay(x: number): number {
 }
 
 /**
+ * Answers an estimate stays tentative for (compared by requests in flight, at the fastest answer
+ * so far): as many as it takes to confirm a level.
+ */
+export const TENTATIVE_ANSWERS = 3
+/**
  * How far a faster answer moves the estimate toward itself: halfway. Counted in answers, not in
  * time, so an endpoint that gets traffic settles on its real latency within a few answers (one
  * raised by a real slowdown that ended, one whose estimate decayed to a probe, one that answers
@@ -61,8 +66,8 @@ export const RECOVERY_ROUND_TRIPS = 200
  * - **Lowered by answers.** A faster answer moves the estimate halfway to it (`LOWER_WEIGHT`).
  * - **Decays toward 0** while no answer comes, so an endpoint that stopped getting traffic because
  *   it was slow is probed again: with time constant `RECOVERY_ROUND_TRIPS` × the reading the
- *   last confirmed rise started from, at most `decay` (10 s, Finagle's `decayTime`), which also
- *   applies after a failure or a reset.
+ *   last confirmed rise or failure charge started from, at most `decay` (10 s, Finagle's
+ *   `decayTime`), which also applies after a reset.
  * - **Deviation.** `deviationMs` follows how far answers land from the estimate (RFC 6298's
  *   RTTVAR, by answers): the picker's noise band widens with it on a noisy host.
  * - Reading is pure: `pick()` changes nothing.
@@ -86,8 +91,13 @@ export class PeakEwma {
   #rate: number
   /** 1 / `decay`: the slowest decay, and the one after failures and resets. */
   readonly #baseRate: number
-  /** The estimate is still the cold-start guess: no answer has been recorded yet. */
+  /**
+   * The estimate is still tentative: the cold-start guess, lowered to the fastest of the first
+   * `TENTATIVE_ANSWERS` answers.
+   */
   #guess = true
+  /** Answers recorded while tentative. */
+  #answers = 0
   /** Answers that ended before doing the work, still counted as busy, as of `busyStamp`. */
   #busy = 0
   #busyStamp = 0
@@ -171,16 +181,15 @@ export class PeakEwma {
       this.#witnessEnd = now
     }
     if (this.#guess && !(confirmed > reading)) {
-      // An answer faster than the cold-start guess (the peers' mean, or the fleet's first answer)
-      // replaces it. A slower one waits for its confirmation like any other, so a first answer
-      // slowed by the connection's handshake does not set the estimate — and until then the
-      // estimate stays a guess, compared by requests in flight: taken as a measurement, a guess
-      // above the peers' real latencies would keep the endpoint from ever being picked again
-      // (one of three replicas got 2 of 1,000 calls) until it decayed, tens of seconds later.
-      if (rttMs < reading) {
-        this.#cost = rttMs
-        this.#guess = false
-      }
+      // Tentative: the estimate is the fastest of the cold-start guess (the peers' mean, or the
+      // fleet's first answer) and the first answers, compared by requests in flight, until
+      // TENTATIVE_ANSWERS answers. A slower answer waits for its confirmation like any other, so
+      // a first answer slowed by the connection's handshake does not set the estimate. A first
+      // answer is a poor measurement (a new connection, a cold process, a loaded host): taken as
+      // one, a slow first answer kept its endpoint out of the picks of peers that had answered
+      // again since, for the tens of seconds its decay took (2 calls of 1,000 in a drill).
+      if (rttMs < reading) this.#cost = rttMs
+      if (++this.#answers >= TENTATIVE_ANSWERS) this.#guess = false
     } else if (confirmed > reading) {
       this.#guess = false
       this.#cost = confirmed
@@ -226,7 +235,10 @@ export class PeakEwma {
     const penalty = Math.min(2 * Math.max(reading, floorMs), MAX_PENALTY_MS)
     // Charged at once, unlike a slow success: a failure is not noise.
     this.#cost = Math.max(rttMs, penalty, reading)
-    this.#rate = this.#baseRate
+    // Forgotten over RECOVERY_ROUND_TRIPS of the latency it was charged from, as a confirmed peak
+    // is: a replica whose in-flight requests were reset by a restart sat out ~7 s per reset at
+    // the 10 s decay, back and listening but unpicked (a rolling restart's replicas for > 10 s).
+    this.#rate = Math.max(this.#baseRate, 1 / (RECOVERY_ROUND_TRIPS * Math.max(reading, floorMs, NOISE_FLOOR_MS)))
     this.#dev = 0
     if (now > this.#stamp) this.#stamp = now
     this.#guess = false
@@ -238,6 +250,7 @@ export class PeakEwma {
     this.#stamp = now
     this.#busy = 0
     this.#guess = true
+    this.#answers = 0
     this.#rate = this.#baseRate
     this.#dev = 0
     this.#witnessMs = 0

@@ -45,20 +45,24 @@ describe('PeakEwma', () => {
     expect(e.read(pauseEnd + 5)).toBeCloseTo(5, 1)
   })
 
-  it('replaces the cold-start guess with a faster first answer; a slower one waits for confirmation', () => {
+  it('stays tentative for three answers at the fastest of them and the guess; a slower level waits for confirmation', () => {
     const e = new PeakEwma(30, 0, TAU)
     expect(e.guess).toBe(true)
-    e.observe(10, 2)
+    e.observe(10, 20)
+    expect(e.read(10)).toBe(20)
+    // Not halfway: a first answer (a new connection, a cold process) is a poor measurement.
+    e.observe(12, 2)
+    expect(e.read(12)).toBe(2)
+    expect(e.guess).toBe(true)
+    e.observe(14, 3)
     expect(e.guess).toBe(false)
-    expect(e.read(10)).toBe(2)
-    // A first answer slowed by the connection's handshake does not set the estimate, which stays
-    // a guess (compared by requests in flight) until a faster answer or a confirmed level.
+    expect(e.read(14)).toBeCloseTo(2, 2)
+    // A first answer slowed by the connection's handshake does not set the estimate.
     const f = new PeakEwma(2, 0, TAU)
     f.observe(12, 12)
     expect(f.guess).toBe(true)
     expect(f.read(12)).toBeCloseTo(2, 2)
     f.observe(14, 1)
-    expect(f.guess).toBe(false)
     expect(f.read(14)).toBe(1)
     // A replica that is really slow confirms it with its third answer.
     const g = new PeakEwma(2, 0, TAU)
@@ -126,6 +130,21 @@ describe('PeakEwma', () => {
     // A slower caller-error raises it.
     e.raise(121_000, 40)
     expect(e.read(121_000)).toBe(40)
+  })
+
+  it('forgets a failure charge over 200 round trips of the latency it was charged from, at most τ', () => {
+    // 1 ms peers: floor 3 ms, charge 6 ms, time constant 200 × 3 ms = 0.6 s.
+    const e = new PeakEwma(1, 0, TAU)
+    e.observe(1, 1)
+    e.penalize(10, 0, 3)
+    expect(e.read(10)).toBe(6)
+    expect(e.read(10 + 600)).toBeCloseTo(6 / Math.E, 6)
+    // Back inside a 1 ms peer's band (2 × 1 + 1 = 3 ms) 0.42 s after the failure, not 7 s.
+    expect(e.read(10 + 420)).toBeLessThan(3)
+    // From 50 ms peers (floor 101 ms) the cap applies: τ = 10 s.
+    const f = new PeakEwma(50, 0, TAU)
+    f.penalize(0, 0, 101)
+    expect(f.read(TAU)).toBeCloseTo(202 / Math.E, 6)
   })
 
   it('charges a failure twice the higher of its reading and the floor, doubling on each failure, capped', () => {
