@@ -273,7 +273,7 @@ export class OutlierDetector implements AttemptObserver, MemberObserver {
     const timers = this.#core.timers
     if (record.probeEntry !== undefined) timers.cancel(record.probeEntry)
     record.probeEntry = undefined
-    const at = now + probeDelay(record.probesFailed, this.#core.random)
+    const at = now + probeDelay(record.probesFailed, this.#core.random, record.connectProbes)
     if (at >= until || this.#closed) return
     record.probeEntry = timers.schedule(at, () => {
       record.probeEntry = undefined

@@ -69,6 +69,8 @@ describe('re-admission probes', () => {
     expect([0, 1, 2, 3].map((k) => probeDelay(k, high))).toEqual([1_200, 1_500, 1_875, 2_344])
     expect(probeDelay(20, high)).toBe(36_000)
     expect(probeDelay(20, low)).toBe(24_000)
+    // Connect probes stay near 1 s for their first ten failures, then back off the same way.
+    expect([0, 5, 10, 11, 12].map((k) => probeDelay(k, low, true))).toEqual([800, 800, 800, 1_000, 1_250])
   })
 
   it('restore a refused endpoint on probation ~1 s later; its request succeeds and it stays', async () => {
