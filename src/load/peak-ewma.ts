@@ -66,8 +66,8 @@ export const RECOVERY_ROUND_TRIPS = 200
  * - **Lowered by answers.** A faster answer moves the estimate halfway to it (`LOWER_WEIGHT`).
  * - **Decays toward 0** while no answer comes, so an endpoint that stopped getting traffic because
  *   it was slow is probed again: with time constant `RECOVERY_ROUND_TRIPS` × the reading the
- *   last confirmed rise or failure charge started from, at most `decay` (10 s, Finagle's
- *   `decayTime`), which also applies after a reset.
+ *   last confirmed rise started from, at most `decay` (10 s, Finagle's `decayTime`), which also
+ *   applies after a failure or a reset.
  * - **Deviation.** `deviationMs` follows how far answers land from the estimate (RFC 6298's
  *   RTTVAR, by answers): the picker's noise band widens with it on a noisy host.
  * - Reading is pure: `pick()` changes nothing.
@@ -235,10 +235,7 @@ export class PeakEwma {
     const penalty = Math.min(2 * Math.max(reading, floorMs), MAX_PENALTY_MS)
     // Charged at once, unlike a slow success: a failure is not noise.
     this.#cost = Math.max(rttMs, penalty, reading)
-    // Forgotten over RECOVERY_ROUND_TRIPS of the latency it was charged from, as a confirmed peak
-    // is: a replica whose in-flight requests were reset by a restart sat out ~7 s per reset at
-    // the 10 s decay, back and listening but unpicked (a rolling restart's replicas for > 10 s).
-    this.#rate = Math.max(this.#baseRate, 1 / (RECOVERY_ROUND_TRIPS * Math.max(reading, floorMs, NOISE_FLOOR_MS)))
+    this.#rate = this.#baseRate
     this.#dev = 0
     if (now > this.#stamp) this.#stamp = now
     this.#guess = false
