@@ -8,7 +8,7 @@ import { tcpCheck } from './health/tcp-check.ts'
  * its port. A TCP connect to the same host and port asks exactly that question again, for the
  * price of a handshake, without spending a caller's request on it and without restoring the
  * endpoint (and announcing it restored) only to eject it again (Envoy's TCP health checker with no
- * payload, HAProxy's default `check`; the issue's "a TCP connect for not-sent ejections").
+ * payload, HAProxy's default `check`).
  * Once the connect succeeds the endpoint is restored on probation as after any probe, so a port
  * that listens before the application is ready still costs at most one trial request.
  */
