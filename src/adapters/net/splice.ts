@@ -1,0 +1,171 @@
+import type { OnReadOpts, Socket } from 'node:net'
+import type { TimerEntry } from '../../internal/timer-queue.ts'
+import { ProxyIdleTimeoutError } from './errors.ts'
+import type { NetHost } from './host.ts'
+
+/**
+ * Bytes read from the upstream connection per read, into one buffer per connection (`onread`):
+ * 64 KiB, the size libuv suggests for a read (Node's default reads allocate a buffer that size
+ * each time). nginx's stream module keeps a 16 KiB `proxy_buffer_size` per direction per session;
+ * this is one buffer, on the side bulk transfers usually flow from.
+ */
+const READ_BUFFER = 64 * 1024
+
+/**
+ * One proxied connection: the client's socket (accepted paused) joined to its upstream socket,
+ * both ways, without `pipe()`. Upstream → client reads into a buffer of this connection's (no
+ * allocation per read) and writes it to the client; while that write is pending (the client
+ * reads slower than the upstream sends) upstream reads stop, and resume once it is flushed, so the
+ * buffer is never overwritten under a pending write. Client → upstream is the socket's `'data'`,
+ * paused while `write()` returns false, resumed on `'drain'`. A FIN from either side is passed on
+ * (`end()`) while the other direction keeps flowing; when a socket closes the other follows (at
+ * once after an error or an abrupt close, after flushing otherwise). With `idleTimeout`, a
+ * connection where nothing moved either way for that long is closed (nginx's `proxy_timeout`).
+ */
+export class Splice {
+  readonly client: Socket
+  upstream: Socket | undefined
+  /** Upstream `onread`, or undefined over TLS (a `TLSSocket` reads into its own buffers). */
+  readonly onread: OnReadOpts | undefined
+  readonly #host: NetHost
+  readonly #idleTimeout: number
+  readonly #report: (error: unknown, client: Socket) => void
+  #reported = false
+  /** Upstream reads are stopped until the client's pending write is flushed. */
+  #waiting = false
+  #lastActive = 0
+  #idleTimer: TimerEntry | undefined
+
+  constructor(
+    client: Socket,
+    host: NetHost,
+    idleTimeout: number,
+    tls: boolean,
+    report: (error: unknown, client: Socket) => void,
+  ) {
+    this.client = client
+    this.#host = host
+    this.#idleTimeout = idleTimeout
+    this.#report = report
+    this.onread = tls ? undefined : { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: this.#fromUpstream }
+    client.on('error', this.#onError)
+  }
+
+  /** Reports the first error of this connection (either side's, or keel's when none could be made). */
+  fail(error: unknown): void {
+    if (this.#reported) return
+    this.#reported = true
+    this.#report(error, this.client)
+  }
+
+  /** The upstream connection is up (called in its `'connect'` event, before it has read anything). */
+  connected(upstream: Socket): void {
+    const client = this.client
+    this.upstream = upstream
+    upstream.on('error', this.#onError)
+    if (this.onread === undefined) {
+      upstream.on('data', this.#fromUpstreamData)
+      client.on('drain', this.#resumeUpstream)
+    }
+    client.on('data', this.#fromClient)
+    upstream.on('drain', this.#resumeClient)
+    client.once('end', this.#clientEnded)
+    upstream.once('end', this.#upstreamEnded)
+    client.once('close', this.#clientClosed)
+    upstream.once('close', this.#upstreamClosed)
+    if (this.#idleTimeout > 0) {
+      const now = this.#host.port.clock.now()
+      this.#lastActive = now
+      this.#idleTimer = this.#host.port.timers.schedule(now + this.#idleTimeout, this.#checkIdle)
+    }
+    // The client's connection was accepted paused: what it sent meanwhile waited in the kernel.
+    if (client.destroyed) upstream.destroy()
+    else client.resume()
+  }
+
+  readonly #onError = (error: Error): void => this.fail(error)
+
+  readonly #fromUpstream = (bytes: number, buffer: Uint8Array): boolean => {
+    if (this.#idleTimer !== undefined) this.#lastActive = this.#host.port.clock.now()
+    const client = this.client
+    client.write(bytes === buffer.length ? buffer : buffer.subarray(0, bytes), this.#clientFlushed)
+    // Written at once (the usual case): the buffer is free for the next read.
+    if (client.writableLength === 0) return true
+    this.#waiting = true
+    return false
+  }
+
+  readonly #clientFlushed = (): void => {
+    if (this.#waiting && this.client.writableLength === 0) {
+      this.#waiting = false
+      this.upstream!.resume()
+    }
+  }
+
+  readonly #fromUpstreamData = (chunk: Buffer): void => {
+    if (this.#idleTimer !== undefined) this.#lastActive = this.#host.port.clock.now()
+    if (!this.client.write(chunk)) this.upstream!.pause()
+  }
+
+  readonly #resumeUpstream = (): void => {
+    this.upstream!.resume()
+  }
+
+  readonly #fromClient = (chunk: Buffer): void => {
+    if (this.#idleTimer !== undefined) this.#lastActive = this.#host.port.clock.now()
+    if (!this.upstream!.write(chunk)) this.client.pause()
+  }
+
+  readonly #resumeClient = (): void => {
+    this.client.resume()
+  }
+
+  readonly #clientEnded = (): void => {
+    this.upstream!.end()
+  }
+
+  readonly #upstreamEnded = (): void => {
+    this.client.end()
+  }
+
+  readonly #clientClosed = (hadError: boolean): void => {
+    this.#stopIdle()
+    follow(this.client, this.upstream!, hadError)
+  }
+
+  readonly #upstreamClosed = (hadError: boolean): void => {
+    this.#stopIdle()
+    follow(this.upstream!, this.client, hadError)
+  }
+
+  readonly #checkIdle = (): void => {
+    const { clock, timers } = this.#host.port
+    const now = clock.now()
+    const due = this.#lastActive + this.#idleTimeout
+    if (now < due) {
+      this.#idleTimer = timers.schedule(due, this.#checkIdle)
+      return
+    }
+    this.#idleTimer = undefined
+    this.fail(new ProxyIdleTimeoutError(this.#idleTimeout))
+    // The proxy's decision, not the endpoint's fault: the upstream attempt ends as a success.
+    this.client.destroy()
+    this.upstream!.destroy()
+  }
+
+  #stopIdle(): void {
+    if (this.#idleTimer === undefined) return
+    this.#host.port.timers.cancel(this.#idleTimer)
+    this.#idleTimer = undefined
+  }
+}
+
+/**
+ * When `a` closes, `b` follows: at once after an error or an abrupt close; otherwise after
+ * flushing what it still has to write (both of `a`'s directions are done, so nothing more flows).
+ */
+function follow(a: Socket, b: Socket, hadError: boolean): void {
+  if (b.destroyed) return
+  if (hadError || !a.readableEnded) b.destroy()
+  else b.end(() => b.destroy())
+}
