@@ -12,7 +12,7 @@ const cleanups = cleanupsAfterEach()
 
 /** A TLS echo server for `names`; records the SNI name of each connection. */
 async function tlsEcho(pki: { cert: string; key: string }) {
-  const names: (string | false)[] = []
+  const names: (string | false | null)[] = []
   const open = new Set<Socket>()
   const server: Server = createTlsServer({ cert: pki.cert, key: pki.key }, (socket: TLSSocket) => {
     names.push(socket.servername)
