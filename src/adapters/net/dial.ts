@@ -83,7 +83,7 @@ class Dial {
     })
     control.onCancel = this.#onCancel
     socket.on('error', this.#onError)
-    socket.once(this.#event, this.#onConnect)
+    socket.on(this.#event, this.#onConnect)
   }
 
   #finish(): boolean {

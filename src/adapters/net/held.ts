@@ -48,7 +48,7 @@ export function holdConnection(
       graceTimer = timers.schedule(clock.now() + settings.drainTimeout, () => socket.destroy())
     })
   }
-  socket.once('close', () => {
+  socket.on('close', () => {
     control.onCancel = undefined
     if (ageTimer !== undefined) timers.cancel(ageTimer)
     if (graceTimer !== undefined) timers.cancel(graceTimer)

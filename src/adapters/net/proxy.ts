@@ -74,11 +74,7 @@ export function createProxy(balancer: unknown, options: ProxyOptions = {}): Serv
       host,
       connectOptions,
       (upstream) => splice.connected(upstream),
-      (error: unknown) => {
-        const gone = client.destroyed
-        client.destroy()
-        if (!gone) splice.fail(error)
-      },
+      (error: unknown) => splice.notConnected(error),
       splice.onread,
     )
   })

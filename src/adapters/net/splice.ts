@@ -12,6 +12,13 @@ import type { NetHost } from './host.ts'
 const READ_BUFFER = 64 * 1024
 
 /**
+ * Buffers of closed connections, reused by new ones: a connection-rate load would otherwise
+ * allocate (and make the garbage collector reclaim) 64 KiB per connection. Up to 64 kept (4 MiB).
+ */
+const pool: Buffer[] = []
+const POOL_MAX = 64
+
+/**
  * One proxied connection: the client's socket (accepted paused) joined to its upstream socket,
  * both ways, without `pipe()`. Upstream → client reads into a buffer of this connection's (no
  * allocation per read) and writes it to the client; while that write is pending (the client
@@ -35,6 +42,8 @@ export class Splice {
   #waiting = false
   #lastActive = 0
   #idleTimer: TimerEntry | undefined
+  /** Sockets of this connection that have closed (the buffer is free again when both have). */
+  #closed = 0
 
   constructor(
     client: Socket,
@@ -47,8 +56,19 @@ export class Splice {
     this.#host = host
     this.#idleTimeout = idleTimeout
     this.#report = report
-    this.onread = tls ? undefined : { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: this.#fromUpstream }
+    this.onread = tls
+      ? undefined
+      : { buffer: pool.pop() ?? Buffer.allocUnsafe(READ_BUFFER), callback: this.#fromUpstream }
     client.on('error', this.#onError)
+  }
+
+  /** No upstream connection could be made: the buffer was never read into. */
+  notConnected(error: unknown): void {
+    this.#release()
+    const client = this.client
+    const gone = client.destroyed
+    client.destroy()
+    if (!gone) this.fail(error)
   }
 
   /** Reports the first error of this connection (either side's, or keel's when none could be made). */
@@ -69,10 +89,11 @@ export class Splice {
     }
     client.on('data', this.#fromClient)
     upstream.on('drain', this.#resumeClient)
-    client.once('end', this.#clientEnded)
-    upstream.once('end', this.#upstreamEnded)
-    client.once('close', this.#clientClosed)
-    upstream.once('close', this.#upstreamClosed)
+    // `on`, not `once`: each of these fires once per socket, and `once` wraps every listener.
+    client.on('end', this.#clientEnded)
+    upstream.on('end', this.#upstreamEnded)
+    client.on('close', this.#clientClosed)
+    upstream.on('close', this.#upstreamClosed)
     if (this.#idleTimeout > 0) {
       const now = this.#host.port.clock.now()
       this.#lastActive = now
@@ -130,12 +151,20 @@ export class Splice {
 
   readonly #clientClosed = (hadError: boolean): void => {
     this.#stopIdle()
+    if (++this.#closed === 2) this.#release()
     follow(this.client, this.upstream!, hadError)
   }
 
   readonly #upstreamClosed = (hadError: boolean): void => {
     this.#stopIdle()
+    if (++this.#closed === 2) this.#release()
     follow(this.upstream!, this.client, hadError)
+  }
+
+  /** Both sockets are closed: no read can fill the buffer, no write still points into it. */
+  #release(): void {
+    const buffer = this.onread?.buffer
+    if (buffer instanceof Buffer && pool.length < POOL_MAX) pool.push(buffer)
   }
 
   readonly #checkIdle = (): void => {
