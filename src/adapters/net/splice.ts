@@ -4,25 +4,29 @@ import { ProxyIdleTimeoutError } from './errors.ts'
 import type { NetHost } from './host.ts'
 
 /**
- * Bytes read from the upstream connection per read, into one buffer per connection (`onread`):
- * 64 KiB, the size libuv suggests for a read (Node's default reads allocate a buffer that size
- * each time). nginx's stream module keeps a 16 KiB `proxy_buffer_size` per direction per session;
- * this is one buffer, on the side bulk transfers usually flow from.
+ * Upstream bytes are read into buffers of the connection's own (`net.connect`'s `onread`): no
+ * allocation per read. A connection starts with 16 KiB (nginx's stream `proxy_buffer_size`), so
+ * idle and request/response connections hold little; the first read that fills it (a bulk
+ * transfer) moves the connection to 64 KiB, the size libuv suggests for a read (Node's default
+ * reads allocate a buffer that size each time).
  */
-const READ_BUFFER = 64 * 1024
+const SMALL = 16 * 1024
+const LARGE = 64 * 1024
 
 /**
  * Buffers of closed connections, reused by new ones: a connection-rate load would otherwise
- * allocate (and make the garbage collector reclaim) 64 KiB per connection. Up to 64 kept (4 MiB).
+ * allocate (and make the garbage collector reclaim) a buffer per connection. Up to 64 of each
+ * size are kept (5 MiB).
  */
-const pool: Buffer[] = []
+const smallPool: Buffer[] = []
+const largePool: Buffer[] = []
 const POOL_MAX = 64
 
 /**
  * One proxied connection: the client's socket (accepted paused) joined to its upstream socket,
- * both ways, without `pipe()`. Upstream → client reads into a buffer of this connection's (no
- * allocation per read) and writes it to the client; while that write is pending (the client
- * reads slower than the upstream sends) upstream reads stop, and resume once it is flushed, so the
+ * both ways, without `pipe()`. Upstream → client reads into buffers of this connection's (no
+ * allocation per read) and writes them to the client; while that write is pending (the client
+ * reads slower than the upstream sends) upstream reads stop, and resume once it is flushed, so a
  * buffer is never overwritten under a pending write. Client → upstream is the socket's `'data'`,
  * paused while `write()` returns false, resumed on `'drain'`. A FIN from either side is passed on
  * (`end()`) while the other direction keeps flowing; when a socket closes the other follows (at
@@ -42,8 +46,10 @@ export class Splice {
   #waiting = false
   #lastActive = 0
   #idleTimer: TimerEntry | undefined
-  /** Sockets of this connection that have closed (the buffer is free again when both have). */
+  /** Sockets of this connection that have closed (its buffers are free again when both have). */
   #closed = 0
+  #small: Buffer | undefined
+  #large: Buffer | undefined
 
   constructor(
     client: Socket,
@@ -56,9 +62,11 @@ export class Splice {
     this.#host = host
     this.#idleTimeout = idleTimeout
     this.#report = report
-    this.onread = tls
-      ? undefined
-      : { buffer: pool.pop() ?? Buffer.allocUnsafe(READ_BUFFER), callback: this.#fromUpstream }
+    if (tls) this.onread = undefined
+    else {
+      this.#small = smallPool.pop() ?? Buffer.allocUnsafe(SMALL)
+      this.onread = { buffer: this.#nextBuffer, callback: this.#fromUpstream }
+    }
     client.on('error', this.#onError)
   }
 
@@ -106,8 +114,13 @@ export class Splice {
 
   readonly #onError = (error: Error): void => this.fail(error)
 
+  /** Node asks for the buffer of the next read (once at the start, then after each read). */
+  readonly #nextBuffer = (): Buffer => this.#large ?? this.#small!
+
   readonly #fromUpstream = (bytes: number, buffer: Uint8Array): boolean => {
     if (this.#idleTimer !== undefined) this.#lastActive = this.#host.port.clock.now()
+    // A full small buffer: a bulk transfer, read 64 KiB at a time from the next read on.
+    if (bytes === SMALL && this.#large === undefined) this.#large = largePool.pop() ?? Buffer.allocUnsafe(LARGE)
     const client = this.client
     client.write(bytes === buffer.length ? buffer : buffer.subarray(0, bytes), this.#clientFlushed)
     // Written at once (the usual case): the buffer is free for the next read.
@@ -161,10 +174,12 @@ export class Splice {
     follow(this.upstream!, this.client, hadError)
   }
 
-  /** Both sockets are closed: no read can fill the buffer, no write still points into it. */
+  /** Both sockets are closed: no read can fill the buffers, no write still points into them. */
   #release(): void {
-    const buffer = this.onread?.buffer
-    if (buffer instanceof Buffer && pool.length < POOL_MAX) pool.push(buffer)
+    if (this.#small !== undefined && smallPool.length < POOL_MAX) smallPool.push(this.#small)
+    if (this.#large !== undefined && largePool.length < POOL_MAX) largePool.push(this.#large)
+    this.#small = undefined
+    this.#large = undefined
   }
 
   readonly #checkIdle = (): void => {
