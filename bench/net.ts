@@ -3,7 +3,7 @@
 // Then `connect(balancer)` against a plain `net.connect` (connect latency overhead, in process).
 // Short runs, alternated, medians; a report, never a pass/fail. `BENCH_QUICK=1` shortens it.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { connect as netConnect } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -23,8 +23,8 @@ process.on('exit', () => {
   rmSync(tmp, { recursive: true, force: true })
 })
 
-/** Spawns a helper script and resolves with its first line of output. */
-function helper(script: string, args: string[]): Promise<string> {
+/** Spawns a helper script; resolves with its first line of output and its pid. */
+function helper(script: string, args: string[]): Promise<{ line: string; pid: number }> {
   const child = spawn(process.execPath, [...strip, '--no-warnings', join(dir, script), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -34,16 +34,37 @@ function helper(script: string, args: string[]): Promise<string> {
     child.stdout!.on('data', (d: Buffer) => {
       out += d
       const eol = out.indexOf('\n')
-      if (eol !== -1) resolve(out.slice(0, eol))
+      if (eol !== -1) resolve({ line: out.slice(0, eol), pid: child.pid! })
     })
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)))
   })
 }
 
-async function haproxy(backendPorts: number[]): Promise<number> {
+/**
+ * CPU µs a process has used so far, all its threads, user and kernel (Linux: the first field of
+ * each thread's `schedstat`, in ns). On a loaded machine this is the steady figure: wall-clock
+ * rates measure the scheduler as much as the proxy.
+ */
+function cpuMicros(pid: number): number {
+  let ns = 0
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0])
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return ns / 1_000
+}
+
+/**
+ * HAProxy as a user runs it for TCP: `mode tcp`, `balance leastconn`, one thread, defaults
+ * otherwise (16 KiB buffers, no `option splice-*`: HAProxy 2.6 copies through user space unless
+ * told to splice). `splice` adds `option splice-auto` (kernel splicing where it helps).
+ */
+async function haproxy(backendPorts: number[], splice = false): Promise<{ port: number; pid: number }> {
   const port = await freePort()
-  const file = join(tmp, 'haproxy.cfg')
-  const { writeFileSync } = await import('node:fs')
+  const file = join(tmp, `haproxy${splice ? '-splice' : ''}.cfg`)
   writeFileSync(
     file,
     `global
@@ -58,14 +79,14 @@ frontend fe
   bind 127.0.0.1:${port}
   default_backend be
 backend be
-  balance leastconn
+  balance leastconn${splice ? '\n  option splice-auto' : ''}
 ${backendPorts.map((p, i) => `  server s${i} 127.0.0.1:${p}`).join('\n')}
 `,
   )
   const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'inherit'] })
   children.push(child)
   await listening(port, child)
-  return port
+  return { port, pid: child.pid! }
 }
 
 /** One connection: asks for `bytes`, reads them to the server's FIN; resolves with the count read. */
@@ -103,46 +124,96 @@ async function connectionRate(port: number, total: number, concurrency: number):
   return total / ((performance.now() - start) / 1000)
 }
 
-const backendPorts = JSON.parse(await helper('_net-backends.ts', ['3'])) as number[]
+const backendPorts = JSON.parse((await helper('_net-backends.ts', ['3'])).line) as number[]
 // `BENCH_NET=connect` runs only the connect() part.
 if (process.env.BENCH_NET !== 'connect') await proxies()
 
+interface Proxy {
+  readonly name: string
+  readonly port: number
+  readonly pid: number
+  readonly mbps: number[]
+  readonly cps: number[]
+  /** CPU µs of the proxy process per MB moved, per connection. */
+  readonly cpuPerMb: number[]
+  readonly cpuPerConn: number[]
+}
+
 async function proxies(): Promise<void> {
   ensureProxies()
-  const keelPort = Number(await helper('_net-proxy.ts', [JSON.stringify(backendPorts)]))
-  const haproxyPort = await haproxy(backendPorts)
+  const made = (name: string, { port, pid }: { port: number; pid: number }): Proxy => ({
+    name,
+    port,
+    pid,
+    mbps: [],
+    cps: [],
+    cpuPerMb: [],
+    cpuPerConn: [],
+  })
+  const keelProxy = async (src?: string) => {
+    const { line, pid } = await helper('_net-proxy.ts', [JSON.stringify(backendPorts), ...(src ? [src] : [])])
+    return { port: Number(line), pid }
+  }
+  const list: Proxy[] = [
+    made('keel `createProxy`', await keelProxy()),
+    made(`${haproxyVersion()} \`mode tcp\``, await haproxy(backendPorts)),
+  ]
+  // `BENCH_NET_SPLICE=1` adds HAProxy with `option splice-auto`; `BENCH_NET_BASELINE=/path/to/src`
+  // adds keel's proxy from another checkout's `src/` (an A/B in the same run).
+  if (process.env.BENCH_NET_SPLICE === '1') {
+    list.push(made(`${haproxyVersion()} \`mode tcp\`, \`option splice-auto\``, await haproxy(backendPorts, true)))
+  }
+  const baseline = process.env.BENCH_NET_BASELINE
+  if (baseline) list.push(made(`keel \`createProxy\` from ${baseline}`, await keelProxy(baseline)))
 
   const rounds = quick ? 3 : 5
   const streams = 4
   const perStream = (quick ? 64 : 256) * 1024 * 1024
   const conns = quick ? 1_000 : 3_000
-  const results: Record<string, { mbps: number[]; cps: number[] }> = {
-    keel: { mbps: [], cps: [] },
-    haproxy: { mbps: [], cps: [] },
+  // Warm-up, then alternate so every proxy sees the same background load.
+  for (const p of list) {
+    await throughput(p.port, 2, 16 * 1024 * 1024)
+    await connectionRate(p.port, 300, 16)
   }
-  // Warm-up, then alternate so both see the same background load.
-  await throughput(keelPort, 2, 16 * 1024 * 1024)
-  await throughput(haproxyPort, 2, 16 * 1024 * 1024)
-  await connectionRate(keelPort, 300, 16)
-  await connectionRate(haproxyPort, 300, 16)
+  const mb = (streams * perStream) / 1e6
   for (let r = 0; r < rounds; r++) {
-    for (const [name, port] of [
-      ['keel', keelPort],
-      ['haproxy', haproxyPort],
-    ] as const) {
-      results[name]!.mbps.push(await throughput(port, streams, perStream))
-      results[name]!.cps.push(await connectionRate(port, conns, 16))
+    for (const p of list) {
+      let cpu = cpuMicros(p.pid)
+      p.mbps.push(await throughput(p.port, streams, perStream))
+      p.cpuPerMb.push((cpuMicros(p.pid) - cpu) / mb)
+      cpu = cpuMicros(p.pid)
+      p.cps.push(await connectionRate(p.port, conns, 16))
+      p.cpuPerConn.push((cpuMicros(p.pid) - cpu) / conns)
     }
   }
-  const k = { mbps: median(results.keel!.mbps), cps: median(results.keel!.cps) }
-  const h = { mbps: median(results.haproxy!.mbps), cps: median(results.haproxy!.cps) }
+  const m = (p: Proxy) => ({
+    mbps: median(p.mbps),
+    cps: median(p.cps),
+    perMb: median(p.cpuPerMb),
+    perConn: median(p.cpuPerConn),
+  })
+  const [k, h] = [m(list[0]!), m(list[1]!)]
   console.log(
     table(
-      ['proxy (1 thread, 3 backends, leastconn)', 'bulk MB/s (4 streams)', 'connections/s (16 at a time)'],
       [
-        ['keel `createProxy`', fmt(k.mbps), fmt(k.cps)],
-        [`${haproxyVersion()} \`mode tcp\``, fmt(h.mbps), fmt(h.cps)],
-        ['keel ÷ HAProxy', fmt(k.mbps / h.mbps, 2), fmt(k.cps / h.cps, 2)],
+        `proxy (1 thread, 3 backends, leastconn; ${rounds} rounds, medians)`,
+        `bulk MB/s (${streams} streams)`,
+        'connections/s (16 at a time)',
+        'proxy CPU µs / MB',
+        'proxy CPU µs / connection',
+      ],
+      [
+        ...list.map((p) => {
+          const x = m(p)
+          return [p.name, fmt(x.mbps), fmt(x.cps), fmt(x.perMb), fmt(x.perConn)]
+        }),
+        [
+          'keel ÷ HAProxy',
+          fmt(k.mbps / h.mbps, 2),
+          fmt(k.cps / h.cps, 2),
+          fmt(k.perMb / h.perMb, 2),
+          fmt(k.perConn / h.perConn, 2),
+        ],
       ],
     ),
   )

@@ -50,7 +50,11 @@ for (let i = 0; i < 3; i++) more.push(await connect(balancer))
 console.log('after b stopped listening:', (await Promise.all(more.map((s) => ask(s, 'again')))).join(', '))
 
 // The same balancer behind a TCP proxy: any client (psql, redis-cli, nc) can connect to it.
-const proxy = createProxy(balancer)
+// Connections idle both ways for 30 s are closed (the default is nginx's 10 minutes).
+const proxy = createProxy(balancer, {
+  idleTimeout: 30_000,
+  onError: (error) => console.log('proxy:', (error as Error).message),
+})
 await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
 const client = netConnect((proxy.address() as AddressInfo).port, '127.0.0.1')
 await once(client, 'connect')

@@ -2,9 +2,10 @@ import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { type AddressInfo, createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { createProxy } from '../../src/adapters/net/index.ts'
+import { createProxy, type ProxyIdleTimeoutError, type ProxyOptions } from '../../src/adapters/net/index.ts'
 import { Balancer } from '../../src/index.ts'
 import { cleanupsAfterEach } from '../helpers/cleanups.ts'
+import { ManualClock } from '../helpers/clock.ts'
 
 const cleanups = cleanupsAfterEach()
 
@@ -26,14 +27,25 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as AddressInfo).port
 }
 
-/** A proxy over one backend; returns its port, the balancer and the errors it reported. */
-async function proxyTo(backendPort: number, options: { retry?: false } = {}) {
+/** A proxy over one backend; returns its port, the balancer, the errors it reported and its accepted sockets. */
+async function proxyTo(
+  backendPort: number,
+  options: { retry?: false; clock?: ManualClock } = {},
+  proxyOptions: Omit<ProxyOptions, 'onError'> = {},
+) {
   const balancer = new Balancer({ endpoints: [`tcp://127.0.0.1:${backendPort}`], ...options })
   cleanups.push(() => balancer.close())
   const errors: unknown[] = []
-  const proxy = createProxy(balancer, { onError: (error) => errors.push(error) })
+  const proxy = createProxy(balancer, { ...proxyOptions, onError: (error) => errors.push(error) })
+  const accepted: Socket[] = []
+  proxy.on('connection', (socket: Socket) => accepted.push(socket))
   const port = await listen(proxy)
-  return { port, balancer, errors }
+  return { port, balancer, errors, accepted }
+}
+
+/** Resolves once `condition()` holds, checking once per event-loop turn (no timer). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve))
 }
 
 function dial(port: number): Promise<Socket> {
@@ -102,7 +114,7 @@ describe('createProxy', () => {
     expect(await received.promise).toBe('late words')
   })
 
-  it('moves 8 MB each way intact, with backpressure (pipe) on both sides', async () => {
+  it('moves 8 MB each way intact, both directions at once', async () => {
     const download = randomBytes(8 * 1024 * 1024)
     const upload = randomBytes(8 * 1024 * 1024)
     const uploaded = resolvable<string>()
@@ -127,6 +139,107 @@ describe('createProxy', () => {
     await new Promise<void>((resolve) => (client.closed ? resolve() : client.once('close', () => resolve())))
     await new Promise((resolve) => setImmediate(resolve))
     expect(verdicts).toEqual(['success'])
+  })
+
+  it('a client that stops reading stops the upstream reads; its bytes arrive intact when it reads again', async () => {
+    const download = randomBytes(24 * 1024 * 1024)
+    const backend = createServer((socket) => socket.end(download))
+    const { port, accepted } = await proxyTo(await listen(backend))
+    const client = await dial(port)
+    const chunks: Buffer[] = []
+    client.on('data', (chunk: Buffer) => chunks.push(chunk))
+    const ended = once(client, 'end')
+    // Three times: the client stops reading until the proxy's write to it is pending (so the
+    // proxy has stopped reading upstream into its buffer), then reads again.
+    for (let i = 0; i < 3; i++) {
+      await until(() => chunks.length > i)
+      client.pause()
+      await until(() => accepted[0]!.writableLength > 0)
+      client.resume()
+    }
+    await ended
+    const got = Buffer.concat(chunks)
+    expect(got.length).toBe(download.length)
+    expect(createHash('sha256').update(got).digest('hex')).toBe(createHash('sha256').update(download).digest('hex'))
+  })
+
+  it('a backend that stops reading stops the client’s reads; the upload arrives intact', async () => {
+    const upload = randomBytes(24 * 1024 * 1024)
+    let backendSocket: Socket | undefined
+    const uploaded = resolvable<Buffer>()
+    const backend = createServer({ allowHalfOpen: true }, (socket) => {
+      backendSocket = socket
+      socket.pause()
+      readAll(socket).then(uploaded.resolve)
+    })
+    const { port, accepted } = await proxyTo(await listen(backend))
+    const client = await dial(port)
+    expect(client.write(upload)).toBe(false)
+    client.end()
+    const flushed = once(client, 'finish')
+    // The backend reads nothing: once the proxy's upstream writes are pending it stops reading the
+    // client, whose bytes then wait in the kernel and in the client's own buffer.
+    await until(() => backendSocket !== undefined && accepted[0]!.isPaused())
+    expect(accepted[0]!.bytesRead).toBeLessThan(upload.length)
+    expect(client.writableFinished).toBe(false)
+    backendSocket!.resume()
+    await flushed
+    expect(
+      createHash('sha256')
+        .update(await uploaded.promise)
+        .digest('hex'),
+    ).toBe(createHash('sha256').update(upload).digest('hex'))
+  })
+
+  it('closes a connection idle both ways for idleTimeout (on the balancer’s clock); bytes either way reset it', async () => {
+    const clock = new ManualClock()
+    // An echo server: every byte the client sends comes back.
+    const backend = createServer((socket) => socket.pipe(socket))
+    const { port, balancer, errors } = await proxyTo(await listen(backend), { clock }, { idleTimeout: 1_000 })
+    const verdicts = verdictsOf(balancer)
+    const client = await dial(port)
+    // The proxy closes both sides: the client (half-open allowed) sees the end of its stream.
+    const ended = once(client, 'end')
+    const echo = async (text: string) => {
+      client.write(text)
+      return String((await once(client, 'data'))[0])
+    }
+    expect(await echo('a')).toBe('a')
+    await clock.advance(999)
+    expect(await echo('b')).toBe('b') // at 999 ms: the idle time starts again
+    await clock.advance(1)
+    expect(client.destroyed).toBe(false) // 1 000 ms after the start, 1 ms after the last byte
+    await clock.advance(998)
+    expect(client.destroyed).toBe(false)
+    await clock.advance(1)
+    await ended
+    expect(errors.map((e) => [(e as ProxyIdleTimeoutError).code, (e as ProxyIdleTimeoutError).timeoutMs])).toEqual([
+      ['KEEL_PROXY_IDLE_TIMEOUT', 1_000],
+    ])
+    await until(() => verdicts.length === 1)
+    expect(verdicts).toEqual(['success'])
+    expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(0)
+  })
+
+  it('idleTimeout: 0 never closes an idle connection; the default is 10 minutes', async () => {
+    const clock = new ManualClock()
+    const backend = createServer((socket) => socket.pipe(socket))
+    const backendPort = await listen(backend)
+    const off = await proxyTo(backendPort, { clock }, { idleTimeout: 0 })
+    const byDefault = await proxyTo(backendPort, { clock })
+    const [a, b] = [await dial(off.port), await dial(byDefault.port)]
+    a.write('x')
+    b.write('x')
+    await Promise.all([once(a, 'data'), once(b, 'data')])
+    await clock.advance(599_999)
+    expect([a.destroyed, b.destroyed]).toEqual([false, false])
+    const ended = once(b, 'end')
+    await clock.advance(1)
+    await ended
+    await clock.advance(3_600_000)
+    expect(a.destroyed).toBe(false)
+    a.write('still here')
+    expect(String((await once(a, 'data'))[0])).toBe('still here')
   })
 
   it('a backend reset closes the client’s connection (endpoint-failure); a client reset closes the backend’s', async () => {
@@ -179,6 +292,9 @@ describe('createProxy', () => {
     )
     expect(() => createProxy(balancer, { connect: { signal: AbortSignal.abort() } as never })).toThrow(
       'Expected `connect.signal` to be absent (the proxy sets it)',
+    )
+    expect(() => createProxy(balancer, { idleTimeout: -1 })).toThrow(
+      'Expected `idleTimeout` to be a non-negative number ≤ 2147483647, got -1',
     )
     expect(() => createProxy(balancer, { onErorr: () => {} } as never)).toThrow(
       'Unknown option `onErorr` (did you mean `onError`?)',

@@ -1,6 +1,7 @@
 import { once } from 'node:events'
 import type { AddressInfo, Server } from 'node:net'
 import { Redis } from 'ioredis'
+import { createClient } from 'redis'
 import { describe, expect, it } from 'vitest'
 import { createProxy } from '../../src/adapters/net/index.ts'
 import { type IoredisConnectorClass, ioredisConnector } from '../../src/adapters/net/ioredis.ts'
@@ -81,6 +82,42 @@ describe('keel/net with a real redis-server', () => {
     expect(await Promise.all(clients.map((c) => c.ping()))).toEqual(Array(6).fill('PONG'))
     const after = await Promise.all(clients.map(serverPort))
     expect(after.filter((p) => p === servers[1]!.port)).toEqual([])
+    expect(inFlight(b).reduce((a, n) => a + n)).toBe(6)
+  })
+
+  it('node-redis clients through createProxy answer PING, and reconnect through it to the others when a server dies', async () => {
+    const servers = await Promise.all([startRedisServer(), startRedisServer(), startRedisServer()])
+    cleanups.push(() => Promise.all(servers.map((s) => s.stop())).then(() => {}))
+    const b = balancer(servers)
+    const proxy: Server = createProxy(b)
+    proxy.listen(0, '127.0.0.1')
+    await once(proxy, 'listening')
+    cleanups.push(() => new Promise<void>((resolve) => proxy.close(() => resolve())))
+    const port = (proxy.address() as AddressInfo).port
+    // node-redis has no socket factory (its `socket` options go to net.connect): it dials the proxy.
+    const clients = Array.from({ length: 6 }, () => {
+      const c = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: () => 1 } })
+      c.on('error', () => {})
+      cleanups.push(() => {
+        c.destroy()
+      })
+      return c
+    })
+    for (const c of clients) await c.connect()
+    expect(await Promise.all(clients.map((c) => c.ping()))).toEqual(Array(6).fill('PONG'))
+    expect(await clients[0]!.set('k', 'v')).toBe('OK')
+    const portOf = async (c: (typeof clients)[number]) => Number((await c.configGet('port')).port)
+    const ports = await Promise.all(clients.map(portOf))
+    expect(servers.map((s) => ports.filter((p) => p === s.port).length)).toEqual([2, 2, 2])
+
+    const victims = clients.filter((_, i) => ports[i] === servers[2]!.port)
+    // Not events.once: node-redis emits 'error' (the socket closed) before it reconnects.
+    const reconnected = victims.map((c) => new Promise((resolve) => c.once('ready', resolve)))
+    await servers[2]!.stop()
+    await Promise.all(reconnected)
+    expect(await Promise.all(clients.map((c) => c.ping()))).toEqual(Array(6).fill('PONG'))
+    const after = await Promise.all(clients.map(portOf))
+    expect(after.filter((p) => p === servers[2]!.port)).toEqual([])
     expect(inFlight(b).reduce((a, n) => a + n)).toBe(6)
   })
 })

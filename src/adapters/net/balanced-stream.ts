@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net'
 import { Duplex } from 'node:stream'
-import { ConnectRun } from './connect.ts'
+import { startConnect } from './connect.ts'
 import type { NetHost } from './host.ts'
 import type { ResolvedConnect } from './options.ts'
 
@@ -35,7 +35,9 @@ export class BalancedStream extends Duplex {
     this.#started = true
     this.connecting = true
     const options = { ...this.#options, signal: this.#aborter.signal }
-    new ConnectRun(this.#host, options).start().then(
+    startConnect(
+      this.#host,
+      options,
       (socket) => this.#attach(socket),
       (error: unknown) => {
         this.connecting = false

@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net'
+import type { OnReadOpts, Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
@@ -26,52 +26,54 @@ export function connect(balancer: unknown, options?: ConnectOptions): Promise<So
   } catch (error) {
     return Promise.reject(error)
   }
-  return new ConnectRun(host, resolved).start()
+  return new Promise((resolve, reject) => startConnect(host, resolved, resolve, reject))
 }
 
-/** One `connect()`: a `balancer.call` whose attempt dials, hands the socket over and holds it. */
-export class ConnectRun {
-  readonly host: NetHost
-  readonly options: ResolvedConnect
-  #delivered = false
-  #resolve!: (socket: Socket) => void
-
-  constructor(host: NetHost, options: ResolvedConnect) {
-    this.host = host
-    this.options = options
-  }
-
-  start(): Promise<Socket> {
-    const { signal, key } = this.options
-    const base = this.host.callOptions
-    const callOptions: CallOptions =
-      signal === undefined && key === undefined
-        ? base
-        : { ...base, ...(signal === undefined ? {} : { signal }), ...(key === undefined ? {} : { key }) }
-    return new Promise<Socket>((resolve, reject) => {
-      this.#resolve = resolve
-      this.host.balancer.call(this.attempt, callOptions).then(
-        () => {},
-        (error: unknown) => {
-          // After the hand-over the call's outcome is the connection's: the caller sees it on the socket.
-          if (!this.#delivered) reject(lastAttemptError(error))
+/**
+ * One balanced connection, callback style: a `balancer.call` whose attempt dials, hands the socket
+ * over (`connected`, in the socket's `'connect'` event) and holds it until it closes; `failed`
+ * hears the last attempt's own error when no connection could be made. No promise of its own: the
+ * proxy makes one per accepted connection. `onread` is passed to `net.connect` (plain TCP only).
+ */
+export function startConnect(
+  host: NetHost,
+  options: ResolvedConnect,
+  connected: (socket: Socket) => void,
+  failed: (error: unknown) => void,
+  onread?: OnReadOpts,
+): void {
+  const { signal, key } = options
+  const base = host.callOptions
+  const callOptions: CallOptions | undefined =
+    signal === undefined && key === undefined
+      ? base
+      : { ...base, ...(signal === undefined ? {} : { signal }), ...(key === undefined ? {} : { key }) }
+  let delivered = false
+  const port = host.port
+  const attempt = (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const control = port.control(attempt)!
+      dial(
+        host,
+        endpoint,
+        control,
+        options,
+        (socket) => {
+          // The connection is the caller's from here: keel never retries after it (a connection
+          // is opened once per `connect()`), its latency sample is the connect time, and it stays
+          // in flight until it closes.
+          control.handOver()
+          port.established(attempt)
+          holdConnection(host, socket, control, resolve, reject)
+          delivered = true
+          connected(socket)
         },
+        reject,
+        onread,
       )
     })
-  }
-
-  readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<void> => {
-    const port = this.host.port
-    const control = port.control(attempt)!
-    const socket = await dial(this.host, endpoint, control, this.options)
-    // The connection is the caller's from here: keel never retries after it (a connection is
-    // opened once per `connect()`), its latency sample is the connect time, and it stays in
-    // flight until it closes.
-    control.handOver()
-    port.established(attempt)
-    const held = holdConnection(this.host, socket, control)
-    this.#delivered = true
-    this.#resolve(socket)
-    return held
-  }
+  host.balancer.call(attempt, callOptions).then(undefined, (error: unknown) => {
+    // After the hand-over the call's outcome is the connection's: the caller sees it on the socket.
+    if (!delivered) failed(lastAttemptError(error))
+  })
 }

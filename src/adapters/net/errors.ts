@@ -14,3 +14,16 @@ export class ConnectTimeoutError extends KeelError {
     this.endpoint = endpoint
   }
 }
+
+/**
+ * `createProxy`'s `idleTimeout`: nothing moved either way on a proxied connection for that long,
+ * so the proxy closed both sides (nginx's `proxy_timeout`, HAProxy's `timeout client`/`server`).
+ */
+export class ProxyIdleTimeoutError extends KeelError {
+  readonly timeoutMs: number
+
+  constructor(timeoutMs: number) {
+    super('KEEL_PROXY_IDLE_TIMEOUT', `Nothing moved either way on a proxied connection for ${timeoutMs} ms`)
+    this.timeoutMs = timeoutMs
+  }
+}

@@ -9,7 +9,8 @@ const AGE_JITTER = 0.1
 /**
  * Keeps a connected socket's attempt in flight until the socket closes, so the endpoint's
  * in-flight count is its open connections (least-request becomes least-connections, HAProxy's
- * `balance leastconn`). Settles with how the connection ended:
+ * `balance leastconn`). Calls `resolve` or `reject` (the attempt's own promise) with how the
+ * connection ended:
  *
  * - closed without an error (either side ended it, or the caller destroyed it): `success`;
  * - an error after the hand-over (reset, broken pipe, a keepalive timeout): `endpoint-failure`;
@@ -21,37 +22,41 @@ const AGE_JITTER = 0.1
  * counts as a success. Clients that reconnect (connection pools, Redis clients) then get a freshly
  * balanced connection, as gRPC's `max_connection_age` re-spreads long-lived channels.
  */
-export function holdConnection(host: NetHost, socket: Socket, control: AttemptControl): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const { clock, random, settings, timers } = host.port
-    let failure: Error | undefined
-    let aged = false
-    let ageTimer: TimerEntry | undefined
-    let graceTimer: TimerEntry | undefined
-    socket.on('error', (error: Error) => {
-      failure ??= error
+export function holdConnection(
+  host: NetHost,
+  socket: Socket,
+  control: AttemptControl,
+  resolve: () => void,
+  reject: (error: unknown) => void,
+): void {
+  const { clock, random, settings, timers } = host.port
+  let failure: Error | undefined
+  let aged = false
+  let ageTimer: TimerEntry | undefined
+  let graceTimer: TimerEntry | undefined
+  socket.on('error', (error: Error) => {
+    failure ??= error
+  })
+  control.onCancel = (reason) => socket.destroy(reason as Error)
+  const maxAge = settings.maxConnectionAge
+  if (maxAge !== undefined) {
+    const age = maxAge * (1 - AGE_JITTER + 2 * AGE_JITTER * random())
+    ageTimer = timers.schedule(clock.now() + age, () => {
+      ageTimer = undefined
+      aged = true
+      socket.end()
+      graceTimer = timers.schedule(clock.now() + settings.drainTimeout, () => socket.destroy())
     })
-    control.onCancel = (reason) => socket.destroy(reason as Error)
-    const maxAge = settings.maxConnectionAge
-    if (maxAge !== undefined) {
-      const age = maxAge * (1 - AGE_JITTER + 2 * AGE_JITTER * random())
-      ageTimer = timers.schedule(clock.now() + age, () => {
-        ageTimer = undefined
-        aged = true
-        socket.end()
-        graceTimer = timers.schedule(clock.now() + settings.drainTimeout, () => socket.destroy())
-      })
+  }
+  socket.on('close', () => {
+    control.onCancel = undefined
+    if (ageTimer !== undefined) timers.cancel(ageTimer)
+    if (graceTimer !== undefined) timers.cancel(graceTimer)
+    if (control.cancelled) reject(control.cancelReason)
+    else if (failure === undefined || aged) resolve()
+    else {
+      control.knownVerdict('endpoint-failure')
+      reject(failure)
     }
-    socket.once('close', () => {
-      control.onCancel = undefined
-      if (ageTimer !== undefined) timers.cancel(ageTimer)
-      if (graceTimer !== undefined) timers.cancel(graceTimer)
-      if (control.cancelled) reject(control.cancelReason)
-      else if (failure === undefined || aged) resolve()
-      else {
-        control.knownVerdict('endpoint-failure')
-        reject(failure)
-      }
-    })
   })
 }

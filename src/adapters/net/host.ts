@@ -16,8 +16,11 @@ const FOREVER = 2_147_483_647
 export interface NetHost {
   readonly balancer: Balancer<unknown>
   readonly port: AdapterPort
-  /** `balancer.call` options without a key or signal. */
-  readonly callOptions: CallOptions
+  /**
+   * `balancer.call` options without a key or signal: undefined (the balancer's defaults, resolved
+   * once) unless the balancer has a `timeout` or `attemptTimeout` to override.
+   */
+  readonly callOptions: CallOptions | undefined
 }
 
 const hosts = new WeakMap<object, NetHost>()
@@ -31,11 +34,16 @@ export function netHost(balancer: unknown, option = 'balancer'): NetHost {
   const host: NetHost = {
     balancer: balancer as Balancer<unknown>,
     port,
-    callOptions: Object.freeze({
-      idempotent: false,
-      ...(timeout === undefined ? {} : { timeout: FOREVER }),
-      ...(attemptTimeout === undefined ? {} : { attemptTimeout: FOREVER }),
-    }),
+    // Calls are not idempotent by default (so never hedged); passing no options skips resolving
+    // them on each connection.
+    callOptions:
+      timeout === undefined && attemptTimeout === undefined
+        ? undefined
+        : Object.freeze({
+            idempotent: false,
+            ...(timeout === undefined ? {} : { timeout: FOREVER }),
+            ...(attemptTimeout === undefined ? {} : { attemptTimeout: FOREVER }),
+          }),
   }
   hosts.set(balancer as object, host)
   return host

@@ -6,7 +6,7 @@
  */
 export { BalancedStream } from './balanced-stream.ts'
 export { connect } from './connect.ts'
-export { ConnectTimeoutError } from './errors.ts'
+export { ConnectTimeoutError, ProxyIdleTimeoutError } from './errors.ts'
 export { mysql2Stream, pgStream } from './factories.ts'
 export type { ConnectOptions, NetTlsOptions } from './options.ts'
 export type { ProxyOptions } from './proxy.ts'
