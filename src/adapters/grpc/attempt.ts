@@ -7,6 +7,7 @@ import type { ResourceHandle } from '../../resources/resources.ts'
 import type { EndpointChannel } from './channel.ts'
 import { abortStatus, type ChannelProbe } from './errors.ts'
 import type { GrpcMethod } from './methods.ts'
+import type { TimeLimits } from './time-limits.ts'
 
 /** What every method of one `createGrpcClient` shares. */
 export interface GrpcContext {
@@ -15,6 +16,9 @@ export interface GrpcContext {
   readonly channels: ResourceHandle<EndpointChannel>
   /** Each unary attempt's limit when nothing else bounds the call (`unaryTimeout`; 0: none). */
   readonly unaryTimeout: number
+  /** ms a streaming call may go without a message either way (`streamIdleTimeout`; 0: none). */
+  readonly streamIdleTimeout: number
+  readonly limits: TimeLimits
 }
 
 /** Any grpc-js call object (unary or stream): an EventEmitter with `cancel()`, `getPeer()` and the interceptor chain under `call`. */

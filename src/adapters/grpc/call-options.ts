@@ -1,6 +1,6 @@
 import { type CallOptions, type Deadline, Metadata, propagate, type requestCallback } from '@grpc/grpc-js'
 import type { AdapterPort } from '../../core/ports.ts'
-import { rejectUnknownKeys, typeError } from '../../internal/validate.ts'
+import { checkNumber, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
 import { usageError } from '../../model/errors.ts'
 import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
 
@@ -12,6 +12,12 @@ export interface GrpcKeelCallOptions {
   readonly idempotent?: boolean
   /** Timeout of each attempt, in ms; each attempt's grpc deadline is never later. @default the balancer's `attemptTimeout` */
   readonly attemptTimeout?: number
+  /**
+   * A streaming call ends with DEADLINE_EXCEEDED after this many ms without a message either way;
+   * 0 turns the limit off for this call (a watch that may stay quiet for long). Ignored by unary
+   * calls. @default the client's `streamIdleTimeout`
+   */
+  readonly streamIdleTimeout?: number
 }
 
 /** grpc-js call options plus keel's own under `keel` (stripped before grpc-js sees them). */
@@ -19,7 +25,7 @@ export interface GrpcCallOptions extends CallOptions {
   readonly keel?: GrpcKeelCallOptions
 }
 
-const KEEL_KEYS = ['key', 'idempotent', 'attemptTimeout'] as const
+const KEEL_KEYS = ['key', 'idempotent', 'attemptTimeout', 'streamIdleTimeout'] as const
 
 /** The options of a call made without any (grpc-js copies call options; it never writes them). */
 export const NO_OPTIONS: GrpcCallOptions = Object.freeze({})
@@ -33,6 +39,13 @@ export interface PreparedCall {
   /** The overall deadline on keel's clock (`core.clock.now()`); Infinity without one. */
   readonly end: number
   readonly attemptTimeout: number | undefined
+  /**
+   * The adapter's own limit on each attempt (ms; 0: none): `unaryTimeout` for a unary call that
+   * nothing else bounds, enforced by the adapter's timer (`TimeLimits`), not sent as a deadline.
+   */
+  readonly limit: number
+  /** The call's own `keel.streamIdleTimeout`, checked; undefined: the client's. */
+  readonly streamIdle: number | undefined
   /** The caller's deadline had already passed. */
   readonly expired: boolean
 }
@@ -74,6 +87,7 @@ export function prepareCall(
     if (typeof own !== 'object' || own === null) throw typeError('options.keel', 'an object', own)
     rejectUnknownKeys('keel', own, KEEL_KEYS)
   }
+  const streamIdle = checkNumber('keel.streamIdleTimeout', own?.streamIdleTimeout, { min: 0, integer: true })
   if (!expired && (wall !== Number.POSITIVE_INFINITY || own !== undefined)) {
     keel = {
       ...base,
@@ -85,15 +99,15 @@ export function prepareCall(
   }
   // A call bounded by nothing (no deadline, no timeout, no attempt timeout) gets the adapter's
   // default per attempt: a hung replica must not hold it forever.
-  let attemptTimeout = own?.attemptTimeout ?? core.settings.attemptTimeout
-  if (attemptTimeout === undefined && timeout === undefined && fallbackAttemptTimeout > 0) {
-    attemptTimeout = fallbackAttemptTimeout
-  }
+  const attemptTimeout = own?.attemptTimeout ?? core.settings.attemptTimeout
+  const limit = attemptTimeout === undefined && timeout === undefined ? fallbackAttemptTimeout : 0
   return {
     grpc,
     keel,
     end: timeout === undefined ? Number.POSITIVE_INFINITY : core.clock.now() + timeout,
     attemptTimeout,
+    limit,
+    streamIdle,
     expired,
   }
 }

@@ -131,10 +131,15 @@ function serverStreamAttempt(
     const stopWatching = cancelOnAbort(attempt, inner, () => {
       live = false
     })
+    const idleMs = prepared.streamIdle ?? context.streamIdleTimeout
+    // Paused: the caller has not read what came; the server is not the one stuck.
+    const idle = idleMs > 0 ? context.limits.idle(idleMs, inner, () => inner.isPaused()) : undefined
     inner.on('metadata', (received: Metadata) => {
+      idle?.touch()
       headers = received
     })
     inner.on('data', (message: unknown) => {
+      idle?.touch()
       if (live) stream.forward(message, headers)
     })
     inner.on('error', (received: ServiceError) => {
@@ -146,6 +151,7 @@ function serverStreamAttempt(
       while (live && inner.read() !== null) {}
       live = false
       stopWatching()
+      idle?.stop()
       if (received.code === status.OK) {
         resolve({ headers, status: received })
         return

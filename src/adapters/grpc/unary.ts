@@ -30,6 +30,7 @@ import {
   statusOf,
   surfaceError,
 } from './errors.ts'
+import { endCall } from './time-limits.ts'
 
 /** What a successful unary attempt returns to keel (a plain object: keel classifies it `success`). */
 interface UnaryOutcome {
@@ -128,12 +129,18 @@ function unaryAttempt(
     )
     call.track(inner)
     const stopWatching = cancelOnAbort(attempt, inner)
+    // The adapter's default limit (`unaryTimeout`), on its own timer rather than a grpc-js deadline.
+    const limit =
+      prepared.limit > 0
+        ? context.limits.after(prepared.limit, () => endCall(inner, status.DEADLINE_EXCEEDED, 'Deadline exceeded'))
+        : undefined
     inner.on('metadata', (received: Metadata) => {
       headers = received
     })
     // grpc-js emits `status` right after the callback, on success and failure alike.
     inner.on('status', (received: StatusObject) => {
       stopWatching()
+      if (limit !== undefined) context.limits.cancel(limit)
       const failed = error as ServiceError | null
       if (failed === null) {
         resolve({ value, headers, status: received })
