@@ -157,12 +157,13 @@ export function callbackArguments(
   arg2: unknown,
   arg3: unknown,
 ): { metadata: Metadata; options: GrpcCallOptions; callback: requestCallback<unknown> } {
+  // A call without options shares NO_OPTIONS, so it takes the method's prepared call as it is.
   if (typeof arg1 === 'function')
-    return { metadata: new Metadata(), options: {}, callback: arg1 as requestCallback<unknown> }
+    return { metadata: new Metadata(), options: NO_OPTIONS, callback: arg1 as requestCallback<unknown> }
   if (typeof arg2 === 'function') {
     const callback = arg2 as requestCallback<unknown>
-    if (arg1 instanceof Metadata) return { metadata: arg1, options: {}, callback }
-    return { metadata: new Metadata(), options: (arg1 ?? {}) as GrpcCallOptions, callback }
+    if (arg1 instanceof Metadata) return { metadata: arg1, options: NO_OPTIONS, callback }
+    return { metadata: new Metadata(), options: (arg1 ?? NO_OPTIONS) as GrpcCallOptions, callback }
   }
   if (!(arg1 instanceof Metadata && arg2 instanceof Object && typeof arg3 === 'function')) {
     // grpc-js's own message for the same mistake, with a code.

@@ -19,7 +19,7 @@ import type { AdapterPort } from '../../core/ports.ts'
 import { checkNumber, isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
 import { DEFAULT_IDLE_TIMEOUT } from '../http/timeouts.ts'
 import type { GrpcContext } from './attempt.ts'
-import type { GrpcCallOptions } from './call-options.ts'
+import { type GrpcCallOptions, NO_OPTIONS } from './call-options.ts'
 import { channelResource, checkEndpoint, type GrpcServiceClientConstructor, isSecure } from './channel.ts'
 import { grpcHealthCheck } from './health.ts'
 import { type GrpcMethod, readService } from './methods.ts'
@@ -245,7 +245,7 @@ export function unary(method: Function): UnaryPromise<unknown, unknown> {
   }
   return (request, metadata, options) =>
     new Promise((resolve, reject) => {
-      const callOptions: CallOptions = options ?? {}
+      const callOptions: CallOptions = options ?? NO_OPTIONS
       const done = (error: ServiceError | null, response?: unknown) =>
         error === null ? resolve(response) : reject(error)
       if (metadata === undefined) method(request, callOptions, done)

@@ -3,7 +3,14 @@ import type { requestCallback, ServiceError, StatusObject } from '@grpc/grpc-js'
 import { status as Status } from '@grpc/grpc-js'
 import type { Attempt } from '../../model/attempt.ts'
 import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
-import { cancelOnAbort, type GrpcContext, type GrpcMethod, probeChannel, type SurfaceCall } from './attempt.ts'
+import {
+  cancelOnAbort,
+  type GrpcContext,
+  type GrpcMethod,
+  probeChannel,
+  type SurfaceCall,
+  stopCancel,
+} from './attempt.ts'
 import {
   attemptOptions,
   callbackArguments,
@@ -84,18 +91,19 @@ function attemptEnd(
     cancelled = true
     cancel()
   }
-  const stopWatching = cancelOnAbort(attempt, call)
+  const control = context.core.control(attempt)
+  cancelOnAbort(control, attempt, call)
   const idle = watchIdle(context, prepared, call)
   return new Promise<void>((resolve, reject) => {
     call.on('status', (received: StatusObject) => {
-      stopWatching()
+      stopCancel(control)
       idle?.stop()
       if (received.code === Status.OK) {
         resolve()
         return
       }
       const error = errorFromStatus(received)
-      classifyAttemptError(context.core.control(attempt), error, {
+      classifyAttemptError(control, error, {
         probe,
         peer: call.getPeer(),
         cancelled,
