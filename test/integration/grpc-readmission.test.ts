@@ -1,6 +1,6 @@
 // A killed gRPC replica that listens again is back in the rotation within 2 s: keel's re-admission
 // probes (from 1 s, ×1.25) find its channel connected, because the adapter's channels retry a
-// refused connection every half second instead of on grpc-js's growing backoff (1 s, ×1.6, up to
+// refused connection every quarter second instead of on grpc-js's growing backoff (1 s, ×1.6, up to
 // 120 s), which left the channel in TRANSIENT_FAILURE, failing every probe, for seconds after the
 // replica came back. Real grpc-js servers on 127.0.0.1; the good replica answers after 10 ms, which
 // paces the caller's loop.
@@ -42,7 +42,12 @@ describe('gRPC re-admission after a replica listens again', () => {
     })
     let victimCalls = 0
     const first = await replica(port, () => victimCalls++)
-    const balancer = new Balancer({ endpoints: [`127.0.0.1:${port}`, good!.address], picker: 'round-robin' })
+    // No jitter: probes 1, 1.25, 1.56, 1.95 s apart, so the test's timing does not depend on luck.
+    const balancer = new Balancer({
+      endpoints: [`127.0.0.1:${port}`, good!.address],
+      picker: 'round-robin',
+      random: () => 0.5,
+    })
     cleanups.push(() => balancer.close())
     const call = unary<EchoRequest, EchoReply>(createGrpcClient(balancer, Echo, insecure).IdempotentUnary as never)
     const request = { id: 'x', message: '', count: 0 }

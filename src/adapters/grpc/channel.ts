@@ -90,11 +90,12 @@ const DEFAULT_PORT: Readonly<Record<string, number>> = { 'grpc:': 80, 'http:': 8
  * call on a channel in TRANSIENT_FAILURE fails at once (`not-sent`), so the probe fails and the
  * next one comes later still. keel already paces the traffic an ejected endpoint gets (probes from
  * 1 s, ×1.25 each); the channel only has to be connected when a probe comes, so it retries every
- * half second: the connection is back within ~0.6 s of the replica listening. A refused connect
+ * quarter second: the connection is back within ~0.3 s of the replica listening, and a probe
+ * finds it at most one probe interval (≤ 1.9 s within the first 6 s of an ejection) later. A refused connect
  * costs one SYN and one RST; a blackholed one waits out grpc-js's 20 s connect timeout first, so
  * the retries never pile up.
  */
-export const RECONNECT_BACKOFF_MS = 500
+export const RECONNECT_BACKOFF_MS = 250
 
 /**
  * The channel options of one endpoint's client. keel sets:
