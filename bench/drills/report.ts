@@ -207,6 +207,25 @@ const body = await users.call(
 )
 \`\`\`
 
+## gRPC: re-admission and stuck streams
+
+Two gRPC defaults, with what they fixed ([gRPC](grpc.md) has the details):
+
+- **Re-admission.** keel grpc came back 1.7–3.4 s after a killed replica listened again: each
+  endpoint's channel retried its connection on grpc-js's backoff (1 s, ×1.6, up to 120 s), and a
+  re-admission probe that found the channel still backing off failed at once (\`not-sent\`),
+  pushing the next probe later. The channels now retry a refused connection every 250 ms
+  (\`grpc.initial_reconnect_backoff_ms\` = \`grpc.max_reconnect_backoff_ms\` = 250; your
+  \`clientOptions\` win), so the first probe after the replica listens finds it connected:
+  \`test/integration/grpc-readmission.test.ts\` (3 s down) measured 0.5–1.5 s, against 2.6 s with
+  grpc-js's backoff. The bound is one probe interval plus ≤ 0.3 s: ≤ 2 s for a replica back
+  within ~6 s of its ejection.
+- **Stuck streams.** Streaming calls had no time limit at all. They now end after 5 minutes
+  without a message either way (\`streamIdleTimeout\`, Envoy's \`stream_idle_timeout\` default), never
+  for being long; \`streamIdleTimeout: 0\` (per client, or \`{ keel: { streamIdleTimeout: 0 } }\` per
+  call) turns it off. Unary calls keep their 15 s per attempt (\`unaryTimeout\`), now enforced on
+  keel's own timer rather than as a grpc-js deadline.
+
 ## Results
 
 ${text}

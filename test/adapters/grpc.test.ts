@@ -162,21 +162,34 @@ describe('per-endpoint channels', () => {
   it("keeps the logical name for authority and TLS, lets the user's options win, never resolves a service config", () => {
     expect(channelOptions(info('grpcs://10.0.0.1:443', 'users.example.com'), {}, true)).toEqual({
       'grpc.use_local_subchannel_pool': 1,
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 250,
       'grpc.default_authority': 'users.example.com',
       'grpc.ssl_target_name_override': 'users.example.com',
       'grpc.service_config_disable_resolution': 1,
     })
     expect(channelOptions(info('10.0.0.1:50051', 'users'), {}, false)).toEqual({
       'grpc.use_local_subchannel_pool': 1,
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 250,
       'grpc.default_authority': 'users:50051',
       'grpc.service_config_disable_resolution': 1,
     })
     const user = channelOptions(
       info('10.0.0.1:50051'),
-      { 'grpc.service_config_disable_resolution': 0, 'grpc.use_local_subchannel_pool': 0 },
+      {
+        'grpc.service_config_disable_resolution': 0,
+        'grpc.use_local_subchannel_pool': 0,
+        'grpc.max_reconnect_backoff_ms': 120_000,
+      },
       false,
     )
-    expect(user).toMatchObject({ 'grpc.use_local_subchannel_pool': 0, 'grpc.service_config_disable_resolution': 1 })
+    expect(user).toMatchObject({
+      'grpc.use_local_subchannel_pool': 0,
+      'grpc.service_config_disable_resolution': 1,
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': 120_000,
+    })
     expect(() => checkEndpoint(info('tcp://10.0.0.1:1'), true)).not.toThrow()
   })
 })

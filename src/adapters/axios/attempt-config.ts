@@ -7,6 +7,7 @@ import type { CallOptions } from '../../options/options.ts'
 import type { OnceBody } from '../http/once-body.ts'
 import type { RetryPolicies } from '../http/retry-policy.ts'
 import { hostHeader, httpUrl } from '../http/target.ts'
+import type { AttemptSignal } from './attempt-signal.ts'
 import type { EndpointAgents } from './endpoint-agents.ts'
 
 /** What a balanced axios request needs from its `axiosAdapter`. */
@@ -40,24 +41,30 @@ const FORM_CONTENT_HEADERS = new Set(['content-type', 'content-length'])
 
 /**
  * The config of one attempt: the request's own, sent to `endpoint` and ended by keel's `signal`
- * (which carries the caller's signal and cancelToken too). The endpoint's agent is used unless the
- * request brings its own; environment proxies are not (keel dials endpoints directly) unless the
+ * (an `AttemptSignal`; keel's cancellation carries the caller's signal and cancelToken too). The
+ * endpoint's agent is used unless the request brings its own; environment proxies are not (keel dials endpoints directly) unless the
  * request sets `proxy`; an endpoint's servername becomes the `Host` header unless one is set.
  */
 export function attemptConfig(
   host: AxiosHost,
   source: AttemptSource,
   endpoint: EndpointInfo,
-  signal: AbortSignal,
+  signal: AttemptSignal,
 ): InternalAxiosRequestConfig {
   const { config, body } = source
   const url = httpUrl(endpoint, source.path)
-  const next: InternalAxiosRequestConfig = { ...config, url, signal }
+  // `baseURL` and `cancelToken` set to undefined, not deleted: a `delete` turns the copy into a
+  // dictionary-mode object, whose every property axios then reads by a hash lookup.
+  const next: InternalAxiosRequestConfig = {
+    ...config,
+    url,
+    signal: signal as unknown as AbortSignal,
+    baseURL: undefined,
+    cancelToken: undefined,
+  } as unknown as InternalAxiosRequestConfig
   // axios applies `timeout` as a socket inactivity limit (ClientRequest#setTimeout): a request
   // that sets none gets the adapter's, so a hung replica cannot hold it forever.
   if (!config.timeout && host.idleTimeout > 0) next.timeout = host.idleTimeout
-  delete next.baseURL
-  delete next.cancelToken
   if (config.proxy === undefined) next.proxy = false
   if (url.startsWith('https:')) next.httpsAgent = config.httpsAgent ?? host.agents.get(endpoint)
   else next.httpAgent = config.httpAgent ?? host.agents.get(endpoint)

@@ -12,6 +12,7 @@ import { lastAttemptError } from '../http/last-error.ts'
 import { OnceBody } from '../http/once-body.ts'
 import { mayRetryResponse } from '../http/retry-policy.ts'
 import { type AxiosHost, attemptConfig } from './attempt-config.ts'
+import { AttemptSignal } from './attempt-signal.ts'
 import { callerSignal } from './caller-signal.ts'
 import type { KeelRequestOptions } from './keel-options.ts'
 
@@ -42,6 +43,15 @@ function readableSource(data: unknown): AsyncIterable<unknown> | Iterable<unknow
   const through = new PassThrough()
   old.on('error', (error: Error) => through.destroy(error))
   return old.pipe(through)
+}
+
+function responseOf(value: unknown): AxiosResponse {
+  return (value as AxiosHandedOver).response
+}
+
+/** A caller's abort rejects with the signal's reason; axios turns it into its CanceledError. */
+function rejectWithLast(error: unknown): never {
+  throw lastAttemptError(error)
 }
 
 function isReadable(value: unknown): value is Readable {
@@ -75,9 +85,9 @@ export class AxiosRun {
   readonly body: OnceBody | undefined
   /**
    * Response streams of ended attempts keel may retry: released when another attempt starts or the
-   * call settles, unless the caller gets one.
+   * call settles, unless the caller gets one. Made on first use: most calls hold none.
    */
-  readonly #held: Readable[] = []
+  #held: Readable[] | undefined = undefined
   #release: (() => void) | undefined
   #delivered = false
   #resolve!: (response: AxiosResponse) => void
@@ -104,6 +114,11 @@ export class AxiosRun {
   }
 
   start(): Promise<AxiosResponse> {
+    // Nothing to release and no response stream to hand over early: the call's own promise,
+    // mapped without a closure (a buffered response never ends up held, so none is left to discard).
+    if (this.#release === undefined && this.body === undefined && this.config.responseType !== 'stream') {
+      return this.host.balancer.call(this.attempt, this.options).then(responseOf, rejectWithLast)
+    }
     return new Promise<AxiosResponse>((resolve, reject) => {
       this.#resolve = resolve
       this.host.balancer.call(this.attempt, this.options).then(
@@ -133,7 +148,7 @@ export class AxiosRun {
     if (this.#delivered) throw new AttemptLost(control)
     // Held streams are those of ended attempts: one starting after them means keel moved on.
     this.#discardHeld(undefined)
-    const config = attemptConfig(this.host, this, endpoint, attempt.signal)
+    const config = attemptConfig(this.host, this, endpoint, new AttemptSignal(control))
     let response: AxiosResponse
     try {
       response = await this.host.http(config)
@@ -157,7 +172,7 @@ export class AxiosRun {
       attempt.number <= this.host.policies.retries &&
       mayRetryResponse(result, this.idempotent)
     ) {
-      this.#held.push(data)
+      ;(this.#held ??= []).push(data)
       return handed
     }
     return this.#deliver(handed, data, control)
@@ -172,7 +187,7 @@ export class AxiosRun {
     if (response !== undefined) {
       this.body?.sent()
       if (response.config === config) response.config = this.config
-      if (isReadable(response.data)) this.#held.push(response.data)
+      if (isReadable(response.data)) (this.#held ??= []).push(response.data)
     } else if (this.body?.spent) {
       // A body read once and already sent cannot be sent again.
       control.handOver()
@@ -203,7 +218,7 @@ export class AxiosRun {
 
   #discardHeld(kept: unknown): void {
     const held = this.#held
-    if (held.length === 0) return
+    if (held === undefined || held.length === 0) return
     for (const stream of held) if (stream !== kept) discard(stream)
     held.length = 0
   }

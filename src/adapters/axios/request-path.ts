@@ -50,6 +50,8 @@ export function requestPath(fields: AxiosUrlFields, service: ServiceUrl | undefi
     return full
   }
   const on = service ?? baseService(base)
+  const fast = on === undefined ? undefined : plainPathUnder(on, full)
+  if (fast !== undefined) return fast
   if (on === undefined) {
     throw new RequestPathError(
       `keel/axios: ${full} is absolute; pass a path such as '/users/42', or set \`baseURL\` on the axios instance or \`serviceUrl\` on the adapter`,
@@ -70,9 +72,47 @@ export function requestPath(fields: AxiosUrlFields, service: ServiceUrl | undefi
   return path
 }
 
+/**
+ * A path (and query) the WHATWG URL parser would give back unchanged: no dot segments, and no
+ * character it percent-encodes, drops or reads as a separator (`\\`, `#`, spaces, quotes, `%2e`).
+ */
+const PLAIN_PATH = /^(?!.*\/(?:\.|%2e))\/[\w\-.~!$&()*+,;=:@/%]*(?:\?[\w\-.~!$&()*+,;=:@/?%]+)?$/i
+
+/**
+ * `full` below `on` without parsing a URL, when `full` is `on`'s origin (as the URL parser prints
+ * it) followed by a plain path: what `pathUnder(on, new URL(full))` gives, at a fraction of its cost
+ * on every request. Undefined when parsing is needed.
+ */
+function plainPathUnder(on: ServiceUrl, full: string): string | undefined {
+  const origin = on.origin
+  if (!full.startsWith(origin)) return undefined
+  const rest = full.slice(origin.length)
+  if (!PLAIN_PATH.test(rest)) return undefined
+  const prefix = on.prefix
+  if (prefix === '') return rest
+  if (!rest.startsWith(prefix)) return undefined
+  const next = rest.charCodeAt(prefix.length)
+  // `/api` is under `/api`, `/api/…` and `/api?…` are; `/apix` is not.
+  if (Number.isNaN(next) || next === 0x2f || next === 0x3f) return rest.slice(prefix.length)
+  return undefined
+}
+
+/** The last `baseService` answer: a client's requests share one `baseURL`. */
+let lastBase: string | undefined
+let lastBaseService: ServiceUrl | undefined
+
 /** The service an absolute `baseURL` names: its origin (its path stays part of each request). */
 function baseService(base: string | undefined): ServiceUrl | undefined {
-  if (base === undefined || !ABSOLUTE.test(base)) return undefined
+  if (base === undefined) return undefined
+  if (base !== lastBase) {
+    lastBaseService = parseBaseService(base)
+    lastBase = base
+  }
+  return lastBaseService
+}
+
+function parseBaseService(base: string): ServiceUrl | undefined {
+  if (!ABSOLUTE.test(base)) return undefined
   try {
     const url = new URL(base)
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined

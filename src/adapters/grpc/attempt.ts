@@ -1,12 +1,13 @@
 import { type ClientUnaryCall, connectivityState } from '@grpc/grpc-js'
 import type { Balancer } from '../../balancer.ts'
-import type { AdapterPort } from '../../core/ports.ts'
+import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
 import type { EndpointChannel } from './channel.ts'
 import { abortStatus, type ChannelProbe } from './errors.ts'
 import type { GrpcMethod } from './methods.ts'
+import type { TimeLimits } from './time-limits.ts'
 
 /** What every method of one `createGrpcClient` shares. */
 export interface GrpcContext {
@@ -15,6 +16,9 @@ export interface GrpcContext {
   readonly channels: ResourceHandle<EndpointChannel>
   /** Each unary attempt's limit when nothing else bounds the call (`unaryTimeout`; 0: none). */
   readonly unaryTimeout: number
+  /** ms a streaming call may go without a message either way (`streamIdleTimeout`; 0: none). */
+  readonly streamIdleTimeout: number
+  readonly limits: TimeLimits
 }
 
 /** Any grpc-js call object (unary or stream): an EventEmitter with `cancel()`, `getPeer()` and the interceptor chain under `call`. */
@@ -32,37 +36,45 @@ function cancelCall(call: SurfaceCall, reason: unknown): void {
   else call.cancel()
 }
 
-/** keel's attempt object, with its internal cancellation hook (`AttemptImpl.onCancel`). */
-type HookedAttempt = Attempt & { onCancel?: ((reason: unknown) => void) | undefined }
-
 /**
  * Maps keel giving up on the attempt (deadline, attempt timeout, losing hedge, drain timeout,
  * `close()`) onto the grpc-js call: DEADLINE_EXCEEDED for keel's deadlines, as grpc-js would have
- * ended it, CANCELLED otherwise. Uses keel's internal `onCancel` hook (an AbortSignal listener
- * per attempt costs µs), `attempt.signal` otherwise. `before` runs first. Returns the remover.
+ * ended it, CANCELLED otherwise. Through the attempt's `AttemptControl.onCancel` (an AbortSignal
+ * listener per attempt costs µs), `attempt.signal` for an attempt keel did not make. `before` runs
+ * first. Undo it with `stopCancel` once the call ended.
  */
-export function cancelOnAbort(attempt: Attempt, call: SurfaceCall, before?: () => void): () => void {
-  if ('onCancel' in attempt) {
-    const hooked = attempt as HookedAttempt
-    hooked.onCancel = (reason) => {
+export function cancelOnAbort(
+  control: AttemptControl | undefined,
+  attempt: Attempt,
+  call: SurfaceCall,
+  before?: () => void,
+): void {
+  if (control !== undefined) {
+    control.onCancel = (reason) => {
       before?.()
       cancelCall(call, reason)
     }
-    return () => {
-      hooked.onCancel = undefined
-    }
+    return
   }
   const signal = attempt.signal
-  const onAbort = () => {
+  if (signal.aborted) {
     before?.()
     cancelCall(call, signal.reason)
+    return
   }
-  if (signal.aborted) {
-    onAbort()
-    return () => {}
-  }
-  signal.addEventListener('abort', onAbort, { once: true })
-  return () => signal.removeEventListener('abort', onAbort)
+  signal.addEventListener(
+    'abort',
+    () => {
+      before?.()
+      cancelCall(call, signal.reason)
+    },
+    { once: true },
+  )
+}
+
+/** The call ended: keel's cancellation has nothing left to end (`AttemptControl.onCancel` contract). */
+export function stopCancel(control: AttemptControl | undefined): void {
+  if (control !== undefined) control.onCancel = undefined
 }
 
 /** `method.serialize`-ready metadata for attempt `n`: retries get a copy, as interceptors may change it. */

@@ -1,6 +1,6 @@
 import { type CallOptions, type Deadline, Metadata, propagate, type requestCallback } from '@grpc/grpc-js'
 import type { AdapterPort } from '../../core/ports.ts'
-import { rejectUnknownKeys, typeError } from '../../internal/validate.ts'
+import { checkNumber, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
 import { usageError } from '../../model/errors.ts'
 import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
 
@@ -12,6 +12,12 @@ export interface GrpcKeelCallOptions {
   readonly idempotent?: boolean
   /** Timeout of each attempt, in ms; each attempt's grpc deadline is never later. @default the balancer's `attemptTimeout` */
   readonly attemptTimeout?: number
+  /**
+   * A streaming call ends with DEADLINE_EXCEEDED after this many ms without a message either way;
+   * 0 turns the limit off for this call (a watch that may stay quiet for long). Ignored by unary
+   * calls. @default the client's `streamIdleTimeout`
+   */
+  readonly streamIdleTimeout?: number
 }
 
 /** grpc-js call options plus keel's own under `keel` (stripped before grpc-js sees them). */
@@ -19,7 +25,7 @@ export interface GrpcCallOptions extends CallOptions {
   readonly keel?: GrpcKeelCallOptions
 }
 
-const KEEL_KEYS = ['key', 'idempotent', 'attemptTimeout'] as const
+const KEEL_KEYS = ['key', 'idempotent', 'attemptTimeout', 'streamIdleTimeout'] as const
 
 /** The options of a call made without any (grpc-js copies call options; it never writes them). */
 export const NO_OPTIONS: GrpcCallOptions = Object.freeze({})
@@ -33,6 +39,13 @@ export interface PreparedCall {
   /** The overall deadline on keel's clock (`core.clock.now()`); Infinity without one. */
   readonly end: number
   readonly attemptTimeout: number | undefined
+  /**
+   * The adapter's own limit on each attempt (ms; 0: none): `unaryTimeout` for a unary call that
+   * nothing else bounds, enforced by the adapter's timer (`TimeLimits`), not sent as a deadline.
+   */
+  readonly limit: number
+  /** The call's own `keel.streamIdleTimeout`, checked; undefined: the client's. */
+  readonly streamIdle: number | undefined
   /** The caller's deadline had already passed. */
   readonly expired: boolean
 }
@@ -74,6 +87,7 @@ export function prepareCall(
     if (typeof own !== 'object' || own === null) throw typeError('options.keel', 'an object', own)
     rejectUnknownKeys('keel', own, KEEL_KEYS)
   }
+  const streamIdle = checkNumber('keel.streamIdleTimeout', own?.streamIdleTimeout, { min: 0, integer: true })
   if (!expired && (wall !== Number.POSITIVE_INFINITY || own !== undefined)) {
     keel = {
       ...base,
@@ -85,15 +99,15 @@ export function prepareCall(
   }
   // A call bounded by nothing (no deadline, no timeout, no attempt timeout) gets the adapter's
   // default per attempt: a hung replica must not hold it forever.
-  let attemptTimeout = own?.attemptTimeout ?? core.settings.attemptTimeout
-  if (attemptTimeout === undefined && timeout === undefined && fallbackAttemptTimeout > 0) {
-    attemptTimeout = fallbackAttemptTimeout
-  }
+  const attemptTimeout = own?.attemptTimeout ?? core.settings.attemptTimeout
+  const limit = attemptTimeout === undefined && timeout === undefined ? fallbackAttemptTimeout : 0
   return {
     grpc,
     keel,
     end: timeout === undefined ? Number.POSITIVE_INFINITY : core.clock.now() + timeout,
     attemptTimeout,
+    limit,
+    streamIdle,
     expired,
   }
 }
@@ -143,12 +157,13 @@ export function callbackArguments(
   arg2: unknown,
   arg3: unknown,
 ): { metadata: Metadata; options: GrpcCallOptions; callback: requestCallback<unknown> } {
+  // A call without options shares NO_OPTIONS, so it takes the method's prepared call as it is.
   if (typeof arg1 === 'function')
-    return { metadata: new Metadata(), options: {}, callback: arg1 as requestCallback<unknown> }
+    return { metadata: new Metadata(), options: NO_OPTIONS, callback: arg1 as requestCallback<unknown> }
   if (typeof arg2 === 'function') {
     const callback = arg2 as requestCallback<unknown>
-    if (arg1 instanceof Metadata) return { metadata: arg1, options: {}, callback }
-    return { metadata: new Metadata(), options: (arg1 ?? {}) as GrpcCallOptions, callback }
+    if (arg1 instanceof Metadata) return { metadata: arg1, options: NO_OPTIONS, callback }
+    return { metadata: new Metadata(), options: (arg1 ?? NO_OPTIONS) as GrpcCallOptions, callback }
   }
   if (!(arg1 instanceof Metadata && arg2 instanceof Object && typeof arg3 === 'function')) {
     // grpc-js's own message for the same mistake, with a code.

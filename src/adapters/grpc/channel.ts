@@ -84,6 +84,20 @@ export function isSecure(credentials: ChannelCredentials): boolean | undefined {
 const DEFAULT_PORT: Readonly<Record<string, number>> = { 'grpc:': 80, 'http:': 80, 'grpcs:': 443, 'https:': 443 }
 
 /**
+ * How often (ms, ±20% jitter) a channel whose endpoint refuses connections tries again. grpc-js's
+ * default backoff (gRPC connection-backoff.md: 1 s, ×1.6 per failure, up to 120 s) would leave a
+ * replica that listens again unreachable for seconds after keel's re-admission probe picks it: a
+ * call on a channel in TRANSIENT_FAILURE fails at once (`not-sent`), so the probe fails and the
+ * next one comes later still. keel already paces the traffic an ejected endpoint gets (probes from
+ * 1 s, ×1.25 each); the channel only has to be connected when a probe comes, so it retries every
+ * quarter second: the connection is back within ~0.3 s of the replica listening, and a probe
+ * finds it at most one probe interval (≤ 1.9 s within the first 6 s of an ejection) later. A refused connect
+ * costs one SYN and one RST; a blackholed one waits out grpc-js's 20 s connect timeout first, so
+ * the retries never pile up.
+ */
+export const RECONNECT_BACKOFF_MS = 250
+
+/**
  * The channel options of one endpoint's client. keel sets:
  * - `grpc.service_config_disable_resolution`: no service config from DNS TXT records can switch
  *   the policy or add grpc-js retries under keel's;
@@ -91,14 +105,21 @@ const DEFAULT_PORT: Readonly<Record<string, number>> = { 'grpc:': 80, 'http:': 8
  *   resource (`maxConnectionAge`) really closes or renews it;
  * - with `servername` (the endpoint's or the balancer's), `grpc.default_authority` (`:authority`)
  *   and, for TLS, `grpc.ssl_target_name_override` (SNI and certificate name), as docs/grpc.md
- *   says. The user's own values for these win.
+ *   says;
+ * - `grpc.initial_reconnect_backoff_ms` and `grpc.max_reconnect_backoff_ms`: `RECONNECT_BACKOFF_MS`.
+ *
+ * The user's own values for these win.
  */
 export function channelOptions(
   endpoint: EndpointInfo,
   user: ClientOptions,
   secure: boolean | undefined,
 ): ClientOptions {
-  const options: Record<string, unknown> = { 'grpc.use_local_subchannel_pool': 1 }
+  const options: Record<string, unknown> = {
+    'grpc.use_local_subchannel_pool': 1,
+    'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF_MS,
+    'grpc.max_reconnect_backoff_ms': RECONNECT_BACKOFF_MS,
+  }
   const servername = endpoint.servername
   if (servername !== undefined) {
     const port = endpoint.port === DEFAULT_PORT[endpoint.protocol] ? '' : `:${endpoint.port}`

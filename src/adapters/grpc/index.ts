@@ -14,17 +14,18 @@ import type {
   ServiceError,
 } from '@grpc/grpc-js'
 import { Balancer } from '../../balancer.ts'
-import { adapterPort } from '../../core/port-access.ts'
+import { adapterPort, addOnPort } from '../../core/port-access.ts'
 import type { AdapterPort } from '../../core/ports.ts'
 import { checkNumber, isPlainObject, rejectUnknownKeys, typeError } from '../../internal/validate.ts'
 import { DEFAULT_IDLE_TIMEOUT } from '../http/timeouts.ts'
 import type { GrpcContext } from './attempt.ts'
-import type { GrpcCallOptions } from './call-options.ts'
+import { type GrpcCallOptions, NO_OPTIONS } from './call-options.ts'
 import { channelResource, checkEndpoint, type GrpcServiceClientConstructor, isSecure } from './channel.ts'
 import { grpcHealthCheck } from './health.ts'
 import { type GrpcMethod, readService } from './methods.ts'
 import { serverStreamMethod } from './server-stream.ts'
 import { bidiMethod, clientStreamMethod } from './streams.ts'
+import { TimeLimits } from './time-limits.ts'
 import { unaryMethod } from './unary.ts'
 
 export type { GrpcCallOptions, GrpcKeelCallOptions } from './call-options.ts'
@@ -50,10 +51,21 @@ export interface GrpcClientOptions {
    * no `timeout` or `attemptTimeout`: past it the attempt ends with DEADLINE_EXCEEDED (an
    * `endpoint-failure`, retried elsewhere when the method is idempotent), so a hung or blackholed
    * replica cannot hold a call forever (Envoy's route timeout is 15 s too). Streaming calls get no
-   * default. 0 turns it off.
+   * default here (see `streamIdleTimeout`). 0 turns it off. keel enforces it on its own timer: the
+   * server gets no `grpc-timeout` for it (a call's own deadline is still sent).
    * @default 15_000
    */
   readonly unaryTimeout?: number
+  /**
+   * ms a **streaming** call (server, client or bidi streaming) may go without a message either way
+   * before it ends with DEADLINE_EXCEEDED (`Stream idle for <ms> ms`, an `endpoint-failure`): a
+   * stream stuck on a hung or blackholed replica ends, a long one that keeps talking never does.
+   * Envoy's `stream_idle_timeout` (5 min by default) does the same. Messages waiting for the caller
+   * to read them do not count as idle. 0 turns it off; a call can set its own with
+   * `{ keel: { streamIdleTimeout } }`.
+   * @default 300_000
+   */
+  readonly streamIdleTimeout?: number
 }
 
 /**
@@ -96,7 +108,10 @@ export interface UntypedGrpcClient {
   readonly [method: string]: UntypedGrpcMethod
 }
 
-const OPTION_KEYS = ['idempotentMethods', 'clientOptions', 'unaryTimeout'] as const
+const OPTION_KEYS = ['idempotentMethods', 'clientOptions', 'unaryTimeout', 'streamIdleTimeout'] as const
+
+/** Envoy's `stream_idle_timeout` default: 5 minutes. */
+const DEFAULT_STREAM_IDLE_TIMEOUT = 300_000
 /** Client options that would put one channel under every endpoint. */
 const REFUSED_CLIENT_OPTIONS = ['channelOverride', 'channelFactoryOverride'] as const
 
@@ -183,7 +198,20 @@ export function createGrpcClient<T extends Client = Client>(
   )
   const unaryTimeout =
     checkNumber('unaryTimeout', options.unaryTimeout, { min: 0, integer: true }) ?? DEFAULT_IDLE_TIMEOUT
-  const context: GrpcContext = { balancer: balancer as Balancer<unknown>, core, channels, unaryTimeout }
+  const streamIdleTimeout =
+    checkNumber('streamIdleTimeout', options.streamIdleTimeout, { min: 0, integer: true }) ??
+    DEFAULT_STREAM_IDLE_TIMEOUT
+  const limits = new TimeLimits(core.clock)
+  // The limits' timer stops with the balancer: a member observer's `close` runs on `close()`.
+  addOnPort(balancer).addMemberObserver({ attach() {}, detach() {}, close: () => limits.close() })
+  const context: GrpcContext = {
+    balancer: balancer as Balancer<unknown>,
+    core,
+    channels,
+    unaryTimeout,
+    streamIdleTimeout,
+    limits,
+  }
   if (!healthInstalled.has(core) && core.installHealthCheck('grpc', grpcHealthCheck(core, channels))) {
     healthInstalled.add(core)
   }
@@ -217,7 +245,7 @@ export function unary(method: Function): UnaryPromise<unknown, unknown> {
   }
   return (request, metadata, options) =>
     new Promise((resolve, reject) => {
-      const callOptions: CallOptions = options ?? {}
+      const callOptions: CallOptions = options ?? NO_OPTIONS
       const done = (error: ServiceError | null, response?: unknown) =>
         error === null ? resolve(response) : reject(error)
       if (metadata === undefined) method(request, callOptions, done)

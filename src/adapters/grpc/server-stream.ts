@@ -10,7 +10,14 @@ import {
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
-import { attemptMetadata, cancelOnAbort, type GrpcContext, type GrpcMethod, probeChannel } from './attempt.ts'
+import {
+  attemptMetadata,
+  cancelOnAbort,
+  type GrpcContext,
+  type GrpcMethod,
+  probeChannel,
+  stopCancel,
+} from './attempt.ts'
 import { attemptOptions, callPreparer, deadlinePassed, type PreparedCall, streamArguments } from './call-options.ts'
 import {
   cancelledAttempt,
@@ -128,13 +135,19 @@ function serverStreamAttempt(
       attemptOptions(context.core, prepared),
     )
     stream.track(inner)
-    const stopWatching = cancelOnAbort(attempt, inner, () => {
+    const control = context.core.control(attempt)
+    cancelOnAbort(control, attempt, inner, () => {
       live = false
     })
+    const idleMs = prepared.streamIdle ?? context.streamIdleTimeout
+    // Paused: the caller has not read what came; the server is not the one stuck.
+    const idle = idleMs > 0 ? context.limits.idle(idleMs, inner, () => inner.isPaused()) : undefined
     inner.on('metadata', (received: Metadata) => {
+      idle?.touch()
       headers = received
     })
     inner.on('data', (message: unknown) => {
+      idle?.touch()
       if (live) stream.forward(message, headers)
     })
     inner.on('error', (received: ServiceError) => {
@@ -145,13 +158,14 @@ function serverStreamAttempt(
       // (`read()` emits each as `data`) before the stream ends.
       while (live && inner.read() !== null) {}
       live = false
-      stopWatching()
+      stopCancel(control)
+      idle?.stop()
       if (received.code === status.OK) {
         resolve({ headers, status: received })
         return
       }
       const failed = error ?? errorFromStatus(received)
-      classifyAttemptError(context.core.control(attempt), failed, {
+      classifyAttemptError(control, failed, {
         probe,
         peer: inner.getPeer(),
         cancelled: stream.cancelled,
@@ -159,7 +173,7 @@ function serverStreamAttempt(
       })
       setHeaders(failed, headers)
       // A message already reached the caller: keel must not retry this attempt.
-      if (stream.delivered) context.core.control(attempt)?.handOver()
+      if (stream.delivered) control?.handOver()
       reject(failed)
     })
   })

@@ -3,7 +3,14 @@ import type { requestCallback, ServiceError, StatusObject } from '@grpc/grpc-js'
 import { status as Status } from '@grpc/grpc-js'
 import type { Attempt } from '../../model/attempt.ts'
 import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
-import { cancelOnAbort, type GrpcContext, type GrpcMethod, probeChannel, type SurfaceCall } from './attempt.ts'
+import {
+  cancelOnAbort,
+  type GrpcContext,
+  type GrpcMethod,
+  probeChannel,
+  type SurfaceCall,
+  stopCancel,
+} from './attempt.ts'
 import {
   attemptOptions,
   callbackArguments,
@@ -22,6 +29,7 @@ import {
   statusOf,
   surfaceError,
 } from './errors.ts'
+import type { IdleWatch } from './time-limits.ts'
 
 /**
  * Client-streaming and bidi calls are balanced, never retried (their requests are written by the
@@ -30,6 +38,40 @@ import {
  * grpc-js. The attempt counts as in flight until the call's status arrives.
  */
 const ONE_ATTEMPT: KeelCallOptions = Object.freeze({ retry: false, hedge: false })
+
+/** A stream the caller reads and writes, as grpc-js makes it: messages in through `push`, out through `_write`. */
+type ActiveCall = SurfaceCall & {
+  push?: (chunk: unknown, encoding?: BufferEncoding) => boolean
+  _write?: (chunk: unknown, encoding: BufferEncoding, callback: (error?: Error | null) => void) => void
+  readableLength?: number
+}
+
+/**
+ * The call's idle limit (`streamIdleTimeout`): every message grpc-js hands the caller (`push`) and
+ * every message the caller writes (`_write`) is activity. Messages waiting for the caller to read
+ * them mean the caller is behind, not the server. Wraps the two methods on this call object only.
+ */
+function watchIdle(context: GrpcContext, prepared: PreparedCall, call: SurfaceCall): IdleWatch | undefined {
+  const ms = prepared.streamIdle ?? context.streamIdleTimeout
+  if (ms === 0) return undefined
+  const active = call as ActiveCall
+  const idle = context.limits.idle(ms, call, () => (active.readableLength ?? 0) > 0)
+  const push = active.push
+  if (typeof push === 'function') {
+    active.push = function (this: unknown, chunk: unknown, encoding?: BufferEncoding) {
+      idle.touch()
+      return push.call(this, chunk, encoding)
+    }
+  }
+  const write = active._write
+  if (typeof write === 'function') {
+    active._write = function (this: unknown, chunk, encoding, callback) {
+      idle.touch()
+      write.call(this, chunk, encoding, callback)
+    }
+  }
+  return idle
+}
 
 /**
  * Ends the keel attempt with the call: resolves on an OK status, rejects with the status's error
@@ -49,16 +91,19 @@ function attemptEnd(
     cancelled = true
     cancel()
   }
-  const stopWatching = cancelOnAbort(attempt, call)
+  const control = context.core.control(attempt)
+  cancelOnAbort(control, attempt, call)
+  const idle = watchIdle(context, prepared, call)
   return new Promise<void>((resolve, reject) => {
     call.on('status', (received: StatusObject) => {
-      stopWatching()
+      stopCancel(control)
+      idle?.stop()
       if (received.code === Status.OK) {
         resolve()
         return
       }
       const error = errorFromStatus(received)
-      classifyAttemptError(context.core.control(attempt), error, {
+      classifyAttemptError(control, error, {
         probe,
         peer: call.getPeer(),
         cancelled,

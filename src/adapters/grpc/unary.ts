@@ -7,6 +7,7 @@ import {
   type StatusObject,
   status,
 } from '@grpc/grpc-js'
+import type { TimerEntry } from '../../internal/timer-queue.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
@@ -17,6 +18,7 @@ import {
   type GrpcMethod,
   probeChannel,
   type SurfaceCall,
+  stopCancel,
 } from './attempt.ts'
 import { attemptOptions, callbackArguments, callPreparer, deadlinePassed, type PreparedCall } from './call-options.ts'
 import {
@@ -30,6 +32,7 @@ import {
   statusOf,
   surfaceError,
 } from './errors.ts'
+import { endCall } from './time-limits.ts'
 
 /** What a successful unary attempt returns to keel (a plain object: keel classifies it `success`). */
 interface UnaryOutcome {
@@ -97,6 +100,14 @@ export class BalancedUnaryCall extends EventEmitter {
   }
 }
 
+/**
+ * Ends `inner` with DEADLINE_EXCEEDED in `ms`, as a grpc-js deadline would. A function of its own,
+ * so the timer queue holds the call only, not the attempt's closure context.
+ */
+function limitCall(context: GrpcContext, ms: number, inner: SurfaceCall): TimerEntry {
+  return context.limits.after(ms, () => endCall(inner, status.DEADLINE_EXCEEDED, 'Deadline exceeded'))
+}
+
 /** One unary attempt on the picked endpoint. */
 function unaryAttempt(
   context: GrpcContext,
@@ -127,19 +138,23 @@ function unaryAttempt(
       },
     )
     call.track(inner)
-    const stopWatching = cancelOnAbort(attempt, inner)
+    const control = context.core.control(attempt)
+    cancelOnAbort(control, attempt, inner)
+    // The adapter's default limit (`unaryTimeout`), on its own timer rather than a grpc-js deadline.
+    const limit = prepared.limit > 0 ? limitCall(context, prepared.limit, inner) : undefined
     inner.on('metadata', (received: Metadata) => {
       headers = received
     })
     // grpc-js emits `status` right after the callback, on success and failure alike.
     inner.on('status', (received: StatusObject) => {
-      stopWatching()
+      stopCancel(control)
+      if (limit !== undefined) context.limits.cancel(limit)
       const failed = error as ServiceError | null
       if (failed === null) {
         resolve({ value, headers, status: received })
         return
       }
-      classifyAttemptError(context.core.control(attempt), failed, {
+      classifyAttemptError(control, failed, {
         probe,
         peer: inner.getPeer(),
         cancelled: call.cancelled,
