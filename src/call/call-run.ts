@@ -10,7 +10,7 @@ import type {
 import { abortReason } from '../internal/abort.ts'
 import { type AbortWatcher, watchAbort } from '../internal/abort-watch.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
-import { type Attempt, NO_PREVIOUS } from '../model/attempt.ts'
+import { NO_PREVIOUS } from '../model/attempt.ts'
 import {
   type AttemptRecord,
   DeadlineExceededError,
@@ -22,10 +22,10 @@ import { nextCallId } from './call-id.ts'
 import type { ResolvedCall } from './call-options.ts'
 import { outcomeOf, retryEvent } from './call-report.ts'
 import { type Decision, DONE, decideRetry } from './decide.ts'
-import { type AttemptFn, recordOutcome, runAttempt, startDriven } from './run-attempt.ts'
 import type { DrivenCall } from './driven-call.ts'
 import { hedgedRound } from './hedge.ts'
 import { retryLoop } from './retry.ts'
+import { type AttemptFn, recordOutcome, runAttempt, startDriven } from './run-attempt.ts'
 
 export type { AttemptFn }
 

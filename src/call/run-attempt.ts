@@ -28,7 +28,6 @@ export async function runAttempt<C, T>(
   }
 }
 
-
 /**
  * Starts an attempt of a driven call (`AdapterPort.drive`): the adapter's `attempt` runs (in the
  * wrapping call observer's scope, if any) and reports its outcome to `receiver` through the
