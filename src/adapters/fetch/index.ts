@@ -121,12 +121,14 @@ export function createFetch(balancer: Balancer<unknown>, options: CreateFetchOpt
   const timeouts = idleTimeouts(options)
   const port = adapterPort(balancer)
   const policies = retryPolicies(port.settings.retry)
+  const callOptions = callOptionsTable(policies)
   const host: FetchHost = {
     balancer,
     port,
     classifier: port.classifier,
     policies,
-    callOptions: callOptionsTable(policies),
+    callOptions,
+    resolvedCalls: callOptions.map((call) => port.resolveCall(call)),
     dispatchers: new EndpointDispatchers(balancer, port, options.connect),
     fetch: () => custom ?? globalThis.fetch,
     timeouts,

@@ -75,13 +75,19 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   /** Sends the attempt; its outcome reaches keel through `control.succeed` / `control.fail`. */
   start(): void {
     const run = this.run
-    if (run.aborted) return this.#cancelled(run.abortError())
     // A hedge launched while an earlier attempt's response streams to the caller: send nothing.
-    if (run.committed !== undefined) return this.#cancelled(run.lostError())
+    const refused = run.aborted ? run.abortError() : run.committed !== undefined ? run.lostError() : undefined
+    if (refused !== undefined) {
+      this.#cancelled(refused)
+      return
+    }
     // keel tells this handler when it cancels the attempt (deadline, attempt timeout, drain,
     // close) through the attempt's `onCancel`: cheaper than reading \`attempt.signal\`.
     const control = this.control
-    if (control.cancelled) return this.fail(control.cancelReason)
+    if (control.cancelled) {
+      this.fail(control.cancelReason)
+      return
+    }
     control.onCancel = (reason) => this.attemptCancelled(reason)
     let pool: Dispatcher
     let options: Dispatcher.DispatchOptions
@@ -89,7 +95,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
       pool = run.host.pools.get(this.endpoint)
       options = run.attemptOptions(this.endpoint)
     } catch (error) {
-      return this.fail(error)
+      this.fail(error)
+      return
     }
     run.current = this
     pool.dispatch(options, this)
