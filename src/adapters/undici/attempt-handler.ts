@@ -4,8 +4,8 @@ import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
+import { AbortedAttempt } from './aborted-attempt.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
-import { AbortedAttempt } from './run-controller.ts'
 
 /** What an attempt's handler asks of its call (`HandlerRun`): one call, many attempts. */
 export interface HandlerRun {

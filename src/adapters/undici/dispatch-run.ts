@@ -13,9 +13,9 @@ import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import { mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { hostHeader, httpOrigin } from '../http/target.ts'
+import { AbortedAttempt, type RawHeaders } from './aborted-attempt.ts'
 import { AttemptHandler, type HandlerRun, type Upgraded } from './attempt-handler.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
-import { AbortedAttempt, type RawHeaders, RunController, type RunState } from './run-controller.ts'
 
 /** What a dispatch needs from its `BalancerDispatcher`. */
 export interface DispatchHost {
@@ -52,11 +52,10 @@ function rethrowLater(error: unknown): void {
  * error): the first that keel will not retry, forwarded as it streams, or a held-back one replayed
  * once keel stops retrying. Retries happen only before any response data reached the handler.
  */
-export class DispatchRun implements RunState, HandlerRun, AdapterCall {
+export class DispatchRun implements HandlerRun, AdapterCall, Dispatcher.DispatchController {
   readonly host: DispatchHost
   readonly opts: BalancedDispatchOptions
   readonly handler: Dispatcher.DispatchHandler
-  readonly controller: RunController
   readonly idempotent: boolean
   /** The body can be read once: retried only after `not-sent`, before a byte was read. */
   readonly once: boolean
@@ -76,7 +75,6 @@ export class DispatchRun implements RunState, HandlerRun, AdapterCall {
     this.host = host
     this.opts = opts
     this.handler = handler
-    this.controller = new RunController(this)
     this.once = isOnceBody(opts.body)
     this.idempotent = isIdempotentRequest(String(opts.method), opts.idempotent, opts.headers)
   }
@@ -203,6 +201,33 @@ export class DispatchRun implements RunState, HandlerRun, AdapterCall {
     this.done = true
     this.controller.rawHeaders = (controller.rawHeaders ?? null) as RawHeaders
     this.handler.onRequestUpgrade?.(this.controller, statusCode, headers, socket)
+  }
+
+  // The controller the caller's handler sees for the whole dispatch, whichever attempt runs, is
+  // the dispatch itself (one object fewer per request): `abort` ends the call (every attempt, any
+  // retry); `pause`/`resume` apply to the attempt whose response the handler receives.
+
+  get controller(): this {
+    return this
+  }
+
+  rawHeaders: RawHeaders = null
+  rawTrailers: RawHeaders = null
+  paused = false
+
+  get reason(): Error | null {
+    return this.abortReason ?? null
+  }
+
+  pause(): void {
+    this.paused = true
+    this.committed?.controller?.pause()
+  }
+
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.committed?.controller?.resume()
   }
 
   /** The caller aborted (through the controller): stop every attempt and report at once. */
