@@ -59,7 +59,7 @@ const connect = ((_options: unknown, callback: (error: null, socket: Duplex) => 
   const socket = new LoopbackSocket()
   queueMicrotask(() => callback(null, socket))
   return socket
-}) as unknown as Pool.Options['connect']
+}) as unknown as NonNullable<Pool.Options['connect']>
 
 const urls = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
 const get = { path: '/', method: 'GET' } as const
