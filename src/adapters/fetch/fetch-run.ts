@@ -55,10 +55,6 @@ export class FetchRun implements AdapterCall {
   readonly index: number
   readonly idempotent: boolean
   readonly body: OnceBody | undefined
-  /** The caller's own `dispatcher`, if any: each attempt's `AttemptDispatcher` sends through it. */
-  readonly target: unknown
-  /** The first attempt took `init` itself. */
-  #initUsed = false
   #delivered = false
   #resolve: ((response: Response) => void) | undefined
   #reject: ((error: unknown) => void) | undefined
@@ -66,17 +62,12 @@ export class FetchRun implements AdapterCall {
   constructor(host: FetchHost, path: string, init: Record<string, unknown>) {
     this.host = host
     this.path = path
-    const { body, key, idempotent: explicit, dispatcher, ...rest } = init
-    this.target = dispatcher
+    const { body, key, idempotent: explicit, ...rest } = init
     const method = typeof rest.method === 'string' ? rest.method.toUpperCase() : 'GET'
     this.idempotent = isIdempotentRequest(method, explicit as boolean | undefined, rest.headers)
     const once = isOnceBody(body)
     this.body = once ? new OnceBody(body as ReadableStream) : undefined
-    // `body` and `dispatcher` are set per attempt: present from the start, so setting them changes
-    // no object shape. The first attempt sends this object itself; later ones a copy.
-    this.init = once
-      ? { ...rest, duplex: 'half', body: undefined, dispatcher: undefined }
-      : { ...rest, body, dispatcher: undefined }
+    this.init = once ? { ...rest, duplex: 'half' } : body === undefined ? rest : { ...rest, body }
     const signal = rest.signal ?? undefined
     this.index = (once ? 2 : 0) + (this.idempotent ? 1 : 0)
     this.options =
@@ -153,7 +144,7 @@ export class FetchRun implements AdapterCall {
       return
     }
     if (!host.dispatchers.needs(endpoint)) {
-      this.#send(endpoint, attempt, control, this.target)
+      this.#send(endpoint, attempt, control, this.init.dispatcher)
       return
     }
     Promise.resolve(host.dispatchers.get(endpoint)).then(
@@ -164,8 +155,7 @@ export class FetchRun implements AdapterCall {
 
   #send(endpoint: Endpoint<unknown>, attempt: Attempt, control: AttemptControl, target: unknown): void {
     const { host } = this
-    const init = this.#initUsed ? { ...this.init } : this.init
-    this.#initUsed = true
+    const init: Record<string, unknown> = { ...this.init }
     if (this.body !== undefined) init.body = this.body.stream()
     const dispatcher = new AttemptDispatcher(target as DispatchTarget | undefined, host.timeouts)
     init.dispatcher = dispatcher
