@@ -11,7 +11,7 @@
 // a fixed number of requests at a fixed concurrency is profiled, and the median of three runs is
 // reported.
 //
-// Run: node bench/alloc.ts [--requests 600] [--concurrency 8] [--interval 1] [--runs 3] [--only undici]
+// Run: node bench/alloc.ts [--requests 400] [--concurrency 8] [--interval 1] [--runs 3] [--only undici]
 // (`--only` keeps the clients whose name contains the word, e.g. `undici`, `fetch`, `axios`, `gRPC`).
 import { spawn } from 'node:child_process'
 import http from 'node:http'
@@ -41,11 +41,11 @@ const arg = (name: string, fallback: number): number => {
   const i = args.indexOf(`--${name}`)
   return i === -1 ? fallback : Number(args[i + 1])
 }
-const REQUESTS = arg('requests', 600)
+const REQUESTS = arg('requests', 400)
 const CONCURRENCY = arg('concurrency', 8)
 const INTERVAL = arg('interval', 1)
 const RUNS = arg('runs', 3)
-const WARMUP = 500
+const WARMUP = 400
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1]!.toLowerCase() : undefined
 
 const proto = new URL('../test/fixtures/grpc/echo.proto', import.meta.url).pathname
