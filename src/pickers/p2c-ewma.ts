@@ -73,11 +73,15 @@ export function better(a: PickerEndpoint, b: PickerEndpoint, now: number): boole
   const qa = (a.inFlight + 1 + a.load.busy(now)) * b.weight
   const qb = (b.inFlight + 1 + b.load.busy(now)) * a.weight
   // Within the band both ways: the higher is under NOISE_RATIO × the lower + NOISE_FLOOR_MS.
-  // An estimate that is still a guess (no answer yet) is not a latency: compare by requests.
+  // An estimate that is still a guess (no answer yet) is not a latency: compare by requests. Nor
+  // is one no answer has refreshed for its staleness horizon, while nothing is in flight there:
+  // the endpoint takes one request, whose answer measures it again (`PeakEwma.stale`).
   const spread = NOISE_DEVIATIONS * Math.min(a.load.deviationMs, b.load.deviationMs)
   const band = +(
     a.load.guess ||
     b.load.guess ||
+    (a.inFlight === 0 && a.load.stale(now, lb)) ||
+    (b.inFlight === 0 && b.load.stale(now, la)) ||
     (la < NOISE_RATIO * lb + NOISE_FLOOR_MS && lb < NOISE_RATIO * la + NOISE_FLOOR_MS) ||
     Math.abs(la - lb) < spread
   )
