@@ -65,6 +65,16 @@ export const STALE_AFTER_MS = 1_000
 export const STALE_OWN_ROUND_TRIPS = 10
 
 /**
+ * Failed re-measurements in a row that stay `STALE_AFTER_MS` apart; after them the horizon grows
+ * by `STALE_BACKOFF` per failed one, up to `decay`. As keel's connect probes (after Linkerd's
+ * failure accrual): a replica that takes up to ~10 s to restart is still back within about a
+ * second of listening, and one that stays down costs fewer and fewer failed requests.
+ */
+export const STALE_STEADY_PROBES = 10
+/** See `STALE_STEADY_PROBES`. */
+export const STALE_BACKOFF = 1.25
+
+/**
  * PeakEWMA latency (Finagle `PeakEwma`, tower `PeakEwma`, Linkerd) made robust to single slow
  * answers, with keel's handling of answers that come back without doing the work (failures,
  * caller errors).
@@ -133,6 +143,8 @@ export class PeakEwma {
   #failing = false
   /** The first success after the last failure: when the endpoint recovered. */
   #recoveredAt = Number.NEGATIVE_INFINITY
+  /** Failures in a row, with no success between them, of requests sent to a stale estimate. */
+  #failedProbes = 0
   /** The last failure came within `decay` of a recovery: not re-measured before `decay` (see `penalize`). */
   #relapsed = false
   /** `decay`, ms. */
@@ -224,6 +236,7 @@ export class PeakEwma {
       this.#failing = false
       this.#recoveredAt = now
     }
+    this.#failedProbes = 0
     let confirmed = 0
     // Answers whose requests overlap the witness were caught in the same moment as it: they
     // neither confirm nor replace it.
@@ -295,8 +308,15 @@ export class PeakEwma {
     if (!this.#failing) {
       this.#failing = true
       this.#relapsed = now - this.#recoveredAt < this.#decayMs
+    } else if (now - rttMs - this.#answeredAt >= Math.max(STALE_AFTER_MS, this.#ownHorizon)) {
+      this.#failedProbes++
     }
     this.#refreshed(now, rttMs)
+    const extra = this.#failedProbes - STALE_STEADY_PROBES
+    if (extra > 0) {
+      const backoff = Math.min(STALE_AFTER_MS * STALE_BACKOFF ** extra, this.#decayMs)
+      if (backoff > this.#ownHorizon) this.#ownHorizon = backoff
+    }
     const reading = this.read(now)
     const penalty = Math.min(2 * Math.max(reading, floorMs), MAX_PENALTY_MS)
     // Charged at once, unlike a slow success: a failure is not noise.
@@ -324,6 +344,7 @@ export class PeakEwma {
     this.#failing = false
     this.#recoveredAt = Number.NEGATIVE_INFINITY
     this.#relapsed = false
+    this.#failedProbes = 0
   }
 
   /** An answer or a charge after `rttMs` refreshed the estimate at `now`. */
