@@ -231,12 +231,12 @@ export class PeakEwma {
     // distance — a replica charged failures while it refused connections is back at its first
     // normal answer, not after one re-measurement per doubling.
     const fresh = now - rttMs - this.#answeredAt >= Math.max(STALE_AFTER_MS, this.#ownHorizon)
-    this.#refreshed(now, rttMs)
     if (this.#failing) {
       this.#failing = false
       this.#recoveredAt = now
     }
     this.#failedProbes = 0
+    this.#refreshed(now, rttMs)
     let confirmed = 0
     // Answers whose requests overlap the witness were caught in the same moment as it: they
     // neither confirm nor replace it.
