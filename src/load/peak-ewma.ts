@@ -96,6 +96,9 @@ export const STALE_BACKOFF = 1.25
  *   it was slow is probed again: with time constant `RECOVERY_ROUND_TRIPS` × the reading the
  *   last confirmed rise started from, at most `decay` (10 s, Finagle's `decayTime`), which also
  *   applies after a failure or a reset.
+ * - **Stale after a horizon** (`stale`, `STALE_AFTER_MS`): an estimate no answer has refreshed
+ *   for ~1 s is compared as a guess by `p2c-ewma`, so the endpoint takes one request that
+ *   measures it again, and the answer to a request sent then replaces a higher estimate.
  * - **Deviation.** `deviationMs` follows how far answers land from the estimate (RFC 6298's
  *   RTTVAR, by answers): the picker's noise band widens with it on a noisy host.
  * - Reading is pure: `pick()` changes nothing.
