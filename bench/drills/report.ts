@@ -129,13 +129,16 @@ configured as commonly recommended for failover (the configs are in \`bench/dril
   connect to its port on a backoff from ~1 s (no request spent while it refuses); once a connect
   succeeds it is restored on probation and takes one trial request at a time until one answers
   ([outlier detection](outlier-detection.md#re-admission-probed-back-from-1-s)). The column
-  measures from the replica listening to its first request. A figure of several seconds or
-  "> 10 s" comes from a client that had barely used the replica before it was killed (its
-  attempts at replica 0 under 1%) and so never ejected it: its latency estimate for that replica
-  was set in the drill's first second, when every client, replica and proxy starts at once on a
-  loaded 2-core host and first answers take 100–300 ms, and PeakEWMA forgets an estimate over its
-  10 s decay ([p2c-ewma](pickers/p2c-ewma.md)). That is the picker's memory of the start-up,
-  not re-admission; the figures move from run to run with it.
+  measures from the replica listening to its first request. A client that had barely used the
+  replica before it was killed (its attempts at replica 0 under 1%) never ejects it; its latency
+  estimate for that replica is high (failures charged while it refused connections, or answers
+  slowed in the drill's first second, when every client, replica and proxy starts at once on a
+  loaded 2-core host). The default picker re-measures such an estimate once no answer has
+  refreshed it for about 1 s: it sends the replica one request, and that answer decides
+  ([p2c-ewma](pickers/p2c-ewma.md)), so such a client re-admits the replica within about a second
+  of listening too. Before that rule, these clients waited for PeakEWMA's 10 s decay and showed
+  "> 10 s" here. keel's gRPC client also waits for grpc-js to reconnect its channel, on grpc-js's
+  own reconnect backoff (1 s, then 1.6× longer each time).
 - A 429 promises the request was not processed: the replicas do not count a 429'd POST as
   executed, and keel retries it elsewhere.
 

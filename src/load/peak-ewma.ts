@@ -47,6 +47,34 @@ export const DEVIATION_WEIGHT = 0.25
 export const RECOVERY_ROUND_TRIPS = 200
 
 /**
+ * How long an estimate that no answer has refreshed stays a measurement, at least (ms). After
+ * that `p2c-ewma` compares it as a guess, by requests in flight, while the endpoint has none, so
+ * the endpoint takes one request that measures it again; that answer decides. Without it an
+ * endpoint whose estimate is high (failures charged while it refused connections, a slow answer
+ * during a loaded start-up) lost every comparison, got no request that could lower it, and came
+ * back only by the decay: a restarted replica that answered normally sat out for over 10 s.
+ * 1 s is the first probe interval of Linkerd's failure accrual and of keel's own re-admission
+ * probes; the horizon is also at least `RECOVERY_ROUND_TRIPS` of the peer it is compared with (the
+ * scale on which a confirmed peak decays) and `STALE_OWN_ROUND_TRIPS` of the endpoint's own last
+ * round trip, so a probe is at most one call in 200 of a sequential caller, and a probe that
+ * hangs or answers slowly (a 15 s idle limit, a 10× slower replica) is sent rarely.
+ */
+export const STALE_AFTER_MS = 1_000
+
+/** See `STALE_AFTER_MS`: an endpoint whose last answer took 15 s is not re-measured every second. */
+export const STALE_OWN_ROUND_TRIPS = 10
+
+/**
+ * Failed re-measurements in a row that stay `STALE_AFTER_MS` apart; after them the horizon grows
+ * by `STALE_BACKOFF` per failed one, up to `decay`. As keel's connect probes (after Linkerd's
+ * failure accrual): a replica that takes up to ~10 s to restart is still back within about a
+ * second of listening, and one that stays down costs fewer and fewer failed requests.
+ */
+export const STALE_STEADY_PROBES = 10
+/** See `STALE_STEADY_PROBES`. */
+export const STALE_BACKOFF = 1.25
+
+/**
  * PeakEWMA latency (Finagle `PeakEwma`, tower `PeakEwma`, Linkerd) made robust to single slow
  * answers, with keel's handling of answers that come back without doing the work (failures,
  * caller errors).
@@ -68,6 +96,9 @@ export const RECOVERY_ROUND_TRIPS = 200
  *   it was slow is probed again: with time constant `RECOVERY_ROUND_TRIPS` × the reading the
  *   last confirmed rise started from, at most `decay` (10 s, Finagle's `decayTime`), which also
  *   applies after a failure or a reset.
+ * - **Stale after a horizon** (`stale`, `STALE_AFTER_MS`): an estimate no answer has refreshed
+ *   for ~1 s is compared as a guess by `p2c-ewma`, so the endpoint takes one request that
+ *   measures it again, and the answer to a request sent then replaces a higher estimate.
  * - **Deviation.** `deviationMs` follows how far answers land from the estimate (RFC 6298's
  *   RTTVAR, by answers): the picker's noise band widens with it on a noisy host.
  * - Reading is pure: `pick()` changes nothing.
@@ -107,12 +138,28 @@ export class PeakEwma {
   #witnessMs = 0
   #witnessEnd = Number.NEGATIVE_INFINITY
   #earlierWitnessMs = 0
+  /** When an answer or a charge last refreshed the estimate. */
+  #answeredAt: number
+  /** The endpoint's own part of the staleness horizon (`STALE_OWN_ROUND_TRIPS`, or a relapse's). */
+  #ownHorizon = 0
+  /** A failure was charged and no success has come since. */
+  #failing = false
+  /** The first success after the last failure: when the endpoint recovered. */
+  #recoveredAt = Number.NEGATIVE_INFINITY
+  /** Failures in a row, with no success between them, of requests sent to a stale estimate. */
+  #failedProbes = 0
+  /** The last failure came within `decay` of a recovery: not re-measured before `decay` (see `penalize`). */
+  #relapsed = false
+  /** `decay`, ms. */
+  readonly #decayMs: number
 
   constructor(initialMs: number, now: number, decayMs: number) {
     this.#cost = initialMs
     this.#stamp = now
+    this.#answeredAt = now
     this.#rate = 1 / decayMs
     this.#baseRate = this.#rate
+    this.#decayMs = decayMs
   }
 
   /** Whether the estimate is still a guess (no answer recorded since it was made). */
@@ -127,6 +174,17 @@ export class PeakEwma {
    */
   get deviationMs(): number {
     return this.#dev
+  }
+
+  /**
+   * Whether no answer has refreshed the estimate for the staleness horizon: `STALE_AFTER_MS`, at
+   * least `RECOVERY_ROUND_TRIPS` × `peerMs` (the latency of the peer it is compared with) and
+   * `STALE_OWN_ROUND_TRIPS` × its own last round trip, or `decay` after a relapse. A stale
+   * estimate is no longer a measurement: `p2c-ewma` compares it as a guess while the endpoint has
+   * nothing in flight, so it takes one request, and the answer decides (see `observe`).
+   */
+  stale(now: number, peerMs: number): boolean {
+    return now - this.#answeredAt >= Math.max(STALE_AFTER_MS, this.#ownHorizon, RECOVERY_ROUND_TRIPS * peerMs)
   }
 
   /** The estimate as of its last update, before any decay: what the last real sample put there. */
@@ -171,6 +229,17 @@ export class PeakEwma {
    */
   observe(now: number, rttMs: number): void {
     const reading = this.read(now)
+    // Sent after the estimate went stale (by the endpoint's own horizon): a fresh measurement of
+    // the endpoint as it is now, so a faster answer replaces the estimate instead of halving the
+    // distance — a replica charged failures while it refused connections is back at its first
+    // normal answer, not after one re-measurement per doubling.
+    const fresh = now - rttMs - this.#answeredAt >= Math.max(STALE_AFTER_MS, this.#ownHorizon)
+    if (this.#failing) {
+      this.#failing = false
+      this.#recoveredAt = now
+    }
+    this.#failedProbes = 0
+    this.#refreshed(now, rttMs)
     let confirmed = 0
     // Answers whose requests overlap the witness were caught in the same moment as it: they
     // neither confirm nor replace it.
@@ -196,6 +265,8 @@ export class PeakEwma {
       // Forget the peak over RECOVERY_ROUND_TRIPS of the latency it rose from: a service that
       // answers in 1 ms probes a replica that turned slow again after ~0.2–0.5 s, not 10 s.
       this.#rate = Math.max(this.#baseRate, 1 / (RECOVERY_ROUND_TRIPS * Math.max(reading, NOISE_FLOOR_MS)))
+    } else if (fresh && rttMs < reading) {
+      this.#cost = rttMs
     } else {
       this.#cost = rttMs < reading ? reading + LOWER_WEIGHT * (rttMs - reading) : reading
     }
@@ -215,6 +286,7 @@ export class PeakEwma {
    */
   raise(now: number, rttMs: number): void {
     this.#addBusy(now, rttMs)
+    this.#refreshed(now, rttMs)
     if (rttMs > this.#cost) this.#cost = rttMs
     if (now > this.#stamp) this.#stamp = now
     this.#guess = false
@@ -231,6 +303,23 @@ export class PeakEwma {
    */
   penalize(now: number, rttMs: number, floorMs: number): void {
     this.#addBusy(now, rttMs)
+    // A failure within `decay` of a recovery is a relapse (a replica failing a share of its
+    // requests, not one that came back): re-measured after `decay`, as Finagle's decay would
+    // bring it back, not after a second. Envoy's outlier detection lengthens a host's ejection
+    // the same way each time it is ejected again. Failures in a row with no success between them
+    // (a replica down and refusing) are one incident: they change nothing here.
+    if (!this.#failing) {
+      this.#failing = true
+      this.#relapsed = now - this.#recoveredAt < this.#decayMs
+    } else if (now - rttMs - this.#answeredAt >= Math.max(STALE_AFTER_MS, this.#ownHorizon)) {
+      this.#failedProbes++
+    }
+    this.#refreshed(now, rttMs)
+    const extra = this.#failedProbes - STALE_STEADY_PROBES
+    if (extra > 0) {
+      const backoff = Math.min(STALE_AFTER_MS * STALE_BACKOFF ** extra, this.#decayMs)
+      if (backoff > this.#ownHorizon) this.#ownHorizon = backoff
+    }
     const reading = this.read(now)
     const penalty = Math.min(2 * Math.max(reading, floorMs), MAX_PENALTY_MS)
     // Charged at once, unlike a slow success: a failure is not noise.
@@ -253,6 +342,18 @@ export class PeakEwma {
     this.#witnessMs = 0
     this.#witnessEnd = Number.NEGATIVE_INFINITY
     this.#earlierWitnessMs = 0
+    this.#answeredAt = now
+    this.#ownHorizon = 0
+    this.#failing = false
+    this.#recoveredAt = Number.NEGATIVE_INFINITY
+    this.#relapsed = false
+    this.#failedProbes = 0
+  }
+
+  /** An answer or a charge after `rttMs` refreshed the estimate at `now`. */
+  #refreshed(now: number, rttMs: number): void {
+    this.#answeredAt = now
+    this.#ownHorizon = this.#failing && this.#relapsed ? this.#decayMs : STALE_OWN_ROUND_TRIPS * rttMs
   }
 
   /** An answer after `rttMs` counts busy for the share of the estimate it did not take. */

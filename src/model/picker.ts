@@ -14,6 +14,12 @@ export interface LatencyEstimate {
   readonly deviationMs: number
   /** The estimate is still a guess: the endpoint has not answered yet. */
   readonly guess: boolean
+  /**
+   * No answer has refreshed the estimate for its staleness horizon at `now` (at least 1 s, and
+   * at least 200 round trips of `peerMs`, the latency of the endpoint it is compared with):
+   * `p2c-ewma` then compares it as a guess, so the endpoint takes a request that measures it again.
+   */
+  stale(now: number, peerMs: number): boolean
 }
 
 /**

@@ -70,14 +70,23 @@ class P2cEwmaPicker implements Picker {
 export function better(a: PickerEndpoint, b: PickerEndpoint, now: number): boolean {
   const la = a.load.read(now)
   const lb = b.load.read(now)
-  const qa = (a.inFlight + 1 + a.load.busy(now)) * b.weight
-  const qb = (b.inFlight + 1 + b.load.busy(now)) * a.weight
+  // An estimate no answer has refreshed for its staleness horizon, while nothing is in flight
+  // there, is compared as a guess, with no early answers still counted busy: the endpoint takes
+  // one request, whose answer measures it again (`PeakEwma.stale`). Its busy count decays with
+  // its estimate as time constant, which a failure charge raised: kept, a few hundredths of a
+  // request lost it every tie for seconds after a replica that refused connections came back.
+  const sa = a.inFlight === 0 && a.load.stale(now, lb)
+  const sb = b.inFlight === 0 && b.load.stale(now, la)
+  const qa = (a.inFlight + 1 + (sa ? 0 : a.load.busy(now))) * b.weight
+  const qb = (b.inFlight + 1 + (sb ? 0 : b.load.busy(now))) * a.weight
   // Within the band both ways: the higher is under NOISE_RATIO × the lower + NOISE_FLOOR_MS.
   // An estimate that is still a guess (no answer yet) is not a latency: compare by requests.
   const spread = NOISE_DEVIATIONS * Math.min(a.load.deviationMs, b.load.deviationMs)
   const band = +(
     a.load.guess ||
     b.load.guess ||
+    sa ||
+    sb ||
     (la < NOISE_RATIO * lb + NOISE_FLOOR_MS && lb < NOISE_RATIO * la + NOISE_FLOOR_MS) ||
     Math.abs(la - lb) < spread
   )

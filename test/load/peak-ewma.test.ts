@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MAX_PENALTY_MS, PeakEwma } from '../../src/load/peak-ewma.ts'
+import { MAX_PENALTY_MS, PeakEwma, STALE_AFTER_MS } from '../../src/load/peak-ewma.ts'
 
 const TAU = 10_000
 
@@ -175,5 +175,67 @@ describe('PeakEwma', () => {
     e.reset(10, 7)
     expect(e.read(10)).toBe(7)
     expect(e.busy(10)).toBe(0)
+  })
+
+  it('goes stale after 1 s, 200 round trips of the peer and 10 of its own last answer, whichever is longest', () => {
+    const e = new PeakEwma(30, 0, TAU)
+    for (let t = 5; t <= 15; t += 5) e.observe(t, 5)
+    expect(e.stale(15 + STALE_AFTER_MS - 1, 1)).toBe(false)
+    expect(e.stale(15 + STALE_AFTER_MS, 1)).toBe(true)
+    // Peers at 50 ms: 200 of their round trips, 10 s.
+    expect(e.stale(15 + 9_999, 50)).toBe(false)
+    expect(e.stale(15 + 10_000, 50)).toBe(true)
+    // Its own last answer took 500 ms: 5 s.
+    e.observe(1_000, 500)
+    expect(e.stale(5_999, 1)).toBe(false)
+    expect(e.stale(6_000, 1)).toBe(true)
+  })
+
+  it('takes the answer to a request sent to a stale estimate as it is, not halfway', () => {
+    const e = new PeakEwma(5, 0, TAU)
+    for (let t = 5; t <= 15; t += 5) e.observe(t, 5)
+    // Refused while down: charged, doubling.
+    e.penalize(20, 0, 11)
+    e.penalize(1_100, 0, 11)
+    e.penalize(2_200, 0, 11)
+    expect(e.read(2_200)).toBeGreaterThan(70)
+    // Not stale yet: halfway.
+    const f = new PeakEwma(5, 0, TAU)
+    for (let t = 5; t <= 15; t += 5) f.observe(t, 5)
+    f.penalize(20, 0, 11)
+    f.observe(500, 5)
+    expect(f.read(500)).toBeGreaterThan(11)
+    // Sent 1 s after the last charge: its answer decides.
+    e.observe(3_205, 5)
+    expect(e.read(3_205)).toBe(5)
+  })
+
+  it('re-measures a relapse only after the decay, and failed re-measurements 1 s apart ten times, then further', () => {
+    const e = new PeakEwma(5, 0, TAU)
+    for (let t = 5; t <= 15; t += 5) e.observe(t, 5)
+    // A failure with no recovery before it: re-measured after 1 s.
+    e.penalize(100, 0, 11)
+    expect(e.stale(1_100, 5)).toBe(true)
+    // It recovers, and fails again 2 s later: a relapse, re-measured after the decay (10 s).
+    e.observe(1_105, 5)
+    e.penalize(3_000, 0, 11)
+    expect(e.stale(12_999, 0)).toBe(false)
+    expect(e.stale(13_000, 0)).toBe(true)
+    // Recovered, then failing more than the decay later: a new incident, 1 s again.
+    e.observe(13_005, 5)
+    e.penalize(24_000, 0, 11)
+    expect(e.stale(25_000, 0)).toBe(true)
+    // Down: ten failed re-measurements 1 s apart, then 1.25×, 1.5625× … the second.
+    let t = 24_000
+    for (let k = 0; k < 10; k++) {
+      expect(e.stale(t + 1_000, 0)).toBe(true)
+      t += 1_000
+      e.penalize(t, 0, 11)
+    }
+    expect(e.stale(t + 1_000, 0)).toBe(true)
+    t += 1_000
+    e.penalize(t, 0, 11)
+    expect(e.stale(t + 1_249, 0)).toBe(false)
+    expect(e.stale(t + 1_250, 0)).toBe(true)
   })
 })

@@ -24,6 +24,7 @@ export class FakeEndpoint implements PickerEndpoint {
     busy: (_now: number): number => this.busy,
     deviationMs: 0,
     guess: false,
+    stale: (_now: number, _peerMs: number): boolean => false,
   }
 
   constructor(index: number, weight = 1) {

@@ -19,7 +19,7 @@ export function fakeEndpoints(n: number, weight: (i: number) => number = () => 1
       inFlight: 0,
       pickable: true,
       latencyMs: () => 10,
-      load: { read: () => 10, busy: () => 0, deviationMs: 0, guess: false },
+      load: { read: () => 10, busy: () => 0, deviationMs: 0, guess: false, stale: () => false },
     }
   })
 }

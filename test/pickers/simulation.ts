@@ -4,7 +4,8 @@ import { ManualClock } from '../helpers/clock.ts'
 /** How a simulated backend answers: after `latency` ms of clock time, with `answer`. */
 export interface Backend {
   latency: number
-  answer: 'ok' | 'endpoint-failure' | 'caller-error'
+  /** `refused`: the connect was refused (ECONNREFUSED: `not-sent`), as by a replica that is down. */
+  answer: 'ok' | 'endpoint-failure' | 'caller-error' | 'refused'
 }
 
 /** One attempt as the backend saw it. */
@@ -65,6 +66,9 @@ export class Simulation {
     if (latency > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, latency))
     if (backend.answer === 'endpoint-failure') throw Object.assign(new Error('503'), { status: 503 })
     if (backend.answer === 'caller-error') throw Object.assign(new Error('404'), { status: 404 })
+    if (backend.answer === 'refused') {
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', syscall: 'connect' })
+    }
     return 'ok'
   }
 
