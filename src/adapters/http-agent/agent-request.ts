@@ -7,7 +7,7 @@ import type { Endpoint } from '../../model/endpoint.ts'
 import { KeelError } from '../../model/errors.ts'
 import type { CallOptions } from '../../options/options.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
-import { HandedOver } from '../http/handed-over.ts'
+import { HandedOver, type ResponseHead } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import type { ConnectWatcher, WatcherOf } from './endpoint-agents.ts'
@@ -43,12 +43,58 @@ class RequestDestroyed extends Error {
 
 const RUN = Symbol('keel.agentRequest')
 
-/** The run routing `request`, for the endpoint agents' connect hand-over. */
-export const watcherOf: WatcherOf = (request) => (request as ClientRequest & { [RUN]?: AgentRequest })[RUN]
+/** A request a `BalancerAgent` routes: its run under a symbol key (cheaper than a WeakMap per request). */
+type Routed = ClientRequest & {
+  [RUN]?: AgentRequest
+  res?: IncomingMessage | null
+  upgradeOrConnect?: boolean
+  _header?: string | null
+}
 
-/** Header-access for keel's classifier over node:http's lowercase header record. */
-function headersOf(res: IncomingMessage): { get(name: string): unknown } {
-  return { get: (name: string) => res.headers[name] }
+/** The run routing `request`, for the endpoint agents' connect hand-over. */
+export const watcherOf: WatcherOf = (request) => (request as Routed)[RUN]
+
+/** `Retry-After` and the rest of a node:http response's lowercase header record, for keel's classifier. */
+class IncomingHeaders {
+  readonly #headers: IncomingMessage['headers']
+  constructor(headers: IncomingMessage['headers']) {
+    this.#headers = headers
+  }
+  get(name: string): unknown {
+    return this.#headers[name]
+  }
+}
+
+/** The headers of a response that has none to read (an upgrade's, a response not yet filled in). */
+const NO_HEADERS = { get: (_name: string): unknown => undefined }
+
+/** What `HandedOver` copies its fields from: one object for every response, refilled each time. */
+const head: { -readonly [K in keyof ResponseHead]: ResponseHead[K] } = {
+  status: 0,
+  statusText: '',
+  headers: NO_HEADERS,
+  url: '',
+}
+
+/** What keel classifies a response by: its status and headers, no body (the caller reads it). */
+function handedOver(res: IncomingMessage): HandedOver {
+  head.status = res.statusCode ?? 0
+  head.statusText = res.statusMessage ?? ''
+  head.headers = new IncomingHeaders(res.headers)
+  const handed = new HandedOver(head)
+  head.headers = NO_HEADERS
+  return handed
+}
+
+/** Upgrades (`101`, WebSocket) end their attempt as a success; one value serves them all. */
+const UPGRADED = new HandedOver({ status: 101, statusText: '', headers: NO_HEADERS, url: '' })
+
+// The executor of every attempt's promise: a closure per attempt would be one more allocation.
+let settleAttempt: ((value: HandedOver) => void) | undefined
+let failAttempt: ((error: unknown) => void) | undefined
+function capture(resolve: (value: HandedOver) => void, reject: (error: unknown) => void): void {
+  settleAttempt = resolve
+  failAttempt = reject
 }
 
 /**
@@ -58,9 +104,14 @@ function headersOf(res: IncomingMessage): { get(name: string): unknown } {
  * the request to another endpoint (verdict `not-sent`). From the moment the request has a socket,
  * every outcome is the caller's: keel classifies it (status, error, abort) but never re-sends,
  * since node:http cannot write a request twice — the client's own retry does that.
+ *
+ * What it costs per request is what a hand-rolled round-robin over agents does not pay, so it
+ * keeps to one object and the closures keel's call needs (`attempt`, its cancel and failure
+ * callbacks): its listeners are functions shared by every request, finding the run under a
+ * symbol key on the request, and the attempt's end is read off the request's own `close`.
  */
 export class AgentRequest implements ConnectWatcher {
-  readonly request: ClientRequest
+  readonly request: Routed
   readonly #host: AgentHost
   readonly #options: Record<string, unknown>
   /** The request's own TLS name option, for endpoints without a `servername`. */
@@ -73,7 +124,6 @@ export class AgentRequest implements ConnectWatcher {
   #agent: HttpAgent | undefined
   /** Destroys the connection being opened for the current attempt. */
   #abandon: (() => void) | undefined
-  #hadSocket = false
   /** The request already got its error and `close` (from keel or node:http). */
   #delivered = false
 
@@ -87,15 +137,14 @@ export class AgentRequest implements ConnectWatcher {
 
   start(): void {
     const req = this.request
-    ;(req as ClientRequest & { [RUN]?: AgentRequest })[RUN] = this
-    // `on`, not `once`: node:http emits each of these once per request, and a `once` wrapper is
-    // an allocation on every request.
-    req.on('socket', this.#onSocket)
-    // First among the listeners, so it sees whether the caller listens (a `once` listener is
-    // removed before it runs).
-    req.prependListener('response', this.#onResponse)
-    req.prependListener('error', this.#onError)
-    req.on('close', this.#onClose)
+    req[RUN] = this
+    // A caller that listens already (`http.get(url, options, callback)`) reads the response: ours
+    // is needed only to keep node:http's dump of a response nobody listens to, which a listener of
+    // ours would otherwise stop. First among the listeners, so they see whether the caller listens
+    // (a `once` listener is removed before it runs).
+    if (req.listenerCount('response') === 0) req.on('response', AgentRequest.#onResponse)
+    req.prependListener('error', AgentRequest.#onError)
+    req.on('close', AgentRequest.#onClose)
     const host = this.#host
     // Only a `not-sent` attempt is ever re-sent, so this changes no decision; it keeps the call's
     // record honest without copying the headers of every request.
@@ -105,35 +154,51 @@ export class AgentRequest implements ConnectWatcher {
     host.balancer.call(this.attempt, key === undefined ? base : { ...base, key }).then(undefined, this.#failed)
   }
 
-  readonly attempt = (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<HandedOver> =>
-    new Promise<HandedOver>((resolve, reject) => {
-      const req = this.request
-      if (req.destroyed) return reject(new RequestDestroyed())
-      this.#resolve = resolve
-      this.#reject = reject
-      // keel tells this run when it gives up on the attempt: cheaper than reading `attempt.signal`.
-      const control = this.#host.port.control(attempt)!
-      this.#control = control
-      if (control.cancelled) return this.#cancelled(control.cancelReason)
-      control.onCancel = this.#cancelled
-      let agent: HttpAgent
-      try {
-        this.#routePath(endpoint)
-        agent = this.#host.agents.get(endpoint)
-      } catch (error) {
-        return this.#fail(error)
-      }
-      this.#agent = agent
-      // node:http made these options for this request alone and copies them on: rewritten in place.
-      const options = this.#options
-      options.host = endpoint.host
-      options.hostname = endpoint.host
-      options.port = endpoint.port
-      options.socketPath = undefined
-      options.servername = endpoint.servername ?? this.#servername
-      // node:http's Agent#addRequest: reuses a free socket, opens one, or queues the request.
-      ;(agent as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest(req, options)
-    })
+  readonly attempt = (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<HandedOver> => {
+    const promise = new Promise<HandedOver>(capture)
+    this.#resolve = settleAttempt
+    this.#reject = failAttempt
+    settleAttempt = failAttempt = undefined
+    // keel tells this run when it gives up on the attempt: cheaper than reading `attempt.signal`.
+    const control = this.#host.port.control(attempt)!
+    this.#control = control
+    const req = this.request
+    if (req.destroyed) {
+      this.#fail(new RequestDestroyed())
+      return promise
+    }
+    if (control.cancelled) {
+      this.#cancelled(control.cancelReason)
+      return promise
+    }
+    control.onCancel = this.#cancelled
+    let agent: HttpAgent
+    try {
+      this.#routePath(endpoint)
+      agent = this.#host.agents.get(endpoint)
+    } catch (error) {
+      this.#fail(error)
+      return promise
+    }
+    this.#agent = agent
+    // node:http made these options for this request alone and copies them on: rewritten in place.
+    const options = this.#options
+    options.host = endpoint.host
+    options.hostname = endpoint.host
+    options.port = endpoint.port
+    // node:http keeps these options in dictionary mode: adding a second new key grows (copies) the
+    // dictionary, ≈ 0.8 kB a request, so a key the request does not have is left alone.
+    if (options.socketPath !== undefined) options.socketPath = undefined
+    // A plain-TCP endpoint needs no TLS name: an empty one spares node:http working it out from
+    // the Host header on every request (an IP test with a regular expression).
+    options.servername =
+      endpoint.servername ??
+      this.#servername ??
+      ((agent as { protocol?: string }).protocol === 'https:' ? undefined : '')
+    // node:http's Agent#addRequest: reuses a free socket, opens one, or queues the request.
+    ;(agent as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest(req, options)
+    return promise
+  }
 
   connecting(_socket: Socket, abandon: () => void): void {
     this.#abandon = abandon
@@ -168,49 +233,39 @@ export class AgentRequest implements ConnectWatcher {
   #routePath(endpoint: Endpoint<unknown>): void {
     const path = this.#path
     const wanted = endpoint.path === '' || path.charCodeAt(0) !== 47 /* / */ ? path : endpoint.path + path
-    const req = this.request as ClientRequest & { _header?: string | null }
+    const req = this.request
     if (req.path === wanted) return
     if (req._header) throw new PathPrefixError(req.path, wanted)
     req.path = wanted
   }
 
-  readonly #onSocket = (): void => {
-    this.#hadSocket = true
-    // From here on the request may have been written: whatever happens is the caller's to retry.
-    this.#control?.handOver()
-  }
+  // The listeners: one function each for every request, called with the request as `this`.
 
-  readonly #onResponse = (res: IncomingMessage): void => {
+  static readonly #onResponse = function (this: Routed, res: IncomingMessage): void {
     // Without a listener of its own, node:http would dump the body: ours must not change that.
-    if (this.request.listenerCount('response') === 1) res.resume()
-    this.#control?.handOver()
-    const handed = new HandedOver({
-      status: res.statusCode ?? 0,
-      statusText: res.statusMessage ?? '',
-      headers: headersOf(res),
-      url: '',
-    })
-    res.on('close', () => {
-      if (res.complete) this.#succeed(handed)
-      // `req.destroy()` dumps the response before it cuts the socket: the caller gave up on it.
-      else if ((res as { _dumped?: boolean })._dumped === true) this.#fail(new RequestDestroyed())
-      else this.#fail(res.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
-    })
+    if (this.listenerCount('response') === 1) res.resume()
   }
 
-  readonly #onError = (error: Error): void => {
-    this.#control?.handOver()
-    this.#fail(error)
+  static readonly #onError = function (this: Routed, error: Error): void {
+    this[RUN]!.#fail(error)
     // With no listener of the caller's, node:http would throw: ours must not swallow it.
-    if (this.request.listenerCount('error') === 1) throw error
+    if (this.listenerCount('error') === 1) throw error
   }
 
-  readonly #onClose = (): void => {
-    this.#delivered = true
-    const req = this.request as ClientRequest & { upgradeOrConnect?: boolean; res?: IncomingMessage | null }
-    if (req.upgradeOrConnect === true)
-      this.#succeed(new HandedOver({ status: 101, statusText: '', headers: { get: () => undefined }, url: '' }))
-    else if (req.res == null) this.#fail(new RequestDestroyed())
+  /**
+   * The request is over: its response ended (keep-alive: once its body was read or dumped), its
+   * socket closed, it failed, or it upgraded. The attempt ends with it.
+   */
+  static readonly #onClose = function (this: Routed): void {
+    const run = this[RUN]!
+    run.#delivered = true
+    const res = this.res
+    if (this.upgradeOrConnect === true) run.#succeed(UPGRADED)
+    else if (res == null) run.#fail(new RequestDestroyed())
+    else if (res.complete) run.#succeed(handedOver(res))
+    // `req.destroy()` dumps the response before it cuts the socket: the caller gave up on it.
+    else if ((res as { _dumped?: boolean })._dumped === true) run.#fail(new RequestDestroyed())
+    else run.#fail(res.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
   }
 
   /** keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the request. */
@@ -254,7 +309,7 @@ export class AgentRequest implements ConnectWatcher {
     this.#connectDone()
     abandon?.()
     const requests = this.#agent?.requests
-    if (requests === undefined || this.#hadSocket) return
+    if (requests === undefined || this.request.socket != null) return
     for (const queue of Object.values(requests)) {
       const index = queue?.indexOf(this.request as never) ?? -1
       if (index !== -1) queue!.splice(index, 1)
@@ -268,7 +323,7 @@ export class AgentRequest implements ConnectWatcher {
     // With a socket, node:http reports the error; without one, this is what its agent does. A
     // request the caller destroyed ends with the caller's own error (or node:http's "socket hang up").
     const onSocket = req.onSocket as (socket: Socket | null, error?: Error) => void
-    if (this.#hadSocket) req.destroy(error)
+    if (req.socket != null) req.destroy(error)
     else if (req.destroyed) onSocket.call(req, null)
     else onSocket.call(req, null, error)
   }
@@ -277,7 +332,7 @@ export class AgentRequest implements ConnectWatcher {
     const resolve = this.#resolve
     if (resolve === undefined) return
     this.#resolve = this.#reject = undefined
-    this.#control!.onCancel = undefined
+    this.#ended()
     resolve(value)
   }
 
@@ -285,7 +340,15 @@ export class AgentRequest implements ConnectWatcher {
     const reject = this.#reject
     if (reject === undefined) return
     this.#resolve = this.#reject = undefined
-    this.#control!.onCancel = undefined
+    this.#ended()
     reject(error)
+  }
+
+  #ended(): void {
+    const control = this.#control!
+    control.onCancel = undefined
+    // Once the request had a socket it may have been written: whatever happened is the caller's
+    // to retry, never keel's.
+    if (this.request.socket != null) control.handOver()
   }
 }
