@@ -54,14 +54,18 @@ type Routed = ClientRequest & {
 /** The run routing `request`, for the endpoint agents' connect hand-over. */
 export const watcherOf: WatcherOf = (request) => (request as Routed)[RUN]
 
-/** `Retry-After` and the rest of a node:http response's lowercase header record, for keel's classifier. */
+/**
+ * A response's headers for keel's classifier, read only when asked (`Retry-After` of a 429 or
+ * 503): node:http builds `res.headers` from the raw headers on first access, work a client that
+ * never reads them does not pay.
+ */
 class IncomingHeaders {
-  readonly #headers: IncomingMessage['headers']
-  constructor(headers: IncomingMessage['headers']) {
-    this.#headers = headers
+  readonly #res: IncomingMessage
+  constructor(res: IncomingMessage) {
+    this.#res = res
   }
   get(name: string): unknown {
-    return this.#headers[name]
+    return this.#res.headers[name]
   }
 }
 
@@ -80,7 +84,7 @@ const head: { -readonly [K in keyof ResponseHead]: ResponseHead[K] } = {
 function handedOver(res: IncomingMessage): HandedOver {
   head.status = res.statusCode ?? 0
   head.statusText = res.statusMessage ?? ''
-  head.headers = new IncomingHeaders(res.headers)
+  head.headers = new IncomingHeaders(res)
   const handed = new HandedOver(head)
   head.headers = NO_HEADERS
   return handed
