@@ -1,14 +1,20 @@
 // HTTP over loopback (docs/benchmarks.md#http-over-loopback): keel's BalancerDispatcher and
-// createFetch against a hand-rolled round-robin over the same kind of undici Pools (the true
-// overhead), with a raw Pool to one backend, undici's BalancedPool, and nginx least_conn / HAProxy
-// leastconn as central proxies reported beside them. Three nginx backends answer `200 ok` at once.
+// createFetch against what a user would pick instead, all with DEFAULT options: undici's
+// BalancedPool and a hand-rolled round-robin over three undici Pools (for the dispatcher), a
+// hand-rolled round-robin over global fetch (for createFetch); with a raw Pool to one backend and
+// nginx least_conn / HAProxy leastconn as central proxies reported beside them. Three nginx
+// backends answer `200 ok` at once. Client CPU per request is this process's CPU time: on a shared
+// machine it is steadier than req/s.
 //
-// Run: node bench/http.ts [--seconds 1] [--rounds 10] [--concurrency 32]
+// To add a client, add an entry to `clients` with the baseline it is compared to (a client of the
+// same kind, measured in the same round).
+//
+// Run: node bench/http.ts [--seconds 1] [--rounds 8] [--concurrency 32]   (about 2 minutes)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
@@ -29,7 +35,7 @@ import {
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '1' },
-    rounds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '8' },
     concurrency: { type: 'string', default: '32' },
   },
 })
@@ -41,8 +47,10 @@ const WARMUP_MS = 500
 interface Client {
   readonly name: string
   readonly topology: string
-  /** The client this one's ratio is taken against, measured next to it in every round. */
+  /** The client this one's ratio and CPU Δ are taken against, measured next to it in every round. */
   readonly baseline: string
+  /** A second reference for undici clients: undici's BalancedPool (what a dispatcher user swaps out). */
+  readonly versus?: string
   readonly one: () => Promise<void>
 }
 
@@ -51,15 +59,23 @@ interface Row {
   /** This process's CPU time per request, µs (user + system). */
   cpu: number[]
   ratio: number[]
+  /** CPU µs per request minus the baseline's in the same round. */
+  cpuDelta: number[]
+  versus: number[]
+  versusCpu: number[]
   p50: number[]
   p99: number[]
 }
 
 const RR = 'hand-rolled round-robin, 3 Pools'
+const BALANCED_POOL = 'undici BalancedPool'
 const FETCH_RR = 'hand-rolled round-robin, global fetch'
 
 async function main(): Promise<void> {
   ensureProxies()
+  const startLoad = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ')
   const dir = mkdtempSync(join(tmpdir(), 'keel-bench-http-'))
   const children: ChildProcess[] = []
   const closers: (() => Promise<unknown>)[] = []
@@ -134,24 +150,28 @@ async function main(): Promise<void> {
         name: 'keel BalancerDispatcher (p2c-ewma)',
         topology: direct,
         baseline: RR,
+        versus: BALANCED_POOL,
         one: async () => void (await (await dispatcher.request(origin)).body.text()),
       },
       {
         name: 'keel BalancerDispatcher (round-robin)',
         topology: direct,
         baseline: RR,
+        versus: BALANCED_POOL,
         one: async () => void (await (await dispatcherRr.request(origin)).body.text()),
       },
       {
         name: 'keel BalancerDispatcher (p2c-ewma, breaker off)',
         topology: direct,
         baseline: RR,
+        versus: BALANCED_POOL,
         one: async () => void (await (await dispatcherNoBreaker.request(origin)).body.text()),
       },
       {
         name: 'keel balancer.call around Pool.request',
         topology: direct,
         baseline: RR,
+        versus: BALANCED_POOL,
         one: async () =>
           void (await keelCall.call(async (endpoint) =>
             (await callPools.get(endpoint.origin)!.request(get)).body.text(),
@@ -164,7 +184,7 @@ async function main(): Promise<void> {
         one: async () => void (await (await single.request(get)).body.text()),
       },
       {
-        name: 'undici BalancedPool',
+        name: BALANCED_POOL,
         topology: direct,
         baseline: RR,
         one: async () => void (await (await balancedPool.request(get)).body.text()),
@@ -197,7 +217,12 @@ async function main(): Promise<void> {
     // Every client's first requests open its connections: warm each up before it is measured.
     for (const client of clients) await latencies(client.one, CONCURRENCY, WARMUP_MS)
 
-    const rows = new Map<string, Row>(clients.map((c) => [c.name, { rps: [], cpu: [], ratio: [], p50: [], p99: [] }]))
+    const rows = new Map<string, Row>(
+      clients.map((c) => [
+        c.name,
+        { rps: [], cpu: [], ratio: [], cpuDelta: [], versus: [], versusCpu: [], p50: [], p99: [] },
+      ]),
+    )
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order so no client always runs first or last (thermal and GC drift); each
       // ratio pairs a client with its baseline's run in the same round, which cancels most of
@@ -217,7 +242,14 @@ async function main(): Promise<void> {
       }
       for (const client of clients) {
         const row = rows.get(client.name)!
-        row.ratio.push(row.rps[round]! / rows.get(client.baseline)!.rps[round]!)
+        const base = rows.get(client.baseline)!
+        row.ratio.push(row.rps[round]! / base.rps[round]!)
+        row.cpuDelta.push(row.cpu[round]! - base.cpu[round]!)
+        if (client.versus !== undefined) {
+          const versus = rows.get(client.versus)!
+          row.versus.push(row.rps[round]! / versus.rps[round]!)
+          row.versusCpu.push(row.cpu[round]! - versus.cpu[round]!)
+        }
       }
       console.error(`round ${round + 1}/${ROUNDS} done`)
     }
@@ -225,23 +257,32 @@ async function main(): Promise<void> {
     const cpu = cpus()
     console.log(
       `Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim()}; closed loop, ${CONCURRENCY} concurrent, ` +
-        `${ROUNDS} rounds of ${SECONDS} s per client; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
+        `${ROUNDS} rounds of ${SECONDS} s per client; load average at the start ${startLoad}; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
         `${haproxyVersion()}; everything on 127.0.0.1, client, backends and proxies sharing the cores.\n`,
     )
-    console.log('| client | topology | req/s | ratio | client CPU µs/req | p50 ms | p99 ms |')
-    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |')
+    const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`
+    console.log(
+      '| client | topology | req/s | ratio | client CPU µs/req | CPU Δ µs/req | vs BalancedPool | CPU Δ vs BalancedPool | p50 ms | p99 ms |',
+    )
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for (const client of clients) {
       const row = rows.get(client.name)!
+      const own = client.baseline === client.name
+      const versus = client.versus === undefined
       console.log(
         `| ${client.name} | ${client.topology} | ${Math.round(median(row.rps)).toLocaleString('en-US')} | ` +
-          `${median(row.ratio).toFixed(2)}× | ${median(row.cpu).toFixed(1)} | ${median(row.p50).toFixed(2)} | ` +
-          `${median(row.p99).toFixed(2)} |`,
+          `${median(row.ratio).toFixed(2)}× | ${median(row.cpu).toFixed(1)} | ${own ? '' : signed(median(row.cpuDelta))} | ` +
+          `${versus ? '' : `${median(row.versus).toFixed(2)}×`} | ${versus ? '' : signed(median(row.versusCpu))} | ` +
+          `${median(row.p50).toFixed(2)} | ${median(row.p99).toFixed(2)} |`,
       )
     }
     console.log(
-      '\nMedians over rounds. ratio: the median of per-round req/s ratios to the hand-rolled round-robin of the ' +
-        'same client kind (undici Pools, or global fetch) run in the same round. client CPU: this process only ' +
-        '(a proxy spends its own CPU on top).',
+      '\nMedians over rounds. ratio / CPU Δ: the medians of per-round req/s ratios and CPU differences to the ' +
+        'hand-rolled round-robin of the same client kind (undici Pools, or global fetch) run in the same round; ' +
+        'vs BalancedPool: the same against undici BalancedPool. client CPU: this process only (a proxy spends ' +
+        `its own CPU on top). Load average at the end: ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(', ')}.`,
     )
     await dispatcher.close()
     await dispatcherRr.close()

@@ -170,7 +170,7 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
     const core = this.#core
     core.phase = 'closing'
     this.#subscription?.stop()
-    this.#gate = undefined
+    this.#gate = this.#core.gatedCall = undefined
     this.#first?.close()
     for (const observer of [...core.memberObservers]) await observer.close?.()
     if (core.pending > 0) {
@@ -238,18 +238,20 @@ export class Balancer<C = never> extends EventEmitter<BalancerEvents<C>> {
     const first = new FirstAnswer(core.timers)
     this.#first = first
     this.#gate = first
+    // Adapters' driven calls (`AdapterPort.drive`) wait for the first answer on this same path.
+    core.gatedCall = (fn, resolved) => this.#callAfterFirstAnswer(first, fn, resolved)
     this.#subscription = new DiscoverySubscription(core, core.options.discovery!, {
       parse: (inputs) => this.#parseAll(inputs, 'discovery'),
       apply: (infos) => core.set.apply(infos),
       allowEmpty: core.options.allowEmpty,
       applied: () => {
         if (first.applied) return
-        this.#gate = undefined
+        this.#gate = this.#core.gatedCall = undefined
         first.answered()
       },
       failed: (error) => {
         if (this.#gate === undefined) return
-        this.#gate = undefined
+        this.#gate = this.#core.gatedCall = undefined
         first.failed(error)
       },
     })

@@ -1,9 +1,16 @@
-import type { AttemptImpl, CallOutcome, CallPort, EndpointState, ObservedCall } from '../core/ports.ts'
+import type {
+  AdapterCall,
+  AttemptImpl,
+  AttemptReceiver,
+  CallOutcome,
+  CallPort,
+  EndpointState,
+  ObservedCall,
+} from '../core/ports.ts'
 import { abortReason } from '../internal/abort.ts'
 import { type AbortWatcher, watchAbort } from '../internal/abort-watch.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
-import { type Attempt, NO_PREVIOUS } from '../model/attempt.ts'
-import type { Endpoint } from '../model/endpoint.ts'
+import { NO_PREVIOUS } from '../model/attempt.ts'
 import {
   type AttemptRecord,
   DeadlineExceededError,
@@ -18,41 +25,20 @@ import { type Decision, DONE, decideRetry } from './decide.ts'
 import type { DrivenCall } from './driven-call.ts'
 import { hedgedRound } from './hedge.ts'
 import { retryLoop } from './retry.ts'
+import { type AttemptFn, recordOutcome, runAttempt, startDriven } from './run-attempt.ts'
 
-/** The function a call runs against a picked endpoint. */
-export type AttemptFn<C, T> = (endpoint: Endpoint<C>, attempt: Attempt) => T | PromiseLike<T>
-
-/**
- * Runs `fn` for an started attempt and ends the attempt exactly once, in `finally`. Never
- * rejects: the outcome is on the attempt.
- */
-export async function runAttempt<C, T>(
-  core: CallPort,
-  fn: AttemptFn<C, T>,
-  attempt: AttemptImpl,
-  observed: ObservedCall | undefined,
-): Promise<void> {
-  try {
-    attempt.value = await (observed === undefined
-      ? fn(attempt.state.endpoint as Endpoint<C>, attempt)
-      : observed.run(attempt, fn))
-  } catch (error) {
-    attempt.threw = true
-    attempt.error = error
-  } finally {
-    attempt.settled = true
-    core.finishAttempt(attempt)
-  }
-}
+export type { AttemptFn }
 
 /**
  * A call with everything that can end it early: the caller's signal, an overall deadline,
  * attempt timeouts, hedges, retries. It settles once — with its last attempt's outcome, or at
  * once when the caller aborts or the deadline passes — and cancels its live attempts then.
  */
-export class CallRun<C, T> implements AbortWatcher, DrivenCall {
+export class CallRun<C, T> implements AbortWatcher, DrivenCall, AttemptReceiver {
   readonly core: CallPort
   readonly fn: AttemptFn<C, T>
+  /** An adapter's driven call (`AdapterPort.drive`): its attempts run through it instead of `fn`. */
+  driven: AdapterCall | undefined = undefined
   readonly options: ResolvedCall
   readonly startedAt: number
   readonly deadline: number
@@ -184,7 +170,13 @@ export class CallRun<C, T> implements AbortWatcher, DrivenCall {
 
   /** Runs a launched attempt's `fn`; `attempt.onEnd` fires when it ends (or keel ends it). */
   run(attempt: AttemptImpl): void {
-    void runAttempt(this.core, this.fn, attempt, this.observed)
+    if (this.driven !== undefined) startDriven(this.driven, attempt, this.observed, this)
+    else void runAttempt(this.core, this.fn, attempt, this.observed)
+  }
+
+  attemptSettled(attempt: AttemptImpl, threw: boolean, outcome: unknown): void {
+    recordOutcome(attempt, threw, outcome)
+    this.core.finishAttempt(attempt)
   }
 
   /**

@@ -35,10 +35,14 @@ export async function hedgedRound(call: DrivenCall, hedge: ResolvedHedge): Promi
   let wake: (() => void) | undefined
   let hedgeDue = false
   let timer: TimerEntry | undefined
+  // Set when an attempt ends while the round is not waiting (a driven attempt may end inside
+  // `call.run`): the round looks again before it waits.
+  let missed = false
   const notify = () => {
     const w = wake
     wake = undefined
-    w?.()
+    if (w === undefined) missed = true
+    else w()
   }
   const delay = hedgeDelay(core, hedge, core.clock.now())
   const arm = () => {
@@ -111,9 +115,11 @@ export async function hedgedRound(call: DrivenCall, hedge: ResolvedHedge): Promi
           }
         }
       }
-      await new Promise<void>((resolve) => {
-        wake = resolve
-      })
+      if (missed) missed = false
+      else
+        await new Promise<void>((resolve) => {
+          wake = resolve
+        })
     }
   } finally {
     if (timer !== undefined) core.timers.cancel(timer)

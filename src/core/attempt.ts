@@ -8,6 +8,12 @@ import type { EndpointState } from './endpoint-state.ts'
 
 export type { Attempt }
 
+/** The call an attempt of a driven call reports to (`AdapterPort.drive`). */
+export interface AttemptReceiver {
+  /** The attempt's `fn` equivalent settled: `threw` says whether `outcome` is its error or its value. */
+  attemptSettled(attempt: AttemptImpl, threw: boolean, outcome: unknown): void
+}
+
 /**
  * One attempt of a call. Started by the balancer, ended exactly once: when `fn` settles or when
  * keel cancels it, whichever comes first (`ended` guards the second).
@@ -62,6 +68,8 @@ export class AttemptImpl implements Attempt {
    * abort) without an `AbortController` and a listener on every attempt (≈ 0.7 µs on Node 24).
    */
   onCancel: ((reason: unknown) => void) | undefined = undefined
+  /** Who hears a driven attempt's outcome (`succeed` / `fail`): its call, until the first report. */
+  receiver: AttemptReceiver | undefined = undefined
 
   constructor(state: EndpointState, number: number, previous: readonly AttemptRecord[], start: number, trial: boolean) {
     this.state = state
@@ -85,6 +93,20 @@ export class AttemptImpl implements Attempt {
 
   classified(result: ClassifyResult): void {
     this.result = result
+  }
+
+  succeed(value: unknown): void {
+    const receiver = this.receiver
+    if (receiver === undefined) return
+    this.receiver = undefined
+    receiver.attemptSettled(this, false, value)
+  }
+
+  fail(error: unknown): void {
+    const receiver = this.receiver
+    if (receiver === undefined) return
+    this.receiver = undefined
+    receiver.attemptSettled(this, true, error)
   }
 
   get signal(): AbortSignal {

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'eventemitter3'
+import { type DriveHost, driveCall } from '../call/adapter-call.ts'
 import { RetryBudget } from '../call/budget.ts'
 import { DEFAULT_RETRY } from '../call/retry-options.ts'
 import { OutcomeClassifier } from '../classify/classify.ts'
@@ -15,9 +16,12 @@ import { LoadObserver } from '../load/load-observer.ts'
 import type { HealthCheckType } from '../model/detector.ts'
 import { type AttemptRecord, AttemptTimeoutError, usageError } from '../model/errors.ts'
 import { emitSafely } from '../model/events.ts'
+import type { CallOptions } from '../options/options.ts'
+import { resolveCall } from '../options/resolve-options.ts'
 import type { ResolvedOptions } from '../options/resolved-options.ts'
 import { CLIENT_RESOURCE, ResourceRegistry } from '../resources/resources.ts'
 import { slowStartWeights } from '../warmup/slow-start.ts'
+import { adapterSettings } from './adapter-settings.ts'
 import { AddOns } from './add-ons.ts'
 import { AttemptImpl } from './attempt.ts'
 import { CallObservation } from './call-observation.ts'
@@ -25,6 +29,7 @@ import { EndpointSet } from './endpoint-set.ts'
 import type { EndpointState } from './endpoint-state.ts'
 import { publishEndpointState } from './endpoint-state-channel.ts'
 import type {
+  AdapterCall,
   AdapterPort,
   AdapterSettings,
   AttemptControl,
@@ -33,6 +38,7 @@ import type {
   CallPort,
   HealthCheck,
   MemberObserver,
+  ResolvedCall,
 } from './ports.ts'
 
 /**
@@ -41,7 +47,7 @@ import type {
  * (`BalancerPort`, `AdapterPort`, `AddOnPort`: see docs/architecture.md). One per balancer; every
  * field is set in the constructor so hot paths see a stable shape.
  */
-export class Core implements BalancerPort, CallPort, AdapterPort {
+export class Core implements BalancerPort, CallPort, AdapterPort, DriveHost {
   readonly options: ResolvedOptions
   readonly clock: Clock
   readonly random: Random
@@ -80,6 +86,8 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
   onIdle: (() => void) | undefined
   /** Discovery's refresh, when the source has one. */
   refresh: (() => void) | undefined
+  /** Set by the balancer until discovery's first answer: how a driven call waits for it. */
+  gatedCall: DriveHost['gatedCall'] = undefined
   /** Calls waiting out a retry's backoff (no attempt in flight), so `close()` can cancel them. */
   readonly liveCalls = new Set<{ cancel(reason: unknown): void }>()
   /** Effective weights before each rebuild (slow start replaces it). */
@@ -92,23 +100,13 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     this.emitter = emitter
     this.timers = new TimerQueue(options.clock)
     this.observation = new CallObservation(emitter)
+    const invalid = (result: unknown) => `classify returned ${formatValue(result)}, not a verdict: keel's rules decided`
     this.classifier = new OutcomeClassifier(
       options.classify,
       () => options.clock.wallNow(),
-      (result) =>
-        this.warn(
-          'KEEL_INVALID_VERDICT',
-          `classify returned ${formatValue(result)}, not a verdict: keel's rules decided`,
-        ),
+      (result) => this.warn('KEEL_INVALID_VERDICT', invalid(result)),
     )
-    this.settings = {
-      retry: options.retry,
-      timeout: options.timeout,
-      attemptTimeout: options.attemptTimeout,
-      healthCheck: options.healthCheck,
-      maxConnectionAge: options.maxConnectionAge,
-      drainTimeout: options.drainTimeout,
-    }
+    this.settings = adapterSettings(options)
     this.keyed = options.picker.keyed === true
     this.memberScoped = options.picker.scope === 'members' || options.fallbackPicker.scope === 'members'
     this.memberRebuildInterval = Math.max(
@@ -174,7 +172,7 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
     return this.set.find(id)
   }
 
-  /** Emits an event if anyone listens, isolating keel from listeners that throw. */
+  /** Whether anyone listens to `event`. */
   listens(event: string): boolean {
     return this.emitter.listenerCount(event) !== 0
   }
@@ -220,6 +218,14 @@ export class Core implements BalancerPort, CallPort, AdapterPort {
       if (this.breakers !== undefined) this.breakers.record(attempt.state, 'success', latency, true, attempt.start)
       else attempt.state.trialInFlight = false
     }
+  }
+
+  resolveCall(options: CallOptions): ResolvedCall {
+    return resolveCall(options, this.options)
+  }
+
+  drive(call: AdapterCall, options: ResolvedCall): void {
+    driveCall(this, call, options)
   }
 
   // The hub's own

@@ -5,6 +5,7 @@
 // ends): every detector, the load estimate and any add-on are observers fed by the hub.
 
 import type { RetryBudget } from '../call/budget.ts'
+import type { ResolvedCall } from '../call/call-options.ts'
 import type { ResolvedRetry } from '../call/retry-options.ts'
 import type { ClassifyResult } from '../classify/classify.ts'
 import type { HealthCheck } from '../ejection/health/health-check.ts'
@@ -12,21 +13,24 @@ import type { ResolvedHealthCheck } from '../ejection/health/health-options.ts'
 import type { Clock } from '../internal/clock.ts'
 import type { Random } from '../internal/random.ts'
 import type { TimerEntry } from '../internal/timer-queue.ts'
+import type { Attempt } from '../model/attempt.ts'
 import type { DetectorName, HealthCheckType } from '../model/detector.ts'
 import type { Endpoint } from '../model/endpoint.ts'
 import type { AttemptRecord } from '../model/errors.ts'
 import type { Verdict } from '../model/verdict.ts'
+import type { CallOptions } from '../options/options.ts'
 import type { AttemptImpl } from './attempt.ts'
 import type { CallObservation, CallObserver } from './call-observation.ts'
 import type { EndpointState } from './endpoint-state.ts'
 
+export type { ResolvedCall } from '../call/call-options.ts'
 export type { ResolvedRetry } from '../call/retry-options.ts'
 export type { HealthCheck } from '../ejection/health/health-check.ts'
 export type { ResolvedHealthCheck } from '../ejection/health/health-options.ts'
 export type { TimerEntry } from '../internal/timer-queue.ts'
 export type { CallOutcome } from '../model/call-outcome.ts'
 export type { DetectorName, HealthCheckType } from '../model/detector.ts'
-export type { AttemptImpl } from './attempt.ts'
+export type { AttemptImpl, AttemptReceiver } from './attempt.ts'
 export type { CallObservation, CallObserver, ObservedCall } from './call-observation.ts'
 export type { EndpointState } from './endpoint-state.ts'
 
@@ -151,6 +155,32 @@ export interface AttemptControl {
    * when `fn` throws.
    */
   classified(result: ClassifyResult): void
+  /**
+   * Reports the value of an attempt of a driven call (`AdapterPort.drive`), as `fn` returning it
+   * would. Only the first `succeed` or `fail` counts; ignored for an attempt of `balancer.call`.
+   */
+  succeed(value: unknown): void
+  /** Reports that an attempt of a driven call failed with `error`, as `fn` throwing it would. */
+  fail(error: unknown): void
+}
+
+/**
+ * A call an adapter drives with callbacks instead of an `fn` returning a promise
+ * (`AdapterPort.drive`): keel's own per-call cost is then one small object, with no promise,
+ * async frame or closure around the exchange (each is paid on every request and lives as long as
+ * it does). It follows `balancer.call`'s rules in every other respect.
+ */
+export interface AdapterCall {
+  /**
+   * Starts one attempt on `endpoint`. Its outcome is reported exactly once through the attempt's
+   * control (`AdapterPort.control(attempt)`): `succeed(value)` or `fail(error)`, now or later. A
+   * throw counts as `fail(thrown)`.
+   */
+  attempt(endpoint: Endpoint<unknown>, attempt: Attempt): void
+  /** The call resolved with its last attempt's value (what `balancer.call` would resolve with). */
+  resolved(value: unknown): void
+  /** The call failed (what `balancer.call` would reject with); never before `drive` returned. */
+  rejected(error: unknown): void
 }
 
 /**
@@ -245,6 +275,13 @@ export interface AdapterPort {
    * stays in flight until it ends. Ignored for an attempt that ended or is not this balancer's.
    */
   established(attempt: object): void
+  /**
+   * Validates call options and merges the balancer's, once: keep the result (an adapter's few
+   * option sets are constant) and pass it to `drive` per call. Throws what `balancer.call` rejects with.
+   */
+  resolveCall(options: CallOptions): ResolvedCall
+  /** Runs `call` as `balancer.call` runs an `fn` with `options` (resolved by `resolveCall`). */
+  drive(call: AdapterCall, options: ResolvedCall): void
 }
 
 /**

@@ -1,5 +1,25 @@
+import type { AttemptControl } from '../../core/ports.ts'
 import { usageError } from '../../model/errors.ts'
 import type { IdleTimeouts } from '../http/timeouts.ts'
+
+/** The caller cancelled or dropped a handed-over body: keel's verdict is `cancelled`. */
+class BodyDropped extends Error {
+  constructor(reason: unknown) {
+    super(`The response body was released before its end: ${String(reason)}`)
+    this.name = 'AbortError'
+  }
+}
+
+/**
+ * Ends a handed-over attempt when its body ended (`error` undefined) or failed. A bare reason, not
+ * an Error, is someone cancelling the body — undici's own `'Response object has been garbage
+ * collected'` when the caller dropped it unread — never a network failure: the attempt is
+ * cancelled and costs its endpoint nothing.
+ */
+export function reportBodyEnd(control: AttemptControl, value: unknown, error: unknown): void {
+  if (error === undefined) control.succeed(value)
+  else control.fail(typeof error === 'object' && error !== null ? error : new BodyDropped(error))
+}
 
 /** What fetch needs of a `dispatcher`: undici's `dispatch(options, handler)`. */
 export interface DispatchTarget {
@@ -142,8 +162,12 @@ export class AttemptDispatcher implements DispatchTarget {
   readonly #target: DispatchTarget | undefined
   readonly #timeouts: IdleTimeouts
   #current: Tap | LegacyTap | undefined
-  #outcome: { error: unknown } | undefined
-  #wake: ((outcome: { error: unknown }) => void) | undefined
+  /** The last exchange ended, and how (undefined: its response was received whole). */
+  #ended = false
+  #error: unknown = undefined
+  /** Told when the exchange of a handed-over response ends (`handOver`). */
+  #control: AttemptControl | undefined = undefined
+  #value: unknown = undefined
   /** keel cancelled the attempt: abort the exchange as soon as it starts. */
   abortReason: unknown
   /** The response went to the caller: keel must not retry whatever ends its exchange. */
@@ -168,7 +192,8 @@ export class AttemptDispatcher implements DispatchTarget {
     }
     const tap = current ? new Tap(this, h) : new LegacyTap(this, h)
     this.#current = tap
-    this.#outcome = undefined
+    this.#ended = false
+    this.#error = undefined
     // fetch sets no per-request limits, so undici's dispatcher defaults (300 s) would apply:
     // keel's idle limits go with each exchange instead (undici reads them per request).
     const o = options as { headersTimeout?: number | null; bodyTimeout?: number | null }
@@ -190,17 +215,28 @@ export class AttemptDispatcher implements DispatchTarget {
   }
 
   ended(tap: Tap | LegacyTap, error: unknown): void {
-    if (tap !== this.#current || this.#outcome !== undefined) return
-    const outcome = { error }
-    this.#outcome = outcome
-    const wake = this.#wake
-    this.#wake = undefined
-    wake?.(outcome)
+    if (tap !== this.#current || this.#ended) return
+    this.#ended = true
+    this.#error = error
+    const control = this.#control
+    if (control === undefined) return
+    const value = this.#value
+    this.#control = undefined
+    this.#value = undefined
+    reportBodyEnd(control, value, error)
   }
 
-  /** Resolves when the last exchange's response has been received whole; rejects if it failed. */
-  async settled(): Promise<void> {
-    const outcome = this.#outcome ?? (await new Promise<{ error: unknown }>((resolve) => (this.#wake = resolve)))
-    if (outcome.error !== undefined) throw outcome.error
+  /**
+   * The response went to the caller: ends the attempt (`value` for keel) when the last exchange's
+   * response has been received whole, or failed — now, if it already has.
+   */
+  handOver(control: AttemptControl, value: unknown): void {
+    this.handedOver = true
+    if (this.#ended) {
+      reportBodyEnd(control, value, this.#error)
+      return
+    }
+    this.#control = control
+    this.#value = value
   }
 }

@@ -1,5 +1,5 @@
 import type { Balancer } from '../../balancer.ts'
-import type { AdapterPort, AttemptControl, OutcomeClassify } from '../../core/ports.ts'
+import type { AdapterCall, AdapterPort, AttemptControl, OutcomeClassify, ResolvedCall } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions } from '../../options/options.ts'
@@ -11,7 +11,7 @@ import { OnceBody } from '../http/once-body.ts'
 import { mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { httpUrl } from '../http/target.ts'
 import type { IdleTimeouts } from '../http/timeouts.ts'
-import { AttemptDispatcher, type DispatchTarget } from './attempt-dispatcher.ts'
+import { AttemptDispatcher, type DispatchTarget, reportBodyEnd } from './attempt-dispatcher.ts'
 import type { EndpointDispatchers } from './endpoint-dispatchers.ts'
 import { trackBody } from './tracked-body.ts'
 
@@ -30,20 +30,14 @@ export interface FetchHost {
   readonly port: AdapterPort
   readonly classifier: OutcomeClassify
   readonly policies: RetryPolicies
-  /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`. */
+  /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`… */
   readonly callOptions: readonly CallOptions[]
+  /** … and resolved once (`AdapterPort.resolveCall`). */
+  readonly resolvedCalls: readonly ResolvedCall[]
   readonly dispatchers: EndpointDispatchers
   /** Idle limits of each exchange (`headersTimeout`, `bodyTimeout`). */
   readonly timeouts: IdleTimeouts
   fetch(): FetchFunction
-}
-
-/** The caller cancelled or dropped a handed-over body: keel's verdict is `cancelled`. */
-class BodyDropped extends Error {
-  constructor(reason: unknown) {
-    super(`The response body was released before its end: ${String(reason)}`)
-    this.name = 'AbortError'
-  }
 }
 
 /**
@@ -52,11 +46,13 @@ class BodyDropped extends Error {
  * socket is reused); any other is handed to the caller at once, and its attempt stays in flight
  * until the response body has been received — keel never retries after that.
  */
-export class FetchRun {
+export class FetchRun implements AdapterCall {
   readonly host: FetchHost
   readonly path: string
   readonly init: Record<string, unknown>
-  readonly options: CallOptions
+  /** The call's options; undefined when the table's resolved ones apply (`index`). */
+  readonly options: CallOptions | undefined
+  readonly index: number
   readonly idempotent: boolean
   readonly body: OnceBody | undefined
   #delivered = false
@@ -73,30 +69,46 @@ export class FetchRun {
     this.body = once ? new OnceBody(body as ReadableStream) : undefined
     this.init = once ? { ...rest, duplex: 'half' } : body === undefined ? rest : { ...rest, body }
     const signal = rest.signal ?? undefined
-    let options = host.callOptions[(once ? 2 : 0) + (this.idempotent ? 1 : 0)]!
-    if (key !== undefined || signal !== undefined) {
-      options = {
-        ...options,
-        ...(key === undefined ? {} : { key: key as string | Uint8Array }),
-        ...(signal === undefined ? {} : { signal: signal as AbortSignal }),
-      }
-    }
-    this.options = options
+    this.index = (once ? 2 : 0) + (this.idempotent ? 1 : 0)
+    this.options =
+      key === undefined && signal === undefined
+        ? undefined
+        : {
+            ...host.callOptions[this.index]!,
+            ...(key === undefined ? {} : { key: key as string | Uint8Array }),
+            ...(signal === undefined ? {} : { signal: signal as AbortSignal }),
+          }
   }
 
   start(): Promise<Response> {
     return new Promise<Response>((resolve, reject) => {
       this.#resolve = resolve
       this.#reject = reject
-      this.host.balancer.call(this.attempt, this.options).then(
-        (response) => this.#answer(response as Response),
-        (error: unknown) => {
-          if (this.#delivered) return
-          this.body?.release(error)
-          this.#fail(lastAttemptError(error))
-        },
-      )
+      const { port } = this.host
+      let options = this.host.resolvedCalls[this.index]!
+      if (this.options !== undefined) {
+        try {
+          options = port.resolveCall(this.options)
+        } catch (error) {
+          this.rejected(error)
+          return
+        }
+      }
+      // A driven call: keel adds no promise or async frame of its own per request.
+      port.drive(this, options)
     })
+  }
+
+  /** The call resolved with the last attempt's response (`AdapterCall.resolved`). */
+  resolved(value: unknown): void {
+    this.#answer(value as Response)
+  }
+
+  /** The call failed: the caller gets the last attempt's own error (`AdapterCall.rejected`). */
+  rejected(error: unknown): void {
+    if (this.#delivered) return
+    this.body?.release(error)
+    this.#fail(lastAttemptError(error))
   }
 
   /**
@@ -122,34 +134,69 @@ export class FetchRun {
     reject?.(error)
   }
 
-  readonly attempt = async (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<Response | HandedOver> => {
+  /** One attempt (`AdapterCall.attempt`): a fetch from `endpoint` through an `AttemptDispatcher`. */
+  attempt(endpoint: Endpoint<unknown>, attempt: Attempt): void {
     const { host } = this
     const control = host.port.control(attempt)!
     // A hedge launched while an earlier attempt's response is with the caller: send nothing.
-    if (this.#delivered) throw new AttemptLost(control)
+    if (this.#delivered) {
+      control.fail(new AttemptLost(control))
+      return
+    }
+    if (!host.dispatchers.needs(endpoint)) {
+      this.#send(endpoint, attempt, control, this.init.dispatcher)
+      return
+    }
+    Promise.resolve(host.dispatchers.get(endpoint)).then(
+      (target) => this.#send(endpoint, attempt, control, target),
+      (error: unknown) => control.fail(error),
+    )
+  }
+
+  #send(endpoint: Endpoint<unknown>, attempt: Attempt, control: AttemptControl, target: unknown): void {
+    const { host } = this
     const init: Record<string, unknown> = { ...this.init }
     if (this.body !== undefined) init.body = this.body.stream()
-    const target = host.dispatchers.needs(endpoint) ? await host.dispatchers.get(endpoint) : init.dispatcher
     const dispatcher = new AttemptDispatcher(target as DispatchTarget | undefined, host.timeouts)
     init.dispatcher = dispatcher
     // keel's cancellations (deadline, attempt timeout, drain, close) reach the exchange through
     // the dispatcher; the caller's own signal goes to fetch as given.
-    if (control.cancelled) throw control.cancelReason
-    control.onCancel = (reason) => dispatcher.attemptCancelled(reason)
-    let res: Response
-    try {
-      res = await host.fetch()(httpUrl(endpoint, this.path), init as RequestInit)
-    } catch (error) {
-      // A body read once and already sent cannot be sent again.
-      if (this.body?.spent) control.handOver()
-      throw error
+    if (control.cancelled) {
+      control.fail(control.cancelReason)
+      return
     }
+    control.onCancel = (reason) => dispatcher.attemptCancelled(reason)
+    let sent: Promise<Response>
+    try {
+      sent = host.fetch()(httpUrl(endpoint, this.path), init as RequestInit)
+    } catch (error) {
+      this.#notSent(control, error)
+      return
+    }
+    sent.then(
+      (res) => this.#received(res, attempt, control, dispatcher),
+      (error: unknown) => this.#notSent(control, error),
+    )
+  }
+
+  #notSent(control: AttemptControl, error: unknown): void {
+    // A body read once and already sent cannot be sent again.
+    if (this.body?.spent) control.handOver()
+    control.fail(error)
+  }
+
+  #received(res: Response, attempt: Attempt, control: AttemptControl, dispatcher: AttemptDispatcher): void {
+    const { host } = this
     this.body?.sent()
-    if (control.cancelled) return res
+    if (control.cancelled) {
+      control.succeed(res)
+      return
+    }
     if (this.#delivered) {
       // Another attempt of this call (a hedge) already answered the caller: this one lost.
       void res.body?.cancel().catch(() => {})
-      throw new AttemptLost(control)
+      control.fail(new AttemptLost(control))
+      return
     }
     // Classified once: keel takes this result for the attempt (`AttemptControl.classified`).
     const result = host.classifier.value(res)
@@ -159,40 +206,34 @@ export class FetchRun {
       attempt.number <= host.policies.retries &&
       mayRetryResponse(result, this.idempotent)
     ) {
-      return res
+      control.succeed(res)
+      return
     }
-    return this.#deliver(res, dispatcher, control)
+    this.#deliver(res, dispatcher, control)
   }
 
   /**
-   * Hands `res` to the caller; the attempt stays in flight until its body has ended. Not `async`:
-   * the wait must not keep `res` reachable (an async frame holds its arguments until it returns),
-   * or a response dropped unread is never collected, undici never cancels its stream, and the
-   * attempt and its socket stay busy forever.
+   * Hands `res` to the caller; the attempt stays in flight until its body has ended. Nothing of
+   * keel's keeps `res` reachable meanwhile (only its status and headers, in `HandedOver`), or a
+   * response dropped unread is never collected, undici never cancels its stream, and the attempt
+   * and its socket stay busy forever.
    */
-  #deliver(res: Response, dispatcher: AttemptDispatcher, control: AttemptControl): Promise<HandedOver> {
+  #deliver(res: Response, dispatcher: AttemptDispatcher, control: AttemptControl): void {
     // The caller has the response: keel never retries this attempt, whatever happens to its body.
     control.handOver()
     const handedOver = new HandedOver(res)
-    dispatcher.handedOver = true
-    let ended: Promise<void>
     if (dispatcher.dispatched || res.body === null) {
       this.#answer(res)
-      ended = dispatcher.settled()
-    } else {
-      // A fetch that ignores `dispatcher` (not built on undici): watch the body stream instead.
-      const tracked = trackBody(res, res.body)
-      this.#answer(tracked.response)
-      ended = tracked.ended
+      dispatcher.handOver(control, handedOver)
+      return
     }
-    return ended.then(
-      () => handedOver,
-      (error: unknown) => {
-        // A bare reason, not an Error, is someone cancelling the body — undici's own
-        // `'Response object has been garbage collected'` when the caller dropped it unread —
-        // never a network failure: the attempt is cancelled and costs its endpoint nothing.
-        throw typeof error === 'object' && error !== null ? error : new BodyDropped(error)
-      },
+    // A fetch that ignores `dispatcher` (not built on undici): watch the body stream instead.
+    dispatcher.handedOver = true
+    const tracked = trackBody(res, res.body)
+    this.#answer(tracked.response)
+    tracked.ended.then(
+      () => reportBodyEnd(control, handedOver, undefined),
+      (error: unknown) => reportBodyEnd(control, handedOver, error),
     )
   }
 }

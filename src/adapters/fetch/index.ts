@@ -63,6 +63,8 @@ export interface BalancedRequestInit extends RequestInit {
 /** A `fetch` that balances over a keel Balancer. */
 export type BalancedFetch = (input: string | URL | Request, init?: BalancedRequestInit) => Promise<Response>
 
+const NO_INIT: Record<string, unknown> = Object.freeze({})
+
 const OPTION_KEYS = ['fetch', 'serviceUrl', 'connect', 'headersTimeout', 'bodyTimeout'] as const
 
 /** The path to join onto the picked endpoint, or a TypeError (what fetch rejects bad URLs with). */
@@ -121,12 +123,14 @@ export function createFetch(balancer: Balancer<unknown>, options: CreateFetchOpt
   const timeouts = idleTimeouts(options)
   const port = adapterPort(balancer)
   const policies = retryPolicies(port.settings.retry)
+  const callOptions = callOptionsTable(policies)
   const host: FetchHost = {
     balancer,
     port,
     classifier: port.classifier,
     policies,
-    callOptions: callOptionsTable(policies),
+    callOptions,
+    resolvedCalls: callOptions.map((call) => port.resolveCall(call)),
     dispatchers: new EndpointDispatchers(balancer, port, options.connect),
     fetch: () => custom ?? globalThis.fetch,
     timeouts,
@@ -141,7 +145,8 @@ export function createFetch(balancer: Balancer<unknown>, options: CreateFetchOpt
         merged = init === undefined ? requestInit(input) : { ...requestInit(input), ...init }
       } else {
         url = typeof input === 'string' ? input : input instanceof URL ? input.href : String(input)
-        merged = init === undefined ? {} : { ...init }
+        // Not copied: `FetchRun` only reads it (its own `init` is a copy without keel's keys).
+        merged = init === undefined ? NO_INIT : (init as Record<string, unknown>)
       }
       run = new FetchRun(host, relativePath(url, service), merged)
     } catch (error) {

@@ -4,8 +4,8 @@ import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
+import { AbortedAttempt } from './aborted-attempt.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
-import { AbortedAttempt } from './run-controller.ts'
 
 /** What an attempt's handler asks of its call (`HandlerRun`): one call, many attempts. */
 export interface HandlerRun {
@@ -64,8 +64,6 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   settled = false
   /** Why the request must be aborted as soon as undici starts it. */
   abortWith: Error | undefined = undefined
-  #resolve!: (value: DispatchedResponse | Upgraded) => void
-  #reject!: (error: unknown) => void
 
   constructor(run: HandlerRun, endpoint: Endpoint<unknown>, attempt: Attempt) {
     this.run = run
@@ -74,30 +72,34 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     this.control = run.host.port.control(attempt)!
   }
 
-  start(): Promise<DispatchedResponse | Upgraded> {
+  /** Sends the attempt; its outcome reaches keel through `control.succeed` / `control.fail`. */
+  start(): void {
     const run = this.run
-    if (run.aborted) return this.#cancelled(run.abortError())
     // A hedge launched while an earlier attempt's response streams to the caller: send nothing.
-    if (run.committed !== undefined) return this.#cancelled(run.lostError())
-    return new Promise((resolve, reject) => {
-      this.#resolve = resolve
-      this.#reject = reject
-      // keel tells this handler when it cancels the attempt (deadline, attempt timeout, drain,
-      // close) through the attempt's `onCancel`: cheaper than reading \`attempt.signal\`.
-      const control = this.control
-      if (control.cancelled) return this.fail(control.cancelReason)
-      control.onCancel = (reason) => this.attemptCancelled(reason)
-      let pool: Dispatcher
-      let options: Dispatcher.DispatchOptions
-      try {
-        pool = run.host.pools.get(this.endpoint)
-        options = run.attemptOptions(this.endpoint)
-      } catch (error) {
-        return this.fail(error)
-      }
-      run.current = this
-      pool.dispatch(options, this)
-    })
+    const refused = run.aborted ? run.abortError() : run.committed !== undefined ? run.lostError() : undefined
+    if (refused !== undefined) {
+      this.#cancelled(refused)
+      return
+    }
+    // keel tells this handler when it cancels the attempt (deadline, attempt timeout, drain,
+    // close) through the attempt's `onCancel`: cheaper than reading \`attempt.signal\`.
+    const control = this.control
+    if (control.cancelled) {
+      this.fail(control.cancelReason)
+      return
+    }
+    control.onCancel = (reason) => this.attemptCancelled(reason)
+    let pool: Dispatcher
+    let options: Dispatcher.DispatchOptions
+    try {
+      pool = run.host.pools.get(this.endpoint)
+      options = run.attemptOptions(this.endpoint)
+    } catch (error) {
+      this.fail(error)
+      return
+    }
+    run.current = this
+    pool.dispatch(options, this)
   }
 
   /** keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the request. */
@@ -186,27 +188,30 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     response.trailers = trailers
     response.rawTrailers = controller.rawTrailers
     this.holding = false
-    this.succeed(response)
+    // The caller's handler hears the end first, then keel ends the attempt (which may settle the
+    // call at once, and with it the dispatch).
     this.run.committedEnded(this, response)
+    this.succeed(response)
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
     const run = this.run
     if (run.committed === this || run.touched) this.control.handOver()
-    this.fail(run.aborted ? run.abortError() : error)
     run.committedFailed(this, error)
+    this.fail(run.aborted ? run.abortError() : error)
   }
 
-  #cancelled(error: AbortedAttempt): Promise<never> {
+  #cancelled(error: AbortedAttempt): void {
+    this.settled = true
     this.control.knownVerdict('cancelled')
-    return Promise.reject(error)
+    this.control.fail(error)
   }
 
   succeed(value: DispatchedResponse | Upgraded): void {
     if (this.settled) return
     this.settled = true
     this.control.onCancel = undefined
-    this.#resolve(value)
+    this.control.succeed(value)
   }
 
   fail(error: unknown): void {
@@ -215,6 +220,6 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     // The caller aborted, or another attempt answered: keel's verdict is `cancelled`.
     if (error instanceof AbortedAttempt) this.control.knownVerdict('cancelled')
     this.control.onCancel = undefined
-    this.#reject(error)
+    this.control.fail(error)
   }
 }

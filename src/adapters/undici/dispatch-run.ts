@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Balancer } from '../../balancer.ts'
-import type { AdapterPort, OutcomeClassify } from '../../core/ports.ts'
+import type { AdapterCall, AdapterPort, OutcomeClassify, ResolvedCall } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions } from '../../options/options.ts'
@@ -13,9 +13,9 @@ import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import { mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { hostHeader, httpOrigin } from '../http/target.ts'
+import { AbortedAttempt, type RawHeaders } from './aborted-attempt.ts'
 import { AttemptHandler, type HandlerRun, type Upgraded } from './attempt-handler.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
-import { AbortedAttempt, type RawHeaders, RunController, type RunState } from './run-controller.ts'
 
 /** What a dispatch needs from its `BalancerDispatcher`. */
 export interface DispatchHost {
@@ -24,8 +24,10 @@ export interface DispatchHost {
   readonly classifier: OutcomeClassify
   readonly pools: ResourceHandle<Dispatcher>
   readonly policies: RetryPolicies
-  /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`, built once per dispatcher. */
+  /** Call options by `(once ? 2 : 0) + (idempotent ? 1 : 0)`, built once per dispatcher… */
   readonly callOptions: readonly CallOptions[]
+  /** … and resolved once (`AdapterPort.resolveCall`). */
+  readonly resolvedCalls: readonly ResolvedCall[]
   runEnded(): void
 }
 
@@ -50,11 +52,10 @@ function rethrowLater(error: unknown): void {
  * error): the first that keel will not retry, forwarded as it streams, or a held-back one replayed
  * once keel stops retrying. Retries happen only before any response data reached the handler.
  */
-export class DispatchRun implements RunState, HandlerRun {
+export class DispatchRun implements HandlerRun, AdapterCall, Dispatcher.DispatchController {
   readonly host: DispatchHost
   readonly opts: BalancedDispatchOptions
   readonly handler: Dispatcher.DispatchHandler
-  readonly controller: RunController
   readonly idempotent: boolean
   /** The body can be read once: retried only after `not-sent`, before a byte was read. */
   readonly once: boolean
@@ -74,7 +75,6 @@ export class DispatchRun implements RunState, HandlerRun {
     this.host = host
     this.opts = opts
     this.handler = handler
-    this.controller = new RunController(this)
     this.once = isOnceBody(opts.body)
     this.idempotent = isIdempotentRequest(String(opts.method), opts.idempotent, opts.headers)
   }
@@ -90,16 +90,36 @@ export class DispatchRun implements RunState, HandlerRun {
       return
     }
     const key = this.opts.key
-    const base = this.host.callOptions[(this.once ? 2 : 0) + (this.idempotent ? 1 : 0)]!
-    const options = key === undefined ? base : { ...base, key }
-    this.host.balancer.call(this.attempt, options).then(
-      (value) => this.#settled(value),
-      (error) => this.#failed(error),
-    )
+    const index = (this.once ? 2 : 0) + (this.idempotent ? 1 : 0)
+    let options = this.host.resolvedCalls[index]!
+    if (key !== undefined) {
+      // A routing key is per request: validated and merged like `balancer.call`'s options.
+      try {
+        options = this.host.port.resolveCall({ ...this.host.callOptions[index]!, key })
+      } catch (error) {
+        // Reported after `dispatch` returned, as `balancer.call`'s rejection was.
+        queueMicrotask(() => this.#failed(error))
+        return
+      }
+    }
+    // A driven call: keel adds no promise or closure per request around the exchange.
+    this.host.port.drive(this, options)
   }
 
-  readonly attempt = (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<DispatchedResponse | Upgraded> =>
+  /** One attempt: a dispatch to the picked endpoint's Pool (`AdapterCall.attempt`). */
+  attempt(endpoint: Endpoint<unknown>, attempt: Attempt): void {
     new AttemptHandler(this, endpoint, attempt).start()
+  }
+
+  /** The call resolved: a held-back response keel stopped retrying on goes to the caller now. */
+  resolved(value: unknown): void {
+    this.#settled(value as DispatchedResponse | Upgraded)
+  }
+
+  /** The call failed: the caller's handler hears the last attempt's error. */
+  rejected(error: unknown): void {
+    this.#failed(error)
+  }
 
   /** The dispatch options of one attempt: the picked endpoint, its path prefix, its `Host`. */
   attemptOptions(endpoint: Endpoint<unknown>): Dispatcher.DispatchOptions {
@@ -181,6 +201,33 @@ export class DispatchRun implements RunState, HandlerRun {
     this.done = true
     this.controller.rawHeaders = (controller.rawHeaders ?? null) as RawHeaders
     this.handler.onRequestUpgrade?.(this.controller, statusCode, headers, socket)
+  }
+
+  // The controller the caller's handler sees for the whole dispatch, whichever attempt runs, is
+  // the dispatch itself (one object fewer per request): `abort` ends the call (every attempt, any
+  // retry); `pause`/`resume` apply to the attempt whose response the handler receives.
+
+  get controller(): this {
+    return this
+  }
+
+  rawHeaders: RawHeaders = null
+  rawTrailers: RawHeaders = null
+  paused = false
+
+  get reason(): Error | null {
+    return this.abortReason ?? null
+  }
+
+  pause(): void {
+    this.paused = true
+    this.committed?.controller?.pause()
+  }
+
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.committed?.controller?.resume()
   }
 
   /** The caller aborted (through the controller): stop every attempt and report at once. */

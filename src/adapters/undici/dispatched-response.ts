@@ -1,5 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http'
 
+/** The trailers of a response until its end brings its own: one shared empty record. */
+const NO_TRAILERS: IncomingHttpHeaders = Object.freeze({})
+
 /** Bytes of a response body keel holds back while it decides whether to retry. */
 export const HOLD_LIMIT = 64 * 1024
 
@@ -13,7 +16,7 @@ export class DispatchedResponse {
   readonly statusCode: number
   readonly statusText: string
   readonly headers: IncomingHttpHeaders
-  trailers: IncomingHttpHeaders = {}
+  trailers: IncomingHttpHeaders = NO_TRAILERS
   readonly rawHeaders: unknown
   rawTrailers: unknown = undefined
   /** Body chunks held back while keel decides; undefined once handed over or dumped. */

@@ -64,13 +64,15 @@ export class BalancerDispatcher extends Dispatcher {
       close: (pool) => this.#closePool(pool as Pool),
     })
     const policies: RetryPolicies = retryPolicies(port.settings.retry)
+    const callOptions = callOptionsTable(policies)
     this.#host = {
       balancer,
       port,
       classifier: port.classifier,
       pools,
       policies,
-      callOptions: callOptionsTable(policies),
+      callOptions,
+      resolvedCalls: callOptions.map((options) => port.resolveCall(options)),
       runEnded: () => {
         if (--this.#pending === 0) this.#onIdle?.()
       },

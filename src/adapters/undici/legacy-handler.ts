@@ -22,6 +22,57 @@ function toRaw(raw: unknown, parsed: Record<string, unknown> | null | undefined)
 }
 
 /**
+ * A legacy handler seen through undici's handler API: one object per request, its methods on the
+ * prototype (an object of seven closures would be eight allocations per request).
+ */
+class LegacyAdapter implements Dispatcher.DispatchHandler {
+  readonly #h: LegacyHandler
+
+  constructor(handler: LegacyHandler) {
+    this.#h = handler
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.#h.onConnect?.((reason) => controller.abort(reason as Error), context)
+  }
+
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, unknown>,
+    socket: unknown,
+  ): void {
+    this.#h.onUpgrade?.(statusCode, toRaw(controller.rawHeaders, headers), socket)
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, unknown>,
+    statusMessage?: string,
+  ): void {
+    const raw = toRaw(controller.rawHeaders, headers)
+    if (this.#h.onHeaders?.(statusCode, raw, () => controller.resume(), statusMessage ?? '') === false) {
+      controller.pause()
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#h.onData?.(chunk) === false) controller.pause()
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: Record<string, unknown>): void {
+    this.#h.onComplete?.(toRaw(controller.rawTrailers, trailers))
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
+    const h = this.#h
+    if (h.onError === undefined) throw error
+    h.onError(error)
+  }
+}
+
+/**
  * Adapts a legacy handler to undici's handler API, so `fetch(url, { dispatcher })` works with
  * Node's built-in fetch too (its bundled undici dispatches legacy handlers; undici 8's
  * `Dispatcher1Wrapper` does the same, but only exists in undici ≥ 8).
@@ -32,22 +83,5 @@ export function adaptHandler(handler: unknown): Dispatcher.DispatchHandler {
   if (typeof h.onHeaders !== 'function' && typeof h.onConnect !== 'function' && typeof h.onError !== 'function') {
     return h
   }
-  return {
-    onRequestStart: (controller, context) => h.onConnect?.((reason) => controller.abort(reason as Error), context),
-    onRequestUpgrade: (controller, statusCode, headers, socket) =>
-      h.onUpgrade?.(statusCode, toRaw(controller.rawHeaders, headers as Record<string, unknown>), socket),
-    onResponseStart: (controller, statusCode, headers, statusMessage) => {
-      const raw = toRaw(controller.rawHeaders, headers as Record<string, unknown>)
-      if (h.onHeaders?.(statusCode, raw, () => controller.resume(), statusMessage ?? '') === false) controller.pause()
-    },
-    onResponseData: (controller, chunk) => {
-      if (h.onData?.(chunk) === false) controller.pause()
-    },
-    onResponseEnd: (controller, trailers) =>
-      h.onComplete?.(toRaw(controller.rawTrailers, trailers as Record<string, unknown>)),
-    onResponseError: (_controller, error) => {
-      if (h.onError === undefined) throw error
-      h.onError(error)
-    },
-  }
+  return new LegacyAdapter(h) as unknown as Dispatcher.DispatchHandler
 }

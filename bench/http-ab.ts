@@ -1,0 +1,126 @@
+// keel's undici path in two keel trees side by side, interleaved in one process, over an in-memory
+// socket (undici's `connect` option hands each Pool a Duplex that answers `200 ok` on the next
+// turn): no kernel networking and no server process, so the client CPU per request it reports
+// is undici's and keel's alone, and a busy machine disturbs it far less than a loopback run
+// (docs/benchmarks.md, "HTTP over loopback"). Rows: undici BalancedPool and a hand-rolled
+// round-robin over three Pools (default options), then per tree `BalancerDispatcher` and
+// `balancer.call` around `Pool.request`, each with a default Balancer. CPU Δ is the median of
+// per-round differences to BalancedPool.
+// Run: node bench/http-ab.ts <tree A> <tree B> [--rounds 15] [--requests 20000]
+//      (each tree a keel checkout with node_modules; the same tree twice shows the noise)
+import { Duplex } from 'node:stream'
+import { parseArgs } from 'node:util'
+import { BalancedPool, Pool } from 'undici'
+import { median } from './lib.ts'
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { rounds: { type: 'string', default: '15' }, requests: { type: 'string', default: '20000' } },
+})
+const [dirA, dirB] = positionals
+if (dirA === undefined || dirB === undefined) throw new Error('usage: node bench/http-ab.ts <tree A> <tree B>')
+const ROUNDS = Number(values.rounds)
+const REQUESTS = Number(values.requests)
+const CONCURRENCY = 32
+
+const RESPONSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok')
+
+/** A keep-alive HTTP/1.1 server in memory: one response per request head, on the next turn. */
+class LoopbackSocket extends Duplex {
+  #pending = ''
+  override _read(): void {}
+  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
+    this.#pending += chunk.toString('latin1')
+    for (let end = this.#pending.indexOf('\r\n\r\n'); end !== -1; end = this.#pending.indexOf('\r\n\r\n')) {
+      this.#pending = this.#pending.slice(end + 4)
+      setImmediate(() => this.push(RESPONSE))
+    }
+    callback()
+  }
+  // What undici calls on a net.Socket.
+  setKeepAlive(): this {
+    return this
+  }
+  setNoDelay(): this {
+    return this
+  }
+  setTimeout(): this {
+    return this
+  }
+  ref(): this {
+    return this
+  }
+  unref(): this {
+    return this
+  }
+}
+
+const connect = ((_options: unknown, callback: (error: null, socket: Duplex) => void) => {
+  const socket = new LoopbackSocket()
+  queueMicrotask(() => callback(null, socket))
+  return socket
+}) as unknown as Pool.Options['connect']
+
+const urls = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
+const get = { path: '/', method: 'GET' } as const
+const clients: [string, () => Promise<unknown>][] = []
+const balancedPool = new BalancedPool(urls, { connect })
+clients.push(['undici BalancedPool', async () => (await balancedPool.request(get)).body.text()])
+const pools = urls.map((url) => new Pool(url, { connect }))
+let cursor = 0
+clients.push(['hand-rolled round-robin, 3 Pools', async () => (await pools[cursor++ % 3]!.request(get)).body.text()])
+const poolOf = new Map(urls.map((url, i) => [url, pools[i]!]))
+for (const [tag, dir] of [
+  ['A', dirA],
+  ['B', dirB],
+] as const) {
+  const { Balancer } = await import(`${dir}/src/index.ts`)
+  const { BalancerDispatcher } = await import(`${dir}/src/adapters/undici/index.ts`)
+  const dispatcher = new BalancerDispatcher(new Balancer({ endpoints: urls }), { connect })
+  const origin = { ...get, origin: 'http://service.internal' }
+  clients.push([`${tag}: keel BalancerDispatcher`, async () => (await dispatcher.request(origin)).body.text()])
+  const balancer = new Balancer({ endpoints: urls })
+  clients.push([
+    `${tag}: keel balancer.call around Pool.request`,
+    () =>
+      balancer.call(async (endpoint: { origin: string }) =>
+        (await poolOf.get(endpoint.origin)!.request(get)).body.text(),
+      ),
+  ])
+}
+
+async function run(one: () => Promise<unknown>, count: number): Promise<void> {
+  let left = count
+  const worker = async () => {
+    while (left-- > 0) await one()
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+}
+
+for (const [, one] of clients) await run(one, 5_000)
+const cpu = new Map<string, number[]>(clients.map(([name]) => [name, []]))
+for (let round = 0; round < ROUNDS; round++) {
+  // Rotated, so no client always runs first or last.
+  for (let i = 0; i < clients.length; i++) {
+    const [name, one] = clients[(i + round) % clients.length]!
+    const before = process.cpuUsage()
+    await run(one, REQUESTS)
+    const used = process.cpuUsage(before)
+    cpu.get(name)!.push((used.user + used.system) / REQUESTS)
+  }
+  console.error(`round ${round + 1}/${ROUNDS} done`)
+}
+const base = cpu.get('undici BalancedPool')!
+console.log(
+  `Node ${process.version}; ${ROUNDS} rounds of ${REQUESTS} requests per client, ${CONCURRENCY} concurrent, ` +
+    'in-memory socket; A = ' +
+    `${dirA}, B = ${dirB}\n`,
+)
+console.log('| client | client CPU µs/req | CPU Δ vs BalancedPool µs/req |')
+console.log('| --- | ---: | ---: |')
+for (const [name] of clients) {
+  const samples = cpu.get(name)!
+  const delta = median(samples.map((v, i) => v - base[i]!))
+  console.log(`| ${name} | ${median(samples).toFixed(2)} | ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)} |`)
+}
+process.exit(0)
