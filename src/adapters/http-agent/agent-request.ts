@@ -1,7 +1,6 @@
 import type { ClientRequest, Agent as HttpAgent, IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Balancer } from '../../balancer.ts'
-import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
+import type { AdapterCall, AdapterPort, AttemptControl, ResolvedCall } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import { KeelError } from '../../model/errors.ts'
@@ -14,11 +13,12 @@ import type { ConnectWatcher, WatcherOf } from './endpoint-agents.ts'
 
 /** What every request of one `BalancerAgent` shares. */
 export interface AgentHost {
-  readonly balancer: Balancer<unknown>
   readonly port: AdapterPort
   readonly agents: ResourceHandle<HttpAgent>
-  /** Call options by `idempotent ? 1 : 0`: retried only after `not-sent`, never hedged. */
+  /** Call options by `idempotent ? 1 : 0`: retried only after `not-sent`, never hedged… */
   readonly callOptions: readonly CallOptions[]
+  /** … and resolved once (`AdapterPort.resolveCall`). */
+  readonly resolvedCalls: readonly ResolvedCall[]
   readonly routingKey: ((request: ClientRequest) => string | Uint8Array | undefined) | undefined
 }
 
@@ -93,28 +93,22 @@ function handedOver(res: IncomingMessage): HandedOver {
 /** Upgrades (`101`, WebSocket) end their attempt as a success; one value serves them all. */
 const UPGRADED = new HandedOver({ status: 101, statusText: '', headers: NO_HEADERS, url: '' })
 
-// The executor of every attempt's promise: a closure per attempt would be one more allocation.
-let settleAttempt: ((value: HandedOver) => void) | undefined
-let failAttempt: ((error: unknown) => void) | undefined
-function capture(resolve: (value: HandedOver) => void, reject: (error: unknown) => void): void {
-  settleAttempt = resolve
-  failAttempt = reject
-}
-
 /**
- * One `ClientRequest` through a `BalancerAgent`: a `balancer.call` whose attempts each hand the
- * request to the picked endpoint's agent. A new connection reaches the request only once it is
- * established, so a refused, reset or timed-out connect proves nothing was written and keel sends
- * the request to another endpoint (verdict `not-sent`). From the moment the request has a socket,
- * every outcome is the caller's: keel classifies it (status, error, abort) but never re-sends,
- * since node:http cannot write a request twice — the client's own retry does that.
+ * One `ClientRequest` through a `BalancerAgent`: a call keel drives (`AdapterPort.drive`) whose
+ * attempts each hand the request to the picked endpoint's agent. A new connection reaches the
+ * request only once it is established, so a refused, reset or timed-out connect proves nothing was
+ * written and keel sends the request to another endpoint (verdict `not-sent`). From the moment the
+ * request has a socket, every outcome is the caller's: keel classifies it (status, error, abort)
+ * but never re-sends, since node:http cannot write a request twice — the client's own retry does
+ * that.
  *
- * What it costs per request is what a hand-rolled round-robin over agents does not pay, so it
- * keeps to one object and the closures keel's call needs (`attempt`, its cancel and failure
- * callbacks): its listeners are functions shared by every request, finding the run under a
- * symbol key on the request, and the attempt's end is read off the request's own `close`.
+ * What it costs per request is what a hand-rolled round-robin over agents does not pay, so it is
+ * the call itself (no promise, async frame or closure of keel's around the exchange: attempts
+ * report through their `AttemptControl`) and holds one closure, keel's cancel callback. Its
+ * listeners are functions shared by every request, finding the run under a symbol key on the
+ * request, and the attempt's end is read off the request's own `close`.
  */
-export class AgentRequest implements ConnectWatcher {
+export class AgentRequest implements ConnectWatcher, AdapterCall {
   readonly request: Routed
   readonly #host: AgentHost
   readonly #options: Record<string, unknown>
@@ -122,8 +116,7 @@ export class AgentRequest implements ConnectWatcher {
   readonly #servername: unknown
   /** The path the caller asked for, before any endpoint prefix. */
   readonly #path: string
-  #resolve: ((value: HandedOver) => void) | undefined
-  #reject: ((error: unknown) => void) | undefined
+  /** The control of the attempt in progress, until it reported its outcome. */
   #control: AttemptControl | undefined
   #agent: HttpAgent | undefined
   /** Destroys the connection being opened for the current attempt. */
@@ -153,27 +146,35 @@ export class AgentRequest implements ConnectWatcher {
     // Only a `not-sent` attempt is ever re-sent, so this changes no decision; it keeps the call's
     // record honest without copying the headers of every request.
     const idempotent = isIdempotentRequest(req.method, undefined, undefined) || req.hasHeader('idempotency-key')
-    const base = host.callOptions[idempotent ? 1 : 0]!
+    const index = idempotent ? 1 : 0
+    let options = host.resolvedCalls[index]!
     const key = host.routingKey?.(req)
-    host.balancer.call(this.attempt, key === undefined ? base : { ...base, key }).then(undefined, this.#failed)
+    if (key !== undefined) {
+      // A routing key is per request: validated and merged like `balancer.call`'s options.
+      try {
+        options = host.port.resolveCall({ ...host.callOptions[index]!, key })
+      } catch (error) {
+        // Reported after `addRequest` returned, as `balancer.call`'s rejection was.
+        queueMicrotask(() => this.rejected(error))
+        return
+      }
+    }
+    host.port.drive(this, options)
   }
 
-  readonly attempt = (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<HandedOver> => {
-    const promise = new Promise<HandedOver>(capture)
-    this.#resolve = settleAttempt
-    this.#reject = failAttempt
-    settleAttempt = failAttempt = undefined
+  /** One attempt: the request handed to the picked endpoint's agent (`AdapterCall.attempt`). */
+  attempt(endpoint: Endpoint<unknown>, attempt: Attempt): void {
     // keel tells this run when it gives up on the attempt: cheaper than reading `attempt.signal`.
     const control = this.#host.port.control(attempt)!
     this.#control = control
     const req = this.request
     if (req.destroyed) {
       this.#fail(new RequestDestroyed())
-      return promise
+      return
     }
     if (control.cancelled) {
       this.#cancelled(control.cancelReason)
-      return promise
+      return
     }
     control.onCancel = this.#cancelled
     let agent: HttpAgent
@@ -182,7 +183,7 @@ export class AgentRequest implements ConnectWatcher {
       agent = this.#host.agents.get(endpoint)
     } catch (error) {
       this.#fail(error)
-      return promise
+      return
     }
     this.#agent = agent
     // node:http made these options for this request alone and copies them on: rewritten in place.
@@ -201,7 +202,15 @@ export class AgentRequest implements ConnectWatcher {
       ((agent as { protocol?: string }).protocol === 'https:' ? undefined : '')
     // node:http's Agent#addRequest: reuses a free socket, opens one, or queues the request.
     ;(agent as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest(req, options)
-    return promise
+  }
+
+  /** The call resolved: the caller already has the response (or the upgrade). */
+  resolved(_value: unknown): void {}
+
+  /** The call failed: the caller hears the last attempt's error, unless it heard one already. */
+  rejected(error: unknown): void {
+    this.#stopWaiting()
+    this.#deliver(lastAttemptError(error) as Error)
   }
 
   connecting(_socket: Socket, abandon: () => void): void {
@@ -219,18 +228,21 @@ export class AgentRequest implements ConnectWatcher {
     this.#connectDone()
   }
 
-  connectFailed(error: Error): boolean {
+  connectFailed(_error: Error): boolean {
     this.#connectDone()
-    if (this.request.destroyed || this.#reject === undefined) {
+    if (this.request.destroyed || this.#control === undefined) {
       // The caller gave up meanwhile: node:http reports it as it would without keel.
       this.#delivered = true
       this.#fail(new RequestDestroyed())
       return false
     }
+    return true
+  }
+
+  resend(error: Error): void {
     // Nothing of the request was written: keel may send it elsewhere, whatever the error's code.
     this.#control?.knownVerdict('not-sent')
     this.#fail(error)
-    return true
   }
 
   /** Joins the endpoint's path prefix onto the request path while the head is still unwritten. */
@@ -277,12 +289,6 @@ export class AgentRequest implements ConnectWatcher {
     this.#stopWaiting()
     this.#fail(reason)
     this.#deliver(reason as Error)
-  }
-
-  /** The call failed: the caller hears the last attempt's error, unless it heard one already. */
-  readonly #failed = (error: unknown): void => {
-    this.#stopWaiting()
-    this.#deliver(lastAttemptError(error) as Error)
   }
 
   /** No connection is being opened for the request any more. */
@@ -333,26 +339,27 @@ export class AgentRequest implements ConnectWatcher {
   }
 
   #succeed(value: HandedOver): void {
-    const resolve = this.#resolve
-    if (resolve === undefined) return
-    this.#resolve = this.#reject = undefined
-    this.#ended()
-    resolve(value)
+    const control = this.#ended()
+    if (control !== undefined) control.succeed(value)
   }
 
   #fail(error: unknown): void {
-    const reject = this.#reject
-    if (reject === undefined) return
-    this.#resolve = this.#reject = undefined
-    this.#ended()
-    reject(error)
+    const control = this.#ended()
+    if (control !== undefined) control.fail(error)
   }
 
-  #ended(): void {
-    const control = this.#control!
+  /**
+   * Ends the attempt in progress, if any, and returns its control for the report, made last: keel
+   * may start the next attempt from it.
+   */
+  #ended(): AttemptControl | undefined {
+    const control = this.#control
+    if (control === undefined) return undefined
+    this.#control = undefined
     control.onCancel = undefined
     // Once the request had a socket it may have been written: whatever happened is the caller's
     // to retry, never keel's.
     if (this.request.socket != null) control.handOver()
+    return control
   }
 }
