@@ -54,22 +54,7 @@ type Routed = ClientRequest & {
 /** The run routing `request`, for the endpoint agents' connect hand-over. */
 export const watcherOf: WatcherOf = (request) => (request as Routed)[RUN]
 
-/**
- * A response's headers for keel's classifier, read only when asked (`Retry-After` of a 429 or
- * 503): node:http builds `res.headers` from the raw headers on first access, work a client that
- * never reads them does not pay.
- */
-class IncomingHeaders {
-  readonly #res: IncomingMessage
-  constructor(res: IncomingMessage) {
-    this.#res = res
-  }
-  get(name: string): unknown {
-    return this.#res.headers[name]
-  }
-}
-
-/** The headers of a response that has none to read (an upgrade's, a response not yet filled in). */
+/** The headers of a response that has none to read (an upgrade's). */
 const NO_HEADERS = { get: (_name: string): unknown => undefined }
 
 /** What `HandedOver` copies its fields from: one object for every response, refilled each time. */
@@ -80,14 +65,32 @@ const head: { -readonly [K in keyof ResponseHead]: ResponseHead[K] } = {
   url: '',
 }
 
-/** What keel classifies a response by: its status and headers, no body (the caller reads it). */
-function handedOver(res: IncomingMessage): HandedOver {
-  head.status = res.statusCode ?? 0
-  head.statusText = res.statusMessage ?? ''
-  head.headers = new IncomingHeaders(res)
-  const handed = new HandedOver(head)
-  head.headers = NO_HEADERS
-  return handed
+/**
+ * What keel classifies a response by: its status and headers, no body (the caller reads it). It
+ * is its own `headers`, read only when keel's classifier asks (`Retry-After` of a 429 or 503):
+ * node:http builds `res.headers` from the raw headers on first access, work a client that never
+ * reads them does not pay — and one object per response instead of two.
+ */
+class IncomingHead extends HandedOver {
+  readonly #res: IncomingMessage
+
+  constructor(res: IncomingMessage) {
+    head.status = res.statusCode ?? 0
+    head.statusText = res.statusMessage ?? ''
+    super(head)
+    this.#res = res
+    ;(this as { headers: ResponseHead['headers'] }).headers = this
+  }
+
+  /** A response header by its lower-case name, as node:http's `res.headers` has it. */
+  get(name: string): unknown {
+    return this.#res.headers[name]
+  }
+
+  /** What a user's `classify` that logs the value prints (it is its own `headers`: no cycle). */
+  toJSON(): { status: number; statusText: string; url: string } {
+    return { status: this.status, statusText: this.statusText, url: this.url }
+  }
 }
 
 /** Upgrades (`101`, WebSocket) end their attempt as a success; one value serves them all. */
@@ -278,7 +281,7 @@ export class AgentRequest implements ConnectWatcher, AdapterCall {
     const res = this.res
     if (this.upgradeOrConnect === true) run.#succeed(UPGRADED)
     else if (res == null) run.#fail(new RequestDestroyed())
-    else if (res.complete) run.#succeed(handedOver(res))
+    else if (res.complete) run.#succeed(new IncomingHead(res))
     // `req.destroy()` dumps the response before it cuts the socket: the caller gave up on it.
     else if ((res as { _dumped?: boolean })._dumped === true) run.#fail(new RequestDestroyed())
     else run.#fail(res.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
