@@ -5,17 +5,25 @@
 // machine disturbs it far less than a loopback run (docs/benchmarks.md, "node:http agents and
 // global fetch"). Rows: a hand-rolled round-robin over three keep-alive Agents (Node's global-agent
 // options), then per tree `BalancerAgent` over a round-robin and a default Balancer. CPU Δ is the
-// median of per-round differences to the hand-rolled round-robin.
-// Run: node bench/http-agent-ab.ts <tree A> <tree B> [--rounds 15] [--requests 10000]
+// median of per-round differences to the hand-rolled round-robin. With `--alloc`, it then counts
+// the JS-heap bytes and objects each client allocates per request (V8's sampling heap profiler at
+// a 1-byte interval, objects collected by GCs kept: every object counted, as bench/alloc.ts does),
+// median of three runs; in memory, the count has none of a loopback run's timer and socket noise.
+// Run: node bench/http-agent-ab.ts <tree A> <tree B> [--rounds 15] [--requests 10000] [--alloc]
 //      (each tree a keel checkout with node_modules; the same tree twice shows the noise)
 import http from 'node:http'
+import { Session } from 'node:inspector/promises'
 import { Duplex } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { median } from './lib.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { rounds: { type: 'string', default: '15' }, requests: { type: 'string', default: '10000' } },
+  options: {
+    rounds: { type: 'string', default: '15' },
+    requests: { type: 'string', default: '10000' },
+    alloc: { type: 'boolean', default: false },
+  },
 })
 const [dirA, dirB] = positionals
 if (dirA === undefined || dirB === undefined) throw new Error('usage: node bench/http-agent-ab.ts <tree A> <tree B>')
@@ -132,5 +140,40 @@ for (const [name] of clients) {
   const samples = cpu.get(name)!
   const delta = median(samples.map((v, i) => v - base[i]!))
   console.log(`| ${name} | ${median(samples).toFixed(2)} | ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)} |`)
+}
+
+/** Bytes and objects `one` allocates per request, median of three runs of 2,000 requests. */
+async function allocation(session: Session, one: () => Promise<unknown>): Promise<[number, number]> {
+  const runs: [number, number][] = []
+  for (let i = 0; i < 3; i++) {
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 1,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    })
+    await run(one, 2_000)
+    const { profile } = await session.post('HeapProfiler.stopSampling')
+    // Each sample is one object at a 1-byte interval (its scale factor is 1).
+    const samples = (profile as { samples?: { size: number }[] }).samples ?? []
+    let bytes = 0
+    for (const sample of samples) bytes += sample.size
+    runs.push([bytes / 2_000, samples.length / 2_000])
+  }
+  return [median(runs.map((r) => r[0])), median(runs.map((r) => r[1]))]
+}
+
+if (values.alloc) {
+  const session = new Session()
+  session.connect()
+  const rows = new Map<string, [number, number]>()
+  for (const [name, one] of clients) rows.set(name, await allocation(session, one))
+  const [baseBytes, baseObjects] = rows.get(BASE)!
+  console.log('\n| client | bytes/req | objects/req | Δ bytes/req | Δ objects/req |')
+  console.log('| --- | ---: | ---: | ---: | ---: |')
+  for (const [name, [bytes, objects]] of rows) {
+    const delta =
+      name === BASE ? ' | ' : ` | +${(bytes - baseBytes).toFixed(0)} | +${(objects - baseObjects).toFixed(1)}`
+    console.log(`| ${name} | ${bytes.toFixed(0)} | ${objects.toFixed(1)}${delta} |`)
+  }
 }
 process.exit(0)
