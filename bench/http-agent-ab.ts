@@ -172,7 +172,7 @@ if (values.alloc) {
   console.log('| --- | ---: | ---: | ---: | ---: |')
   for (const [name, [bytes, objects]] of rows) {
     const delta =
-      name === BASE ? ' | ' : ` | +${(bytes - baseBytes).toFixed(0)} | +${(objects - baseObjects).toFixed(1)}`
+      name === BASE ? ' |  | ' : ` | +${(bytes - baseBytes).toFixed(0)} | +${(objects - baseObjects).toFixed(1)}`
     console.log(`| ${name} | ${bytes.toFixed(0)} | ${objects.toFixed(1)}${delta} |`)
   }
 }
