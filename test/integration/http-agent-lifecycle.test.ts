@@ -193,6 +193,50 @@ describe('BalancerAgent lifecycle', () => {
     expect(live!.requests).toEqual([])
   })
 
+  it('classifies a 429 by its Retry-After; a classify sees the response head, never its body', async () => {
+    const backends = await servers(2)
+    backends[0]!.handle((req, res) => {
+      req.resume()
+      res.writeHead(429, 'Too Many Requests', { 'retry-after': '30' }).end('slow down')
+    })
+    const seen: string[] = []
+    const { balancer, agent, attempts, settled } = balanced(
+      backends.map((s) => s.url),
+      {
+        picker: 'round-robin',
+        classify: (outcome) => {
+          if (!outcome.ok) return undefined
+          const value = outcome.value as { headers: { get(name: string): unknown } }
+          seen.push(`${value.headers.get('retry-after')} ${JSON.stringify(value)}`)
+          return undefined
+        },
+      },
+    )
+    const statuses: number[] = []
+    for (let i = 0; i < 6; i++) {
+      statuses.push(
+        await new Promise<number>((resolve, reject) => {
+          http
+            .get('http://users.internal/', { agent }, (res) => {
+              res.resume()
+              res.on('end', () => resolve(res.statusCode ?? 0))
+            })
+            .on('error', reject)
+        }),
+      )
+    }
+    await settled(6)
+    // Round-robin reaches the 429 backend within two requests; the caller got its 429 (keel never
+    // re-sends a request handed over) and the endpoint then rests for the 30 s it asked.
+    expect(statuses.indexOf(429)).toBeLessThan(2)
+    expect(statuses.filter((s) => s === 429)).toHaveLength(1)
+    expect(backends[0]!.requests.length).toBe(1)
+    expect(attempts.map((a) => a.verdict)).toEqual(statuses.map((s) => (s === 429 ? 'overloaded' : 'success')))
+    expect(seen).toHaveLength(6)
+    expect(seen[statuses.indexOf(429)]).toBe('30 {"status":429,"statusText":"Too Many Requests","url":""}')
+    expect(balancer.snapshot().endpoints.find((e) => e.id === backends[0]!.url)?.state).toBe('ejected')
+  })
+
   it('routes by routingKey with a hash picker', async () => {
     const backends = await servers(3)
     const { agent } = balanced(

@@ -1,24 +1,24 @@
 import type { ClientRequest, Agent as HttpAgent, IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Balancer } from '../../balancer.ts'
-import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
+import type { AdapterCall, AdapterPort, AttemptControl, ResolvedCall } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import { KeelError } from '../../model/errors.ts'
 import type { CallOptions } from '../../options/options.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
-import { HandedOver } from '../http/handed-over.ts'
+import { HandedOver, type ResponseHead } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import type { ConnectWatcher, WatcherOf } from './endpoint-agents.ts'
 
 /** What every request of one `BalancerAgent` shares. */
 export interface AgentHost {
-  readonly balancer: Balancer<unknown>
   readonly port: AdapterPort
   readonly agents: ResourceHandle<HttpAgent>
-  /** Call options by `idempotent ? 1 : 0`: retried only after `not-sent`, never hedged. */
+  /** Call options by `idempotent ? 1 : 0`: retried only after `not-sent`, never hedged… */
   readonly callOptions: readonly CallOptions[]
+  /** … and resolved once (`AdapterPort.resolveCall`). */
+  readonly resolvedCalls: readonly ResolvedCall[]
   readonly routingKey: ((request: ClientRequest) => string | Uint8Array | undefined) | undefined
 }
 
@@ -43,37 +43,87 @@ class RequestDestroyed extends Error {
 
 const RUN = Symbol('keel.agentRequest')
 
-/** The run routing `request`, for the endpoint agents' connect hand-over. */
-export const watcherOf: WatcherOf = (request) => (request as ClientRequest & { [RUN]?: AgentRequest })[RUN]
+/** A request a `BalancerAgent` routes: its run under a symbol key (cheaper than a WeakMap per request). */
+type Routed = ClientRequest & {
+  [RUN]?: AgentRequest
+  res?: IncomingMessage | null
+  upgradeOrConnect?: boolean
+  _header?: string | null
+}
 
-/** Header-access for keel's classifier over node:http's lowercase header record. */
-function headersOf(res: IncomingMessage): { get(name: string): unknown } {
-  return { get: (name: string) => res.headers[name] }
+/** The run routing `request`, for the endpoint agents' connect hand-over. */
+export const watcherOf: WatcherOf = (request) => (request as Routed)[RUN]
+
+/** The headers of a response that has none to read (an upgrade's). */
+const NO_HEADERS = { get: (_name: string): unknown => undefined }
+
+/** What `HandedOver` copies its fields from: one object for every response, refilled each time. */
+const head: { -readonly [K in keyof ResponseHead]: ResponseHead[K] } = {
+  status: 0,
+  statusText: '',
+  headers: NO_HEADERS,
+  url: '',
 }
 
 /**
- * One `ClientRequest` through a `BalancerAgent`: a `balancer.call` whose attempts each hand the
- * request to the picked endpoint's agent. A new connection reaches the request only once it is
- * established, so a refused, reset or timed-out connect proves nothing was written and keel sends
- * the request to another endpoint (verdict `not-sent`). From the moment the request has a socket,
- * every outcome is the caller's: keel classifies it (status, error, abort) but never re-sends,
- * since node:http cannot write a request twice — the client's own retry does that.
+ * What keel classifies a response by: its status and headers, no body (the caller reads it). It
+ * is its own `headers`, read only when keel's classifier asks (`Retry-After` of a 429 or 503):
+ * node:http builds `res.headers` from the raw headers on first access, work a client that never
+ * reads them does not pay — and one object per response instead of two.
  */
-export class AgentRequest implements ConnectWatcher {
-  readonly request: ClientRequest
+class IncomingHead extends HandedOver {
+  readonly #res: IncomingMessage
+
+  constructor(res: IncomingMessage) {
+    head.status = res.statusCode ?? 0
+    head.statusText = res.statusMessage ?? ''
+    super(head)
+    this.#res = res
+    ;(this as { headers: ResponseHead['headers'] }).headers = this
+  }
+
+  /** A response header by its lower-case name, as node:http's `res.headers` has it. */
+  get(name: string): unknown {
+    return this.#res.headers[name]
+  }
+
+  /** What a user's `classify` that logs the value prints (it is its own `headers`: no cycle). */
+  toJSON(): { status: number; statusText: string; url: string } {
+    return { status: this.status, statusText: this.statusText, url: this.url }
+  }
+}
+
+/** Upgrades (`101`, WebSocket) end their attempt as a success; one value serves them all. */
+const UPGRADED = new HandedOver({ status: 101, statusText: '', headers: NO_HEADERS, url: '' })
+
+/**
+ * One `ClientRequest` through a `BalancerAgent`: a call keel drives (`AdapterPort.drive`) whose
+ * attempts each hand the request to the picked endpoint's agent. A new connection reaches the
+ * request only once it is established, so a refused, reset or timed-out connect proves nothing was
+ * written and keel sends the request to another endpoint (verdict `not-sent`). From the moment the
+ * request has a socket, every outcome is the caller's: keel classifies it (status, error, abort)
+ * but never re-sends, since node:http cannot write a request twice — the client's own retry does
+ * that.
+ *
+ * What it costs per request is what a hand-rolled round-robin over agents does not pay, so it is
+ * the call itself (no promise, async frame or closure of keel's around the exchange: attempts
+ * report through their `AttemptControl`) and holds one closure, keel's cancel callback. Its
+ * listeners are functions shared by every request, finding the run under a symbol key on the
+ * request, and the attempt's end is read off the request's own `close`.
+ */
+export class AgentRequest implements ConnectWatcher, AdapterCall {
+  readonly request: Routed
   readonly #host: AgentHost
   readonly #options: Record<string, unknown>
   /** The request's own TLS name option, for endpoints without a `servername`. */
   readonly #servername: unknown
   /** The path the caller asked for, before any endpoint prefix. */
   readonly #path: string
-  #resolve: ((value: HandedOver) => void) | undefined
-  #reject: ((error: unknown) => void) | undefined
+  /** The control of the attempt in progress, until it reported its outcome. */
   #control: AttemptControl | undefined
   #agent: HttpAgent | undefined
   /** Destroys the connection being opened for the current attempt. */
   #abandon: (() => void) | undefined
-  #hadSocket = false
   /** The request already got its error and `close` (from keel or node:http). */
   #delivered = false
 
@@ -87,53 +137,84 @@ export class AgentRequest implements ConnectWatcher {
 
   start(): void {
     const req = this.request
-    ;(req as ClientRequest & { [RUN]?: AgentRequest })[RUN] = this
-    // `on`, not `once`: node:http emits each of these once per request, and a `once` wrapper is
-    // an allocation on every request.
-    req.on('socket', this.#onSocket)
-    // First among the listeners, so it sees whether the caller listens (a `once` listener is
-    // removed before it runs).
-    req.prependListener('response', this.#onResponse)
-    req.prependListener('error', this.#onError)
-    req.on('close', this.#onClose)
+    req[RUN] = this
+    // A caller that listens already (`http.get(url, options, callback)`) reads the response: ours
+    // is needed only to keep node:http's dump of a response nobody listens to, which a listener of
+    // ours would otherwise stop. First among the listeners, so they see whether the caller listens
+    // (a `once` listener is removed before it runs).
+    if (req.listenerCount('response') === 0) req.on('response', AgentRequest.#onResponse)
+    req.prependListener('error', AgentRequest.#onError)
+    req.on('close', AgentRequest.#onClose)
     const host = this.#host
     // Only a `not-sent` attempt is ever re-sent, so this changes no decision; it keeps the call's
     // record honest without copying the headers of every request.
     const idempotent = isIdempotentRequest(req.method, undefined, undefined) || req.hasHeader('idempotency-key')
-    const base = host.callOptions[idempotent ? 1 : 0]!
+    const index = idempotent ? 1 : 0
+    let options = host.resolvedCalls[index]!
     const key = host.routingKey?.(req)
-    host.balancer.call(this.attempt, key === undefined ? base : { ...base, key }).then(undefined, this.#failed)
+    if (key !== undefined) {
+      // A routing key is per request: validated and merged like `balancer.call`'s options.
+      try {
+        options = host.port.resolveCall({ ...host.callOptions[index]!, key })
+      } catch (error) {
+        // Reported after `addRequest` returned, as `balancer.call`'s rejection was.
+        queueMicrotask(() => this.rejected(error))
+        return
+      }
+    }
+    host.port.drive(this, options)
   }
 
-  readonly attempt = (endpoint: Endpoint<unknown>, attempt: Attempt): Promise<HandedOver> =>
-    new Promise<HandedOver>((resolve, reject) => {
-      const req = this.request
-      if (req.destroyed) return reject(new RequestDestroyed())
-      this.#resolve = resolve
-      this.#reject = reject
-      // keel tells this run when it gives up on the attempt: cheaper than reading `attempt.signal`.
-      const control = this.#host.port.control(attempt)!
-      this.#control = control
-      if (control.cancelled) return this.#cancelled(control.cancelReason)
-      control.onCancel = this.#cancelled
-      let agent: HttpAgent
-      try {
-        this.#routePath(endpoint)
-        agent = this.#host.agents.get(endpoint)
-      } catch (error) {
-        return this.#fail(error)
-      }
-      this.#agent = agent
-      // node:http made these options for this request alone and copies them on: rewritten in place.
-      const options = this.#options
-      options.host = endpoint.host
-      options.hostname = endpoint.host
-      options.port = endpoint.port
-      options.socketPath = undefined
-      options.servername = endpoint.servername ?? this.#servername
-      // node:http's Agent#addRequest: reuses a free socket, opens one, or queues the request.
-      ;(agent as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest(req, options)
-    })
+  /** One attempt: the request handed to the picked endpoint's agent (`AdapterCall.attempt`). */
+  attempt(endpoint: Endpoint<unknown>, attempt: Attempt): void {
+    // keel tells this run when it gives up on the attempt: cheaper than reading `attempt.signal`.
+    const control = this.#host.port.control(attempt)!
+    this.#control = control
+    const req = this.request
+    if (req.destroyed) {
+      this.#fail(new RequestDestroyed())
+      return
+    }
+    if (control.cancelled) {
+      this.#cancelled(control.cancelReason)
+      return
+    }
+    control.onCancel = this.#cancelled
+    let agent: HttpAgent
+    try {
+      this.#routePath(endpoint)
+      agent = this.#host.agents.get(endpoint)
+    } catch (error) {
+      this.#fail(error)
+      return
+    }
+    this.#agent = agent
+    // node:http made these options for this request alone and copies them on: rewritten in place.
+    const options = this.#options
+    options.host = endpoint.host
+    options.hostname = endpoint.host
+    options.port = endpoint.port
+    // node:http keeps these options in dictionary mode: adding a second new key grows (copies) the
+    // dictionary, ≈ 0.8 kB a request, so a key the request does not have is left alone.
+    if (options.socketPath !== undefined) options.socketPath = undefined
+    // A plain-TCP endpoint needs no TLS name: an empty one spares node:http working it out from
+    // the Host header on every request (an IP test with a regular expression).
+    options.servername =
+      endpoint.servername ??
+      this.#servername ??
+      ((agent as { protocol?: string }).protocol === 'https:' ? undefined : '')
+    // node:http's Agent#addRequest: reuses a free socket, opens one, or queues the request.
+    ;(agent as unknown as { addRequest(r: ClientRequest, o: unknown): void }).addRequest(req, options)
+  }
+
+  /** The call resolved: the caller already has the response (or the upgrade). */
+  resolved(_value: unknown): void {}
+
+  /** The call failed: the caller hears the last attempt's error, unless it heard one already. */
+  rejected(error: unknown): void {
+    this.#stopWaiting()
+    this.#deliver(lastAttemptError(error) as Error)
+  }
 
   connecting(_socket: Socket, abandon: () => void): void {
     this.#abandon = abandon
@@ -150,67 +231,60 @@ export class AgentRequest implements ConnectWatcher {
     this.#connectDone()
   }
 
-  connectFailed(error: Error): boolean {
+  connectFailed(_error: Error): boolean {
     this.#connectDone()
-    if (this.request.destroyed || this.#reject === undefined) {
+    if (this.request.destroyed || this.#control === undefined) {
       // The caller gave up meanwhile: node:http reports it as it would without keel.
       this.#delivered = true
       this.#fail(new RequestDestroyed())
       return false
     }
+    return true
+  }
+
+  resend(error: Error): void {
     // Nothing of the request was written: keel may send it elsewhere, whatever the error's code.
     this.#control?.knownVerdict('not-sent')
     this.#fail(error)
-    return true
   }
 
   /** Joins the endpoint's path prefix onto the request path while the head is still unwritten. */
   #routePath(endpoint: Endpoint<unknown>): void {
     const path = this.#path
     const wanted = endpoint.path === '' || path.charCodeAt(0) !== 47 /* / */ ? path : endpoint.path + path
-    const req = this.request as ClientRequest & { _header?: string | null }
+    const req = this.request
     if (req.path === wanted) return
     if (req._header) throw new PathPrefixError(req.path, wanted)
     req.path = wanted
   }
 
-  readonly #onSocket = (): void => {
-    this.#hadSocket = true
-    // From here on the request may have been written: whatever happens is the caller's to retry.
-    this.#control?.handOver()
-  }
+  // The listeners: one function each for every request, called with the request as `this`.
 
-  readonly #onResponse = (res: IncomingMessage): void => {
+  static readonly #onResponse = function (this: Routed, res: IncomingMessage): void {
     // Without a listener of its own, node:http would dump the body: ours must not change that.
-    if (this.request.listenerCount('response') === 1) res.resume()
-    this.#control?.handOver()
-    const handed = new HandedOver({
-      status: res.statusCode ?? 0,
-      statusText: res.statusMessage ?? '',
-      headers: headersOf(res),
-      url: '',
-    })
-    res.on('close', () => {
-      if (res.complete) this.#succeed(handed)
-      // `req.destroy()` dumps the response before it cuts the socket: the caller gave up on it.
-      else if ((res as { _dumped?: boolean })._dumped === true) this.#fail(new RequestDestroyed())
-      else this.#fail(res.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
-    })
+    if (this.listenerCount('response') === 1) res.resume()
   }
 
-  readonly #onError = (error: Error): void => {
-    this.#control?.handOver()
-    this.#fail(error)
+  static readonly #onError = function (this: Routed, error: Error): void {
+    this[RUN]!.#fail(error)
     // With no listener of the caller's, node:http would throw: ours must not swallow it.
-    if (this.request.listenerCount('error') === 1) throw error
+    if (this.listenerCount('error') === 1) throw error
   }
 
-  readonly #onClose = (): void => {
-    this.#delivered = true
-    const req = this.request as ClientRequest & { upgradeOrConnect?: boolean; res?: IncomingMessage | null }
-    if (req.upgradeOrConnect === true)
-      this.#succeed(new HandedOver({ status: 101, statusText: '', headers: { get: () => undefined }, url: '' }))
-    else if (req.res == null) this.#fail(new RequestDestroyed())
+  /**
+   * The request is over: its response ended (keep-alive: once its body was read or dumped), its
+   * socket closed, it failed, or it upgraded. The attempt ends with it.
+   */
+  static readonly #onClose = function (this: Routed): void {
+    const run = this[RUN]!
+    run.#delivered = true
+    const res = this.res
+    if (this.upgradeOrConnect === true) run.#succeed(UPGRADED)
+    else if (res == null) run.#fail(new RequestDestroyed())
+    else if (res.complete) run.#succeed(new IncomingHead(res))
+    // `req.destroy()` dumps the response before it cuts the socket: the caller gave up on it.
+    else if ((res as { _dumped?: boolean })._dumped === true) run.#fail(new RequestDestroyed())
+    else run.#fail(res.errored ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
   }
 
   /** keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the request. */
@@ -218,12 +292,6 @@ export class AgentRequest implements ConnectWatcher {
     this.#stopWaiting()
     this.#fail(reason)
     this.#deliver(reason as Error)
-  }
-
-  /** The call failed: the caller hears the last attempt's error, unless it heard one already. */
-  readonly #failed = (error: unknown): void => {
-    this.#stopWaiting()
-    this.#deliver(lastAttemptError(error) as Error)
   }
 
   /** No connection is being opened for the request any more. */
@@ -254,7 +322,7 @@ export class AgentRequest implements ConnectWatcher {
     this.#connectDone()
     abandon?.()
     const requests = this.#agent?.requests
-    if (requests === undefined || this.#hadSocket) return
+    if (requests === undefined || this.request.socket != null) return
     for (const queue of Object.values(requests)) {
       const index = queue?.indexOf(this.request as never) ?? -1
       if (index !== -1) queue!.splice(index, 1)
@@ -268,24 +336,33 @@ export class AgentRequest implements ConnectWatcher {
     // With a socket, node:http reports the error; without one, this is what its agent does. A
     // request the caller destroyed ends with the caller's own error (or node:http's "socket hang up").
     const onSocket = req.onSocket as (socket: Socket | null, error?: Error) => void
-    if (this.#hadSocket) req.destroy(error)
+    if (req.socket != null) req.destroy(error)
     else if (req.destroyed) onSocket.call(req, null)
     else onSocket.call(req, null, error)
   }
 
   #succeed(value: HandedOver): void {
-    const resolve = this.#resolve
-    if (resolve === undefined) return
-    this.#resolve = this.#reject = undefined
-    this.#control!.onCancel = undefined
-    resolve(value)
+    const control = this.#ended()
+    if (control !== undefined) control.succeed(value)
   }
 
   #fail(error: unknown): void {
-    const reject = this.#reject
-    if (reject === undefined) return
-    this.#resolve = this.#reject = undefined
-    this.#control!.onCancel = undefined
-    reject(error)
+    const control = this.#ended()
+    if (control !== undefined) control.fail(error)
+  }
+
+  /**
+   * Ends the attempt in progress, if any, and returns its control for the report, made last: keel
+   * may start the next attempt from it.
+   */
+  #ended(): AttemptControl | undefined {
+    const control = this.#control
+    if (control === undefined) return undefined
+    this.#control = undefined
+    control.onCancel = undefined
+    // Once the request had a socket it may have been written: whatever happened is the caller's
+    // to retry, never keel's.
+    if (this.request.socket != null) control.handOver()
+    return control
   }
 }

@@ -32,7 +32,7 @@ export function agentOptions(options: BalancerAgentOptions): EndpointAgentOption
 /**
  * The routing shared by `BalancerAgent` and `HttpsBalancerAgent`: one inner keep-alive agent per
  * endpoint (the balancer resource `'http.agent'`, closed when the endpoint finishes draining or
- * the balancer closes), and one `balancer.call` per request.
+ * the balancer closes), and one call keel drives per request.
  */
 export class AgentRouter {
   readonly #host: AgentHost
@@ -57,7 +57,14 @@ export class AgentRouter {
     const table = callOptionsTable(retryPolicies(port.settings.retry))
     // Always the once-only options: node:http cannot write a request twice, so keel re-sends
     // only what provably never left, and never hedges.
-    this.#host = { balancer, port, agents, callOptions: [table[2]!, table[3]!], routingKey }
+    const callOptions = [table[2]!, table[3]!]
+    this.#host = {
+      port,
+      agents,
+      callOptions,
+      resolvedCalls: callOptions.map((options) => port.resolveCall(options)),
+      routingKey,
+    }
   }
 
   route(request: ClientRequest, options: Record<string, unknown>): void {

@@ -3,6 +3,59 @@ import { Agent as HttpsAgent } from 'node:https'
 import type { Balancer } from '../../balancer.ts'
 import { AgentRouter, agentOptions, type BalancerAgentOptions } from './agent-router.ts'
 
+// biome-ignore lint/suspicious/noExplicitAny: a mixin's base constructor takes `any[]` (TypeScript's rule)
+type AgentClass = new (...args: any[]) => HttpAgent
+
+/** What `BalancerAgent` and `HttpsBalancerAgent` add to node:http's and node:https' Agent. */
+interface Balancing {
+  readonly balancer: Balancer<unknown>
+  /** node:http calls this for every request given this agent: keel routes it. */
+  addRequest(request: ClientRequest, options: Record<string, unknown>): void
+  /** Destroys every socket of every endpoint's agent (node:http `Agent#destroy`). */
+  destroy(): void
+  /** `using agent = new BalancerAgent(…)`: the same as `destroy()`. */
+  [Symbol.dispose](): void
+}
+
+/**
+ * The one body of `BalancerAgent` and `HttpsBalancerAgent`, over node:http's or node:https' Agent:
+ * clients check the agent's class and `protocol` against the URL's, so there are two.
+ */
+function balancing<Base extends AgentClass>(
+  Base: Base,
+): new (
+  balancer: Balancer<unknown>,
+  options?: BalancerAgentOptions,
+) => InstanceType<Base> & Balancing {
+  class Balanced extends Base implements Balancing {
+    readonly balancer: Balancer<unknown>
+    readonly #router: AgentRouter
+
+    // biome-ignore lint/suspicious/noExplicitAny: the signature is the one `balancing` returns
+    constructor(...args: any[]) {
+      const [balancer, options = {}] = args as [Balancer<unknown>, BalancerAgentOptions?]
+      const inner = agentOptions(options)
+      super(inner)
+      this.#router = new AgentRouter(balancer, options, inner)
+      this.balancer = balancer
+    }
+
+    addRequest(request: ClientRequest, options: Record<string, unknown>): void {
+      this.#router.route(request, options)
+    }
+
+    override destroy(): void {
+      super.destroy()
+      this.#router.destroy()
+    }
+
+    [Symbol.dispose](): void {
+      this.destroy()
+    }
+  }
+  return Balanced as never
+}
+
 /**
  * A node:http `Agent` that balances every request over a keel `Balancer`: pass it to anything
  * that takes an agent (`http.request`, got, node-fetch, superagent, the AWS SDK's
@@ -17,62 +70,10 @@ import { AgentRouter, agentOptions, type BalancerAgentOptions } from './agent-ro
  * failure) is re-sent to another endpoint without the caller seeing it; anything after that is the
  * client's own retry.
  */
-export class BalancerAgent extends HttpAgent {
-  readonly balancer: Balancer<unknown>
-  readonly #router: AgentRouter
-
-  constructor(balancer: Balancer<unknown>, options: BalancerAgentOptions = {}) {
-    const inner = agentOptions(options)
-    super(inner)
-    this.#router = new AgentRouter(balancer, options, inner)
-    this.balancer = balancer
-  }
-
-  /** node:http calls this for every request given this agent: keel routes it. */
-  addRequest(request: ClientRequest, options: Record<string, unknown>): void {
-    this.#router.route(request, options)
-  }
-
-  /** Destroys every socket of every endpoint's agent (node:http `Agent#destroy`). */
-  override destroy(): void {
-    super.destroy()
-    this.#router.destroy()
-  }
-
-  /** `using agent = new BalancerAgent(…)`: the same as `destroy()`. */
-  [Symbol.dispose](): void {
-    this.destroy()
-  }
-}
+export class BalancerAgent extends balancing(HttpAgent) {}
 
 /**
  * `BalancerAgent` for `https:` URLs: a node:https `Agent`, so clients that check the agent's
  * protocol accept it. Which endpoints get TLS follows their own scheme, as with `BalancerAgent`.
  */
-export class HttpsBalancerAgent extends HttpsAgent {
-  readonly balancer: Balancer<unknown>
-  readonly #router: AgentRouter
-
-  constructor(balancer: Balancer<unknown>, options: BalancerAgentOptions = {}) {
-    const inner = agentOptions(options)
-    super(inner)
-    this.#router = new AgentRouter(balancer, options, inner)
-    this.balancer = balancer
-  }
-
-  /** node:https calls this for every request given this agent: keel routes it. */
-  addRequest(request: ClientRequest, options: Record<string, unknown>): void {
-    this.#router.route(request, options)
-  }
-
-  /** Destroys every socket of every endpoint's agent (node:http `Agent#destroy`). */
-  override destroy(): void {
-    super.destroy()
-    this.#router.destroy()
-  }
-
-  /** `using agent = new BalancerAgent(…)`: the same as `destroy()`. */
-  [Symbol.dispose](): void {
-    this.destroy()
-  }
-}
+export class HttpsBalancerAgent extends balancing(HttpsAgent) {}

@@ -20,10 +20,12 @@ export interface ConnectWatcher {
   connected(): void
   /**
    * The connection failed before the request had a socket: nothing of the request was written.
-   * Returns true when the request takes it from here (it is re-sent elsewhere or fails through
-   * keel), false to let node:http report the error as it would without keel.
+   * Returns true when the request takes it from here (`resend` follows, once the agent has let go
+   * of it), false to let node:http report the error as it would without keel.
    */
   connectFailed(error: Error): boolean
+  /** The request left this agent after `connectFailed`: keel may send it elsewhere now. */
+  resend(error: Error): void
 }
 
 /** The request's watcher, when a `BalancerAgent` is routing it. */
@@ -120,6 +122,7 @@ function deferringAgent<T extends AgentClass>(Base: T, watcherOf: WatcherOf) {
         if (index !== -1) queue!.splice(index, 1)
         if (queue?.length === 0) delete (this.requests as Record<string, unknown>)[name]
         release()
+        watcher.resend(error)
       }
       // node:http sets the socket timeout (the agent's or the request's `timeout`) before connecting;
       // without a handler, a connect to a silent address would wait for the kernel (minutes).

@@ -1,0 +1,179 @@
+// keel's BalancerAgent in two keel trees side by side, interleaved in one process, with
+// http.request over an in-memory socket (node:http's `Agent#createConnection` hands every
+// connection a Duplex that answers `200 ok` on the next turn): no kernel networking and no server
+// process, so the client CPU per request it reports is node:http's and keel's alone, and a busy
+// machine disturbs it far less than a loopback run (docs/benchmarks.md, "node:http agents and
+// global fetch"). Rows: a hand-rolled round-robin over three keep-alive Agents (Node's global-agent
+// options), then per tree `BalancerAgent` over a round-robin and a default Balancer. CPU Δ is the
+// median of per-round differences to the hand-rolled round-robin. With `--alloc`, it then counts
+// the JS-heap bytes and objects each client allocates per request (V8's sampling heap profiler at
+// a 1-byte interval, objects collected by GCs kept: every object counted, as bench/alloc.ts does),
+// median of three runs; in memory, the count has none of a loopback run's timer and socket noise.
+// Run: node bench/http-agent-ab.ts <tree A> <tree B> [--rounds 15] [--requests 10000] [--alloc]
+//      (each tree a keel checkout with node_modules; the same tree twice shows the noise)
+import http from 'node:http'
+import { Session } from 'node:inspector/promises'
+import { Duplex } from 'node:stream'
+import { parseArgs } from 'node:util'
+import { median } from './lib.ts'
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rounds: { type: 'string', default: '15' },
+    requests: { type: 'string', default: '10000' },
+    alloc: { type: 'boolean', default: false },
+  },
+})
+const [dirA, dirB] = positionals
+if (dirA === undefined || dirB === undefined) throw new Error('usage: node bench/http-agent-ab.ts <tree A> <tree B>')
+const ROUNDS = Number(values.rounds)
+const REQUESTS = Number(values.requests)
+const CONCURRENCY = 32
+
+const RESPONSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok')
+
+/** A keep-alive HTTP/1.1 server in memory: one response per request head, on the next turn. */
+class LoopbackSocket extends Duplex {
+  #pending = ''
+  readonly remoteAddress = '127.0.0.1'
+  constructor() {
+    super()
+    setImmediate(() => this.emit('connect'))
+  }
+  override _read(): void {}
+  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
+    this.#pending += chunk.toString('latin1')
+    for (let end = this.#pending.indexOf('\r\n\r\n'); end !== -1; end = this.#pending.indexOf('\r\n\r\n')) {
+      this.#pending = this.#pending.slice(end + 4)
+      setImmediate(() => this.push(RESPONSE))
+    }
+    callback()
+  }
+  // What node:http calls on a net.Socket.
+  setKeepAlive(): this {
+    return this
+  }
+  setNoDelay(): this {
+    return this
+  }
+  setTimeout(): this {
+    return this
+  }
+  ref(): this {
+    return this
+  }
+  unref(): this {
+    return this
+  }
+}
+// Every Agent's connections (the baseline's and keel's endpoint agents') are in-memory sockets.
+;(http.Agent.prototype as unknown as { createConnection: () => Duplex }).createConnection = () => new LoopbackSocket()
+
+/** One GET with http.request through `agent`, its body read whole. */
+function httpGet(url: string, agent: http.Agent): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (res) => {
+        res.on('data', () => {})
+        res.on('end', resolve)
+        res.on('error', reject)
+      })
+      .on('error', reject)
+  })
+}
+
+const urls = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
+const agentOptions = { keepAlive: true, scheduling: 'lifo', timeout: 5_000 } as const
+const BASE = 'hand-rolled round-robin, 3 Agents'
+const clients: [string, () => Promise<unknown>][] = []
+const rrAgents = urls.map(() => new http.Agent(agentOptions))
+let cursor = 0
+clients.push([
+  BASE,
+  () => {
+    const i = cursor++ % 3
+    return httpGet(urls[i]!, rrAgents[i]!)
+  },
+])
+for (const [tag, dir] of [
+  ['A', dirA],
+  ['B', dirB],
+] as const) {
+  const { Balancer } = await import(`${dir}/src/index.ts`)
+  const { BalancerAgent } = await import(`${dir}/src/adapters/http-agent/index.ts`)
+  const rr = new BalancerAgent(new Balancer({ endpoints: urls, picker: 'round-robin' }))
+  clients.push([`${tag}: keel BalancerAgent, round-robin`, () => httpGet('http://service.internal/', rr)])
+  const p2c = new BalancerAgent(new Balancer({ endpoints: urls }))
+  clients.push([`${tag}: keel BalancerAgent, defaults`, () => httpGet('http://service.internal/', p2c)])
+}
+
+async function run(one: () => Promise<unknown>, count: number): Promise<void> {
+  let left = count
+  const worker = async () => {
+    while (left-- > 0) await one()
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+}
+
+for (const [, one] of clients) await run(one, 3_000)
+const cpu = new Map<string, number[]>(clients.map(([name]) => [name, []]))
+for (let round = 0; round < ROUNDS; round++) {
+  // Rotated, so no client always runs first or last.
+  for (let i = 0; i < clients.length; i++) {
+    const [name, one] = clients[(i + round) % clients.length]!
+    const before = process.cpuUsage()
+    await run(one, REQUESTS)
+    const used = process.cpuUsage(before)
+    cpu.get(name)!.push((used.user + used.system) / REQUESTS)
+  }
+  console.error(`round ${round + 1}/${ROUNDS} done`)
+}
+const base = cpu.get(BASE)!
+console.log(
+  `Node ${process.version}; ${ROUNDS} rounds of ${REQUESTS} requests per client, ${CONCURRENCY} concurrent, ` +
+    `http.request over an in-memory socket; A = ${dirA}, B = ${dirB}\n`,
+)
+console.log('| client | client CPU µs/req | CPU Δ vs hand-rolled round-robin µs/req |')
+console.log('| --- | ---: | ---: |')
+for (const [name] of clients) {
+  const samples = cpu.get(name)!
+  const delta = median(samples.map((v, i) => v - base[i]!))
+  console.log(`| ${name} | ${median(samples).toFixed(2)} | ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)} |`)
+}
+
+/** Bytes and objects `one` allocates per request, median of three runs of 2,000 requests. */
+async function allocation(session: Session, one: () => Promise<unknown>): Promise<[number, number]> {
+  const runs: [number, number][] = []
+  for (let i = 0; i < 3; i++) {
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 1,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    })
+    await run(one, 2_000)
+    const { profile } = await session.post('HeapProfiler.stopSampling')
+    // Each sample is one object at a 1-byte interval (its scale factor is 1).
+    const samples = (profile as { samples?: { size: number }[] }).samples ?? []
+    let bytes = 0
+    for (const sample of samples) bytes += sample.size
+    runs.push([bytes / 2_000, samples.length / 2_000])
+  }
+  return [median(runs.map((r) => r[0])), median(runs.map((r) => r[1]))]
+}
+
+if (values.alloc) {
+  const session = new Session()
+  session.connect()
+  const rows = new Map<string, [number, number]>()
+  for (const [name, one] of clients) rows.set(name, await allocation(session, one))
+  const [baseBytes, baseObjects] = rows.get(BASE)!
+  console.log('\n| client | bytes/req | objects/req | Δ bytes/req | Δ objects/req |')
+  console.log('| --- | ---: | ---: | ---: | ---: |')
+  for (const [name, [bytes, objects]] of rows) {
+    const delta =
+      name === BASE ? ' |  | ' : ` | +${(bytes - baseBytes).toFixed(0)} | +${(objects - baseObjects).toFixed(1)}`
+    console.log(`| ${name} | ${bytes.toFixed(0)} | ${objects.toFixed(1)}${delta} |`)
+  }
+}
+process.exit(0)
