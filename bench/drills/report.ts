@@ -137,8 +137,8 @@ configured as commonly recommended for failover (the configs are in \`bench/dril
   refreshed it for about 1 s: it sends the replica one request, and that answer decides
   ([p2c-ewma](pickers/p2c-ewma.md)), so such a client re-admits the replica within about a second
   of listening too. Before that rule, these clients waited for PeakEWMA's 10 s decay and showed
-  "> 10 s" here. keel's gRPC client also waits for grpc-js to reconnect its channel, on grpc-js's
-  own reconnect backoff (1 s, then 1.6× longer each time).
+  "> 10 s" here. keel's gRPC client also waits for its channel to reconnect,
+  which keel's channels retry every 250 ms ([gRPC](grpc.md#coming-back-after-a-restart)).
 - A 429 promises the request was not processed: the replicas do not count a 429'd POST as
   executed, and keel retries it elsewhere.
 
