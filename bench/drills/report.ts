@@ -173,28 +173,31 @@ is **not** on by default:
 
 ## Responses already handed over
 
-keel hands a response to the caller as soon as its head has arrived and was classified (a 2xx, or
-an answer the caller should see): its body then streams to the caller, as fetch, undici and axios
-streams do. If the replica resets the connection or stops sending in the middle of that body,
-the caller's read fails (at once for a reset, after \`bodyTimeout\` for a stall): the attempt is
-charged to the replica (\`endpoint-failure\`, so outlier detection sees it), but the call cannot
-be retried, because part of the answer is already in the caller's hands. That is the one or two
-GETs per keel client in the stalled-body and reset drills: the responses in flight on replica 0
-before it was ejected.
+keel hands a response to the caller as soon as its head has arrived and was classified, and its
+body then streams to the caller, as fetch and undici streams do — with one exception. A **small
+answer to an idempotent request** that keel could still retry (a \`Content-Length\` of at most
+64 KiB, no request body, retries left) is held until its body has arrived whole, by \`createFetch\`
+and \`BalancerDispatcher\` alike (axios reads its responses whole inside the attempt anyway). A
+reset or a stall (\`bodyTimeout\`) in the middle of such a body fails the attempt: it is charged to
+the replica (\`endpoint-failure\`) and the call is retried elsewhere, so the caller never sees it.
+nginx's \`proxy_buffering\` does the same for the responses it buffers. The price: such a response
+reaches the caller when its last byte has, not when its head has; for the small bodies it applies
+to that is the same network round trip. Streaming is unchanged: a response without a
+\`Content-Length\` (chunked, server-sent events), a body over 64 KiB, a request with a body, or the
+last attempt keel would make is handed over as it arrives
+(\`test/integration/whole-body.test.ts\` pins both sides).
 
-The proxies draw the same line: nginx passes a request to the next server "only if nothing has
-been sent to a client yet" (\`proxy_next_upstream\`); Envoy retries only until it has started
+Once a response has been handed over, its body failing mid-way reaches the caller's read as an
+error (at once for a reset, after \`bodyTimeout\` for a stall): the attempt is charged to the
+replica, but the call cannot be retried, because part of the answer is already in the caller's
+hands. The proxies draw the same line: nginx passes a request to the next server "only if nothing
+has been sent to a client yet" (\`proxy_next_upstream\`); Envoy retries only until it has started
 forwarding the upstream response downstream, and resets the downstream stream when the upstream
 resets after that; HAProxy's \`retry-on\` conditions (\`empty-response\`, \`junk-response\`,
-\`response-timeout\`…) all concern the time before the response is forwarded. Their counts in
-the reset drill are higher only because they keep sending to the replica.
+\`response-timeout\`…) all concern the time before the response is forwarded.
 
-A fix inside the adapters would buffer the body of an idempotent request before hand-over (when
-its \`Content-Length\` is small, say ≤ 64 KiB), so that a reset or stall during it fails the
-attempt instead of the caller's read. keel does not do it by default: every small response would
-reach the caller only once complete (a copy, and a later first byte for slow bodies), on the
-path every plain 200 takes, to save the rare response that dies mid-body. When a call must not
-fail this way, read the body inside the attempt, so the read is part of what is retried:
+When a larger or streamed response must not fail this way, read the body inside the attempt, so
+the read is part of what is retried:
 
 \`\`\`ts
 import { Balancer } from 'keel'

@@ -1,6 +1,7 @@
 import type { AttemptControl } from '../../core/ports.ts'
 import { usageError } from '../../model/errors.ts'
 import type { IdleTimeouts } from '../http/timeouts.ts'
+import { heldWhole, rawContentLength } from '../http/whole-body.ts'
 
 /** The caller cancelled or dropped a handed-over body: keel's verdict is `cancelled`. */
 class BodyDropped extends Error {
@@ -46,6 +47,8 @@ class Tap {
   readonly owner: AttemptDispatcher
   readonly handler: Handler
   controller: { abort(reason: unknown): void } | undefined
+  /** A small response held until its body ends (`AttemptDispatcher.holdWhole`): its callbacks' arguments. */
+  held: unknown[][] | undefined = undefined
 
   constructor(owner: AttemptDispatcher, handler: Handler) {
     this.owner = owner
@@ -63,13 +66,29 @@ class Tap {
     return this.handler.onRequestUpgrade?.(...args)
   }
   onResponseStart(...args: unknown[]): unknown {
+    const headers = args[2] as Record<string, unknown> | undefined
+    if (this.owner.holdWhole && (args[1] as number) >= 200 && heldWhole(headers?.['content-length'])) {
+      this.held = [args]
+      return undefined
+    }
     return this.handler.onResponseStart?.(...args)
   }
   onResponseData(...args: unknown[]): unknown {
+    if (this.held !== undefined) {
+      this.held.push(args)
+      return undefined
+    }
     return this.handler.onResponseData?.(...args)
   }
   onResponseEnd(...args: unknown[]): unknown {
     try {
+      const held = this.held
+      if (held !== undefined) {
+        // The body arrived whole: fetch now gets the response, then its body, then its end.
+        this.held = undefined
+        this.handler.onResponseStart?.(...held[0]!)
+        for (let i = 1; i < held.length; i++) this.handler.onResponseData?.(...held[i]!)
+      }
       return this.handler.onResponseEnd?.(...args)
     } finally {
       this.owner.ended(this, undefined)
@@ -101,6 +120,7 @@ class LegacyTap {
   readonly owner: AttemptDispatcher
   readonly handler: Handler
   #abort: ((reason: unknown) => void) | undefined
+  held: unknown[][] | undefined = undefined
 
   constructor(owner: AttemptDispatcher, handler: Handler) {
     this.owner = owner
@@ -118,13 +138,27 @@ class LegacyTap {
     return this.handler.onUpgrade?.(...args)
   }
   onHeaders(...args: unknown[]): unknown {
+    if (this.owner.holdWhole && (args[0] as number) >= 200 && heldWhole(rawContentLength(args[1] as unknown[]))) {
+      this.held = [args]
+      return true
+    }
     return this.handler.onHeaders?.(...args)
   }
   onData(...args: unknown[]): unknown {
+    if (this.held !== undefined) {
+      this.held.push(args)
+      return true
+    }
     return this.handler.onData?.(...args)
   }
   onComplete(...args: unknown[]): unknown {
     try {
+      const held = this.held
+      if (held !== undefined) {
+        this.held = undefined
+        this.handler.onHeaders?.(...held[0]!)
+        for (let i = 1; i < held.length; i++) this.handler.onData?.(...held[i]!)
+      }
       return this.handler.onComplete?.(...args)
     } finally {
       this.owner.ended(this, undefined)
@@ -172,6 +206,12 @@ export class AttemptDispatcher implements DispatchTarget {
   abortReason: unknown
   /** The response went to the caller: keel must not retry whatever ends its exchange. */
   handedOver = false
+  /**
+   * Hold a small response (`Content-Length` ≤ 64 KiB) until its body ends before fetch sees it
+   * (`http/whole-body.ts`): set for an idempotent request without a body that keel may still retry,
+   * so a reset or stall mid-body fails the attempt (fetch rejects) and keel retries it.
+   */
+  holdWhole = false
 
   constructor(target: DispatchTarget | undefined, timeouts: IdleTimeouts) {
     this.#target = target

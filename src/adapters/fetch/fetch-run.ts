@@ -158,6 +158,7 @@ export class FetchRun implements AdapterCall {
     const init: Record<string, unknown> = { ...this.init }
     if (this.body !== undefined) init.body = this.body.stream()
     const dispatcher = new AttemptDispatcher(target as DispatchTarget | undefined, host.timeouts)
+    dispatcher.holdWhole = this.idempotent && this.body === undefined && attempt.number <= host.policies.retries
     init.dispatcher = dispatcher
     // keel's cancellations (deadline, attempt timeout, drain, close) reach the exchange through
     // the dispatcher; the caller's own signal goes to fetch as given.

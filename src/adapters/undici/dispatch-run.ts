@@ -13,6 +13,7 @@ import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import { mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
 import { hostHeader, httpOrigin } from '../http/target.ts'
+import { heldWhole } from '../http/whole-body.ts'
 import { AbortedAttempt, type RawHeaders } from './aborted-attempt.ts'
 import { AttemptHandler, type HandlerRun, type Upgraded } from './attempt-handler.ts'
 import { DispatchedResponse } from './dispatched-response.ts'
@@ -146,8 +147,11 @@ export class DispatchRun implements HandlerRun, AdapterCall, Dispatcher.Dispatch
     const result = this.host.classifier.value(response)
     attempt.control.classified(result)
     response.failure = (typeof result === 'string' ? result : result.verdict) !== 'success'
-    if (!response.failure || this.once || this.aborted || attemptNumber > this.host.policies.retries) return false
-    return mayRetryResponse(result, this.idempotent)
+    if (this.once || this.aborted || attemptNumber > this.host.policies.retries) return false
+    if (response.failure) return mayRetryResponse(result, this.idempotent)
+    // A small answer to an idempotent request is held until its body ends (`whole-body.ts`): a
+    // reset or stall mid-body is then this attempt's failure, retried, not the caller's error.
+    return this.idempotent && heldWhole(response.headers['content-length'])
   }
 
   /** Makes `attempt` the one the caller hears from; false when another already is. */

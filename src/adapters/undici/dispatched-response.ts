@@ -1,10 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import { HOLD_LIMIT } from '../http/whole-body.ts'
 
 /** The trailers of a response until its end brings its own: one shared empty record. */
 const NO_TRAILERS: IncomingHttpHeaders = Object.freeze({})
-
-/** Bytes of a response body keel holds back while it decides whether to retry. */
-export const HOLD_LIMIT = 64 * 1024
 
 /**
  * What a `BalancerDispatcher` attempt returns to keel: a response shaped like undici's
