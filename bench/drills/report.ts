@@ -120,9 +120,11 @@ configured as commonly recommended for failover (the configs are in \`bench/dril
   The proxies' in-flight calls wait for their own limits (nginx 60 s, HAProxy's configured 50 s),
   past the drill's cut-off. keel's gRPC client limits unary attempts without a deadline the same
   way (15 s, \`unaryTimeout\`).
-- A response keel has already handed to the caller cannot be retried: a body reset or stalled
-  after its head reaches the caller as an error (the GETs counted in the stalled-body and reset
-  drills; see [responses already handed over](#responses-already-handed-over)).
+- No GET failed in the stalled-body and reset drills: those replies declare a small
+  \`Content-Length\`, so keel holds them until their body ends and retries the ones that break
+  ([responses already handed over](#responses-already-handed-over)); the stalled ones wait for the
+  15 s idle limit first (the hung column). A larger or streamed body that breaks after hand-over
+  still reaches the caller's read as an error.
   Non-idempotent POSTs are never replayed after they may have been processed, so some fail
   visibly where a proxy that replays them (HAProxy's \`retry-on\`) executes them twice instead.
 - **Re-admission.** A replica ejected because connects to it were refused is probed with a TCP
