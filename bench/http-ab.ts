@@ -8,9 +8,10 @@
 // per-round differences to BalancedPool.
 // Run: node bench/http-ab.ts <tree A> <tree B> [--rounds 15] [--requests 20000]
 //      (each tree a keel checkout with node_modules; the same tree twice shows the noise)
-import { Duplex } from 'node:stream'
+import type { Duplex } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
+import { MemorySocket } from './_memory-socket.ts'
 import { median } from './lib.ts'
 
 const { values, positionals } = parseArgs({
@@ -23,40 +24,8 @@ const ROUNDS = Number(values.rounds)
 const REQUESTS = Number(values.requests)
 const CONCURRENCY = 32
 
-const RESPONSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok')
-
-/** A keep-alive HTTP/1.1 server in memory: one response per request head, on the next turn. */
-class LoopbackSocket extends Duplex {
-  #pending = ''
-  override _read(): void {}
-  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
-    this.#pending += chunk.toString('latin1')
-    for (let end = this.#pending.indexOf('\r\n\r\n'); end !== -1; end = this.#pending.indexOf('\r\n\r\n')) {
-      this.#pending = this.#pending.slice(end + 4)
-      setImmediate(() => this.push(RESPONSE))
-    }
-    callback()
-  }
-  // What undici calls on a net.Socket.
-  setKeepAlive(): this {
-    return this
-  }
-  setNoDelay(): this {
-    return this
-  }
-  setTimeout(): this {
-    return this
-  }
-  ref(): this {
-    return this
-  }
-  unref(): this {
-    return this
-  }
-}
-
 const connect = ((_options: unknown, callback: (error: null, socket: Duplex) => void) => {
-  const socket = new LoopbackSocket()
+  const socket = new MemorySocket()
   queueMicrotask(() => callback(null, socket))
   return socket
 }) as unknown as NonNullable<Pool.Options['connect']>

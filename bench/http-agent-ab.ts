@@ -13,8 +13,9 @@
 //      (each tree a keel checkout with node_modules; the same tree twice shows the noise)
 import http from 'node:http'
 import { Session } from 'node:inspector/promises'
-import { Duplex } from 'node:stream'
+import type { Duplex } from 'node:stream'
 import { parseArgs } from 'node:util'
+import { MemorySocket } from './_memory-socket.ts'
 import { median } from './lib.ts'
 
 const { values, positionals } = parseArgs({
@@ -31,44 +32,8 @@ const ROUNDS = Number(values.rounds)
 const REQUESTS = Number(values.requests)
 const CONCURRENCY = 32
 
-const RESPONSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok')
-
-/** A keep-alive HTTP/1.1 server in memory: one response per request head, on the next turn. */
-class LoopbackSocket extends Duplex {
-  #pending = ''
-  readonly remoteAddress = '127.0.0.1'
-  constructor() {
-    super()
-    setImmediate(() => this.emit('connect'))
-  }
-  override _read(): void {}
-  override _write(chunk: Buffer, _encoding: string, callback: () => void): void {
-    this.#pending += chunk.toString('latin1')
-    for (let end = this.#pending.indexOf('\r\n\r\n'); end !== -1; end = this.#pending.indexOf('\r\n\r\n')) {
-      this.#pending = this.#pending.slice(end + 4)
-      setImmediate(() => this.push(RESPONSE))
-    }
-    callback()
-  }
-  // What node:http calls on a net.Socket.
-  setKeepAlive(): this {
-    return this
-  }
-  setNoDelay(): this {
-    return this
-  }
-  setTimeout(): this {
-    return this
-  }
-  ref(): this {
-    return this
-  }
-  unref(): this {
-    return this
-  }
-}
 // Every Agent's connections (the baseline's and keel's endpoint agents') are in-memory sockets.
-;(http.Agent.prototype as unknown as { createConnection: () => Duplex }).createConnection = () => new LoopbackSocket()
+;(http.Agent.prototype as unknown as { createConnection: () => Duplex }).createConnection = () => new MemorySocket(true)
 
 /** One GET with http.request through `agent`, its body read whole. */
 function httpGet(url: string, agent: http.Agent): Promise<void> {
