@@ -44,14 +44,21 @@ export async function launchChromium(width = 1280, height = 860): Promise<Page> 
   const browser: ChildProcess = spawn(
     CHROMIUM,
     [...FLAGS, `--user-data-dir=${profile}`, `--window-size=${width},${height}`, 'about:blank'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own process group, so `close()` ends the zygote and renderers with it: a child still
+    // writing to the profile made removing it fail (ENOTEMPTY).
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   )
   const exited = new Promise<void>((resolve) => browser.once('exit', () => resolve()))
   const close = async () => {
     socket?.close()
-    if (browser.exitCode === null && browser.signalCode === null) browser.kill('SIGKILL')
+    try {
+      if (browser.pid !== undefined) process.kill(-browser.pid, 'SIGKILL')
+    } catch {
+      // The group is gone already.
+    }
     await exited
-    rmSync(profile, { recursive: true, force: true })
+    // A helper of the group may still be exiting: fs retries ENOTEMPTY/EBUSY a few times.
+    rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 })
   }
   let socket: WebSocket | undefined
   try {
