@@ -34,6 +34,7 @@ import { createGrpcClient, unary } from '../src/adapters/grpc/index.ts'
 import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
 import { BalancerDispatcher, OriginRouter } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
+import { allocationPerRequest, runCount } from './_ab.ts'
 import { median } from './lib.ts'
 
 const args = process.argv.slice(2)
@@ -96,43 +97,9 @@ interface Allocation {
   objects: number
 }
 
-/** Runs `count` requests, `CONCURRENCY` at a time. */
-async function run(one: () => Promise<unknown>, count: number): Promise<void> {
-  let left = count
-  const worker = async () => {
-    while (left > 0) {
-      left--
-      await one()
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, count) }, worker))
-}
-
-interface SamplingNode {
-  selfSize: number
-  children: SamplingNode[]
-}
-
-async function profile(session: Session, one: () => Promise<unknown>): Promise<Allocation> {
-  await session.post('HeapProfiler.startSampling', {
-    samplingInterval: INTERVAL,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
-  })
-  await run(one, REQUESTS)
-  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as {
-    profile: { head: SamplingNode; samples: { size: number }[] }
-  }
-  let bytes = 0
-  const stack = [profile.head]
-  while (stack.length > 0) {
-    const node = stack.pop()!
-    bytes += node.selfSize
-    stack.push(...node.children)
-  }
-  // One sample per sampled object: with interval 1 every object is sampled (a larger interval
-  // undercounts objects; bytes stay unbiased, scaled by V8).
-  return { bytes: bytes / REQUESTS, objects: profile.samples.length / REQUESTS }
+/** One profiled run of `one` (`REQUESTS` requests, `CONCURRENCY` at a time). */
+function profile(session: Session, one: () => Promise<unknown>): Promise<Allocation> {
+  return allocationPerRequest(session, one, REQUESTS, CONCURRENCY, INTERVAL)
 }
 
 async function main(): Promise<void> {
@@ -255,7 +222,7 @@ async function main(): Promise<void> {
     session.connect()
     // Every client is warmed up first (JIT, connections), then the runs go round all clients in
     // turn, so no client is always measured first (while the code they share still settles).
-    for (const subject of chosen) await run(subject.one, WARMUP)
+    for (const subject of chosen) await runCount(subject.one, WARMUP, CONCURRENCY)
     const runs = new Map<string, Allocation[]>(chosen.map((s) => [s.name, []]))
     for (let i = 0; i < RUNS; i++) {
       for (const subject of chosen) runs.get(subject.name)!.push(await profile(session, subject.one))

@@ -11,8 +11,8 @@
 import type { Duplex } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
+import { cpuRounds, cpuTable } from './_ab.ts'
 import { MemorySocket } from './_memory-socket.ts'
-import { median } from './lib.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -58,38 +58,11 @@ for (const [tag, dir] of [
   ])
 }
 
-async function run(one: () => Promise<unknown>, count: number): Promise<void> {
-  let left = count
-  const worker = async () => {
-    while (left-- > 0) await one()
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-}
-
-for (const [, one] of clients) await run(one, 5_000)
-const cpu = new Map<string, number[]>(clients.map(([name]) => [name, []]))
-for (let round = 0; round < ROUNDS; round++) {
-  // Rotated, so no client always runs first or last.
-  for (let i = 0; i < clients.length; i++) {
-    const [name, one] = clients[(i + round) % clients.length]!
-    const before = process.cpuUsage()
-    await run(one, REQUESTS)
-    const used = process.cpuUsage(before)
-    cpu.get(name)!.push((used.user + used.system) / REQUESTS)
-  }
-  console.error(`round ${round + 1}/${ROUNDS} done`)
-}
-const base = cpu.get('undici BalancedPool')!
+const cpu = await cpuRounds(clients, { rounds: ROUNDS, requests: REQUESTS, concurrency: CONCURRENCY, warmup: 5_000 })
 console.log(
   `Node ${process.version}; ${ROUNDS} rounds of ${REQUESTS} requests per client, ${CONCURRENCY} concurrent, ` +
     'in-memory socket; A = ' +
     `${dirA}, B = ${dirB}\n`,
 )
-console.log('| client | client CPU µs/req | CPU Δ vs BalancedPool µs/req |')
-console.log('| --- | ---: | ---: |')
-for (const [name] of clients) {
-  const samples = cpu.get(name)!
-  const delta = median(samples.map((v, i) => v - base[i]!))
-  console.log(`| ${name} | ${median(samples).toFixed(2)} | ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)} |`)
-}
+console.log(cpuTable(cpu, 'undici BalancedPool', 'BalancedPool'))
 process.exit(0)

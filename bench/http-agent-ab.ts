@@ -15,6 +15,7 @@ import http from 'node:http'
 import { Session } from 'node:inspector/promises'
 import type { Duplex } from 'node:stream'
 import { parseArgs } from 'node:util'
+import { allocationPerRequest, cpuRounds, cpuTable } from './_ab.ts'
 import { MemorySocket } from './_memory-socket.ts'
 import { median } from './lib.ts'
 
@@ -73,65 +74,23 @@ for (const [tag, dir] of [
   clients.push([`${tag}: keel BalancerAgent, defaults`, () => httpGet('http://service.internal/', p2c)])
 }
 
-async function run(one: () => Promise<unknown>, count: number): Promise<void> {
-  let left = count
-  const worker = async () => {
-    while (left-- > 0) await one()
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-}
-
-for (const [, one] of clients) await run(one, 3_000)
-const cpu = new Map<string, number[]>(clients.map(([name]) => [name, []]))
-for (let round = 0; round < ROUNDS; round++) {
-  // Rotated, so no client always runs first or last.
-  for (let i = 0; i < clients.length; i++) {
-    const [name, one] = clients[(i + round) % clients.length]!
-    const before = process.cpuUsage()
-    await run(one, REQUESTS)
-    const used = process.cpuUsage(before)
-    cpu.get(name)!.push((used.user + used.system) / REQUESTS)
-  }
-  console.error(`round ${round + 1}/${ROUNDS} done`)
-}
-const base = cpu.get(BASE)!
+const cpu = await cpuRounds(clients, { rounds: ROUNDS, requests: REQUESTS, concurrency: CONCURRENCY, warmup: 3_000 })
 console.log(
   `Node ${process.version}; ${ROUNDS} rounds of ${REQUESTS} requests per client, ${CONCURRENCY} concurrent, ` +
     `http.request over an in-memory socket; A = ${dirA}, B = ${dirB}\n`,
 )
-console.log('| client | client CPU µs/req | CPU Δ vs hand-rolled round-robin µs/req |')
-console.log('| --- | ---: | ---: |')
-for (const [name] of clients) {
-  const samples = cpu.get(name)!
-  const delta = median(samples.map((v, i) => v - base[i]!))
-  console.log(`| ${name} | ${median(samples).toFixed(2)} | ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)} |`)
-}
-
-/** Bytes and objects `one` allocates per request, median of three runs of 2,000 requests. */
-async function allocation(session: Session, one: () => Promise<unknown>): Promise<[number, number]> {
-  const runs: [number, number][] = []
-  for (let i = 0; i < 3; i++) {
-    await session.post('HeapProfiler.startSampling', {
-      samplingInterval: 1,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
-    })
-    await run(one, 2_000)
-    const { profile } = await session.post('HeapProfiler.stopSampling')
-    // Each sample is one object at a 1-byte interval (its scale factor is 1).
-    const samples = (profile as { samples?: { size: number }[] }).samples ?? []
-    let bytes = 0
-    for (const sample of samples) bytes += sample.size
-    runs.push([bytes / 2_000, samples.length / 2_000])
-  }
-  return [median(runs.map((r) => r[0])), median(runs.map((r) => r[1]))]
-}
+console.log(cpuTable(cpu, BASE, 'hand-rolled round-robin'))
 
 if (values.alloc) {
   const session = new Session()
   session.connect()
+  // Bytes and objects per request, median of three runs of 2,000 requests.
   const rows = new Map<string, [number, number]>()
-  for (const [name, one] of clients) rows.set(name, await allocation(session, one))
+  for (const [name, one] of clients) {
+    const runs = []
+    for (let i = 0; i < 3; i++) runs.push(await allocationPerRequest(session, one, 2_000, CONCURRENCY))
+    rows.set(name, [median(runs.map((r) => r.bytes)), median(runs.map((r) => r.objects))])
+  }
   const [baseBytes, baseObjects] = rows.get(BASE)!
   console.log('\n| client | bytes/req | objects/req | Δ bytes/req | Δ objects/req |')
   console.log('| --- | ---: | ---: | ---: | ---: |')

@@ -1,0 +1,92 @@
+// What the A/B and allocation benchmarks share (bench/http-ab.ts, bench/http-agent-ab.ts,
+// bench/alloc.ts): a fixed number of requests at a fixed concurrency, client CPU per request over
+// rotated rounds, and V8's sampling heap profiler counting every object a run allocates.
+import type { Session } from 'node:inspector/promises'
+import { median } from './lib.ts'
+
+export type Client = readonly [name: string, one: () => Promise<unknown>]
+
+/** Runs `count` requests of `one`, `concurrency` at a time. */
+export async function runCount(one: () => Promise<unknown>, count: number, concurrency: number): Promise<void> {
+  let left = count
+  const worker = async () => {
+    while (left > 0) {
+      left--
+      await one()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
+}
+
+/**
+ * This process's CPU time per request (µs, user + system) of every client, one sample per round;
+ * the order rotates each round, so no client always runs first or last. Each client is warmed up
+ * with `warmup` requests first.
+ */
+export async function cpuRounds(
+  clients: readonly Client[],
+  options: { rounds: number; requests: number; concurrency: number; warmup: number },
+): Promise<Map<string, number[]>> {
+  const { rounds, requests, concurrency, warmup } = options
+  for (const [, one] of clients) await runCount(one, warmup, concurrency)
+  const cpu = new Map<string, number[]>(clients.map(([name]) => [name, []]))
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < clients.length; i++) {
+      const [name, one] = clients[(i + round) % clients.length]!
+      const before = process.cpuUsage()
+      await runCount(one, requests, concurrency)
+      const used = process.cpuUsage(before)
+      cpu.get(name)!.push((used.user + used.system) / requests)
+    }
+    console.error(`round ${round + 1}/${rounds} done`)
+  }
+  return cpu
+}
+
+/** A markdown table of each client's median CPU per request and its median per-round Δ to `base`. */
+export function cpuTable(cpu: Map<string, number[]>, base: string, baseLabel: string): string {
+  const baseSamples = cpu.get(base)!
+  const lines = [`| client | client CPU µs/req | CPU Δ vs ${baseLabel} µs/req |`, '| --- | ---: | ---: |']
+  for (const [name, samples] of cpu) {
+    const delta = median(samples.map((v, i) => v - baseSamples[i]!))
+    lines.push(`| ${name} | ${median(samples).toFixed(2)} | ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)} |`)
+  }
+  return lines.join('\n')
+}
+
+interface SamplingNode {
+  selfSize: number
+  children: SamplingNode[]
+}
+
+/**
+ * Bytes and objects allocated per request by `count` requests of `one`, from V8's sampling heap
+ * profiler with objects collected by minor and major GCs kept. With `interval` 1 every object is
+ * sampled (a sample's scale factor 1/(1 − e^(−size/interval)) is 1), so `objects` is exact; a
+ * larger interval undercounts objects while bytes stay unbiased, scaled by V8.
+ */
+export async function allocationPerRequest(
+  session: Session,
+  one: () => Promise<unknown>,
+  count: number,
+  concurrency: number,
+  interval = 1,
+): Promise<{ bytes: number; objects: number }> {
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: interval,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  })
+  await runCount(one, count, concurrency)
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as {
+    profile: { head: SamplingNode; samples: unknown[] }
+  }
+  let bytes = 0
+  const stack = [profile.head]
+  while (stack.length > 0) {
+    const node = stack.pop()!
+    bytes += node.selfSize
+    stack.push(...node.children)
+  }
+  return { bytes: bytes / count, objects: profile.samples.length / count }
+}
