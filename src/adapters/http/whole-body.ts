@@ -22,8 +22,9 @@ export function heldWhole(value: unknown): boolean {
 export function rawContentLength(raw: readonly unknown[] | null | undefined): string | undefined {
   if (raw === null || raw === undefined) return undefined
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!
-    if (name.toString().length === 14 && name.toString().toLowerCase() === 'content-length') return String(raw[i + 1])
+    const name = raw[i] as { length: number; toString(): string }
+    // Only a 14-byte name can be `content-length`: no string is made for any other header.
+    if (name.length === 14 && name.toString().toLowerCase() === 'content-length') return String(raw[i + 1])
   }
   return undefined
 }
