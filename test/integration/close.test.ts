@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -67,7 +67,9 @@ describe('close()', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keel-close-'))
     const file = join(dir, 'program.mts')
     writeFileSync(file, program)
-    const { exited, stdout, stderr } = await runProgram(file)
+    const { exited, stdout, stderr } = await runProgram(file).finally(() =>
+      rmSync(dir, { recursive: true, force: true }),
+    )
     expect(stderr).toBe('')
     expect(exited, 'the child did not exit by itself within 8 s').toBe(0)
     const report = JSON.parse(stdout.trim().split('\n').at(-1)!)
