@@ -52,6 +52,26 @@ describe('per-endpoint circuit breaker', () => {
     expect(even.events).toEqual([`breakerOpen ${even.endpoints[0]}`])
   })
 
+  it("counts a closed breaker's successes in opossum's window by the bucket's end, without keeping their latencies", async () => {
+    const { balancer, clock, endpoints } = make(1)
+    const core = coreOf(balancer)
+    type Bucket = { fires: number; successes: number; failures: number; latencyTimes: number[] }
+    const buckets = () =>
+      (core.set.members.get(endpoints[0]!)!.breaker as { breaker: { status: { window: Bucket[] } } }).breaker.status
+        .window
+    const sum = (key: 'fires' | 'successes' | 'failures') => buckets().reduce((n, bucket) => n + bucket[key], 0)
+    await calls(balancer, 1_000, true)
+    // Counted in bulk: nothing has read the window yet.
+    expect(sum('fires')).toBe(0)
+    await clock.advance(1_000)
+    expect([sum('fires'), sum('successes'), sum('failures')]).toEqual([1_000, 1_000, 0])
+    await calls(balancer, 30, true)
+    await calls(balancer, 1, false)
+    // A failure counts the successes before it, then itself (one latency kept: the failure's).
+    expect([sum('fires'), sum('successes'), sum('failures')]).toEqual([1_031, 1_030, 1])
+    expect(buckets().reduce((n, bucket) => n + bucket.latencyTimes.length, 0)).toBe(1)
+  })
+
   it('forgets attempts that left the rolling window', async () => {
     const { balancer, clock, events } = make(1)
     await calls(balancer, 15, false)
