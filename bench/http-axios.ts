@@ -3,7 +3,9 @@
 // (the same Agent options keel's per-endpoint agents use), and a plain `balancer.call` around the
 // same axios request (keel's decision path alone). Three nginx backends answer `200 ok` at once.
 //
-// Run: node bench/http-axios.ts [--seconds 1] [--rounds 10] [--concurrency 32]
+// The clients take turns in short rotated slices (bench/_rounds.ts says why).
+//
+// Run: node bench/http-axios.ts [--slice-ms 250] [--rounds 24] [--concurrency 32]   (about 40 s)
 // Installs nginx from Debian's packages when missing (needs root), starts it on 127.0.0.1 with a
 // generated config in a temp dir and stops it at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -15,38 +17,23 @@ import { parseArgs } from 'node:util'
 import axios from 'axios'
 import { axiosAdapter } from '../src/adapters/axios/index.ts'
 import { Balancer } from '../src/index.ts'
-import { latencies, median, quantile } from './lib.ts'
+import { measureRounds } from './_rounds.ts'
+import { median } from './lib.ts'
 import { ensureProxies, freePort, listening, nginxConfig, nginxVersion } from './proxies.ts'
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '1' },
-    rounds: { type: 'string', default: '10' },
+    'slice-ms': { type: 'string', default: '250' },
+    rounds: { type: 'string', default: '24' },
     concurrency: { type: 'string', default: '32' },
   },
 })
-const SECONDS = Number(values.seconds)
+const SLICE_MS = Number(values['slice-ms'])
 const ROUNDS = Number(values.rounds)
 const CONCURRENCY = Number(values.concurrency)
-const WARMUP_MS = 500
 
 /** What keel's per-endpoint agents use (Node's global agent defaults): the baseline gets the same. */
 const AGENT_OPTIONS = { keepAlive: true, scheduling: 'lifo', timeout: 5_000 } as const
-
-interface Client {
-  readonly name: string
-  readonly one: () => Promise<void>
-}
-
-interface Row {
-  rps: number[]
-  /** This process's CPU time per request, µs (user + system). */
-  cpu: number[]
-  ratio: number[]
-  cpuDelta: number[]
-  p50: number[]
-  p99: number[]
-}
 
 const RR = 'hand-rolled round-robin, 3 keep-alive Agents'
 
@@ -81,7 +68,7 @@ async function main(): Promise<void> {
     const callBalancer = balancer({ picker: 'round-robin' })
     const agentOf = new Map(urls.map((u, i) => [u, agents[i]!]))
 
-    const clients: Client[] = [
+    const clients = [
       {
         name: RR,
         one: async () => {
@@ -99,51 +86,31 @@ async function main(): Promise<void> {
           )),
       },
     ]
-    for (const client of clients) await latencies(client.one, CONCURRENCY, WARMUP_MS)
-
-    const rows = new Map<string, Row>(
-      clients.map((c) => [c.name, { rps: [], cpu: [], ratio: [], cpuDelta: [], p50: [], p99: [] }]),
-    )
     const load = [loadavg()[0]!]
-    for (let round = 0; round < ROUNDS; round++) {
-      // Rotated order: no client always runs first or last; each ratio pairs a client with the
-      // baseline's run of the same round, which cancels most of the other processes' drift.
-      const order = clients.map((_, i) => clients[(i + round) % clients.length]!)
-      for (const client of order) {
-        await latencies(client.one, CONCURRENCY, WARMUP_MS / 5)
-        const cpuBefore = process.cpuUsage()
-        const samples = await latencies(client.one, CONCURRENCY, SECONDS * 1000)
-        const used = process.cpuUsage(cpuBefore)
-        const row = rows.get(client.name)!
-        row.rps.push(samples.length / SECONDS)
-        row.cpu.push((used.user + used.system) / samples.length)
-        row.p50.push(quantile(samples, 0.5))
-        row.p99.push(quantile(samples, 0.99))
-      }
-      const base = rows.get(RR)!
-      for (const row of rows.values()) {
-        row.ratio.push(row.rps[round]! / base.rps[round]!)
-        row.cpuDelta.push(row.cpu[round]! - base.cpu[round]!)
-      }
-      load.push(loadavg()[0]!)
-      console.error(`round ${round + 1}/${ROUNDS} done`)
-    }
+    const slices = await measureRounds(clients, { rounds: ROUNDS, sliceMs: SLICE_MS, concurrency: CONCURRENCY })
+    load.push(loadavg()[0]!)
+    const base = slices[RR]!
 
     const cpu = cpus()
     console.log(
       `Node ${process.version}, axios ${axios.VERSION}, ${cpu.length} × ${cpu[0]?.model.trim()}; closed loop, ` +
-        `${CONCURRENCY} concurrent, ${ROUNDS} rotated rounds of ${SECONDS} s per client; nginx ${nginxVersion()} ` +
-        `backends (1 worker, \`return 200 'ok'\`) on 127.0.0.1; load average ${median(load).toFixed(1)} ` +
-        `(${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}) during the rounds.\n`,
+        `${CONCURRENCY} concurrent, ${ROUNDS} rotated rounds of one ${SLICE_MS} ms slice per client; nginx ${nginxVersion()} ` +
+        `backends (1 worker, \`return 200 'ok'\`) on 127.0.0.1; load average ${load[0]!.toFixed(1)} at the start, ` +
+        `${load[1]!.toFixed(1)} at the end.\n`,
     )
-    console.log('| client | req/s | ratio | client CPU µs/req | CPU over baseline µs/req | p50 ms | p99 ms |')
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+    console.log(
+      '| client | req/s | ratio | client CPU µs/req | CPU over baseline µs/req | GC µs/req | p50 ms | p99 ms |',
+    )
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for (const client of clients) {
-      const row = rows.get(client.name)!
+      const own = slices[client.name]!
+      const delta = median(own.map((s, i) => s.cpu - base[i]!.cpu))
       console.log(
-        `| ${client.name} | ${Math.round(median(row.rps)).toLocaleString('en-US')} | ${median(row.ratio).toFixed(2)}× | ` +
-          `${median(row.cpu).toFixed(1)} | ${client.name === RR ? '—' : `${median(row.cpuDelta) >= 0 ? '+' : ''}${median(row.cpuDelta).toFixed(1)}`} | ` +
-          `${median(row.p50).toFixed(2)} | ${median(row.p99).toFixed(2)} |`,
+        `| ${client.name} | ${Math.round(median(own.map((s) => s.rps))).toLocaleString('en-US')} | ` +
+          `${median(own.map((s, i) => s.rps / base[i]!.rps)).toFixed(2)}× | ${median(own.map((s) => s.cpu)).toFixed(1)} | ` +
+          `${client.name === RR ? '—' : `${delta >= 0 ? '+' : ''}${delta.toFixed(1)}`} | ` +
+          `${median(own.map((s) => s.gc)).toFixed(1)} | ${median(own.map((s) => s.p50)).toFixed(2)} | ` +
+          `${median(own.map((s) => s.p99)).toFixed(2)} |`,
       )
     }
     console.log(

@@ -9,7 +9,10 @@
 // To add a client, add an entry to `clients` with the baseline it is compared to (a client of the
 // same kind, measured in the same round).
 //
-// Run: node bench/http.ts [--seconds 1] [--rounds 8] [--concurrency 32]   (about 2 minutes)
+// Each family (undici clients, global-fetch clients) runs in its own child process, its clients
+// taking turns in short rotated slices (bench/_rounds.ts says why).
+//
+// Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32]   (about 2 minutes)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -20,8 +23,9 @@ import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
-import { Balancer } from '../src/index.ts'
-import { latencies, median, quantile } from './lib.ts'
+import { Balancer, type BalancerOptions } from '../src/index.ts'
+import { type BenchClient, childOf, measureRounds, report, runFamily, type Slice } from './_rounds.ts'
+import { median } from './lib.ts'
 import {
   ensureProxies,
   freePort,
@@ -34,30 +38,47 @@ import {
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '1' },
-    rounds: { type: 'string', default: '8' },
+    'slice-ms': { type: 'string', default: '250' },
+    rounds: { type: 'string', default: '24' },
     concurrency: { type: 'string', default: '32' },
   },
 })
-const SECONDS = Number(values.seconds)
+const SLICE_MS = Number(values['slice-ms'])
 const ROUNDS = Number(values.rounds)
 const CONCURRENCY = Number(values.concurrency)
-const WARMUP_MS = 500
+
+type Family = 'undici' | 'fetch'
+
+/** What a family's process needs to build its clients. */
+interface Context {
+  readonly urls: string[]
+  readonly nginxPort: number
+  readonly haproxyPort: number
+}
+
+/** Built once per family process: the clients share these. */
+interface Built {
+  readonly urls: string[]
+  pool<T extends { close(): Promise<unknown> }>(p: T): T
+  readonly rrPools: Pool[]
+}
 
 interface Client {
   readonly name: string
+  readonly family: Family
   readonly topology: string
   /** The client this one's ratio and CPU Δ are taken against, measured next to it in every round. */
   readonly baseline: string
   /** A second reference for undici clients: undici's BalancedPool (what a dispatcher user swaps out). */
   readonly versus?: string
-  readonly one: () => Promise<void>
+  readonly make: (built: Built, context: Context) => () => Promise<void>
 }
 
 interface Row {
   rps: number[]
   /** This process's CPU time per request, µs (user + system). */
   cpu: number[]
+  gc: number[]
   ratio: number[]
   /** CPU µs per request minus the baseline's in the same round. */
   cpuDelta: number[]
@@ -70,6 +91,162 @@ interface Row {
 const RR = 'hand-rolled round-robin, 3 Pools'
 const BALANCED_POOL = 'undici BalancedPool'
 const FETCH_RR = 'hand-rolled round-robin, global fetch'
+const DIRECT = 'client → 3 backends'
+const PROXIED = 'client → proxy → 3 backends'
+const GET = { path: '/', method: 'GET' } as const
+const ORIGIN = { ...GET, origin: 'http://service.internal' }
+
+/** A balancer and its BalancerDispatcher, closed with the family's process. */
+function dispatcherOf(built: Built, options: Omit<BalancerOptions, 'endpoints'>): BalancerDispatcher {
+  const balancer = new Balancer({ endpoints: built.urls, ...options })
+  const dispatcher = new BalancerDispatcher(balancer)
+  built.pool({ close: () => dispatcher.close().then(() => balancer.close()) })
+  return dispatcher
+}
+
+const clients: Client[] = [
+  {
+    name: RR,
+    family: 'undici',
+    topology: DIRECT,
+    baseline: RR,
+    make: ({ rrPools }) => {
+      let cursor = 0
+      return async () => void (await (await rrPools[cursor++ % 3]!.request(GET)).body.text())
+    },
+  },
+  {
+    name: 'keel BalancerDispatcher (p2c-ewma)',
+    family: 'undici',
+    topology: DIRECT,
+    baseline: RR,
+    versus: BALANCED_POOL,
+    make: (built) => {
+      const dispatcher = dispatcherOf(built, {})
+      return async () => void (await (await dispatcher.request(ORIGIN)).body.text())
+    },
+  },
+  {
+    name: 'keel BalancerDispatcher (round-robin)',
+    family: 'undici',
+    topology: DIRECT,
+    baseline: RR,
+    versus: BALANCED_POOL,
+    make: (built) => {
+      const dispatcher = dispatcherOf(built, { picker: 'round-robin' })
+      return async () => void (await (await dispatcher.request(ORIGIN)).body.text())
+    },
+  },
+  {
+    name: 'keel BalancerDispatcher (p2c-ewma, breaker off)',
+    family: 'undici',
+    topology: DIRECT,
+    baseline: RR,
+    versus: BALANCED_POOL,
+    make: (built) => {
+      const dispatcher = dispatcherOf(built, { breaker: false })
+      return async () => void (await (await dispatcher.request(ORIGIN)).body.text())
+    },
+  },
+  {
+    name: 'keel balancer.call around Pool.request',
+    family: 'undici',
+    topology: DIRECT,
+    baseline: RR,
+    versus: BALANCED_POOL,
+    make: (built) => {
+      const balancer = new Balancer({ endpoints: built.urls })
+      built.pool(balancer)
+      const pools = new Map(built.urls.map((u) => [u, built.pool(new Pool(u))]))
+      return async () =>
+        void (await balancer.call(async (endpoint) => (await pools.get(endpoint.origin)!.request(GET)).body.text()))
+    },
+  },
+  {
+    name: 'raw Pool, 1 backend',
+    family: 'undici',
+    topology: 'client → 1 backend',
+    baseline: RR,
+    make: (built) => {
+      const single = built.pool(new Pool(built.urls[0]!))
+      return async () => void (await (await single.request(GET)).body.text())
+    },
+  },
+  {
+    name: BALANCED_POOL,
+    family: 'undici',
+    topology: DIRECT,
+    baseline: RR,
+    make: (built) => {
+      const balancedPool = built.pool(new BalancedPool(built.urls))
+      return async () => void (await (await balancedPool.request(GET)).body.text())
+    },
+  },
+  {
+    name: 'nginx least_conn (1 worker)',
+    family: 'undici',
+    topology: PROXIED,
+    baseline: RR,
+    make: (built, { nginxPort }) => {
+      const pool = built.pool(new Pool(`http://127.0.0.1:${nginxPort}`))
+      return async () => void (await (await pool.request(GET)).body.text())
+    },
+  },
+  {
+    name: 'HAProxy leastconn (1 thread)',
+    family: 'undici',
+    topology: PROXIED,
+    baseline: RR,
+    make: (built, { haproxyPort }) => {
+      const pool = built.pool(new Pool(`http://127.0.0.1:${haproxyPort}`))
+      return async () => void (await (await pool.request(GET)).body.text())
+    },
+  },
+  {
+    name: FETCH_RR,
+    family: 'fetch',
+    topology: DIRECT,
+    baseline: FETCH_RR,
+    make: ({ urls }) => {
+      let cursor = 0
+      return async () => void (await (await fetch(`${urls[cursor++ % 3]}/`)).text())
+    },
+  },
+  {
+    name: 'keel createFetch (global fetch)',
+    family: 'fetch',
+    topology: DIRECT,
+    baseline: FETCH_RR,
+    make: (built) => {
+      const balancer = new Balancer({ endpoints: built.urls })
+      built.pool(balancer)
+      const balancedFetch = createFetch(balancer)
+      return async () => void (await (await balancedFetch('/')).text())
+    },
+  },
+]
+
+/** A family's child process: builds its clients, measures them, reports the slices. */
+async function measureFamily(family: string, context: Context): Promise<void> {
+  const closers: (() => Promise<unknown>)[] = []
+  const built: Built = {
+    urls: context.urls,
+    pool(p) {
+      closers.push(() => p.close())
+      return p
+    },
+    rrPools: [],
+  }
+  built.rrPools.push(...context.urls.map((u) => built.pool(new Pool(u))))
+  try {
+    const own: BenchClient[] = clients
+      .filter((c) => c.family === family)
+      .map((c) => ({ name: c.name, one: c.make(built, context) }))
+    report(await measureRounds(own, { rounds: ROUNDS, sliceMs: SLICE_MS, concurrency: CONCURRENCY }))
+  } finally {
+    await Promise.allSettled(closers.map((close) => close()))
+  }
+}
 
 async function main(): Promise<void> {
   ensureProxies()
@@ -78,7 +255,6 @@ async function main(): Promise<void> {
     .join(', ')
   const dir = mkdtempSync(join(tmpdir(), 'keel-bench-http-'))
   const children: ChildProcess[] = []
-  const closers: (() => Promise<unknown>)[] = []
   try {
     const backendPorts = [await freePort(), await freePort(), await freePort()]
     const nginxPort = await freePort()
@@ -106,165 +282,43 @@ async function main(): Promise<void> {
     await listening(nginxPort, start('nginx', ['-p', dir, '-e', join(dir, 'proxy.error.log'), '-c', proxyConf]))
     await listening(haproxyPort, start('haproxy', ['-db', '-f', haproxyConf]))
 
-    const urls = backendPorts.map((p) => `http://127.0.0.1:${p}`)
-    const get = { path: '/', method: 'GET' } as const
-    const pool = <T extends { close(): Promise<void> }>(p: T): T => {
-      closers.push(() => p.close())
-      return p
+    const context: Context = { urls: backendPorts.map((p) => `http://127.0.0.1:${p}`), nginxPort, haproxyPort }
+    const slices: Record<string, Slice[]> = {}
+    for (const family of ['undici', 'fetch'] as const) {
+      console.error(`measuring the ${family} clients…`)
+      Object.assign(slices, await runFamily(import.meta.filename, family, context))
     }
-    const single = pool(new Pool(urls[0]!))
-    const rrPools = urls.map((u) => pool(new Pool(u)))
-    let cursor = 0
-    const balancedPool = pool(new BalancedPool(urls))
-    const nginxPool = pool(new Pool(`http://127.0.0.1:${nginxPort}`))
-    const haproxyPool = pool(new Pool(`http://127.0.0.1:${haproxyPort}`))
-    const keel = new Balancer({ endpoints: urls })
-    const keelRr = new Balancer({ endpoints: urls, picker: 'round-robin' })
-    closers.push(
-      () => keel.close(),
-      () => keelRr.close(),
-    )
-    const dispatcher = new BalancerDispatcher(keel)
-    const dispatcherRr = new BalancerDispatcher(keelRr)
-    const origin = { ...get, origin: 'http://service.internal' }
-    const balancedFetch = createFetch(keel)
-    let fetchCursor = 0
 
-    const keelNoBreaker = new Balancer({ endpoints: urls, breaker: false })
-    closers.push(() => keelNoBreaker.close())
-    const dispatcherNoBreaker = new BalancerDispatcher(keelNoBreaker)
-    const keelCall = new Balancer({ endpoints: urls })
-    closers.push(() => keelCall.close())
-    const callPools = new Map(urls.map((u, i) => [u, rrPools[i]!]))
-    const direct = 'client → 3 backends'
-    const proxied = 'client → proxy → 3 backends'
-
-    const clients: Client[] = [
-      {
-        name: RR,
-        topology: direct,
-        baseline: RR,
-        one: async () => void (await (await rrPools[cursor++ % 3]!.request(get)).body.text()),
-      },
-      {
-        name: 'keel BalancerDispatcher (p2c-ewma)',
-        topology: direct,
-        baseline: RR,
-        versus: BALANCED_POOL,
-        one: async () => void (await (await dispatcher.request(origin)).body.text()),
-      },
-      {
-        name: 'keel BalancerDispatcher (round-robin)',
-        topology: direct,
-        baseline: RR,
-        versus: BALANCED_POOL,
-        one: async () => void (await (await dispatcherRr.request(origin)).body.text()),
-      },
-      {
-        name: 'keel BalancerDispatcher (p2c-ewma, breaker off)',
-        topology: direct,
-        baseline: RR,
-        versus: BALANCED_POOL,
-        one: async () => void (await (await dispatcherNoBreaker.request(origin)).body.text()),
-      },
-      {
-        name: 'keel balancer.call around Pool.request',
-        topology: direct,
-        baseline: RR,
-        versus: BALANCED_POOL,
-        one: async () =>
-          void (await keelCall.call(async (endpoint) =>
-            (await callPools.get(endpoint.origin)!.request(get)).body.text(),
-          )),
-      },
-      {
-        name: 'raw Pool, 1 backend',
-        topology: 'client → 1 backend',
-        baseline: RR,
-        one: async () => void (await (await single.request(get)).body.text()),
-      },
-      {
-        name: BALANCED_POOL,
-        topology: direct,
-        baseline: RR,
-        one: async () => void (await (await balancedPool.request(get)).body.text()),
-      },
-      {
-        name: 'nginx least_conn (1 worker)',
-        topology: proxied,
-        baseline: RR,
-        one: async () => void (await (await nginxPool.request(get)).body.text()),
-      },
-      {
-        name: 'HAProxy leastconn (1 thread)',
-        topology: proxied,
-        baseline: RR,
-        one: async () => void (await (await haproxyPool.request(get)).body.text()),
-      },
-      {
-        name: FETCH_RR,
-        topology: direct,
-        baseline: FETCH_RR,
-        one: async () => void (await (await fetch(`${urls[fetchCursor++ % 3]}/`)).text()),
-      },
-      {
-        name: 'keel createFetch (global fetch)',
-        topology: direct,
-        baseline: FETCH_RR,
-        one: async () => void (await (await balancedFetch('/')).text()),
-      },
-    ]
-    // Every client's first requests open its connections: warm each up before it is measured.
-    for (const client of clients) await latencies(client.one, CONCURRENCY, WARMUP_MS)
-
-    const rows = new Map<string, Row>(
-      clients.map((c) => [
-        c.name,
-        { rps: [], cpu: [], ratio: [], cpuDelta: [], versus: [], versusCpu: [], p50: [], p99: [] },
-      ]),
-    )
-    for (let round = 0; round < ROUNDS; round++) {
-      // Rotate the order so no client always runs first or last (thermal and GC drift); each
-      // ratio pairs a client with its baseline's run in the same round, which cancels most of
-      // the load other processes put on a shared machine.
-      const order = clients.map((_, i) => clients[(i + round) % clients.length]!)
-      for (const client of order) {
-        await latencies(client.one, CONCURRENCY, WARMUP_MS / 5)
-        const cpuBefore = process.cpuUsage()
-        const samples = await latencies(client.one, CONCURRENCY, SECONDS * 1000)
-        const cpuUsed = process.cpuUsage(cpuBefore)
-        const count = samples.length
-        const row = rows.get(client.name)!
-        row.rps.push(count / SECONDS)
-        row.cpu.push((cpuUsed.user + cpuUsed.system) / count)
-        row.p50.push(quantile(samples, 0.5))
-        row.p99.push(quantile(samples, 0.99))
-      }
-      for (const client of clients) {
-        const row = rows.get(client.name)!
-        const base = rows.get(client.baseline)!
-        row.ratio.push(row.rps[round]! / base.rps[round]!)
-        row.cpuDelta.push(row.cpu[round]! - base.cpu[round]!)
-        if (client.versus !== undefined) {
-          const versus = rows.get(client.versus)!
-          row.versus.push(row.rps[round]! / versus.rps[round]!)
-          row.versusCpu.push(row.cpu[round]! - versus.cpu[round]!)
-        }
-      }
-      console.error(`round ${round + 1}/${ROUNDS} done`)
+    const rows = new Map<string, Row>()
+    for (const client of clients) {
+      const own = slices[client.name]!
+      const base = slices[client.baseline]!
+      const versus = client.versus === undefined ? undefined : slices[client.versus]!
+      rows.set(client.name, {
+        rps: own.map((s) => s.rps),
+        cpu: own.map((s) => s.cpu),
+        gc: own.map((s) => s.gc),
+        ratio: own.map((s, i) => s.rps / base[i]!.rps),
+        cpuDelta: own.map((s, i) => s.cpu - base[i]!.cpu),
+        versus: versus === undefined ? [] : own.map((s, i) => s.rps / versus[i]!.rps),
+        versusCpu: versus === undefined ? [] : own.map((s, i) => s.cpu - versus[i]!.cpu),
+        p50: own.map((s) => s.p50),
+        p99: own.map((s) => s.p99),
+      })
     }
 
     const cpu = cpus()
     console.log(
       `Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim()}; closed loop, ${CONCURRENCY} concurrent, ` +
-        `${ROUNDS} rounds of ${SECONDS} s per client; load average at the start ${startLoad}; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
+        `${ROUNDS} rotated rounds of one ${SLICE_MS} ms slice per client, one process per family (undici clients, ` +
+        `global fetch clients); load average at the start ${startLoad}; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
         `${haproxyVersion()}; everything on 127.0.0.1, client, backends and proxies sharing the cores.\n`,
     )
     const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`
     console.log(
-      '| client | topology | req/s | ratio | client CPU µs/req | CPU Δ µs/req | vs BalancedPool | CPU Δ vs BalancedPool | p50 ms | p99 ms |',
+      '| client | topology | req/s | ratio | client CPU µs/req | CPU Δ µs/req | vs BalancedPool | CPU Δ vs BalancedPool | GC µs/req | p50 ms | p99 ms |',
     )
-    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for (const client of clients) {
       const row = rows.get(client.name)!
       const own = client.baseline === client.name
@@ -273,21 +327,18 @@ async function main(): Promise<void> {
         `| ${client.name} | ${client.topology} | ${Math.round(median(row.rps)).toLocaleString('en-US')} | ` +
           `${median(row.ratio).toFixed(2)}× | ${median(row.cpu).toFixed(1)} | ${own ? '' : signed(median(row.cpuDelta))} | ` +
           `${versus ? '' : `${median(row.versus).toFixed(2)}×`} | ${versus ? '' : signed(median(row.versusCpu))} | ` +
-          `${median(row.p50).toFixed(2)} | ${median(row.p99).toFixed(2)} |`,
+          `${median(row.gc).toFixed(1)} | ${median(row.p50).toFixed(2)} | ${median(row.p99).toFixed(2)} |`,
       )
     }
     console.log(
       '\nMedians over rounds. ratio / CPU Δ: the medians of per-round req/s ratios and CPU differences to the ' +
         'hand-rolled round-robin of the same client kind (undici Pools, or global fetch) run in the same round; ' +
-        'vs BalancedPool: the same against undici BalancedPool. client CPU: this process only (a proxy spends ' +
-        `its own CPU on top). Load average at the end: ${loadavg()
+        'vs BalancedPool: the same against undici BalancedPool. client CPU: the family process only (a proxy spends ' +
+        `its own CPU on top); GC: collector pauses, part of the CPU. Load average at the end: ${loadavg()
           .map((l) => l.toFixed(2))
           .join(', ')}.`,
     )
-    await dispatcher.close()
-    await dispatcherRr.close()
   } finally {
-    await Promise.allSettled(closers.map((close) => close()))
     await Promise.all(
       children.map(
         (child) =>
@@ -302,4 +353,6 @@ async function main(): Promise<void> {
   }
 }
 
-await main()
+const child = childOf<Context>()
+if (child === undefined) await main()
+else await measureFamily(child.family, child.context)

@@ -1,0 +1,121 @@
+/**
+ * How the loopback client benchmarks (`bench/http.ts`, `bench/http-agent.ts`, `bench/http-axios.ts`)
+ * measure clients side by side on a small shared machine (docs/benchmarks.md#how-the-loopback-benchmarks-measure):
+ *
+ * - **Families in their own processes.** Clients compared with one another (undici's, or global
+ *   fetch's) run in one child process per family. Global fetch allocates about ten times what an
+ *   undici Pool does per request; in one process its garbage made every later collection dearer
+ *   and charged the undici clients 3–5 µs of collector time per request instead of ~0.7, more to
+ *   the ones that allocate more, which inflated their differences.
+ * - **Short rotated slices.** Within a family the clients take turns in slices of a quarter second,
+ *   the order rotated every round; a ratio pairs a client with its baseline in the same round. On
+ *   a virtual machine whose host lends it a core at times at half speed, short slices let both
+ *   members of a pair see the same machine; one-second slices 10 s apart did not.
+ */
+import { execFile } from 'node:child_process'
+import { PerformanceObserver } from 'node:perf_hooks'
+import { latencies, quantile } from './lib.ts'
+
+export interface BenchClient {
+  readonly name: string
+  /** What must be in place while it runs (a global dispatcher). */
+  readonly before?: () => void
+  readonly one: () => Promise<unknown>
+}
+
+/** One slice of one client. */
+export interface Slice {
+  readonly rps: number
+  /** This process's CPU time per request, µs (user + system). */
+  readonly cpu: number
+  readonly p50: number
+  readonly p99: number
+  /** Garbage-collection pause time per request, µs (part of `cpu`). */
+  readonly gc: number
+}
+
+export interface RoundOptions {
+  readonly rounds: number
+  readonly sliceMs: number
+  readonly concurrency: number
+  /** First run of each client (connections, JIT). @default 500 */
+  readonly warmupMs?: number
+}
+
+/** Runs `clients` in `rounds` rotated rounds of one slice each; returns every client's slices in round order. */
+export async function measureRounds(
+  clients: readonly BenchClient[],
+  { rounds, sliceMs, concurrency, warmupMs = 500 }: RoundOptions,
+): Promise<Record<string, Slice[]>> {
+  for (const client of clients) {
+    client.before?.()
+    await latencies(client.one, concurrency, warmupMs)
+  }
+  const slices: Record<string, Slice[]> = Object.fromEntries(clients.map((c) => [c.name, []]))
+  let gcMs = 0
+  const collections = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration
+  })
+  collections.observe({ entryTypes: ['gc'] })
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < clients.length; i++) {
+      const client = clients[(i + round) % clients.length]!
+      client.before?.()
+      // Reopens connections an idle slice let time out, outside the measured slice.
+      await latencies(client.one, concurrency, Math.min(50, sliceMs / 5))
+      const gcBefore = gcMs
+      const before = process.cpuUsage()
+      const samples = await latencies(client.one, concurrency, sliceMs)
+      const used = process.cpuUsage(before)
+      // A collection's entry reaches the observer a few loop turns after it: let them arrive.
+      for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+      slices[client.name]!.push({
+        rps: samples.length / (sliceMs / 1000),
+        cpu: (used.user + used.system) / samples.length,
+        p50: quantile(samples, 0.5),
+        p99: quantile(samples, 0.99),
+        gc: ((gcMs - gcBefore) * 1000) / samples.length,
+      })
+    }
+  }
+  collections.disconnect()
+  return slices
+}
+
+const FAMILY = 'KEEL_BENCH_FAMILY'
+const CONTEXT = 'KEEL_BENCH_CONTEXT'
+
+/** In a family's child process: its family and the context the parent passed; undefined in the parent. */
+export function childOf<T>(): { readonly family: string; readonly context: T } | undefined {
+  const family = process.env[FAMILY]
+  return family === undefined ? undefined : { family, context: JSON.parse(process.env[CONTEXT] ?? 'null') as T }
+}
+
+/** In a family's child process: hands the slices to the parent (the last line of stdout). */
+export function report(slices: Record<string, Slice[]>): void {
+  process.stdout.write(`${JSON.stringify(slices)}\n`)
+}
+
+/**
+ * Runs `script` again in a child process for `family` with the same Node and flags; resolves
+ * with the slices it reports. The child's stderr (progress) passes through.
+ */
+export function runFamily(script: string, family: string, context: unknown): Promise<Record<string, Slice[]>> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      process.execPath,
+      [...process.execArgv, script, ...process.argv.slice(2)],
+      { env: { ...process.env, [FAMILY]: family, [CONTEXT]: JSON.stringify(context) }, maxBuffer: 64 << 20 },
+      (error, stdout) => {
+        if (error !== null) return reject(error)
+        const last = stdout.trim().split('\n').at(-1) ?? ''
+        try {
+          resolve(JSON.parse(last) as Record<string, Slice[]>)
+        } catch {
+          reject(new Error(`${family}: no slices in the child's output: ${last.slice(0, 200)}`))
+        }
+      },
+    )
+    child.stderr?.pipe(process.stderr)
+  })
+}
