@@ -2,13 +2,13 @@
 // docs/grpc.md):
 // - unary throughput and client CPU per call: keel against one grpc-js client to one server, and
 //   keel against a grpc-js client with the `round_robin` load-balancing config over the same three
-//   servers (what a grpc-js user would pick instead; goal: within 5%). Rotated rounds; ratios and
-//   CPU differences are medians of per-round pairs, which cancels most of a shared machine's drift;
-//   CPU per call is the steadier column (the servers share the cores, so calls/s also measures them);
+//   servers (what a grpc-js user would pick instead; goal: within 5%). The clients take turns in
+//   short rotated slices (bench/_rounds.ts says why); ratios and CPU differences are medians of
+//   per-round pairs (the servers share the cores, so calls/s also measures them);
 // - p99 with one of three servers 20× slower (10 ms vs 200 ms), keel's p2c-ewma vs grpc-js
 //   round_robin (goal ≥ 5× lower).
 // Topology: the servers run in a child process (one process, all servers); the client in this one.
-// Run: ./node_modules/.bin/node bench/grpc.ts [--rounds 8] [--seconds 1.5] (about 2.5 minutes)
+// Run: ./node_modules/.bin/node bench/grpc.ts [--rounds 24] [--slice-ms 250] (about 2 minutes)
 import { spawn } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { loadavg } from 'node:os'
@@ -26,6 +26,7 @@ import {
 import { loadSync } from '@grpc/proto-loader'
 import { createGrpcClient, type GrpcClientOptions, unary } from '../src/adapters/grpc/index.ts'
 import { Balancer, type BalancerOptions, type PickerName } from '../src/index.ts'
+import { measureRounds } from './_rounds.ts'
 import { fmt, latencies, median, nsPerOp, quantile, table } from './lib.ts'
 
 const proto = new URL('../test/fixtures/grpc/echo.proto', import.meta.url).pathname
@@ -84,16 +85,6 @@ function keelClient(
   const client = createGrpcClient(balancer, Echo, insecure, grpcOptions)
   const call = unary(client.Unary as Function)
   return { name, call: () => call(request), close: () => balancer.close() }
-}
-
-/** Closed loop of `concurrency` workers for `ms`; returns calls/s and client CPU µs per call. */
-async function throughput(call: Call, concurrency: number, ms: number): Promise<{ rate: number; cpu: number }> {
-  const cpu = process.cpuUsage()
-  const started = performance.now()
-  const calls = (await latencies(call, concurrency, ms)).length
-  const elapsed = performance.now() - started
-  const used = process.cpuUsage(cpu)
-  return { rate: (calls / elapsed) * 1000, cpu: (used.user + used.system) / calls }
 }
 
 /**
@@ -158,14 +149,14 @@ async function startServers(delays: number[]): Promise<{ ports: number[]; stop()
 
 const { values } = parseArgs({
   args: process.argv[2] === '--serve' ? [] : process.argv.slice(2),
-  options: { rounds: { type: 'string', default: '8' }, seconds: { type: 'string', default: '1.5' } },
+  options: { rounds: { type: 'string', default: '24' }, 'slice-ms': { type: 'string', default: '250' } },
 })
 
 async function main(): Promise<void> {
   const stub = await stubOverhead()
   const ROUNDS = Number(values.rounds)
   const CONCURRENCY = 32
-  const WINDOW = Number(values.seconds) * 1000
+  const SLICE_MS = Number(values['slice-ms'])
   const fast = await startServers([0, 0, 0])
   const [a, b, c] = fast.ports as [number, number, number]
   const three = `ipv4:127.0.0.1:${a},127.0.0.1:${b},127.0.0.1:${c}`
@@ -181,21 +172,14 @@ async function main(): Promise<void> {
       baseline: 2,
     },
   ]
-  for (const s of subjects) await throughput(s.call, CONCURRENCY, 500) // connect and warm up
-  const rates = subjects.map(() => [] as number[])
-  const cpus = subjects.map(() => [] as number[])
   const load = [loadavg()[0]!]
-  for (let round = 0; round < ROUNDS; round++) {
-    // Rotated, so no subject always runs first or last; each ratio pairs runs of the same round.
-    for (let k = 0; k < subjects.length; k++) {
-      const i = (k + round) % subjects.length
-      await throughput(subjects[i]!.call, CONCURRENCY, 150)
-      const { rate, cpu } = await throughput(subjects[i]!.call, CONCURRENCY, WINDOW)
-      rates[i]!.push(rate)
-      cpus[i]!.push(cpu)
-    }
-    load.push(loadavg()[0]!)
-  }
+  const slices = await measureRounds(
+    subjects.map((s) => ({ name: s.name, one: s.call })),
+    { rounds: ROUNDS, sliceMs: SLICE_MS, concurrency: CONCURRENCY },
+  )
+  load.push(loadavg()[0]!)
+  const rates = subjects.map((s) => slices[s.name]!.map((slice) => slice.rps))
+  const cpus = subjects.map((s) => slices[s.name]!.map((slice) => slice.cpu))
   for (const s of subjects) await s.close()
   fast.stop()
   const paired = (series: number[][], i: number, f: (x: number, base: number) => number) =>
@@ -257,7 +241,7 @@ async function main(): Promise<void> {
       `load average ${median(load).toFixed(1)} (${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}) during the rounds\n`,
   )
   console.log(
-    `Unary throughput: ${CONCURRENCY} calls in flight, ${ROUNDS} rotated rounds of ${WINDOW / 1000} s per client, median; ` +
+    `Unary throughput: ${CONCURRENCY} calls in flight, ${ROUNDS} rotated rounds of one ${SLICE_MS} ms slice per client, median; ` +
       'ratio, CPU over and CPU ratio: medians of per-round pairs with the grpc-js row over the same servers\n',
   )
   console.log(

@@ -7,6 +7,7 @@ import {
   type StatusObject,
   status,
 } from '@grpc/grpc-js'
+import type { AdapterCall } from '../../core/ports.ts'
 import type { TimerEntry } from '../../internal/timer-queue.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
@@ -33,6 +34,9 @@ import {
   surfaceError,
 } from './errors.ts'
 import { endCall } from './time-limits.ts'
+
+/** The call options of a call that adds none to the balancer's. */
+const NO_KEEL_OPTIONS: KeelCallOptions = Object.freeze({})
 
 /** What a successful unary attempt returns to keel (a plain object: keel classifies it `success`). */
 interface UnaryOutcome {
@@ -108,73 +112,113 @@ function limitCall(context: GrpcContext, ms: number, inner: SurfaceCall): TimerE
   return context.limits.after(ms, () => endCall(inner, status.DEADLINE_EXCEEDED, 'Deadline exceeded'))
 }
 
-/** One unary attempt on the picked endpoint. */
-function unaryAttempt(
-  context: GrpcContext,
-  method: GrpcMethod,
-  call: BalancedUnaryCall,
-  request: unknown,
-  metadata: Metadata,
-  prepared: PreparedCall,
-  endpoint: Endpoint<unknown>,
-  attempt: Attempt,
-): Promise<UnaryOutcome> {
-  if (call.cancelled) return Promise.reject(cancelledAttempt(context.core.control(attempt)))
+/**
+ * One balanced unary call, driven by keel (`AdapterCall`, docs/architecture.md): each attempt
+ * reports to its `AttemptControl`, and the call's end reaches the caller's `BalancedUnaryCall`
+ * directly, with no promise per call or attempt.
+ */
+class UnaryRun implements AdapterCall {
+  readonly context: GrpcContext
+  readonly method: GrpcMethod
+  readonly call: BalancedUnaryCall
+  readonly request: unknown
+  readonly metadata: Metadata
+  readonly prepared: PreparedCall
+
+  constructor(
+    context: GrpcContext,
+    method: GrpcMethod,
+    call: BalancedUnaryCall,
+    request: unknown,
+    metadata: Metadata,
+    prepared: PreparedCall,
+  ) {
+    this.context = context
+    this.method = method
+    this.call = call
+    this.request = request
+    this.metadata = metadata
+    this.prepared = prepared
+  }
+
+  attempt(endpoint: Endpoint<unknown>, attempt: Attempt): void {
+    unaryAttempt(this, endpoint, attempt)
+  }
+
+  resolved(value: unknown): void {
+    const outcome = value as UnaryOutcome
+    this.call.settle(null, outcome.value, outcome.headers, outcome.status)
+  }
+
+  rejected(reason: unknown): void {
+    const error = surfaceError(reason)
+    this.call.settle(error, undefined, headersOf(error), statusOf(error))
+  }
+}
+
+/** One unary attempt on the picked endpoint; its outcome goes to the attempt's control. */
+function unaryAttempt(run: UnaryRun, endpoint: Endpoint<unknown>, attempt: Attempt): void {
+  const { context, call, prepared } = run
+  const control = context.core.control(attempt)!
+  if (call.cancelled) {
+    control.fail(cancelledAttempt(control))
+    return
+  }
   const probe = probeChannel(context, endpoint)
-  return new Promise<UnaryOutcome>((resolve, reject) => {
-    let value: unknown
-    let error: ServiceError | null = null
-    let headers: Metadata | undefined
-    const inner = probe.channel.client.makeUnaryRequest(
-      method.path,
-      method.serialize,
-      method.deserialize,
-      request,
-      attemptMetadata(metadata, attempt),
-      attemptOptions(context.core, prepared),
-      (err: ServiceError | null, response?: unknown) => {
-        error = err
-        value = response
-      },
-    )
-    call.track(inner)
-    const control = context.core.control(attempt)
-    cancelOnAbort(control, attempt, inner)
-    // The adapter's default limit (`unaryTimeout`), on its own timer rather than a grpc-js deadline.
-    const limit = prepared.limit > 0 ? limitCall(context, prepared.limit, inner) : undefined
-    inner.on('metadata', (received: Metadata) => {
-      headers = received
+  let value: unknown
+  let error: ServiceError | null = null
+  let headers: Metadata | undefined
+  const inner = probe.channel.client.makeUnaryRequest(
+    run.method.path,
+    run.method.serialize,
+    run.method.deserialize,
+    run.request,
+    attemptMetadata(run.metadata, attempt),
+    attemptOptions(context.core, prepared),
+    (err: ServiceError | null, response?: unknown) => {
+      error = err
+      value = response
+    },
+  )
+  call.track(inner)
+  cancelOnAbort(control, attempt, inner)
+  // The adapter's default limit (`unaryTimeout`), on its own timer rather than a grpc-js deadline.
+  const limit = prepared.limit > 0 ? limitCall(context, prepared.limit, inner) : undefined
+  inner.on('metadata', (received: Metadata) => {
+    headers = received
+  })
+  // grpc-js emits `status` right after the callback, on success and failure alike.
+  inner.on('status', (received: StatusObject) => {
+    stopCancel(control)
+    if (limit !== undefined) context.limits.cancel(limit)
+    const failed = error as ServiceError | null
+    if (failed === null) {
+      control.succeed({ value, headers, status: received } satisfies UnaryOutcome)
+      return
+    }
+    classifyAttemptError(control, failed, {
+      probe,
+      peer: inner.getPeer(),
+      cancelled: call.cancelled,
+      deadlinePassed: deadlinePassed(context.core, prepared),
     })
-    // grpc-js emits `status` right after the callback, on success and failure alike.
-    inner.on('status', (received: StatusObject) => {
-      stopCancel(control)
-      if (limit !== undefined) context.limits.cancel(limit)
-      const failed = error as ServiceError | null
-      if (failed === null) {
-        resolve({ value, headers, status: received })
-        return
-      }
-      classifyAttemptError(control, failed, {
-        probe,
-        peer: inner.getPeer(),
-        cancelled: call.cancelled,
-        deadlinePassed: deadlinePassed(context.core, prepared),
-      })
-      setHeaders(failed, headers)
-      reject(failed)
-    })
+    setHeaders(failed, headers)
+    control.fail(failed)
   })
 }
 
 /**
  * A balanced unary method with grpc-js's call shapes: `(request, metadata?, options?, callback)`.
- * Every call goes through `balancer.call`: each attempt picks an endpoint and runs the call on
- * that endpoint's client; failed attempts are retried by keel's rules (docs/retries.md).
+ * keel runs every call as `balancer.call` runs one (a driven call): each attempt picks an endpoint
+ * and runs the call on that endpoint's client; failed attempts are retried by keel's rules
+ * (docs/retries.md).
  */
 export function unaryMethod(context: GrpcContext, method: GrpcMethod) {
   // A non-idempotent method needs nothing beyond the balancer's defaults: no options to validate.
   const base: KeelCallOptions | undefined = method.idempotent ? Object.freeze({ idempotent: true }) : undefined
   const prepare = callPreparer(context.core, base, context.unaryTimeout)
+  // Resolved once for every call that adds no keel options of its own (no deadline, no `keel`).
+  const baseResolved = context.core.resolveCall(base ?? NO_KEEL_OPTIONS)
   return function balancedUnary(request: unknown, arg1?: unknown, arg2?: unknown, arg3?: unknown): BalancedUnaryCall {
     const { metadata, options, callback } = callbackArguments(arg1, arg2, arg3)
     const call = new BalancedUnaryCall(callback)
@@ -184,18 +228,9 @@ export function unaryMethod(context: GrpcContext, method: GrpcMethod) {
       process.nextTick(() => call.settle(error, undefined, undefined, statusOf(error)))
       return call
     }
-    context.balancer
-      .call(
-        (endpoint, attempt) => unaryAttempt(context, method, call, request, metadata, prepared, endpoint, attempt),
-        prepared.keel,
-      )
-      .then(
-        (outcome) => call.settle(null, outcome.value, outcome.headers, outcome.status),
-        (reason: unknown) => {
-          const error = surfaceError(reason)
-          call.settle(error, undefined, headersOf(error), statusOf(error))
-        },
-      )
+    const resolved = prepared.keel === base ? baseResolved : context.core.resolveCall(prepared.keel ?? NO_KEEL_OPTIONS)
+    // A driven call: keel adds no promise or closure per call around the attempts.
+    context.core.drive(new UnaryRun(context, method, call, request, metadata, prepared), resolved)
     return call
   }
 }
