@@ -1,12 +1,17 @@
 /**
- * How the loopback client benchmarks (`bench/http.ts`, `bench/http-agent.ts`, `bench/http-axios.ts`)
- * measure clients side by side on a small shared machine (docs/benchmarks.md#how-the-loopback-benchmarks-measure):
+ * How the loopback client benchmarks (`bench/http.ts`, `bench/http-agent.ts`, `bench/http-axios.ts`,
+ * `bench/grpc.ts`) measure clients side by side on a small shared machine
+ * (docs/benchmarks.md#how-the-loopback-benchmarks-measure):
  *
- * - **Families in their own processes.** Clients compared with one another (undici's, or global
- *   fetch's) run in one child process per family. Global fetch allocates about ten times what an
- *   undici Pool does per request; in one process its garbage made every later collection dearer
- *   and charged the undici clients 3–5 µs of collector time per request instead of ~0.7, more to
- *   the ones that allocate more, which inflated their differences.
+ * - **Families in their own processes.** Clients compared with one another (undici's; global
+ *   fetch's; node:http's) run in one child process per family (`bench/http-axios.ts` and
+ *   `bench/grpc.ts` measure one family, in their own process). Global fetch allocates about ten
+ *   times what an undici Pool does per request; in one process its garbage made every later
+ *   collection dearer and charged the undici clients 3.4–5.6 µs of collector pauses per request
+ *   instead of ≈ 0.8, more to the ones that allocate more, which inflated their differences. Not
+ *   one process per client: alone, a process settles into one of two collector regimes (≈ 0.3 or
+ *   ≈ 5 µs of pauses per request for the same undici client, by process, not by client), which
+ *   split clients of one kind by up to 30%; clients sharing a process share its regime.
  * - **Short rotated slices.** Within a family the clients take turns in slices of a quarter second,
  *   the order rotated every round; a ratio pairs a client with its baseline in the same round. On
  *   a virtual machine whose host lends it a core at times at half speed, short slices let both
