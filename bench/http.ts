@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { BalancedPool, Pool } from 'undici'
+import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer, type BalancerOptions } from '../src/index.ts'
@@ -56,11 +56,10 @@ interface Context {
   readonly haproxyPort: number
 }
 
-/** Built once per family process: the clients share these. */
+/** What a family's process gives its clients: the backends, and closing what they made at the end. */
 interface Built {
   readonly urls: string[]
   pool<T extends { close(): Promise<unknown> }>(p: T): T
-  readonly rrPools: Pool[]
 }
 
 interface Client {
@@ -96,6 +95,11 @@ const PROXIED = 'client → proxy → 3 backends'
 const GET = { path: '/', method: 'GET' } as const
 const ORIGIN = { ...GET, origin: 'http://service.internal' }
 
+/** One GET of `/` through `dispatcher` (with `opts`), its body read whole. */
+function getVia(dispatcher: Dispatcher, opts: Dispatcher.RequestOptions = GET): () => Promise<void> {
+  return async () => void (await (await dispatcher.request(opts)).body.text())
+}
+
 /** A balancer and its BalancerDispatcher, closed with the family's process. */
 function dispatcherOf(built: Built, options: Omit<BalancerOptions, 'endpoints'>): BalancerDispatcher {
   const balancer = new Balancer({ endpoints: built.urls, ...options })
@@ -110,9 +114,10 @@ const clients: Client[] = [
     family: 'undici',
     topology: DIRECT,
     baseline: RR,
-    make: ({ rrPools }) => {
+    make: (built) => {
+      const pools = built.urls.map((u) => built.pool(new Pool(u)))
       let cursor = 0
-      return async () => void (await (await rrPools[cursor++ % 3]!.request(GET)).body.text())
+      return async () => void (await (await pools[cursor++ % 3]!.request(GET)).body.text())
     },
   },
   {
@@ -122,8 +127,7 @@ const clients: Client[] = [
     baseline: RR,
     versus: BALANCED_POOL,
     make: (built) => {
-      const dispatcher = dispatcherOf(built, {})
-      return async () => void (await (await dispatcher.request(ORIGIN)).body.text())
+      return getVia(dispatcherOf(built, {}), ORIGIN)
     },
   },
   {
@@ -133,8 +137,7 @@ const clients: Client[] = [
     baseline: RR,
     versus: BALANCED_POOL,
     make: (built) => {
-      const dispatcher = dispatcherOf(built, { picker: 'round-robin' })
-      return async () => void (await (await dispatcher.request(ORIGIN)).body.text())
+      return getVia(dispatcherOf(built, { picker: 'round-robin' }), ORIGIN)
     },
   },
   {
@@ -144,8 +147,7 @@ const clients: Client[] = [
     baseline: RR,
     versus: BALANCED_POOL,
     make: (built) => {
-      const dispatcher = dispatcherOf(built, { breaker: false })
-      return async () => void (await (await dispatcher.request(ORIGIN)).body.text())
+      return getVia(dispatcherOf(built, { breaker: false }), ORIGIN)
     },
   },
   {
@@ -167,40 +169,28 @@ const clients: Client[] = [
     family: 'undici',
     topology: 'client → 1 backend',
     baseline: RR,
-    make: (built) => {
-      const single = built.pool(new Pool(built.urls[0]!))
-      return async () => void (await (await single.request(GET)).body.text())
-    },
+    make: (built) => getVia(built.pool(new Pool(built.urls[0]!))),
   },
   {
     name: BALANCED_POOL,
     family: 'undici',
     topology: DIRECT,
     baseline: RR,
-    make: (built) => {
-      const balancedPool = built.pool(new BalancedPool(built.urls))
-      return async () => void (await (await balancedPool.request(GET)).body.text())
-    },
+    make: (built) => getVia(built.pool(new BalancedPool(built.urls))),
   },
   {
     name: 'nginx least_conn (1 worker)',
     family: 'undici',
     topology: PROXIED,
     baseline: RR,
-    make: (built, { nginxPort }) => {
-      const pool = built.pool(new Pool(`http://127.0.0.1:${nginxPort}`))
-      return async () => void (await (await pool.request(GET)).body.text())
-    },
+    make: (built, { nginxPort }) => getVia(built.pool(new Pool(`http://127.0.0.1:${nginxPort}`))),
   },
   {
     name: 'HAProxy leastconn (1 thread)',
     family: 'undici',
     topology: PROXIED,
     baseline: RR,
-    make: (built, { haproxyPort }) => {
-      const pool = built.pool(new Pool(`http://127.0.0.1:${haproxyPort}`))
-      return async () => void (await (await pool.request(GET)).body.text())
-    },
+    make: (built, { haproxyPort }) => getVia(built.pool(new Pool(`http://127.0.0.1:${haproxyPort}`))),
   },
   {
     name: FETCH_RR,
@@ -235,9 +225,7 @@ async function measureFamily(family: string, context: Context): Promise<void> {
       closers.push(() => p.close())
       return p
     },
-    rrPools: [],
   }
-  built.rrPools.push(...context.urls.map((u) => built.pool(new Pool(u))))
   try {
     const own: BenchClient[] = clients
       .filter((c) => c.family === family)

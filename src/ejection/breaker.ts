@@ -119,8 +119,9 @@ export class BreakerDetector implements AttemptObserver, MemberObserver {
       case 'caller-error':
         // A success cannot open a closed breaker: it only has to be in the window before anything
         // reads it (the next failure, the bucket's rotation), so it is counted in bulk then. Two
-        // emits per attempt cost more than keel's whole picker, and opossum would keep every
-        // success's latency (10,000 numbers a second at 10,000 req/s) for percentiles keel turns off.
+        // emits per attempt took as much time in a profile as keel's whole pick, and opossum would
+        // keep every success's latency (10,000 numbers a second at 10,000 req/s) for percentiles
+        // keel turns off.
         if (state.breakerPhase === 'closed') {
           record.passed++
           return
@@ -152,7 +153,9 @@ export class BreakerDetector implements AttemptObserver, MemberObserver {
   /**
    * Adds the closed breaker's pending successes to opossum's current bucket, as its own `fire` and
    * `success` events would have (`Status.increment`); their latencies are not kept, since keel
-   * turns opossum's percentiles off.
+   * turns opossum's percentiles off. `status.window` is a copy of opossum's bucket list holding
+   * its own bucket objects (index 0 is the current one); `test/detectors/breaker-contract.test.ts`
+   * fails if a later opossum stops sharing them.
    */
   #count(record: EndpointBreaker): void {
     const passed = record.passed
