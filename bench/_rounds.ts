@@ -19,6 +19,7 @@
  */
 import { execFile } from 'node:child_process'
 import { PerformanceObserver } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
 import { latencies, quantile } from './lib.ts'
 
 export interface BenchClient {
@@ -85,6 +86,27 @@ export async function measureRounds(
   }
   collections.disconnect()
   return slices
+}
+
+/**
+ * `--slice-ms` (250), `--rounds` (24) and `--concurrency` (32) from `args`, the options every
+ * loopback client benchmark takes; other options are the bench's own.
+ */
+export function roundArgs(args: string[] = process.argv.slice(2)): RoundOptions {
+  const { values } = parseArgs({
+    args,
+    strict: false,
+    options: {
+      'slice-ms': { type: 'string', default: '250' },
+      rounds: { type: 'string', default: '24' },
+      concurrency: { type: 'string', default: '32' },
+    },
+  })
+  return {
+    sliceMs: Number(values['slice-ms']),
+    rounds: Number(values.rounds),
+    concurrency: Number(values.concurrency),
+  }
 }
 
 const FAMILY = 'KEEL_BENCH_FAMILY'

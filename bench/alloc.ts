@@ -35,7 +35,7 @@ import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
 import { BalancerDispatcher, OriginRouter } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
 import { allocationPerRequest, runCount } from './_ab.ts'
-import { median } from './lib.ts'
+import { httpGet, median } from './lib.ts'
 
 const args = process.argv.slice(2)
 const arg = (name: string, fallback: number): number => {
@@ -150,16 +150,6 @@ async function main(): Promise<void> {
     let agentCursor = 0
     const balancerAgent = new BalancerAgent(balancer())
     closers.push(() => balancerAgent.destroy())
-    const httpGet = (url: string, agent: http.Agent) =>
-      new Promise<void>((resolve, reject) => {
-        http
-          .get(url, { agent }, (res) => {
-            res.on('data', () => {})
-            res.on('end', resolve)
-            res.on('error', reject)
-          })
-          .on('error', reject)
-      })
 
     // gRPC
     const insecure = credentials.createInsecure()

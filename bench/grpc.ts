@@ -8,12 +8,11 @@
 // - p99 with one of three servers 20× slower (10 ms vs 200 ms), keel's p2c-ewma vs grpc-js
 //   round_robin (goal ≥ 5× lower).
 // Topology: the servers run in a child process (one process, all servers); the client in this one.
-// Run: ./node_modules/.bin/node bench/grpc.ts [--rounds 24] [--slice-ms 250] (about 2 minutes)
+// Run: ./node_modules/.bin/node bench/grpc.ts [--rounds 24] [--slice-ms 250] [--concurrency 32] (about 2 minutes)
 import { spawn } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import { loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
-import { parseArgs } from 'node:util'
 import {
   type Client,
   credentials,
@@ -26,7 +25,7 @@ import {
 import { loadSync } from '@grpc/proto-loader'
 import { createGrpcClient, type GrpcClientOptions, unary } from '../src/adapters/grpc/index.ts'
 import { Balancer, type BalancerOptions, type PickerName } from '../src/index.ts'
-import { measureRounds } from './_rounds.ts'
+import { measureRounds, roundArgs } from './_rounds.ts'
 import { fmt, latencies, median, nsPerOp, quantile, table } from './lib.ts'
 
 const proto = new URL('../test/fixtures/grpc/echo.proto', import.meta.url).pathname
@@ -147,16 +146,9 @@ async function startServers(delays: number[]): Promise<{ ports: number[]; stop()
   return { ports: JSON.parse(line) as number[], stop: () => child.kill() }
 }
 
-const { values } = parseArgs({
-  args: process.argv[2] === '--serve' ? [] : process.argv.slice(2),
-  options: { rounds: { type: 'string', default: '24' }, 'slice-ms': { type: 'string', default: '250' } },
-})
-
 async function main(): Promise<void> {
   const stub = await stubOverhead()
-  const ROUNDS = Number(values.rounds)
-  const CONCURRENCY = 32
-  const SLICE_MS = Number(values['slice-ms'])
+  const { rounds: ROUNDS, sliceMs: SLICE_MS, concurrency: CONCURRENCY } = roundArgs()
   const fast = await startServers([0, 0, 0])
   const [a, b, c] = fast.ports as [number, number, number]
   const three = `ipv4:127.0.0.1:${a},127.0.0.1:${b},127.0.0.1:${c}`

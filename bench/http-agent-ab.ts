@@ -17,7 +17,7 @@ import type { Duplex } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { allocationPerRequest, cpuRounds, cpuTable } from './_ab.ts'
 import { MemorySocket } from './_memory-socket.ts'
-import { median } from './lib.ts'
+import { httpGet, median } from './lib.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -35,19 +35,6 @@ const CONCURRENCY = 32
 
 // Every Agent's connections (the baseline's and keel's endpoint agents') are in-memory sockets.
 ;(http.Agent.prototype as unknown as { createConnection: () => Duplex }).createConnection = () => new MemorySocket(true)
-
-/** One GET with http.request through `agent`, its body read whole. */
-function httpGet(url: string, agent: http.Agent): Promise<void> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent }, (res) => {
-        res.on('data', () => {})
-        res.on('end', resolve)
-        res.on('error', reject)
-      })
-      .on('error', reject)
-  })
-}
 
 const urls = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
 const agentOptions = { keepAlive: true, scheduling: 'lifo', timeout: 5_000 } as const

@@ -14,39 +14,16 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import got from 'got'
 import { Agent, type Dispatcher, setGlobalDispatcher } from 'undici'
 import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
 import { OriginRouter } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
-import { type BenchClient, childOf, measureRounds, report, runFamily, type Slice } from './_rounds.ts'
-import { median } from './lib.ts'
+import { type BenchClient, childOf, measureRounds, report, roundArgs, runFamily, type Slice } from './_rounds.ts'
+import { httpGet, median } from './lib.ts'
 import { ensureProxies, freePort, listening, nginxConfig, nginxVersion } from './proxies.ts'
 
-const { values } = parseArgs({
-  options: {
-    'slice-ms': { type: 'string', default: '250' },
-    rounds: { type: 'string', default: '24' },
-    concurrency: { type: 'string', default: '32' },
-  },
-})
-const SLICE_MS = Number(values['slice-ms'])
-const ROUNDS = Number(values.rounds)
-const CONCURRENCY = Number(values.concurrency)
-
-/** One GET with http.request through `agent`, its body read whole. */
-function httpGet(url: string, agent: http.Agent): Promise<void> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent }, (res) => {
-        res.on('data', () => {})
-        res.on('end', resolve)
-        res.on('error', reject)
-      })
-      .on('error', reject)
-  })
-}
+const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArgs()
 
 type Family = 'node-http' | 'fetch'
 

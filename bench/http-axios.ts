@@ -13,24 +13,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { Agent } from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import axios from 'axios'
 import { axiosAdapter } from '../src/adapters/axios/index.ts'
 import { Balancer } from '../src/index.ts'
-import { measureRounds } from './_rounds.ts'
+import { measureRounds, roundArgs } from './_rounds.ts'
 import { median } from './lib.ts'
 import { ensureProxies, freePort, listening, nginxConfig, nginxVersion } from './proxies.ts'
 
-const { values } = parseArgs({
-  options: {
-    'slice-ms': { type: 'string', default: '250' },
-    rounds: { type: 'string', default: '24' },
-    concurrency: { type: 'string', default: '32' },
-  },
-})
-const SLICE_MS = Number(values['slice-ms'])
-const ROUNDS = Number(values.rounds)
-const CONCURRENCY = Number(values.concurrency)
+const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArgs()
 
 /** What keel's per-endpoint agents use (Node's global agent defaults): the baseline gets the same. */
 const AGENT_OPTIONS = { keepAlive: true, scheduling: 'lifo', timeout: 5_000 } as const

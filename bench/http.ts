@@ -19,12 +19,11 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer, type BalancerOptions } from '../src/index.ts'
-import { type BenchClient, childOf, measureRounds, report, runFamily, type Slice } from './_rounds.ts'
+import { type BenchClient, childOf, measureRounds, report, roundArgs, runFamily, type Slice } from './_rounds.ts'
 import { median } from './lib.ts'
 import {
   ensureProxies,
@@ -36,16 +35,7 @@ import {
   nginxVersion,
 } from './proxies.ts'
 
-const { values } = parseArgs({
-  options: {
-    'slice-ms': { type: 'string', default: '250' },
-    rounds: { type: 'string', default: '24' },
-    concurrency: { type: 'string', default: '32' },
-  },
-})
-const SLICE_MS = Number(values['slice-ms'])
-const ROUNDS = Number(values.rounds)
-const CONCURRENCY = Number(values.concurrency)
+const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArgs()
 
 type Family = 'undici' | 'fetch'
 

@@ -2,6 +2,7 @@
  * Small helpers shared by the benchmarks: medians and quantiles, repeated timed runs, closed
  * loops, markdown tables.
  */
+import http from 'node:http'
 import { closedLoop } from '../test/helpers/closed-loop.ts'
 
 // The load generator is the integration tests' own: one closed loop for tests and benchmarks.
@@ -74,4 +75,17 @@ export function table(header: string[], rows: (string | number)[][]): string {
 
 export function fmt(n: number, digits = 0): string {
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+/** One GET with `http.request` through `agent`, its body read whole. */
+export function httpGet(url: string, agent: http.Agent): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (res) => {
+        res.on('data', () => {})
+        res.on('end', resolve)
+        res.on('error', reject)
+      })
+      .on('error', reject)
+  })
 }
