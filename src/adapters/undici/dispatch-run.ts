@@ -12,7 +12,7 @@ import { withDefaultHeader } from '../http/headers.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import { mayRetryResponse, type RetryPolicies } from '../http/retry-policy.ts'
-import { hostHeader, httpOrigin } from '../http/target.ts'
+import { hostHeader } from '../http/target.ts'
 import { heldWhole } from '../http/whole-body.ts'
 import { AbortedAttempt, type RawHeaders } from './aborted-attempt.ts'
 import { AttemptHandler, type HandlerRun, type Upgraded } from './attempt-handler.ts'
@@ -122,15 +122,22 @@ export class DispatchRun implements HandlerRun, AdapterCall, Dispatcher.Dispatch
     this.#failed(error)
   }
 
-  /** The dispatch options of one attempt: the picked endpoint, its path prefix, its `Host`. */
+  /**
+   * The dispatch options of one attempt: the endpoint's path prefix, its `Host`, a fresh view of a
+   * once-only body. The origin stays the caller's: an undici `Pool` sends to its own origin
+   * whatever the options say, as `BalancedPool` relies on. With nothing to change (no prefix, no
+   * servername, a body that can be re-sent) the caller's options go to the Pool as they are: one
+   * object fewer per attempt, and undici sees the shape it sees from `BalancedPool`.
+   */
   attemptOptions(endpoint: Endpoint<unknown>): Dispatcher.DispatchOptions {
     const opts = this.opts
     const host = hostHeader(endpoint)
     const path = opts.path
+    const prefixed = endpoint.path !== '' && path.charCodeAt(0) === 47 /* / */
+    if (!prefixed && host === undefined && !this.once) return opts
     return {
       ...opts,
-      origin: httpOrigin(endpoint),
-      path: endpoint.path === '' || path.charCodeAt(0) !== 47 /* / */ ? path : endpoint.path + path,
+      path: prefixed ? endpoint.path + path : path,
       headers: (host === undefined ? opts.headers : withDefaultHeader(opts.headers, 'host', host)) as Headers,
       body: (this.once ? this.#onceBody() : opts.body) as Body,
     }

@@ -47,7 +47,9 @@ export class DispatchedResponse {
   /** Holds a chunk back; false once more than `HOLD_LIMIT` bytes would be held. */
   hold(chunk: Buffer): boolean {
     this.held += chunk.length
-    ;(this.chunks ??= []).push(chunk)
+    // `[chunk]` sizes the array for one chunk, the usual case; `[]` then `push` reserves 17.
+    if (this.chunks === undefined) this.chunks = [chunk]
+    else this.chunks.push(chunk)
     return this.held <= HOLD_LIMIT
   }
 
