@@ -1,6 +1,8 @@
 // node:http clients over loopback: keel's BalancerAgent against a hand-rolled round-robin over one
 // keep-alive node:http Agent per backend (what a user would write instead), with http.request and
-// with got; and Node's global fetch through OriginRouter against global fetch sent round-robin to
+// with got. The baselines' agents have Node's global-agent options (keep-alive, lifo, a 5 s idle
+// `timeout`), the behaviour keel's agents have by default; one more row shows agents with
+// keep-alive alone (no idle limit), which node:http serves cheaper. And Node's global fetch through OriginRouter against global fetch sent round-robin to
 // the backends' own URLs. Three nginx backends answer `200 ok` at once.
 //
 // Each family (node:http clients, global-fetch clients) runs in its own child process, its clients
@@ -31,6 +33,8 @@ type Family = 'node-http' | 'fetch'
 interface Built {
   readonly urls: string[]
   readonly rrAgents: http.Agent[]
+  /** Keep-alive agents without Node's global-agent `timeout` and `lifo`: cheaper, no idle limit. */
+  readonly plainAgents: http.Agent[]
   closeLater(close: () => unknown): void
 }
 
@@ -92,6 +96,15 @@ const clients: Client[] = [
     make: ({ urls, rrAgents }) => {
       let cursor = 0
       return { one: () => httpGet(`${urls[cursor % 3]}/`, rrAgents[cursor++ % 3]!) }
+    },
+  },
+  {
+    name: 'hand-rolled round-robin, 3 Agents (keep-alive only, no timeout), http.request',
+    family: 'node-http',
+    baseline: RR_HTTP,
+    make: ({ urls, plainAgents }) => {
+      let cursor = 0
+      return { one: () => httpGet(`${urls[cursor % 3]}/`, plainAgents[cursor++ % 3]!) }
     },
   },
   {
@@ -170,7 +183,8 @@ async function measureFamily(family: string, urls: string[]): Promise<void> {
   const closers: (() => unknown)[] = []
   // What Node's global agent uses since Node 19, for the baselines and (by default) for keel.
   const rrAgents = urls.map(() => new http.Agent({ keepAlive: true, scheduling: 'lifo', timeout: 5_000 }))
-  const built: Built = { urls, rrAgents, closeLater: (close) => closers.push(close) }
+  const plainAgents = urls.map(() => new http.Agent({ keepAlive: true }))
+  const built: Built = { urls, rrAgents, plainAgents, closeLater: (close) => closers.push(close) }
   try {
     const own: BenchClient[] = clients
       .filter((c) => c.family === family)
@@ -179,7 +193,7 @@ async function measureFamily(family: string, urls: string[]): Promise<void> {
   } finally {
     useGlobal(undefined)()
     for (const close of closers) await close()
-    for (const agent of rrAgents) agent.destroy()
+    for (const agent of [...rrAgents, ...plainAgents]) agent.destroy()
   }
 }
 

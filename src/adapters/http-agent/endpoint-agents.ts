@@ -8,8 +8,11 @@ import { Agent as HttpsAgent, type AgentOptions as HttpsAgentOptions } from 'nod
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { TLSSocket } from 'node:tls'
+import type { TimerEntry, Timers } from '../../core/ports.ts'
+import type { Clock } from '../../internal/clock.ts'
 import type { EndpointInfo } from '../../model/endpoint.ts'
 import { httpOrigin } from '../http/target.ts'
+import type { IdleSockets } from './idle-sockets.ts'
 
 /** What an endpoint agent tells the request whose connection it is opening. */
 export interface ConnectWatcher {
@@ -34,7 +37,20 @@ export type WatcherOf = (req: ClientRequest) => ConnectWatcher | undefined
 /** node:http Agent internals it keeps stable across versions (read by its own subclasses in the wild). */
 interface AgentInternals {
   totalSocketCount: number
+  /** What node:http subtracts from a server's `Keep-Alive: timeout` hint (1000 ms). */
+  agentKeepAliveTimeoutBuffer?: number
   removeSocket(socket: Duplex, options: unknown): void
+}
+
+/** What every endpoint agent of one `BalancerAgent` shares. */
+export interface EndpointAgentContext {
+  readonly watcherOf: WatcherOf
+  /** Closes free sockets idle past the agent's `timeout`. */
+  readonly idle: IdleSockets
+  /** The agent's `timeout`: how long a connection may take to open, unless the request sets its own (0: no limit). */
+  readonly connectTimeout: number
+  readonly clock: Clock
+  readonly timers: Timers
 }
 
 type Oncreate = (error: Error | null, socket: Duplex) => void
@@ -56,9 +72,18 @@ function connectTimeout(ms: number): Error {
  * return nothing and call back later (Node's own HTTPS-proxy tunnel does), and `createSocket`
  * is the one caller of `createConnection`.
  */
-function deferringAgent<T extends AgentClass>(Base: T, watcherOf: WatcherOf) {
+function deferringAgent<T extends AgentClass>(Base: T, context: EndpointAgentContext) {
+  const { watcherOf, idle, clock, timers } = context
   return class EndpointAgent extends (Base as AgentClass) {
     #opening: ConnectWatcher | undefined
+
+    /** node:http's documented hook for a socket going back to the free list: keel's idle clock starts. */
+    override keepSocketAlive(socket: Socket): boolean {
+      // Typed `void` in @types/node; node:http's own returns whether the socket may be kept.
+      if (!(super.keepSocketAlive(socket) as unknown as boolean)) return false
+      idle.freed(socket, (this as unknown as AgentInternals).agentKeepAliveTimeoutBuffer ?? 1000)
+      return true
+    }
 
     createSocket(
       req: ClientRequest,
@@ -81,7 +106,9 @@ function deferringAgent<T extends AgentClass>(Base: T, watcherOf: WatcherOf) {
       const socket = (super.createConnection as (o: unknown) => Socket)(options)
       if (watcher === undefined || oncreate === undefined) return socket
       const ready = socket instanceof TLSSocket ? 'secureConnect' : 'connect'
-      const timeout = typeof options.timeout === 'number' ? options.timeout : 0
+      // The request's own `timeout` covers its connect, as in node:http; else the agent's `timeout`.
+      const timeout =
+        typeof options.timeout === 'number' && options.timeout > 0 ? options.timeout : context.connectTimeout
       // Counted among the endpoint's sockets while it connects, as node:http counts its own, so
       // `maxSockets` holds; handed to node:http's bookkeeping (`oncreate`) once established.
       const name = options._agentKey as string
@@ -89,10 +116,14 @@ function deferringAgent<T extends AgentClass>(Base: T, watcherOf: WatcherOf) {
       const internals = this as unknown as AgentInternals
       ;(sockets[name] ??= []).push(socket)
       internals.totalSocketCount++
+      // On keel's clock, one entry in the balancer's timer queue: not a socket timer node:http
+      // would keep refreshing for the connection's whole life.
+      let timer: TimerEntry | undefined
       const uncount = () => {
         socket.off(ready, onReady)
         socket.off('error', onError)
-        socket.off('timeout', onTimeout)
+        if (timer !== undefined) timers.cancel(timer)
+        timer = undefined
         const list = sockets[name]
         const index = list?.indexOf(socket) ?? -1
         if (index !== -1) list!.splice(index, 1)
@@ -124,12 +155,10 @@ function deferringAgent<T extends AgentClass>(Base: T, watcherOf: WatcherOf) {
         release()
         watcher.resend(error)
       }
-      // node:http sets the socket timeout (the agent's or the request's `timeout`) before connecting;
-      // without a handler, a connect to a silent address would wait for the kernel (minutes).
-      const onTimeout = () => onError(connectTimeout(timeout))
       socket.once(ready, onReady)
       socket.once('error', onError)
-      if (timeout > 0) socket.once('timeout', onTimeout)
+      // Without a limit, a connect to a silent address would wait for the kernel (minutes).
+      if (timeout > 0) timer = timers.schedule(clock.now() + timeout, () => onError(connectTimeout(timeout)))
       watcher.connecting(socket, () => {
         uncount()
         release()
@@ -148,10 +177,10 @@ export class EndpointAgentFactory {
   readonly #Https: AgentClass
   readonly #options: EndpointAgentOptions
 
-  constructor(options: EndpointAgentOptions, watcherOf: WatcherOf) {
+  constructor(options: EndpointAgentOptions, context: EndpointAgentContext) {
     this.#options = options
-    this.#Http = deferringAgent(HttpAgent, watcherOf)
-    this.#Https = deferringAgent(HttpsAgent as unknown as AgentClass, watcherOf)
+    this.#Http = deferringAgent(HttpAgent, context)
+    this.#Https = deferringAgent(HttpsAgent as unknown as AgentClass, context)
   }
 
   create(endpoint: EndpointInfo): HttpAgent {

@@ -10,6 +10,8 @@ const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', '
  */
 export function isIdempotentRequest(method: string, explicit: boolean | undefined, headers: HeaderBag): boolean {
   if (explicit !== undefined) return explicit
+  // The usual spellings compare as pointers (interned strings); the set catches the rest.
+  if (method === 'GET' || method === 'HEAD') return true
   if (IDEMPOTENT_METHODS.has(method) || IDEMPOTENT_METHODS.has(method.toUpperCase())) return true
   return headerValue(headers, 'idempotency-key') !== undefined
 }
