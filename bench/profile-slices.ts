@@ -1,0 +1,222 @@
+// Where keel's extra CPU per request goes, function by function, against the client a user would
+// pick instead — measured so that a machine whose speed changes cannot fake a difference.
+//
+// Both clients (and their variants) run in ONE child process under V8's CPU profiler, taking turns
+// in 250 ms slices in a rotated order, 32 requests in flight, against three nginx backends on
+// 127.0.0.1. Each profile sample is charged to the client whose slice it fell in, and divided by
+// that client's requests: µs per request per function. Two profiles taken one after the other
+// cannot be compared this way on this VM: its host at times runs a core at half speed, and then
+// every function of the second run looks slower (docs/benchmarks.md, "third pass").
+//
+// Run: node bench/profile-slices.ts [--family undici|agent] [--rounds 24] [--top 25]   (about 30 s)
+// Installs nginx from Debian's packages when missing (needs root), like the other loopback benches.
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { BalancedPool } from 'undici'
+import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
+import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
+import { Balancer } from '../src/index.ts'
+import { httpGet, latencies } from './lib.ts'
+import { ensureProxies, freePort, listening, nginxConfig } from './proxies.ts'
+
+const { values: args } = parseArgs({
+  options: {
+    family: { type: 'string', default: 'undici' },
+    rounds: { type: 'string', default: '24' },
+    top: { type: 'string', default: '25' },
+    child: { type: 'string' },
+  },
+})
+const SLICE_MS = 250
+const CONCURRENCY = 32
+
+type Make = (urls: string[]) => () => Promise<unknown>
+
+const GET = { path: '/', method: 'GET' } as const
+const SERVICE_GET = { ...GET, origin: 'http://users.internal' }
+
+function dispatcher(picker: 'p2c-ewma' | 'round-robin'): Make {
+  return (urls) => {
+    const d = new BalancerDispatcher(new Balancer({ endpoints: urls, picker }))
+    return async () => (await d.request(SERVICE_GET)).body.text()
+  }
+}
+
+function handRolled(options: http.AgentOptions): Make {
+  return (urls) => {
+    const agents = urls.map(() => new http.Agent(options))
+    let cursor = 0
+    return () => {
+      const i = cursor++ % 3
+      return httpGet(`${urls[i]}/`, agents[i]!)
+    }
+  }
+}
+
+function balancerAgent(picker: 'p2c-ewma' | 'round-robin'): Make {
+  return (urls) => {
+    const agent = new BalancerAgent(new Balancer({ endpoints: urls, picker }))
+    return () => httpGet('http://users.internal/', agent)
+  }
+}
+
+/** Per family: the baseline first, then what is compared with it. */
+const FAMILIES: Record<string, [string, Make][]> = {
+  undici: [
+    [
+      'undici BalancedPool',
+      (urls) => {
+        const pool = new BalancedPool(urls)
+        return async () => (await pool.request(GET)).body.text()
+      },
+    ],
+    ['keel BalancerDispatcher (p2c-ewma)', dispatcher('p2c-ewma')],
+    ['keel BalancerDispatcher (round-robin)', dispatcher('round-robin')],
+  ],
+  agent: [
+    [
+      'hand-rolled 3 Agents (Node global-agent options)',
+      handRolled({ keepAlive: true, scheduling: 'lifo', timeout: 5_000 }),
+    ],
+    ['hand-rolled 3 Agents (keep-alive only)', handRolled({ keepAlive: true })],
+    ['keel BalancerAgent (p2c-ewma)', balancerAgent('p2c-ewma')],
+    ['keel BalancerAgent (round-robin)', balancerAgent('round-robin')],
+  ],
+}
+
+interface TimedSlice {
+  readonly client: string
+  /** Start and end on the profiler's clock (µs, monotonic). */
+  readonly from: number
+  readonly to: number
+  readonly requests: number
+}
+
+const nowUs = () => Number(process.hrtime.bigint() / 1000n)
+
+/** The child: runs the family's clients in rotated slices and writes when each slice ran. */
+async function child(family: string, out: string): Promise<void> {
+  const urls = JSON.parse(process.env.KEEL_PROFILE_URLS ?? '[]') as string[]
+  const clients = FAMILIES[family]!.map(([name, make]) => [name, make(urls)] as const)
+  for (const [, one] of clients) await latencies(one, CONCURRENCY, 500)
+  const slices: TimedSlice[] = []
+  const rounds = Number(args.rounds)
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < clients.length; i++) {
+      const [client, one] = clients[(i + round) % clients.length]!
+      const from = nowUs()
+      const requests = (await latencies(one, CONCURRENCY, SLICE_MS)).length
+      slices.push({ client, from, to: nowUs(), requests })
+    }
+  }
+  writeFileSync(out, JSON.stringify(slices))
+  process.exit(0)
+}
+
+interface ProfileNode {
+  readonly id: number
+  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
+}
+interface Profile {
+  readonly nodes: ProfileNode[]
+  readonly startTime: number
+  readonly samples: number[]
+  readonly timeDeltas: number[]
+}
+
+/** µs per request by function (`name file:line`), per client. */
+function attribute(profile: Profile, slices: readonly TimedSlice[]): Map<string, Map<string, number>> {
+  const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]))
+  const requests = new Map<string, number>()
+  for (const s of slices) requests.set(s.client, (requests.get(s.client) ?? 0) + s.requests)
+  const byClient = new Map<string, Map<string, number>>()
+  let t = profile.startTime
+  let slice = 0
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += profile.timeDeltas[i]!
+    while (slice < slices.length && slices[slice]!.to < t) slice++
+    const current = slices[slice]
+    if (current === undefined || t < current.from) continue
+    const frame = frames.get(profile.samples[i]!)!
+    if (frame.functionName === '(idle)') continue
+    const file = frame.url.slice(frame.url.lastIndexOf('/') + 1)
+    const key = `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}`
+    let table = byClient.get(current.client)
+    if (table === undefined) byClient.set(current.client, (table = new Map()))
+    table.set(key, (table.get(key) ?? 0) + profile.timeDeltas[i]! / requests.get(current.client)!)
+  }
+  return byClient
+}
+
+function report(byClient: Map<string, Map<string, number>>, names: readonly string[], top: number): void {
+  const total = (name: string) => [...(byClient.get(name)?.values() ?? [])].reduce((a, b) => a + b, 0)
+  const [baseline, ...others] = names
+  console.log('| client | main-thread CPU µs/req (profiled) | Δ |\n| --- | ---: | ---: |')
+  for (const name of names) {
+    const delta = name === baseline ? '' : `${(total(name) - total(baseline!)).toFixed(2)}`
+    console.log(`| ${name} | ${total(name).toFixed(2)} | ${delta} |`)
+  }
+  const base = byClient.get(baseline!) ?? new Map<string, number>()
+  for (const name of others) {
+    const own = byClient.get(name) ?? new Map<string, number>()
+    const keys = new Set([...base.keys(), ...own.keys()])
+    const rows = [...keys].map((k) => [k, (own.get(k) ?? 0) - (base.get(k) ?? 0)] as const)
+    rows.sort((a, b) => b[1] - a[1])
+    console.log(`\n${name} − ${baseline}: the ${top} functions that cost it most (µs per request)\n`)
+    console.log('| function | Δ µs/req |\n| --- | ---: |')
+    for (const [k, d] of rows.slice(0, top)) console.log(`| \`${k}\` | ${d.toFixed(3)} |`)
+  }
+}
+
+async function main(): Promise<void> {
+  const family = args.family!
+  if (FAMILIES[family] === undefined) throw new Error(`--family must be one of ${Object.keys(FAMILIES).join(', ')}`)
+  ensureProxies()
+  const dir = mkdtempSync(join(tmpdir(), 'keel-profile-slices-'))
+  const load = loadavg().map((l) => l.toFixed(2))
+  const ports = [await freePort(), await freePort(), await freePort()]
+  const servers = ports.map((p) => `  server { listen 127.0.0.1:${p}; location / { return 200 'ok'; } }`).join('\n')
+  const nginx = spawn('nginx', ['-p', dir, '-e', join(dir, 'error.log'), '-c', nginxConfig(dir, 'backends', servers)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  try {
+    for (const p of ports) await listening(p, nginx)
+    const out = join(dir, 'slices.json')
+    const profiles = join(dir, 'profiles')
+    const self = fileURLToPath(import.meta.url)
+    const run = spawn(
+      process.execPath,
+      ['--cpu-prof', `--cpu-prof-dir=${profiles}`, self, '--child', out, '--family', family, '--rounds', args.rounds!],
+      {
+        stdio: 'inherit',
+        env: { ...process.env, KEEL_PROFILE_URLS: JSON.stringify(ports.map((p) => `http://127.0.0.1:${p}`)) },
+      },
+    )
+    const code = await new Promise<number | null>((resolve) => run.once('exit', resolve))
+    if (code !== 0) throw new Error(`the profiled child exited with ${code}`)
+    const [file] = readdirSync(profiles)
+    const profile = JSON.parse(readFileSync(join(profiles, file!), 'utf8')) as Profile
+    const slices = JSON.parse(readFileSync(out, 'utf8')) as TimedSlice[]
+    console.log(
+      `Node ${process.version}; family ${family}; ${args.rounds} rotated rounds of ${SLICE_MS} ms per client, ${CONCURRENCY} in flight, one process under --cpu-prof; load average ${load.join(', ')} → ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(', ')}\n`,
+    )
+    report(
+      attribute(profile, slices),
+      FAMILIES[family]!.map(([name]) => name),
+      Number(args.top),
+    )
+  } finally {
+    nginx.kill('SIGTERM')
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+if (args.child !== undefined) await child(args.family!, args.child)
+else await main()
