@@ -47,6 +47,7 @@ interface Client {
 }
 
 const RR_HTTP = 'hand-rolled round-robin, 3 Agents, http.request'
+const RR_HTTP_PLAIN = 'hand-rolled round-robin, 3 Agents (keep-alive only, no timeout), http.request'
 const RR_GOT = 'hand-rolled round-robin, 3 Agents, got'
 const RR_FETCH = 'global fetch round-robin to 3 URLs'
 const SERVICE = 'http://users.internal/'
@@ -58,8 +59,8 @@ function balancerOf(built: Built, picker: 'p2c-ewma' | 'round-robin'): Balancer 
   return balancer
 }
 
-function agentOf(built: Built, picker: 'p2c-ewma' | 'round-robin'): BalancerAgent {
-  const agent = new BalancerAgent(balancerOf(built, picker))
+function agentOf(built: Built, picker: 'p2c-ewma' | 'round-robin', options: { timeout?: number } = {}): BalancerAgent {
+  const agent = new BalancerAgent(balancerOf(built, picker), options)
   built.closeLater(() => agent.destroy())
   return agent
 }
@@ -99,7 +100,7 @@ const clients: Client[] = [
     },
   },
   {
-    name: 'hand-rolled round-robin, 3 Agents (keep-alive only, no timeout), http.request',
+    name: RR_HTTP_PLAIN,
     family: 'node-http',
     baseline: RR_HTTP,
     make: ({ urls, plainAgents }) => {
@@ -122,6 +123,16 @@ const clients: Client[] = [
     baseline: RR_HTTP,
     make: (built) => {
       const agent = agentOf(built, 'p2c-ewma')
+      return { one: () => httpGet(SERVICE, agent) }
+    },
+  },
+  {
+    // Like for like with the keep-alive-only agents: no idle limit either.
+    name: 'keel BalancerAgent (p2c-ewma, timeout: 0), http.request',
+    family: 'node-http',
+    baseline: RR_HTTP_PLAIN,
+    make: (built) => {
+      const agent = agentOf(built, 'p2c-ewma', { timeout: 0 })
       return { one: () => httpGet(SERVICE, agent) }
     },
   },
@@ -241,7 +252,8 @@ async function main(): Promise<void> {
     }
     console.log(
       '\nMedians over rounds. ratio / CPU Δ: the medians of per-round req/s ratios and CPU differences to the ' +
-        'hand-rolled baseline of the same client kind (http.request, got, global fetch) run in the same round. ' +
+        'hand-rolled baseline of the same client kind (http.request, got, global fetch) run in the same round; ' +
+        'for the `timeout: 0` row, to the keep-alive-only agents. ' +
         `client CPU: the family process only; GC: collector pauses, part of the CPU. Load average at the end: ${loadavg()
           .map((l) => l.toFixed(2))
           .join(', ')}.`,

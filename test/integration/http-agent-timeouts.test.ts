@@ -107,6 +107,31 @@ describe('BalancerAgent timeout', () => {
     expect(sent.socket.destroyed).toBe(false)
   })
 
+  it('drops a hint’s deadline once a later response on the socket has none', async () => {
+    const clock = new ManualClock()
+    let hinted = true
+    const backend = await startServer(
+      (_req, res) => {
+        if (hinted) res.setHeader('Keep-Alive', 'timeout=3')
+        res.end('ok')
+      },
+      0,
+      { keepAliveTimeout: 0 },
+    )
+    cleanups.push(() => backend.close())
+    const { agent } = balanced([backend.url], { clock }, { timeout: 0 })
+    const first = await send(agent)
+    await first.freed
+    hinted = false
+    await clock.advance(1_000)
+    const second = await send(agent)
+    expect(second.socket).toBe(first.socket)
+    await second.freed
+    // The sweep armed for the first response's deadline (2 s) finds no deadline left.
+    await clock.advance(600_000)
+    expect(second.socket.destroyed).toBe(false)
+  })
+
   it('re-sends a request whose connect outlasts `timeout` (or the request’s own) as not-sent', async () => {
     for (const [agentTimeout, requestTimeout, limit] of [
       [undefined, undefined, 5_000],

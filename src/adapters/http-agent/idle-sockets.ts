@@ -45,6 +45,11 @@ export class IdleSockets {
       const seconds = /^timeout=(\d+)/.exec(hint)?.[1]
       if (seconds !== undefined) idleMs = Math.min(idleMs, Number(seconds) * 1000 - bufferMs)
     }
+    if (idleMs === Number.POSITIVE_INFINITY) {
+      // `timeout: 0` and no hint: no limit, and none left from an earlier response's hint.
+      if ((socket as Stamped)[IDLE_UNTIL] !== undefined) (socket as Stamped)[IDLE_UNTIL] = idleMs
+      return
+    }
     const until = this.#clock.now() + idleMs
     ;(socket as Stamped)[IDLE_UNTIL] = until
     if (until < this.#sweepAt) this.#arm(until)
@@ -73,7 +78,7 @@ export class IdleSockets {
         if (free === undefined) continue
         // Destroyed sockets leave the list on their `close` (node:http's own listener): copy first.
         for (const socket of [...free] as Stamped[]) {
-          const until = socket[IDLE_UNTIL] ?? now
+          const until = socket[IDLE_UNTIL] ?? Number.POSITIVE_INFINITY
           if (until <= now) socket.destroy()
           else if (until < next) next = until
         }
