@@ -16,8 +16,8 @@ type Stamped = Socket & { [IDLE_UNTIL]?: number; _httpMessage?: { res?: Incoming
  * node:http implements an agent `timeout` with a timer on every socket that every request clears,
  * re-arms and refreshes on each read and write, plus a `timeout` listener per request: about 3 µs
  * per request on a loopback benchmark (docs/benchmarks.md). Here a freed socket gets a deadline
- * stamped on it (one clock read), and one timer of the balancer's queue per agent sweeps the free
- * lists when the earliest deadline passes, as a connection pool's idle reaper does (HikariCP's
+ * stamped on it (one clock read), and one timer of the balancer's queue per `BalancerAgent` sweeps
+ * its endpoint agents' free lists when the earliest deadline passes, as a connection pool's idle reaper does (HikariCP's
  * housekeeper, Envoy's `idle_timeout` on upstream connections).
  */
 export class IdleSockets {
