@@ -1,9 +1,10 @@
 // node:http clients over loopback: keel's BalancerAgent against a hand-rolled round-robin over one
 // keep-alive node:http Agent per backend (what a user would write instead), with http.request and
 // with got. The baselines' agents have Node's global-agent options (keep-alive, lifo, a 5 s idle
-// `timeout`), the behaviour keel's agents have by default; one more row shows agents with
-// keep-alive alone (no idle limit), which node:http serves cheaper. And Node's global fetch through OriginRouter against global fetch sent round-robin to
-// the backends' own URLs. Three nginx backends answer `200 ok` at once.
+// `timeout`), the behaviour keel's agents have by default; two more rows compare without an idle
+// limit: agents with keep-alive alone (which node:http serves cheaper), and keel's agent with
+// `timeout: 0` against them. And Node's global fetch through OriginRouter against global fetch
+// sent round-robin to the backends' own URLs. Three nginx backends answer `200 ok` at once.
 //
 // Each family (node:http clients, global-fetch clients) runs in its own child process, its clients
 // taking turns in short rotated slices (bench/_rounds.ts says why).
