@@ -3,26 +3,13 @@ import https from 'node:https'
 import { type AddressInfo, createServer, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { BalancerAgent, HttpsBalancerAgent } from '../../src/adapters/http-agent/index.ts'
-import { Balancer, type BalancerOptions, type EndpointInput } from '../../src/index.ts'
-import { cleanupsAfterEach } from '../helpers/cleanups.ts'
+import { Balancer } from '../../src/index.ts'
+import { agentHarness } from '../helpers/agent-harness.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
-import { adapterHarness, type Observed } from '../helpers/harness.ts'
 import { trackSockets } from '../helpers/live-sockets.ts'
 import { closedPort } from '../helpers/servers.ts'
 
-const { servers, observe } = adapterHarness(10_000)
-const cleanups = cleanupsAfterEach()
-
-function balanced(
-  endpoints: readonly EndpointInput[],
-  options: BalancerOptions<never> = {},
-  agentOptions: ConstructorParameters<typeof BalancerAgent>[1] = {},
-): Observed & { agent: BalancerAgent } {
-  const observed = observe(endpoints, options)
-  const agent = new BalancerAgent(observed.balancer, agentOptions)
-  cleanups.push(() => agent.destroy())
-  return { ...observed, agent }
-}
+const { servers, observe, cleanups, balanced } = agentHarness()
 
 function get(url: string, options: http.RequestOptions): Promise<string> {
   return new Promise((resolve, reject) => {

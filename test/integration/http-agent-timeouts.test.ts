@@ -3,28 +3,15 @@ import http from 'node:http'
 import { type AddressInfo, createServer, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { BalancerAgent } from '../../src/adapters/http-agent/index.ts'
-import { Balancer, type BalancerOptions, type EndpointInput } from '../../src/index.ts'
-import { cleanupsAfterEach } from '../helpers/cleanups.ts'
+import { Balancer } from '../../src/index.ts'
+import { agentHarness } from '../helpers/agent-harness.ts'
 import { ManualClock } from '../helpers/clock.ts'
-import { adapterHarness } from '../helpers/harness.ts'
 import { startServer } from '../helpers/servers.ts'
 
 // The agent's `timeout` on keel's clock: free keep-alive sockets closed after it (or the server's
 // shorter Keep-Alive hint), connects bounded by it; no node:http socket timer per request.
 
-const { servers, observe } = adapterHarness(10_000)
-const cleanups = cleanupsAfterEach()
-
-function balanced(
-  endpoints: readonly EndpointInput[],
-  options: BalancerOptions<never>,
-  agentOptions: ConstructorParameters<typeof BalancerAgent>[1] = {},
-) {
-  const observed = observe(endpoints, options)
-  const agent = new BalancerAgent(observed.balancer, agentOptions)
-  cleanups.push(() => agent.destroy())
-  return { ...observed, agent }
-}
+const { servers, cleanups, balanced } = agentHarness()
 
 interface Sent {
   readonly text: string

@@ -11,11 +11,10 @@ import nodeFetch from 'node-fetch'
 import superagent from 'superagent'
 import { describe, expect, it } from 'vitest'
 import { BalancerAgent, HttpsBalancerAgent } from '../../src/adapters/http-agent/index.ts'
-import type { BalancerOptions, EndpointInput } from '../../src/index.ts'
-import { cleanupsAfterEach } from '../helpers/cleanups.ts'
+import { agentHarness } from '../helpers/agent-harness.ts'
 import { closedLoop } from '../helpers/closed-loop.ts'
 import { deferred } from '../helpers/deferred.ts'
-import { adapterHarness, answer, type Observed, totalRequests } from '../helpers/harness.ts'
+import { answer, totalRequests } from '../helpers/harness.ts'
 import { trackSockets } from '../helpers/live-sockets.ts'
 import { closedPort } from '../helpers/servers.ts'
 
@@ -23,19 +22,7 @@ import { closedPort } from '../helpers/servers.ts'
 const TLS_CERT = readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url))
 const TLS_KEY = readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url))
 
-// Server keep-alive longer than the agents' 5 s idle timeout, as production servers keep it.
-const { servers, observe } = adapterHarness(10_000)
-const cleanups = cleanupsAfterEach()
-
-function balanced(
-  endpoints: readonly EndpointInput[],
-  options: BalancerOptions<never> = {},
-): Observed & { agent: BalancerAgent } {
-  const observed = observe(endpoints, options)
-  const agent = new BalancerAgent(observed.balancer)
-  cleanups.push(() => agent.destroy())
-  return { ...observed, agent }
-}
+const { servers, observe, cleanups, balanced } = agentHarness()
 
 interface Answer {
   status: number

@@ -25,9 +25,8 @@ export class IdleSockets {
   readonly #timers: Timers
   readonly #idleMs: number
   readonly #agents: ReadonlySet<HttpAgent>
+  /** The armed sweep; a deadline before its `at` re-arms it earlier. */
   #sweep: TimerEntry | undefined = undefined
-  /** When the armed sweep runs: a deadline before it re-arms it earlier. */
-  #sweepAt = Number.POSITIVE_INFINITY
 
   constructor(clock: Clock, timers: Timers, idleMs: number, agents: ReadonlySet<HttpAgent>) {
     this.#clock = clock
@@ -52,25 +51,22 @@ export class IdleSockets {
     }
     const until = this.#clock.now() + idleMs
     ;(socket as Stamped)[IDLE_UNTIL] = until
-    if (until < this.#sweepAt) this.#arm(until)
+    if (until < (this.#sweep?.at ?? Number.POSITIVE_INFINITY)) this.#arm(until)
   }
 
   /** Stops the sweep (the agent was destroyed or the balancer closes). */
   stop(): void {
     if (this.#sweep !== undefined) this.#timers.cancel(this.#sweep)
     this.#sweep = undefined
-    this.#sweepAt = Number.POSITIVE_INFINITY
   }
 
   #arm(at: number): void {
     if (this.#sweep !== undefined) this.#timers.cancel(this.#sweep)
-    this.#sweepAt = at
     this.#sweep = this.#timers.schedule(at, this.#run)
   }
 
   readonly #run = (): void => {
     this.#sweep = undefined
-    this.#sweepAt = Number.POSITIVE_INFINITY
     const now = this.#clock.now()
     let next = Number.POSITIVE_INFINITY
     for (const agent of this.#agents) {
