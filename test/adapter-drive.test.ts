@@ -94,14 +94,16 @@ describe('AdapterPort.drive', () => {
     await balancer.close()
   })
 
-  it("cancels an attempt at its attempt timeout through onCancel, and fails with keel's reason", async () => {
+  it("cancels an attempt at its attempt timeout through its canceller, and fails with keel's reason", async () => {
     const clock = new ManualClock()
     const balancer = new Balancer({ endpoints: [A], clock, retry: false })
     const reasons: unknown[] = []
     const { port, call, outcome } = driven(balancer, (_endpoint, control) => {
-      control.onCancel = (reason) => {
-        reasons.push(reason)
-        control.fail(reason)
+      control.canceller = {
+        attemptCancelled: (reason) => {
+          reasons.push(reason)
+          control.fail(reason)
+        },
       }
     })
     port.drive(call, port.resolveCall({ attemptTimeout: 50 }))

@@ -3,10 +3,13 @@ import type { AttemptImpl } from '../src/core/attempt.ts'
 import { AttemptTimeoutError, Balancer, BalancerClosedError } from '../src/index.ts'
 import { flush, ManualClock } from './helpers/clock.ts'
 
-/** The internal hook adapters use: `attempt.onCancel`. */
-type Hooked = { onCancel: AttemptImpl['onCancel'] }
+/** The internal hook adapters use: `attempt.canceller`. */
+type Hooked = { canceller: AttemptImpl['canceller'] }
 
-describe('attempt.onCancel (the adapters’ cancellation hook)', () => {
+/** A canceller that records keel's reasons. */
+const recording = (reasons: unknown[]) => ({ attemptCancelled: (reason: unknown) => reasons.push(reason) })
+
+describe('attempt.canceller (the adapters’ cancellation hook)', () => {
   it("is called once, with keel's reason, when keel cancels the attempt", async () => {
     const clock = new ManualClock()
     const balancer = new Balancer({ endpoints: ['http://10.0.0.1:80'], clock, retry: false })
@@ -15,7 +18,7 @@ describe('attempt.onCancel (the adapters’ cancellation hook)', () => {
     const call = balancer.call(
       (_endpoint, attempt) =>
         new Promise<void>((resolve) => {
-          ;(attempt as unknown as Hooked).onCancel = (reason) => reasons.push(reason)
+          ;(attempt as unknown as Hooked).canceller = recording(reasons)
           settle = resolve
         }),
       { attemptTimeout: 50 },
@@ -35,7 +38,7 @@ describe('attempt.onCancel (the adapters’ cancellation hook)', () => {
     const balancer = new Balancer({ endpoints: ['http://10.0.0.1:80'], clock })
     const reasons: unknown[] = []
     await balancer.call(async (_endpoint, attempt) => {
-      ;(attempt as unknown as Hooked).onCancel = (reason) => reasons.push(reason)
+      ;(attempt as unknown as Hooked).canceller = recording(reasons)
       return 1
     })
     await balancer.close()
@@ -49,7 +52,7 @@ describe('attempt.onCancel (the adapters’ cancellation hook)', () => {
     const call = balancer.call(
       (_endpoint, attempt) =>
         new Promise<void>(() => {
-          ;(attempt as unknown as Hooked).onCancel = (reason) => reasons.push(reason)
+          ;(attempt as unknown as Hooked).canceller = recording(reasons)
         }),
       { timeout: 1_000 },
     )

@@ -8,6 +8,12 @@ import type { EndpointState } from './endpoint-state.ts'
 
 export type { Attempt }
 
+/** Who ends an adapter's exchange when keel cancels its attempt (`AttemptControl.canceller`). */
+export interface AttemptCanceller {
+  /** keel gave up on the attempt (deadline, attempt timeout, lost hedge, drain timeout, close). */
+  attemptCancelled(reason: unknown): void
+}
+
 /** The call an attempt of a driven call reports to (`AdapterPort.drive`). */
 export interface AttemptReceiver {
   /** The attempt's `fn` equivalent settled: `threw` says whether `outcome` is its error or its value. */
@@ -63,11 +69,13 @@ export class AttemptImpl implements Attempt {
   /** Wakes whoever waits for this attempt to end (calls that can end early). */
   onEnd: (() => void) | undefined = undefined
   /**
-   * Called once when keel cancels the attempt, with keel's reason: how an adapter maps keel's
+   * Told once when keel cancels the attempt, with keel's reason: how an adapter maps keel's
    * cancellation onto its client (the gRPC adapter's `call.cancel()`, the HTTP adapters' dispatch
    * abort) without an `AbortController` and a listener on every attempt (≈ 0.7 µs on Node 24).
+   * An object, not a function: the adapter's own per-attempt object takes the call, so no
+   * closure is allocated per attempt.
    */
-  onCancel: ((reason: unknown) => void) | undefined = undefined
+  canceller: AttemptCanceller | undefined = undefined
   /** Who hears a driven attempt's outcome (`succeed` / `fail`): its call, until the first report. */
   receiver: AttemptReceiver | undefined = undefined
 
@@ -125,10 +133,10 @@ export class AttemptImpl implements Attempt {
     // keel's own attempt timeout means the endpoint was too slow: an endpoint failure, not a cancel.
     this.verdict = reason instanceof AttemptTimeoutError ? 'endpoint-failure' : 'cancelled'
     this.controller?.abort(reason)
-    const onCancel = this.onCancel
-    if (onCancel !== undefined) {
-      this.onCancel = undefined
-      onCancel(reason)
+    const canceller = this.canceller
+    if (canceller !== undefined) {
+      this.canceller = undefined
+      canceller.attemptCancelled(reason)
     }
   }
 

@@ -19,7 +19,7 @@ import type { Endpoint } from '../model/endpoint.ts'
 import type { AttemptRecord } from '../model/errors.ts'
 import type { Verdict } from '../model/verdict.ts'
 import type { CallOptions } from '../options/options.ts'
-import type { AttemptImpl } from './attempt.ts'
+import type { AttemptCanceller, AttemptImpl } from './attempt.ts'
 import type { CallObservation, CallObserver } from './call-observation.ts'
 import type { EndpointState } from './endpoint-state.ts'
 
@@ -30,7 +30,7 @@ export type { ResolvedHealthCheck } from '../ejection/health/health-options.ts'
 export type { TimerEntry } from '../internal/timer-queue.ts'
 export type { CallOutcome } from '../model/call-outcome.ts'
 export type { DetectorName, HealthCheckType } from '../model/detector.ts'
-export type { AttemptImpl, AttemptReceiver } from './attempt.ts'
+export type { AttemptCanceller, AttemptImpl, AttemptReceiver } from './attempt.ts'
 export type { CallObservation, CallObserver, ObservedCall } from './call-observation.ts'
 export type { EndpointState } from './endpoint-state.ts'
 
@@ -139,10 +139,11 @@ export interface AttemptControl {
   /** keel's reason, once `cancelled`. */
   readonly cancelReason: unknown
   /**
-   * Called once when keel cancels the attempt, with keel's reason; set it back to `undefined` once
-   * the exchange is over. At most one per attempt.
+   * Told once when keel cancels the attempt, with keel's reason (`attemptCancelled(reason)`); set
+   * it back to `undefined` once the exchange is over. At most one per attempt. An object rather
+   * than a callback so the adapter's own per-attempt object takes the call: no closure per attempt.
    */
-  onCancel: ((reason: unknown) => void) | undefined
+  canceller: AttemptCanceller | undefined
   /** The attempt's response reached the caller: keel must never retry after this attempt. */
   handOver(): void
   /**

@@ -1,4 +1,4 @@
-import type { AttemptControl } from '../../core/ports.ts'
+import type { AttemptCanceller, AttemptControl } from '../../core/ports.ts'
 
 type Listener = (event: { readonly type: 'abort' }) => void
 
@@ -8,11 +8,11 @@ const ABORT_EVENT = Object.freeze({ type: 'abort' as const })
 /**
  * The `signal` of one attempt's axios config: the part of `AbortSignal` axios' http adapter uses
  * (`aborted`, `reason`, one `'abort'` listener added and removed; lib/adapters/http.js), aborted
- * through the attempt's `AttemptControl.onCancel` when keel gives up on the attempt (deadline,
+ * through the attempt's `AttemptControl.canceller` when keel gives up on the attempt (deadline,
  * lost hedge, drain timeout, `close()`). The attempt's own `AbortSignal` would cost an
  * `AbortController` and an `EventTarget` listener on every request; this costs two small objects.
  */
-export class AttemptSignal {
+export class AttemptSignal implements AttemptCanceller {
   aborted = false
   reason: unknown = undefined
   onabort: ((event: unknown) => void) | null = null
@@ -22,7 +22,7 @@ export class AttemptSignal {
     if (control.cancelled) {
       this.aborted = true
       this.reason = control.cancelReason
-    } else control.onCancel = (reason) => this.#abort(reason)
+    } else control.canceller = this
   }
 
   addEventListener(type: string, listener: Listener): void {
@@ -42,7 +42,8 @@ export class AttemptSignal {
     if (this.aborted) throw this.reason
   }
 
-  #abort(reason: unknown): void {
+  /** keel gave up on the attempt (`AttemptControl.canceller`). */
+  attemptCancelled(reason: unknown): void {
     if (this.aborted) return
     this.aborted = true
     this.reason = reason

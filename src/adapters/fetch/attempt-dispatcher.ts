@@ -1,4 +1,4 @@
-import type { AttemptControl } from '../../core/ports.ts'
+import type { AttemptCanceller, AttemptControl } from '../../core/ports.ts'
 import { usageError } from '../../model/errors.ts'
 import type { IdleTimeouts } from '../http/timeouts.ts'
 import { heldWhole, rawContentLength } from '../http/whole-body.ts'
@@ -192,7 +192,7 @@ class LegacyTap {
  * without wrapping the Response or its stream — and can abort the exchange when it cancels the
  * attempt. With redirects fetch dispatches again; the last exchange is the one that counts.
  */
-export class AttemptDispatcher implements DispatchTarget {
+export class AttemptDispatcher implements DispatchTarget, AttemptCanceller {
   readonly #target: DispatchTarget | undefined
   readonly #timeouts: IdleTimeouts
   #current: Tap | LegacyTap | undefined
@@ -247,7 +247,7 @@ export class AttemptDispatcher implements DispatchTarget {
 
   /**
    * keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the exchange, so
-   * fetch fails or errors the body. Called through the attempt's `onCancel`.
+   * fetch fails or errors the body. Called through the attempt's `canceller`.
    */
   attemptCancelled(reason: unknown): void {
     this.abortReason ??= reason

@@ -166,7 +166,7 @@ export class FetchRun implements AdapterCall {
       control.fail(control.cancelReason)
       return
     }
-    control.onCancel = (reason) => dispatcher.attemptCancelled(reason)
+    control.canceller = dispatcher
     let sent: Promise<Response>
     try {
       sent = host.fetch()(httpUrl(endpoint, this.path), init as RequestInit)

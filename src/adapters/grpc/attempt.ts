@@ -1,6 +1,6 @@
 import { type ClientUnaryCall, connectivityState } from '@grpc/grpc-js'
 import type { Balancer } from '../../balancer.ts'
-import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
+import type { AdapterPort, AttemptCanceller, AttemptControl } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
@@ -36,10 +36,26 @@ function cancelCall(call: SurfaceCall, reason: unknown): void {
   else call.cancel()
 }
 
+/** Ends a grpc-js call when keel cancels its attempt: one small object, no closure. */
+class CallCanceller implements AttemptCanceller {
+  readonly call: SurfaceCall
+  readonly before: (() => void) | undefined
+
+  constructor(call: SurfaceCall, before: (() => void) | undefined) {
+    this.call = call
+    this.before = before
+  }
+
+  attemptCancelled(reason: unknown): void {
+    this.before?.()
+    cancelCall(this.call, reason)
+  }
+}
+
 /**
  * Maps keel giving up on the attempt (deadline, attempt timeout, losing hedge, drain timeout,
  * `close()`) onto the grpc-js call: DEADLINE_EXCEEDED for keel's deadlines, as grpc-js would have
- * ended it, CANCELLED otherwise. Through the attempt's `AttemptControl.onCancel` (an AbortSignal
+ * ended it, CANCELLED otherwise. Through the attempt's `AttemptControl.canceller` (an AbortSignal
  * listener per attempt costs µs), `attempt.signal` for an attempt keel did not make. `before` runs
  * first. Undo it with `stopCancel` once the call ended.
  */
@@ -50,10 +66,7 @@ export function cancelOnAbort(
   before?: () => void,
 ): void {
   if (control !== undefined) {
-    control.onCancel = (reason) => {
-      before?.()
-      cancelCall(call, reason)
-    }
+    control.canceller = new CallCanceller(call, before)
     return
   }
   const signal = attempt.signal
@@ -72,9 +85,9 @@ export function cancelOnAbort(
   )
 }
 
-/** The call ended: keel's cancellation has nothing left to end (`AttemptControl.onCancel` contract). */
+/** The call ended: keel's cancellation has nothing left to end (`AttemptControl.canceller` contract). */
 export function stopCancel(control: AttemptControl | undefined): void {
-  if (control !== undefined) control.onCancel = undefined
+  if (control !== undefined) control.canceller = undefined
 }
 
 /** `method.serialize`-ready metadata for attempt `n`: retries get a copy, as interceptors may change it. */

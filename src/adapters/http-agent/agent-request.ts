@@ -1,6 +1,6 @@
 import type { ClientRequest, Agent as HttpAgent, IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import type { AdapterCall, AdapterPort, AttemptControl, ResolvedCall } from '../../core/ports.ts'
+import type { AdapterCall, AdapterPort, AttemptCanceller, AttemptControl, ResolvedCall } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import { KeelError } from '../../model/errors.ts'
@@ -111,7 +111,7 @@ const UPGRADED = new HandedOver({ status: 101, statusText: '', headers: NO_HEADE
  * listeners are functions shared by every request, finding the run under a symbol key on the
  * request, and the attempt's end is read off the request's own `close`.
  */
-export class AgentRequest implements ConnectWatcher, AdapterCall {
+export class AgentRequest implements ConnectWatcher, AdapterCall, AttemptCanceller {
   readonly request: Routed
   readonly #host: AgentHost
   readonly #options: Record<string, unknown>
@@ -176,10 +176,10 @@ export class AgentRequest implements ConnectWatcher, AdapterCall {
       return
     }
     if (control.cancelled) {
-      this.#cancelled(control.cancelReason)
+      this.attemptCancelled(control.cancelReason)
       return
     }
-    control.onCancel = this.#cancelled
+    control.canceller = this
     let agent: HttpAgent
     try {
       this.#routePath(endpoint)
@@ -288,7 +288,7 @@ export class AgentRequest implements ConnectWatcher, AdapterCall {
   }
 
   /** keel gave up on the attempt (deadline, attempt timeout, drain, close): stop the request. */
-  readonly #cancelled = (reason: unknown): void => {
+  attemptCancelled(reason: unknown): void {
     this.#stopWaiting()
     this.#fail(reason)
     this.#deliver(reason as Error)
@@ -359,7 +359,7 @@ export class AgentRequest implements ConnectWatcher, AdapterCall {
     const control = this.#control
     if (control === undefined) return undefined
     this.#control = undefined
-    control.onCancel = undefined
+    control.canceller = undefined
     // Once the request had a socket it may have been written: whatever happened is the caller's
     // to retry, never keel's.
     if (this.request.socket != null) control.handOver()

@@ -1,6 +1,6 @@
 import { isIP, connect as netConnect, type OnReadOpts, type Socket } from 'node:net'
 import { type TLSSocket, connect as tlsConnect } from 'node:tls'
-import type { AttemptControl } from '../../core/ports.ts'
+import type { AttemptCanceller, AttemptControl } from '../../core/ports.ts'
 import type { TimerEntry } from '../../internal/timer-queue.ts'
 import type { EndpointInfo } from '../../model/endpoint.ts'
 import { ConnectTimeoutError } from './errors.ts'
@@ -34,7 +34,7 @@ export function dial(
   new Dial(host, endpoint, control, options, connected, failed, onread)
 }
 
-class Dial {
+class Dial implements AttemptCanceller {
   readonly socket: Socket
   readonly #host: NetHost
   readonly #control: AttemptControl
@@ -81,7 +81,7 @@ class Dial {
     this.#timer = timers.schedule(clock.now() + options.timeout, () => {
       socket.destroy(new ConnectTimeoutError(options.timeout, endpoint.id))
     })
-    control.onCancel = this.#onCancel
+    control.canceller = this
     socket.on('error', this.#onError)
     socket.on(this.#event, this.#onConnect)
   }
@@ -90,7 +90,7 @@ class Dial {
     if (this.#done) return false
     this.#done = true
     this.#host.port.timers.cancel(this.#timer)
-    this.#control.onCancel = undefined
+    this.#control.canceller = undefined
     this.socket.off('error', this.#onError)
     this.socket.off(this.#event, this.#onConnect)
     return true
@@ -106,7 +106,8 @@ class Dial {
     if (this.#finish()) this.#connected(this.socket)
   }
 
-  readonly #onCancel = (reason: unknown): void => {
+  /** keel gave up on the attempt (`AttemptControl.canceller`). */
+  attemptCancelled(reason: unknown): void {
     if (!this.#finish()) return
     this.socket.destroy()
     this.#failed(reason)

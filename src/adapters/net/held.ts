@@ -37,7 +37,7 @@ export function holdConnection(
   socket.on('error', (error: Error) => {
     failure ??= error
   })
-  control.onCancel = (reason) => socket.destroy(reason as Error)
+  control.canceller = { attemptCancelled: (reason) => socket.destroy(reason as Error) }
   const maxAge = settings.maxConnectionAge
   if (maxAge !== undefined) {
     const age = maxAge * (1 - AGE_JITTER + 2 * AGE_JITTER * random())
@@ -49,7 +49,7 @@ export function holdConnection(
     })
   }
   socket.on('close', () => {
-    control.onCancel = undefined
+    control.canceller = undefined
     if (ageTimer !== undefined) timers.cancel(ageTimer)
     if (graceTimer !== undefined) timers.cancel(graceTimer)
     if (control.cancelled) reject(control.cancelReason)

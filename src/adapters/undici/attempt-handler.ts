@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
-import type { AdapterPort, AttemptControl } from '../../core/ports.ts'
+import type { AdapterPort, AttemptCanceller, AttemptControl } from '../../core/ports.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
@@ -52,11 +52,11 @@ export interface Upgraded {
  * any other response is handed to the caller's handler as it arrives, and keel never retries
  * after that.
  */
-export class AttemptHandler implements Dispatcher.DispatchHandler {
+export class AttemptHandler implements Dispatcher.DispatchHandler, AttemptCanceller {
   readonly run: HandlerRun
   readonly endpoint: Endpoint<unknown>
   readonly attempt: Attempt
-  /** keel's handle on the attempt: its cancellation reaches the dispatch through `onCancel`. */
+  /** keel's handle on the attempt: its cancellation reaches the dispatch through `canceller`. */
   readonly control: AttemptControl
   controller: Dispatcher.DispatchController | undefined = undefined
   response: DispatchedResponse | undefined = undefined
@@ -82,13 +82,13 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
       return
     }
     // keel tells this handler when it cancels the attempt (deadline, attempt timeout, drain,
-    // close) through the attempt's `onCancel`: cheaper than reading \`attempt.signal\`.
+    // close) through the attempt's `canceller`: cheaper than reading `attempt.signal`.
     const control = this.control
     if (control.cancelled) {
       this.fail(control.cancelReason)
       return
     }
-    control.onCancel = (reason) => this.attemptCancelled(reason)
+    control.canceller = this
     let pool: Dispatcher
     let options: Dispatcher.DispatchOptions
     try {
@@ -210,7 +210,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
   succeed(value: DispatchedResponse | Upgraded): void {
     if (this.settled) return
     this.settled = true
-    this.control.onCancel = undefined
+    this.control.canceller = undefined
     this.control.succeed(value)
   }
 
@@ -219,7 +219,7 @@ export class AttemptHandler implements Dispatcher.DispatchHandler {
     this.settled = true
     // The caller aborted, or another attempt answered: keel's verdict is `cancelled`.
     if (error instanceof AbortedAttempt) this.control.knownVerdict('cancelled')
-    this.control.onCancel = undefined
+    this.control.canceller = undefined
     this.control.fail(error)
   }
 }
