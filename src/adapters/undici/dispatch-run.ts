@@ -176,15 +176,22 @@ export class DispatchRun implements HandlerRun, AdapterCall, Dispatcher.Dispatch
     const { controller, handler } = this
     controller.rawHeaders = response.rawHeaders as RawHeaders
     if (controller.paused) attempt.controller?.pause()
-    const chunks = response.chunks
-    response.chunks = undefined
+    const { first, more } = response
+    response.first = response.more = undefined
     // A throw from the caller's handler propagates to undici, which aborts this request with it.
     handler.onResponseStart?.(controller, response.statusCode, response.headers, response.statusText)
-    if (chunks !== undefined) {
-      for (const chunk of chunks) {
-        if (this.done) return
-        handler.onResponseData?.(controller, chunk)
-      }
+    if (first !== undefined) this.#forwardHeld(first, more)
+  }
+
+  /** The held body, in order, until the caller's handler ends the exchange. */
+  #forwardHeld(first: Buffer, more: readonly Buffer[] | undefined): void {
+    const { controller, handler } = this
+    if (this.done) return
+    handler.onResponseData?.(controller, first)
+    if (more === undefined) return
+    for (const chunk of more) {
+      if (this.done) return
+      handler.onResponseData?.(controller, chunk)
     }
   }
 
@@ -316,14 +323,11 @@ export class DispatchRun implements HandlerRun, AdapterCall, Dispatcher.Dispatch
     response.overflow = undefined
     const { controller, handler } = this
     controller.rawHeaders = response.rawHeaders as RawHeaders
-    const chunks = response.chunks
-    response.chunks = undefined
+    const { first, more } = response
+    response.first = response.more = undefined
     try {
       handler.onResponseStart?.(controller, response.statusCode, response.headers, response.statusText)
-      for (const chunk of chunks ?? []) {
-        if (this.done) return
-        handler.onResponseData?.(controller, chunk)
-      }
+      if (first !== undefined) this.#forwardHeld(first, more)
     } catch (error) {
       this.fail(error)
       if (overflowing) source.abort(error as Error)

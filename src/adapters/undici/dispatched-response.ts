@@ -17,8 +17,12 @@ export class DispatchedResponse {
   trailers: IncomingHttpHeaders = NO_TRAILERS
   readonly rawHeaders: unknown
   rawTrailers: unknown = undefined
-  /** Body chunks held back while keel decides; undefined once handed over or dumped. */
-  chunks: Buffer[] | undefined = undefined
+  /**
+   * The first body chunk held back while keel decides, and any later ones; undefined once handed
+   * over or dumped. A small answer is one chunk: it costs no array.
+   */
+  first: Buffer | undefined = undefined
+  more: Buffer[] | undefined = undefined
   held = 0
   /** Classified as anything but `success` when its headers arrived. */
   failure = false
@@ -47,9 +51,9 @@ export class DispatchedResponse {
   /** Holds a chunk back; false once more than `HOLD_LIMIT` bytes would be held. */
   hold(chunk: Buffer): boolean {
     this.held += chunk.length
-    // `[chunk]` sizes the array for one chunk, the usual case; `[]` then `push` reserves 17.
-    if (this.chunks === undefined) this.chunks = [chunk]
-    else this.chunks.push(chunk)
+    if (this.first === undefined) this.first = chunk
+    else if (this.more === undefined) this.more = [chunk]
+    else this.more.push(chunk)
     return this.held <= HOLD_LIMIT
   }
 
@@ -61,7 +65,8 @@ export class DispatchedResponse {
 
   /** Releases the held body of a response keel retried past (and the rest of an overflowing one). */
   dump(): Promise<void> {
-    this.chunks = undefined
+    this.first = undefined
+    this.more = undefined
     const overflow = this.overflow
     this.overflow = undefined
     overflow?.()
