@@ -40,20 +40,63 @@ function globalDispatcher(current: boolean): DispatchTarget | undefined {
 }
 
 /**
- * Forwards every callback of a handler in undici's current API, noting when the response ends.
- * It must not look like a legacy handler (undici tells the two apart by `onRequestStart`).
+ * What both taps share: a small response held whole until its body ends
+ * (`AttemptDispatcher.holdWhole`): its head's arguments in fields and its body's chunks, the first
+ * without an array (one chunk is the usual case), so holding allocates nothing per callback.
  */
-class Tap {
+abstract class HoldingTap {
   readonly owner: AttemptDispatcher
   readonly handler: Handler
-  controller: { abort(reason: unknown): void } | undefined
-  /** A small response held until its body ends (`AttemptDispatcher.holdWhole`): its callbacks' arguments. */
-  held: unknown[][] | undefined = undefined
+  holding = false
+  /** The head's arguments, by position: (controller | status, status | headers, headers | resume, text). */
+  head0: unknown = undefined
+  head1: unknown = undefined
+  head2: unknown = undefined
+  head3: unknown = undefined
+  first: unknown = undefined
+  more: unknown[] | undefined = undefined
 
   constructor(owner: AttemptDispatcher, handler: Handler) {
     this.owner = owner
     this.handler = handler
   }
+
+  holdHead(a: unknown, b: unknown, c: unknown, d: unknown): void {
+    this.holding = true
+    this.head0 = a
+    this.head1 = b
+    this.head2 = c
+    this.head3 = d
+  }
+
+  holdChunk(chunk: unknown): void {
+    if (this.first === undefined) this.first = chunk
+    else if (this.more === undefined) this.more = [chunk]
+    else this.more.push(chunk)
+  }
+
+  /** The body arrived whole: fetch now gets the response, then its body (its end follows). */
+  release(): void {
+    this.holding = false
+    this.sendHead(this.head0, this.head1, this.head2, this.head3)
+    const { first, more } = this
+    this.head0 = this.head1 = this.head2 = this.head3 = this.first = this.more = undefined
+    if (first === undefined) return
+    this.sendChunk(first)
+    if (more !== undefined) for (const chunk of more) this.sendChunk(chunk)
+  }
+
+  abstract sendHead(a: unknown, b: unknown, c: unknown, d: unknown): void
+  abstract sendChunk(chunk: unknown): void
+}
+
+/**
+ * Forwards every callback of a handler in undici's current API, noting when the response ends.
+ * It must not look like a legacy handler (undici tells the two apart by `onRequestStart`).
+ * Named parameters, not rest ones: a rest parameter is an array per callback.
+ */
+class Tap extends HoldingTap {
+  controller: { abort(reason: unknown): void } | undefined
 
   onRequestStart(controller: { abort(reason: unknown): void }, context: unknown): unknown {
     this.controller = controller
@@ -61,35 +104,29 @@ class Tap {
     if (this.owner.abortReason !== undefined) controller.abort(this.owner.abortReason)
     return result
   }
-  onRequestUpgrade(...args: unknown[]): unknown {
+  onRequestUpgrade(controller: unknown, statusCode: unknown, headers: unknown, socket: unknown): unknown {
     this.owner.ended(this, undefined)
-    return this.handler.onRequestUpgrade?.(...args)
+    return this.handler.onRequestUpgrade?.(controller, statusCode, headers, socket)
   }
-  onResponseStart(...args: unknown[]): unknown {
-    const headers = args[2] as Record<string, unknown> | undefined
-    if (this.owner.holdWhole && (args[1] as number) >= 200 && heldWhole(headers?.['content-length'])) {
-      this.held = [args]
+  onResponseStart(controller: unknown, statusCode: number, headers: unknown, statusText: unknown): unknown {
+    const length = (headers as Record<string, unknown> | undefined)?.['content-length']
+    if (this.owner.holdWhole && statusCode >= 200 && heldWhole(length)) {
+      this.holdHead(controller, statusCode, headers, statusText)
       return undefined
     }
-    return this.handler.onResponseStart?.(...args)
+    return this.handler.onResponseStart?.(controller, statusCode, headers, statusText)
   }
-  onResponseData(...args: unknown[]): unknown {
-    if (this.held !== undefined) {
-      this.held.push(args)
+  onResponseData(controller: unknown, chunk: unknown): unknown {
+    if (this.holding) {
+      this.holdChunk(chunk)
       return undefined
     }
-    return this.handler.onResponseData?.(...args)
+    return this.handler.onResponseData?.(controller, chunk)
   }
-  onResponseEnd(...args: unknown[]): unknown {
+  onResponseEnd(controller: unknown, trailers: unknown): unknown {
     try {
-      const held = this.held
-      if (held !== undefined) {
-        // The body arrived whole: fetch now gets the response, then its body, then its end.
-        this.held = undefined
-        this.handler.onResponseStart?.(...held[0]!)
-        for (let i = 1; i < held.length; i++) this.handler.onResponseData?.(...held[i]!)
-      }
-      return this.handler.onResponseEnd?.(...args)
+      if (this.holding) this.release()
+      return this.handler.onResponseEnd?.(controller, trailers)
     } finally {
       this.owner.ended(this, undefined)
     }
@@ -101,8 +138,8 @@ class Tap {
       this.owner.ended(this, error ?? new Error('The request failed'))
     }
   }
-  onBodySent(...args: unknown[]): unknown {
-    return this.handler.onBodySent?.(...args)
+  onBodySent(chunk: unknown): unknown {
+    return this.handler.onBodySent?.(chunk)
   }
   onRequestSent(): unknown {
     return this.handler.onRequestSent?.()
@@ -113,19 +150,17 @@ class Tap {
   abort(reason: unknown): void {
     this.controller?.abort(reason)
   }
+  sendHead(controller: unknown, statusCode: unknown, headers: unknown, statusText: unknown): void {
+    this.handler.onResponseStart?.(controller, statusCode, headers, statusText)
+  }
+  sendChunk(chunk: unknown): void {
+    this.handler.onResponseData?.(this.head0, chunk)
+  }
 }
 
 /** The same for a legacy handler (`onConnect`, `onHeaders`, `onData`, `onComplete`, `onError`). */
-class LegacyTap {
-  readonly owner: AttemptDispatcher
-  readonly handler: Handler
+class LegacyTap extends HoldingTap {
   #abort: ((reason: unknown) => void) | undefined
-  held: unknown[][] | undefined = undefined
-
-  constructor(owner: AttemptDispatcher, handler: Handler) {
-    this.owner = owner
-    this.handler = handler
-  }
 
   onConnect(abort: (reason: unknown) => void, context: unknown): unknown {
     this.#abort = abort
@@ -133,33 +168,28 @@ class LegacyTap {
     if (this.owner.abortReason !== undefined) abort(this.owner.abortReason)
     return result
   }
-  onUpgrade(...args: unknown[]): unknown {
+  onUpgrade(statusCode: unknown, headers: unknown, socket: unknown): unknown {
     this.owner.ended(this, undefined)
-    return this.handler.onUpgrade?.(...args)
+    return this.handler.onUpgrade?.(statusCode, headers, socket)
   }
-  onHeaders(...args: unknown[]): unknown {
-    if (this.owner.holdWhole && (args[0] as number) >= 200 && heldWhole(rawContentLength(args[1] as unknown[]))) {
-      this.held = [args]
+  onHeaders(statusCode: number, headers: unknown, resume: unknown, statusText: unknown): unknown {
+    if (this.owner.holdWhole && statusCode >= 200 && heldWhole(rawContentLength(headers as unknown[]))) {
+      this.holdHead(statusCode, headers, resume, statusText)
       return true
     }
-    return this.handler.onHeaders?.(...args)
+    return this.handler.onHeaders?.(statusCode, headers, resume, statusText)
   }
-  onData(...args: unknown[]): unknown {
-    if (this.held !== undefined) {
-      this.held.push(args)
+  onData(chunk: unknown): unknown {
+    if (this.holding) {
+      this.holdChunk(chunk)
       return true
     }
-    return this.handler.onData?.(...args)
+    return this.handler.onData?.(chunk)
   }
-  onComplete(...args: unknown[]): unknown {
+  onComplete(trailers: unknown): unknown {
     try {
-      const held = this.held
-      if (held !== undefined) {
-        this.held = undefined
-        this.handler.onHeaders?.(...held[0]!)
-        for (let i = 1; i < held.length; i++) this.handler.onData?.(...held[i]!)
-      }
-      return this.handler.onComplete?.(...args)
+      if (this.holding) this.release()
+      return this.handler.onComplete?.(trailers)
     } finally {
       this.owner.ended(this, undefined)
     }
@@ -171,8 +201,8 @@ class LegacyTap {
       this.owner.ended(this, error ?? new Error('The request failed'))
     }
   }
-  onBodySent(...args: unknown[]): unknown {
-    return this.handler.onBodySent?.(...args)
+  onBodySent(chunk: unknown): unknown {
+    return this.handler.onBodySent?.(chunk)
   }
   onRequestSent(): unknown {
     return this.handler.onRequestSent?.()
@@ -182,6 +212,12 @@ class LegacyTap {
   }
   abort(reason: unknown): void {
     this.#abort?.(reason)
+  }
+  sendHead(statusCode: unknown, headers: unknown, resume: unknown, statusText: unknown): void {
+    this.handler.onHeaders?.(statusCode, headers, resume, statusText)
+  }
+  sendChunk(chunk: unknown): void {
+    this.handler.onData?.(chunk)
   }
 }
 
