@@ -10,10 +10,22 @@ interface LegacyHandler {
   onUpgrade?(statusCode: number, rawHeaders: Buffer[], socket: unknown): void
 }
 
+/**
+ * The raw `[name, value, …]` Buffers a legacy handler expects. undici's own raw headers are such
+ * Buffers already and go as they are (legacy handlers read them, as undici ≤ 7 handed them over);
+ * anything else is converted, or built from the parsed record.
+ */
 function toRaw(raw: unknown, parsed: Record<string, unknown> | null | undefined): Buffer[] {
-  if (Array.isArray(raw)) return raw.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'latin1')))
+  if (Array.isArray(raw)) {
+    let buffers = 0
+    while (buffers < raw.length && Buffer.isBuffer(raw[buffers])) buffers++
+    if (buffers === raw.length) return raw as Buffer[]
+    return raw.map((v) => (Buffer.isBuffer(v) ? v : Buffer.from(String(v), 'latin1')))
+  }
   const out: Buffer[] = []
-  for (const [name, value] of Object.entries(parsed ?? {})) {
+  if (parsed == null) return out
+  for (const name in parsed) {
+    const value = parsed[name]
     for (const v of Array.isArray(value) ? value : [value]) {
       out.push(Buffer.from(name, 'latin1'), Buffer.from(String(v), 'latin1'))
     }
