@@ -8,19 +8,26 @@
 // cannot be compared this way on this VM: its host at times runs a core at half speed, and then
 // every function of the second run looks slower (docs/benchmarks.md, "third pass").
 //
-// Run: node bench/profile-slices.ts [--family undici|agent] [--rounds 24] [--top 25]   (about 30 s)
-// Installs nginx from Debian's packages when missing (needs root), like the other loopback benches.
+// Family `undici-memory` runs the undici clients over an in-memory socket instead
+// (bench/_memory-socket.ts): no kernel networking, no nginx in the samples' way, so what is left
+// is undici's and keel's own work, and the collector's.
+//
+// Run: node bench/profile-slices.ts [--family undici|undici-memory|agent] [--rounds 24] [--top 25]
+// (about 30 s). Installs nginx from Debian's packages when missing (needs root), like the other
+// loopback benches.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { BalancedPool } from 'undici'
+import { BalancedPool, Pool } from 'undici'
 import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
+import { MemorySocket } from './_memory-socket.ts'
 import { httpGet, latencies } from './lib.ts'
 import { ensureProxies, freePort, listening, nginxConfig } from './proxies.ts'
 
@@ -40,9 +47,18 @@ type Make = (urls: string[]) => () => Promise<unknown>
 const GET = { path: '/', method: 'GET' } as const
 const SERVICE_GET = { ...GET, origin: 'http://users.internal' }
 
-function dispatcher(picker: 'p2c-ewma' | 'round-robin'): Make {
+/** undici's `connect` option handing each connection an in-memory server (family `undici-memory`). */
+const inMemory = ((_options: unknown, callback: (error: null, socket: Duplex) => void) => {
+  const socket = new MemorySocket()
+  queueMicrotask(() => callback(null, socket))
+  return socket
+}) as unknown as NonNullable<Pool.Options['connect']>
+const MEMORY_URLS = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
+
+function dispatcher(picker: 'p2c-ewma' | 'round-robin', memory = false): Make {
   return (urls) => {
-    const d = new BalancerDispatcher(new Balancer({ endpoints: urls, picker }))
+    const balancer = new Balancer({ endpoints: memory ? MEMORY_URLS : urls, picker })
+    const d = new BalancerDispatcher(balancer, memory ? { connect: inMemory } : {})
     return async () => (await d.request(SERVICE_GET)).body.text()
   }
 }
@@ -77,6 +93,25 @@ const FAMILIES: Record<string, [string, Make][]> = {
     ],
     ['keel BalancerDispatcher (p2c-ewma)', dispatcher('p2c-ewma')],
     ['keel BalancerDispatcher (round-robin)', dispatcher('round-robin')],
+  ],
+  'undici-memory': [
+    [
+      'undici BalancedPool',
+      () => {
+        const pool = new BalancedPool(MEMORY_URLS, { connect: inMemory })
+        return async () => (await pool.request(GET)).body.text()
+      },
+    ],
+    [
+      'keel balancer.call around Pool.request',
+      () => {
+        const balancer = new Balancer({ endpoints: MEMORY_URLS })
+        const pools = new Map(MEMORY_URLS.map((url) => [url, new Pool(url, { connect: inMemory })]))
+        return () => balancer.call(async (e) => (await pools.get(e.origin)!.request(GET)).body.text())
+      },
+    ],
+    ['keel BalancerDispatcher (p2c-ewma)', dispatcher('p2c-ewma', true)],
+    ['keel BalancerDispatcher (round-robin)', dispatcher('round-robin', true)],
   ],
   agent: [
     [
