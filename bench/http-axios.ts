@@ -1,11 +1,13 @@
 // axios over loopback (docs/benchmarks.md#axios): keel's axiosAdapter against what an axios user
 // would write instead, a hand-rolled round-robin over one keep-alive node:http Agent per backend
 // (the same Agent options keel's per-endpoint agents use), and a plain `balancer.call` around the
-// same axios request (keel's decision path alone). Three nginx backends answer `200 ok` at once.
+// same axios request (keel's decision path alone); and, like for like, the baseline with axios'
+// `timeout` set to keel's `idleTimeout` and keel with `idleTimeout: 0`. Three nginx backends answer
+// `200 ok` at once.
 //
 // The clients take turns in short rotated slices (bench/_rounds.ts says why).
 //
-// Run: node bench/http-axios.ts [--slice-ms 250] [--rounds 24] [--concurrency 32]   (about 40 s)
+// Run: node bench/http-axios.ts [--slice-ms 250] [--rounds 24] [--concurrency 32]   (about 1 minute)
 // Installs nginx from Debian's packages when missing (needs root), starts it on 127.0.0.1 with a
 // generated config in a temp dir and stops it at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -55,6 +57,10 @@ async function main(): Promise<void> {
       baseURL: 'http://service.internal',
       adapter: axiosAdapter(balancer({ picker: 'round-robin' })),
     })
+    const keelRrNoIdle = axios.create({
+      baseURL: 'http://service.internal',
+      adapter: axiosAdapter(balancer({ picker: 'round-robin' }), { idleTimeout: 0 }),
+    })
     const callBalancer = balancer({ picker: 'round-robin' })
     const agentOf = new Map(urls.map((u, i) => [u, agents[i]!]))
 
@@ -68,6 +74,19 @@ async function main(): Promise<void> {
       },
       { name: 'keel axiosAdapter (p2c-ewma)', one: async () => void (await keel.get('/')) },
       { name: 'keel axiosAdapter (round-robin)', one: async () => void (await keelRr.get('/')) },
+      // Like for like: keel's `idleTimeout` (15 s by default) is axios' `timeout`, a socket timer
+      // and listener per request that the baseline does not have.
+      {
+        name: 'hand-rolled round-robin, `timeout: 15000`',
+        one: async () => {
+          const i = cursor++ % 3
+          await plain.get(`${urls[i]}/`, { httpAgent: agents[i], timeout: 15_000 })
+        },
+      },
+      {
+        name: 'keel axiosAdapter (round-robin, `idleTimeout: 0`)',
+        one: async () => void (await keelRrNoIdle.get('/')),
+      },
       {
         name: 'keel balancer.call around axios (round-robin)',
         one: async () =>
