@@ -2,6 +2,7 @@
 // bench/http-agent-ab.ts): no kernel networking and no server process, so a busy machine disturbs
 // the client CPU they measure far less than a loopback run does.
 import { Duplex } from 'node:stream'
+import type { Pool } from 'undici'
 
 const RESPONSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok')
 
@@ -46,3 +47,10 @@ export class MemorySocket extends Duplex {
     return this
   }
 }
+
+/** undici's `connect` option handing each new connection an in-memory server. */
+export const memoryConnect = ((_options: unknown, callback: (error: null, socket: Duplex) => void) => {
+  const socket = new MemorySocket()
+  queueMicrotask(() => callback(null, socket))
+  return socket
+}) as unknown as NonNullable<Pool.Options['connect']>

@@ -8,11 +8,10 @@
 // per-round differences to BalancedPool.
 // Run: node bench/http-ab.ts <tree A> <tree B> [--rounds 15] [--requests 20000]
 //      (each tree a keel checkout with node_modules; the same tree twice shows the noise)
-import type { Duplex } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
 import { cpuRounds, cpuTable } from './_ab.ts'
-import { MemorySocket } from './_memory-socket.ts'
+import { memoryConnect } from './_memory-socket.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -24,11 +23,7 @@ const ROUNDS = Number(values.rounds)
 const REQUESTS = Number(values.requests)
 const CONCURRENCY = 32
 
-const connect = ((_options: unknown, callback: (error: null, socket: Duplex) => void) => {
-  const socket = new MemorySocket()
-  queueMicrotask(() => callback(null, socket))
-  return socket
-}) as unknown as NonNullable<Pool.Options['connect']>
+const connect = memoryConnect
 
 const urls = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
 const get = { path: '/', method: 'GET' } as const

@@ -20,14 +20,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import http from 'node:http'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Duplex } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
 import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
-import { MemorySocket } from './_memory-socket.ts'
+import { memoryConnect } from './_memory-socket.ts'
 import { httpGet, latencies } from './lib.ts'
 import { ensureProxies, freePort, listening, nginxConfig } from './proxies.ts'
 
@@ -48,11 +47,7 @@ const GET = { path: '/', method: 'GET' } as const
 const SERVICE_GET = { ...GET, origin: 'http://users.internal' }
 
 /** undici's `connect` option handing each connection an in-memory server (family `undici-memory`). */
-const inMemory = ((_options: unknown, callback: (error: null, socket: Duplex) => void) => {
-  const socket = new MemorySocket()
-  queueMicrotask(() => callback(null, socket))
-  return socket
-}) as unknown as NonNullable<Pool.Options['connect']>
+const inMemory = memoryConnect
 const MEMORY_URLS = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
 
 function dispatcher(picker: 'p2c-ewma' | 'round-robin', memory = false): Make {
