@@ -102,3 +102,22 @@ describe('a body over 64 KiB is handed over as it arrives', () => {
     })
   }
 })
+
+describe('a body of exactly 64 KiB is held, then handed over whole', () => {
+  for (const [adapter, make] of ADAPTERS) {
+    // The last held chunk fills undici fetch's body stream to its 64 KiB high-water mark, so fetch
+    // pauses the exchange's controller as the held body is replayed: the replay must pass it on.
+    it(`${adapter}: the caller reads all 65,536 bytes`, async () => {
+      const LIMIT = 64 * 1024
+      const [server] = await servers(1, (_req, res) => {
+        res.writeHead(200, { 'content-length': String(LIMIT) })
+        for (let sent = 0; sent < LIMIT; sent += 4_096) res.write('z'.repeat(4_096))
+        res.end()
+      })
+      const { balancer, attempts } = observe([server!.url])
+      const body = await make(balancer)()
+      expect(body.length).toBe(LIMIT)
+      expect(attempts.map((a) => a.verdict)).toEqual(['success'])
+    })
+  }
+})

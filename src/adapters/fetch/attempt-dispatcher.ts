@@ -154,7 +154,8 @@ class Tap extends HoldingTap {
     this.handler.onResponseStart?.(controller, statusCode, headers, statusText)
   }
   sendChunk(chunk: unknown): void {
-    this.handler.onResponseData?.(this.head0, chunk)
+    // The exchange's controller: fetch pauses it when its body stream is full.
+    this.handler.onResponseData?.(this.controller, chunk)
   }
 }
 
