@@ -34,6 +34,24 @@ function send(agent: http.Agent, options: http.RequestOptions = {}): Promise<Sen
   })
 }
 
+/**
+ * One request through a fresh agent (`timeout: agentTimeout`, keel's clock a `ManualClock`) to a
+ * server with `keepAliveTimeout`; resolves once the request's socket is back on the free list.
+ */
+async function oneIdle(
+  keepAliveTimeout: number,
+  agentTimeout: number,
+  handler?: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<{ clock: ManualClock; agent: http.Agent; sent: Sent }> {
+  const clock = new ManualClock()
+  const backend = await startServer(handler, 0, { keepAliveTimeout })
+  cleanups.push(() => backend.close())
+  const { agent } = balanced([backend.url], { clock }, { timeout: agentTimeout })
+  const sent = await send(agent)
+  await sent.freed
+  return { clock, agent, sent }
+}
+
 /** A TCP server that accepts connections and never says a word: a TLS handshake to it never ends. */
 async function silentServer(): Promise<{ port: number; connected: Promise<unknown> }> {
   const held: Socket[] = []
@@ -70,12 +88,7 @@ describe('BalancerAgent timeout', () => {
   })
 
   it('closes it sooner when the server’s Keep-Alive hint is shorter, 1 s before the server would', async () => {
-    const clock = new ManualClock()
-    const backend = await startServer(undefined, 0, { keepAliveTimeout: 3_000 })
-    cleanups.push(() => backend.close())
-    const { agent } = balanced([backend.url], { clock }, { timeout: 60_000 })
-    const sent = await send(agent)
-    await sent.freed
+    const { clock, sent } = await oneIdle(3_000, 60_000)
     await clock.advance(1_999)
     expect(sent.socket.destroyed).toBe(false)
     await clock.advance(1)
@@ -83,32 +96,22 @@ describe('BalancerAgent timeout', () => {
   })
 
   it('keeps idle sockets with `timeout: 0` until the server closes them', async () => {
-    const clock = new ManualClock()
     // keepAliveTimeout 0: the server sends no Keep-Alive hint and never closes an idle connection.
-    const backend = await startServer(undefined, 0, { keepAliveTimeout: 0 })
-    cleanups.push(() => backend.close())
-    const { agent } = balanced([backend.url], { clock }, { timeout: 0 })
-    const sent = await send(agent)
-    await sent.freed
+    const { clock, sent } = await oneIdle(0, 0)
     await clock.advance(600_000)
     expect(sent.socket.destroyed).toBe(false)
   })
 
   it('drops a hint’s deadline once a later response on the socket has none', async () => {
-    const clock = new ManualClock()
     let hinted = true
-    const backend = await startServer(
-      (_req, res) => {
-        if (hinted) res.setHeader('Keep-Alive', 'timeout=3')
-        res.end('ok')
-      },
-      0,
-      { keepAliveTimeout: 0 },
-    )
-    cleanups.push(() => backend.close())
-    const { agent } = balanced([backend.url], { clock }, { timeout: 0 })
-    const first = await send(agent)
-    await first.freed
+    const {
+      clock,
+      agent,
+      sent: first,
+    } = await oneIdle(0, 0, (_req, res) => {
+      if (hinted) res.setHeader('Keep-Alive', 'timeout=3')
+      res.end('ok')
+    })
     hinted = false
     await clock.advance(1_000)
     const second = await send(agent)
