@@ -13,10 +13,20 @@
 //
 // Run: node bench/alloc.ts [--requests 400] [--concurrency 8] [--interval 1] [--runs 3] [--only undici]
 // (`--only` keeps the clients whose name contains the word, e.g. `undici`, `fetch`, `axios`, `gRPC`).
+//
+// With `--survival` it measures what the requests leave to the young-generation collector instead
+// (docs/benchmarks.md#node-22s-collector), from `v8.GCProfiler`: per request, the bytes scavenges
+// copied (survivors kept in the young generation plus those promoted to the old one), the time
+// spent in all collections, and scavenges per 1,000 requests. Allocation alone does not set that
+// cost: a scavenge copies what is still reachable, so objects a finished request leaves reachable
+// (from a handler or closure someone keeps) are copied, however few bytes they are. Its defaults
+// are 20,000 requests at 32 concurrent, enough for tens of scavenges per run.
 import { spawn } from 'node:child_process'
 import http from 'node:http'
 import { Session } from 'node:inspector/promises'
+import { loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
+import { GCProfiler } from 'node:v8'
 import {
   credentials,
   type Client as GrpcJsClient,
@@ -42,8 +52,9 @@ const arg = (name: string, fallback: number): number => {
   const i = args.indexOf(`--${name}`)
   return i === -1 ? fallback : Number(args[i + 1])
 }
-const REQUESTS = arg('requests', 400)
-const CONCURRENCY = arg('concurrency', 8)
+const SURVIVAL = args.includes('--survival')
+const REQUESTS = arg('requests', SURVIVAL ? 20_000 : 400)
+const CONCURRENCY = arg('concurrency', SURVIVAL ? 32 : 8)
 const INTERVAL = arg('interval', 1)
 const RUNS = arg('runs', 3)
 const WARMUP = 400
@@ -100,6 +111,120 @@ interface Allocation {
 /** One profiled run of `one` (`REQUESTS` requests, `CONCURRENCY` at a time). */
 function profile(session: Session, one: () => Promise<unknown>): Promise<Allocation> {
   return allocationPerRequest(session, one, REQUESTS, CONCURRENCY, INTERVAL)
+}
+
+/** What `REQUESTS` requests of `one` left to the collector, per request. */
+interface Survival {
+  /** Bytes copied by scavenges: kept in the young generation or promoted to the old one. */
+  copied: number
+  /** µs in all collections. */
+  gc: number
+  /** Scavenges per 1,000 requests. */
+  scavenges: number
+}
+
+/** `GCProfiler`'s space entries: camel-cased at run time, whatever @types/node says. */
+interface SpaceEntry {
+  spaceName: string
+  spaceUsedSize: number
+}
+
+function spaceUsed(spaces: unknown, name: string): number {
+  return (spaces as SpaceEntry[]).find((space) => space.spaceName === name)?.spaceUsedSize ?? 0
+}
+
+async function survival(one: () => Promise<unknown>): Promise<Survival> {
+  const profiler = new GCProfiler()
+  profiler.start()
+  await runCount(one, REQUESTS, CONCURRENCY)
+  let copied = 0
+  let gc = 0
+  let scavenges = 0
+  for (const { gcType, cost, beforeGC, afterGC } of profiler.stop().statistics) {
+    gc += cost
+    if (gcType !== 'Scavenge') continue
+    scavenges++
+    const before = beforeGC.heapSpaceStatistics
+    const after = afterGC.heapSpaceStatistics
+    copied += spaceUsed(after, 'new_space') + spaceUsed(after, 'old_space') - spaceUsed(before, 'old_space')
+  }
+  return { copied: copied / REQUESTS, gc: gc / REQUESTS, scavenges: (scavenges * 1000) / REQUESTS }
+}
+
+/** The runs go round all clients in turn: the median of `RUNS` runs per client. */
+async function rounds<T>(
+  chosen: readonly Subject[],
+  run: (one: () => Promise<unknown>) => Promise<T>,
+): Promise<Map<string, T[]>> {
+  const runs = new Map<string, T[]>(chosen.map((s) => [s.name, []]))
+  for (let i = 0; i < RUNS; i++) {
+    for (const subject of chosen) runs.get(subject.name)!.push(await run(subject.one))
+    console.error(`run ${i + 1}/${RUNS} done`)
+  }
+  return runs
+}
+
+/** `+1,234` / `−1,234`, or `+1.2` with `digits`. */
+function signed(value: number, digits = 0): string {
+  const magnitude = digits === 0 ? Math.round(Math.abs(value)).toLocaleString('en-US') : Math.abs(value).toFixed(digits)
+  return (value >= 0 ? '+' : '−') + magnitude
+}
+
+async function allocationTable(chosen: readonly Subject[]): Promise<void> {
+  const session = new Session()
+  session.connect()
+  const runs = await rounds(chosen, (one) => profile(session, one))
+  session.disconnect()
+  const results = new Map<string, Allocation>()
+  for (const [name, list] of runs) {
+    results.set(name, { bytes: median(list.map((r) => r.bytes)), objects: median(list.map((r) => r.objects)) })
+  }
+  console.log(
+    `Node ${process.version}; ${REQUESTS} requests per run, ${CONCURRENCY} concurrent, median of ${RUNS} runs; ` +
+      `sampling interval ${INTERVAL} byte(s), objects collected by minor and major GCs included; ` +
+      'node:http and gRPC servers in a child process on 127.0.0.1. JS heap only (Buffer contents are off-heap).\n',
+  )
+  console.log('| client | bytes/req | objects/req | Δ bytes/req | Δ objects/req |')
+  console.log('| --- | ---: | ---: | ---: | ---: |')
+  for (const subject of chosen) {
+    const r = results.get(subject.name)!
+    const base = subject.wraps === undefined ? undefined : results.get(subject.wraps)
+    console.log(
+      `| ${subject.name} | ${Math.round(r.bytes).toLocaleString('en-US')} | ${r.objects.toFixed(1)} | ` +
+        `${base === undefined ? '' : signed(r.bytes - base.bytes)} | ` +
+        `${base === undefined ? '' : signed(r.objects - base.objects, 1)} |`,
+    )
+  }
+  console.log('\nΔ: against the plain client the adapter wraps (the row it names), measured in the same process.')
+}
+
+async function survivalTable(chosen: readonly Subject[]): Promise<void> {
+  const runs = await rounds(chosen, survival)
+  const results = new Map<string, Survival>()
+  for (const [name, list] of runs) {
+    results.set(name, {
+      copied: median(list.map((r) => r.copied)),
+      gc: median(list.map((r) => r.gc)),
+      scavenges: median(list.map((r) => r.scavenges)),
+    })
+  }
+  console.log(
+    `Node ${process.version}; ${REQUESTS} requests per run, ${CONCURRENCY} concurrent, median of ${RUNS} runs; ` +
+      `v8.GCProfiler; servers in a child process on 127.0.0.1; load average ${loadavg()[0]!.toFixed(2)}.\n`,
+  )
+  console.log(
+    '| client | copied by scavenges B/req | GC µs/req | scavenges per 1,000 req | Δ copied B/req | Δ GC µs/req |',
+  )
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+  for (const subject of chosen) {
+    const r = results.get(subject.name)!
+    const base = subject.wraps === undefined ? undefined : results.get(subject.wraps)
+    console.log(
+      `| ${subject.name} | ${Math.round(r.copied).toLocaleString('en-US')} | ${r.gc.toFixed(2)} | ${r.scavenges.toFixed(1)} | ` +
+        `${base === undefined ? '' : signed(r.copied - base.copied)} | ${base === undefined ? '' : signed(r.gc - base.gc, 2)} |`,
+    )
+  }
+  console.log('\nΔ: against the plain client the adapter wraps (the row it names), measured in the same process.')
 }
 
 async function main(): Promise<void> {
@@ -208,40 +333,11 @@ async function main(): Promise<void> {
     const chosen = subjects.filter(
       (s) => only === undefined || s.name.toLowerCase().includes(only) || s.wraps?.toLowerCase().includes(only),
     )
-    const session = new Session()
-    session.connect()
     // Every client is warmed up first (JIT, connections), then the runs go round all clients in
     // turn, so no client is always measured first (while the code they share still settles).
     for (const subject of chosen) await runCount(subject.one, WARMUP, CONCURRENCY)
-    const runs = new Map<string, Allocation[]>(chosen.map((s) => [s.name, []]))
-    for (let i = 0; i < RUNS; i++) {
-      for (const subject of chosen) runs.get(subject.name)!.push(await profile(session, subject.one))
-      console.error(`run ${i + 1}/${RUNS} done`)
-    }
-    const results = new Map<string, Allocation>()
-    for (const [name, list] of runs) {
-      results.set(name, { bytes: median(list.map((r) => r.bytes)), objects: median(list.map((r) => r.objects)) })
-    }
-    session.disconnect()
-
-    console.log(
-      `Node ${process.version}; ${REQUESTS} requests per run, ${CONCURRENCY} concurrent, median of ${RUNS} runs; ` +
-        `sampling interval ${INTERVAL} byte(s), objects collected by minor and major GCs included; ` +
-        'node:http and gRPC servers in a child process on 127.0.0.1. JS heap only (Buffer contents are off-heap).\n',
-    )
-    console.log('| client | bytes/req | objects/req | Δ bytes/req | Δ objects/req |')
-    console.log('| --- | ---: | ---: | ---: | ---: |')
-    for (const subject of chosen) {
-      const r = results.get(subject.name)!
-      const base = subject.wraps === undefined ? undefined : results.get(subject.wraps)
-      const delta = (value: number) => (value >= 0 ? '+' : '−') + Math.round(Math.abs(value)).toLocaleString('en-US')
-      console.log(
-        `| ${subject.name} | ${Math.round(r.bytes).toLocaleString('en-US')} | ${r.objects.toFixed(1)} | ` +
-          `${base === undefined ? '' : delta(r.bytes - base.bytes)} | ` +
-          `${base === undefined ? '' : (r.objects - base.objects >= 0 ? '+' : '−') + Math.abs(r.objects - base.objects).toFixed(1)} |`,
-      )
-    }
-    console.log('\nΔ: against the plain client the adapter wraps (the row it names), measured in the same process.')
+    if (SURVIVAL) await survivalTable(chosen)
+    else await allocationTable(chosen)
   } finally {
     await Promise.allSettled(closers.map((close) => close()))
     child.stdin!.end()

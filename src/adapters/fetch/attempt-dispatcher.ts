@@ -272,14 +272,12 @@ export class AttemptDispatcher implements DispatchTarget, AttemptCanceller {
     this.#ended = false
     this.#error = undefined
     // fetch sets no per-request limits, so undici's dispatcher defaults (300 s) would apply:
-    // keel's idle limits go with each exchange instead (undici reads them per request).
+    // keel's idle limits go with each exchange instead (undici reads them per request). fetch
+    // builds these options for this one dispatch, so they are set in place, not copied.
     const o = options as { headersTimeout?: number | null; bodyTimeout?: number | null }
-    const limited = {
-      ...options,
-      headersTimeout: o.headersTimeout ?? this.#timeouts.headersTimeout,
-      bodyTimeout: o.bodyTimeout ?? this.#timeouts.bodyTimeout,
-    }
-    return target.dispatch(limited, tap)
+    o.headersTimeout ??= this.#timeouts.headersTimeout
+    o.bodyTimeout ??= this.#timeouts.bodyTimeout
+    return target.dispatch(options, tap)
   }
 
   /**

@@ -49,7 +49,10 @@ export interface FetchHost {
 export class FetchRun implements AdapterCall {
   readonly host: FetchHost
   readonly path: string
+  /** keel's copy of the caller's init (never the caller's object): the first attempt sends it. */
   readonly init: Record<string, unknown>
+  /** The caller's `dispatcher`, if any: what each attempt's `AttemptDispatcher` forwards to. */
+  readonly target: unknown
   /** The call's options; undefined when the table's resolved ones apply (`index`). */
   readonly options: CallOptions | undefined
   readonly index: number
@@ -68,6 +71,7 @@ export class FetchRun implements AdapterCall {
     const once = isOnceBody(body)
     this.body = once ? new OnceBody(body as ReadableStream) : undefined
     this.init = once ? { ...rest, duplex: 'half' } : body === undefined ? rest : { ...rest, body }
+    this.target = rest.dispatcher
     const signal = rest.signal ?? undefined
     this.index = (once ? 2 : 0) + (this.idempotent ? 1 : 0)
     this.options =
@@ -144,7 +148,7 @@ export class FetchRun implements AdapterCall {
       return
     }
     if (!host.dispatchers.needs(endpoint)) {
-      this.#send(endpoint, attempt, control, this.init.dispatcher)
+      this.#send(endpoint, attempt, control, this.target)
       return
     }
     Promise.resolve(host.dispatchers.get(endpoint)).then(
@@ -155,7 +159,9 @@ export class FetchRun implements AdapterCall {
 
   #send(endpoint: Endpoint<unknown>, attempt: Attempt, control: AttemptControl, target: unknown): void {
     const { host } = this
-    const init: Record<string, unknown> = { ...this.init }
+    // The first attempt sends keel's own copy of the init; later ones (retries, hedges) a copy of
+    // it, so an attempt whose fetch reads its init late never sees another attempt's dispatcher.
+    const init: Record<string, unknown> = attempt.number === 1 ? this.init : { ...this.init }
     if (this.body !== undefined) init.body = this.body.stream()
     const dispatcher = new AttemptDispatcher(target as DispatchTarget | undefined, host.timeouts)
     dispatcher.holdWhole = this.idempotent && this.body === undefined && attempt.number <= host.policies.retries

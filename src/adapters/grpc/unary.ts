@@ -7,7 +7,7 @@ import {
   type StatusObject,
   status,
 } from '@grpc/grpc-js'
-import type { AdapterCall } from '../../core/ports.ts'
+import type { AdapterCall, AttemptControl } from '../../core/ports.ts'
 import type { TimerEntry } from '../../internal/timer-queue.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
@@ -23,6 +23,7 @@ import {
 } from './attempt.ts'
 import { attemptOptions, callbackArguments, callPreparer, deadlinePassed, type PreparedCall } from './call-options.ts'
 import {
+  type ChannelProbe,
   cancelledAttempt,
   cancelledOnClient,
   classifyAttemptError,
@@ -156,55 +157,89 @@ class UnaryRun implements AdapterCall {
   }
 }
 
-/** One unary attempt on the picked endpoint; its outcome goes to the attempt's control. */
+/**
+ * One unary attempt on the picked endpoint; its outcome goes to the attempt's control. grpc-js
+ * keeps the callback and listeners it is given for as long as its call objects live, often past
+ * the call's end; they reach this object only, and it lets go of the run, keel's attempt and the
+ * reply once the status arrived. Without that, everything a finished call reached stayed
+ * reachable from grpc-js's objects and was copied by young-generation collections
+ * (docs/benchmarks.md, "What a request leaves to the collector").
+ */
+class UnaryAttempt {
+  run: UnaryRun | undefined
+  control: AttemptControl | undefined
+  probe: ChannelProbe | undefined
+  inner: SurfaceCall | undefined = undefined
+  limit: TimerEntry | undefined = undefined
+  value: unknown = undefined
+  error: ServiceError | null = null
+  headers: Metadata | undefined = undefined
+
+  constructor(run: UnaryRun, control: AttemptControl, probe: ChannelProbe) {
+    this.run = run
+    this.control = control
+    this.probe = probe
+  }
+
+  start(attempt: Attempt): void {
+    const run = this.run!
+    const { context, prepared } = run
+    const inner = this.probe!.channel.client.makeUnaryRequest(
+      run.method.path,
+      run.method.serialize,
+      run.method.deserialize,
+      run.request,
+      attemptMetadata(run.metadata, attempt),
+      attemptOptions(context.core, prepared),
+      (error: ServiceError | null, response?: unknown) => {
+        this.error = error
+        this.value = response
+      },
+    )
+    this.inner = inner
+    run.call.track(inner)
+    cancelOnAbort(this.control, attempt, inner)
+    // The adapter's default limit (`unaryTimeout`), on its own timer rather than a grpc-js deadline.
+    if (prepared.limit > 0) this.limit = limitCall(context, prepared.limit, inner)
+    inner.on('metadata', (received: Metadata) => {
+      this.headers = received
+    })
+    // grpc-js emits `status` right after the callback, on success and failure alike.
+    inner.on('status', (received: StatusObject) => this.ended(received))
+  }
+
+  ended(received: StatusObject): void {
+    const { run, control, probe, inner, limit, value, error, headers } = this
+    if (run === undefined) return
+    this.run = this.control = this.probe = this.inner = this.limit = this.value = this.headers = undefined
+    this.error = null
+    stopCancel(control)
+    const { context, prepared } = run
+    if (limit !== undefined) context.limits.cancel(limit)
+    if (error === null) {
+      control!.succeed({ value, headers, status: received } satisfies UnaryOutcome)
+      return
+    }
+    classifyAttemptError(control, error, {
+      probe: probe!,
+      peer: inner!.getPeer(),
+      cancelled: run.call.cancelled,
+      deadlinePassed: deadlinePassed(context.core, prepared),
+    })
+    setHeaders(error, headers)
+    control!.fail(error)
+  }
+}
+
+/** One unary attempt on the picked endpoint, unless the caller already cancelled the call. */
 function unaryAttempt(run: UnaryRun, endpoint: Endpoint<unknown>, attempt: Attempt): void {
-  const { context, call, prepared } = run
+  const { context, call } = run
   const control = context.core.control(attempt)!
   if (call.cancelled) {
     control.fail(cancelledAttempt(control))
     return
   }
-  const probe = probeChannel(context, endpoint)
-  let value: unknown
-  let error: ServiceError | null = null
-  let headers: Metadata | undefined
-  const inner = probe.channel.client.makeUnaryRequest(
-    run.method.path,
-    run.method.serialize,
-    run.method.deserialize,
-    run.request,
-    attemptMetadata(run.metadata, attempt),
-    attemptOptions(context.core, prepared),
-    (err: ServiceError | null, response?: unknown) => {
-      error = err
-      value = response
-    },
-  )
-  call.track(inner)
-  cancelOnAbort(control, attempt, inner)
-  // The adapter's default limit (`unaryTimeout`), on its own timer rather than a grpc-js deadline.
-  const limit = prepared.limit > 0 ? limitCall(context, prepared.limit, inner) : undefined
-  inner.on('metadata', (received: Metadata) => {
-    headers = received
-  })
-  // grpc-js emits `status` right after the callback, on success and failure alike.
-  inner.on('status', (received: StatusObject) => {
-    stopCancel(control)
-    if (limit !== undefined) context.limits.cancel(limit)
-    const failed = error as ServiceError | null
-    if (failed === null) {
-      control.succeed({ value, headers, status: received } satisfies UnaryOutcome)
-      return
-    }
-    classifyAttemptError(control, failed, {
-      probe,
-      peer: inner.getPeer(),
-      cancelled: call.cancelled,
-      deadlinePassed: deadlinePassed(context.core, prepared),
-    })
-    setHeaders(failed, headers)
-    control.fail(failed)
-  })
+  new UnaryAttempt(run, control, probeChannel(context, endpoint)).start(attempt)
 }
 
 /**

@@ -76,7 +76,11 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, AttemptCancel
   start(): void {
     const run = this.run
     // A hedge launched while an earlier attempt's response streams to the caller: send nothing.
-    const refused = run.aborted ? run.abortError() : run.committed !== undefined ? run.lostError() : undefined
+    const refused = run.aborted
+      ? run.abortError()
+      : run.committed !== undefined || run.done
+        ? run.lostError()
+        : undefined
     if (refused !== undefined) {
       this.#cancelled(refused)
       return
