@@ -12,7 +12,7 @@
 // (bench/_memory-socket.ts): no kernel networking, no nginx in the samples' way, so what is left
 // is undici's and keel's own work, and the collector's.
 //
-// Run: node bench/profile-slices.ts [--family undici|undici-memory|agent] [--rounds 24] [--top 25]
+// Run: node bench/profile-slices.ts [--family undici|undici-memory|fetch|agent] [--rounds 24] [--top 25]
 // (about 30 s). Installs nginx from Debian's packages when missing (needs root), like the other
 // loopback benches.
 import { spawn } from 'node:child_process'
@@ -23,6 +23,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
+import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
@@ -107,6 +108,22 @@ const FAMILIES: Record<string, [string, Make][]> = {
     ],
     ['keel BalancerDispatcher (p2c-ewma)', dispatcher('p2c-ewma', true)],
     ['keel BalancerDispatcher (round-robin)', dispatcher('round-robin', true)],
+  ],
+  fetch: [
+    [
+      'hand-rolled round-robin, global fetch',
+      (urls) => {
+        let cursor = 0
+        return async () => (await fetch(`${urls[cursor++ % 3]}/`)).text()
+      },
+    ],
+    [
+      'keel createFetch (global fetch)',
+      (urls) => {
+        const balanced = createFetch(new Balancer({ endpoints: urls }))
+        return async () => (await balanced('/')).text()
+      },
+    ],
   ],
   agent: [
     [

@@ -4,7 +4,7 @@ import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions } from '../../options/options.ts'
 import { isOnceBody } from '../http/body-kind.ts'
-import { AttemptLost, HandedOver } from '../http/handed-over.ts'
+import { AttemptLost } from '../http/handed-over.ts'
 import { isIdempotentRequest } from '../http/idempotency.ts'
 import { lastAttemptError } from '../http/last-error.ts'
 import { OnceBody } from '../http/once-body.ts'
@@ -14,6 +14,14 @@ import type { IdleTimeouts } from '../http/timeouts.ts'
 import { AttemptDispatcher, type DispatchTarget, reportBodyEnd } from './attempt-dispatcher.ts'
 import type { EndpointDispatchers } from './endpoint-dispatchers.ts'
 import { trackBody } from './tracked-body.ts'
+
+/**
+ * What a handed-over attempt ends with. The caller has the `Response`, and keel classified it
+ * before handing it over (`AttemptControl.classified`), so nothing reads this value: the call it
+ * resolves was answered already. A constant, not a copy of the response's head: reading a
+ * `Response`'s `url`, `status` and `headers` costs fetch's getters on every request.
+ */
+const WITH_CALLER = Object.freeze({ body: null, bodyUsed: true })
 
 /**
  * A fetch-compatible function: Node's global `fetch`, undici's, or one built on either. `init` is
@@ -221,17 +229,15 @@ export class FetchRun implements AdapterCall {
 
   /**
    * Hands `res` to the caller; the attempt stays in flight until its body has ended. Nothing of
-   * keel's keeps `res` reachable meanwhile (only its status and headers, in `HandedOver`), or a
-   * response dropped unread is never collected, undici never cancels its stream, and the attempt
-   * and its socket stay busy forever.
+   * keel's keeps `res` reachable meanwhile, or a response dropped unread is never collected,
+   * undici never cancels its stream, and the attempt and its socket stay busy forever.
    */
   #deliver(res: Response, dispatcher: AttemptDispatcher, control: AttemptControl): void {
     // The caller has the response: keel never retries this attempt, whatever happens to its body.
     control.handOver()
-    const handedOver = new HandedOver(res)
     if (dispatcher.dispatched || res.body === null) {
       this.#answer(res)
-      dispatcher.handOver(control, handedOver)
+      dispatcher.handOver(control, WITH_CALLER)
       return
     }
     // A fetch that ignores `dispatcher` (not built on undici): watch the body stream instead.
@@ -239,8 +245,8 @@ export class FetchRun implements AdapterCall {
     const tracked = trackBody(res, res.body)
     this.#answer(tracked.response)
     tracked.ended.then(
-      () => reportBodyEnd(control, handedOver, undefined),
-      (error: unknown) => reportBodyEnd(control, handedOver, error),
+      () => reportBodyEnd(control, WITH_CALLER, undefined),
+      (error: unknown) => reportBodyEnd(control, WITH_CALLER, error),
     )
   }
 }
