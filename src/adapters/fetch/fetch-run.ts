@@ -16,10 +16,8 @@ import type { EndpointDispatchers } from './endpoint-dispatchers.ts'
 import { trackBody } from './tracked-body.ts'
 
 /**
- * What a handed-over attempt ends with. The caller has the `Response`, and keel classified it
- * before handing it over (`AttemptControl.classified`), so nothing reads this value: the call it
- * resolves was answered already. A constant, not a copy of the response's head: reading a
- * `Response`'s `url`, `status` and `headers` costs fetch's getters on every request.
+ * What a handed-over attempt ends with: the caller has the `Response`, classified before it was
+ * handed over, so nothing reads this. Not a copy of the response's head: fetch's getters cost.
  */
 const WITH_CALLER = Object.freeze({ body: null, bodyUsed: true })
 

@@ -159,11 +159,9 @@ class UnaryRun implements AdapterCall {
 
 /**
  * One unary attempt on the picked endpoint; its outcome goes to the attempt's control. grpc-js
- * keeps the callback and listeners it is given for as long as its call objects live, often past
- * the call's end; they reach this object only, and it lets go of the run, keel's attempt and the
- * reply once the status arrived. Without that, everything a finished call reached stayed
- * reachable from grpc-js's objects and was copied by young-generation collections
- * (docs/benchmarks.md, "What a request leaves to the collector").
+ * keeps the callback and listeners it is given as long as its call object lives: they reach this
+ * object only, which forgets the run, the control and the reply once the status arrived
+ * (docs/architecture.md, "… an adapter let go of a finished request?").
  */
 class UnaryAttempt {
   run: UnaryRun | undefined

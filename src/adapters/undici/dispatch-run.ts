@@ -323,12 +323,10 @@ export class DispatchRun implements HandlerRun, AdapterCall, Dispatcher.Dispatch
   }
 
   /**
-   * The caller's handler got its last callback: the dispatch lets go of it and of its attempts.
-   * The caller's handler may keep this object (its controller) for as long as it likes — undici's
-   * `request()` handler keeps it inside a closure — and while it reached the attempts, their undici
-   * requests and the caller's own response objects, young-generation collections copied them all.
-   * On Node 22 that took the dispatcher from 3.2 MB copied per scavenge to 0.7 MB, against 2.8 MB
-   * for `BalancedPool` (docs/benchmarks.md, "What a request leaves to the collector").
+   * The caller's handler got its last callback: let go of it and of the attempts. The handler may
+   * keep this object (its controller) in a closure, as undici's `request()` does; whatever it still
+   * reached was copied by every young-generation collection (docs/architecture.md, "… an adapter
+   * let go of a finished request?").
    */
   #release(): void {
     this.committed = this.current = undefined
