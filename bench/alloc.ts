@@ -15,7 +15,7 @@
 // (`--only` keeps the clients whose name contains the word, e.g. `undici`, `fetch`, `axios`, `gRPC`).
 //
 // With `--survival` it measures what the requests leave to the young-generation collector instead
-// (docs/benchmarks.md#node-22s-collector), from `v8.GCProfiler`: per request, the bytes scavenges
+// (docs/benchmarks.md#what-a-request-leaves-to-the-collector), from `v8.GCProfiler`: per request, the bytes scavenges
 // copied (survivors kept in the young generation plus those promoted to the old one), the time
 // spent in all collections, and scavenges per 1,000 requests. Allocation alone does not set that
 // cost: a scavenge copies what is still reachable, so objects a finished request leaves reachable
