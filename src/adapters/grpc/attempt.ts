@@ -30,7 +30,8 @@ export function probeChannel(context: GrpcContext, endpoint: Endpoint<unknown>):
   return { channel, wasReady: channel.state === connectivityState.READY, epoch: channel.readyEpoch }
 }
 
-function cancelCall(call: SurfaceCall, reason: unknown): void {
+/** Ends a grpc-js call with the status keel's cancellation `reason` maps to. */
+export function cancelCall(call: SurfaceCall, reason: unknown): void {
   const { code, details } = abortStatus(reason)
   if (call.call !== undefined) call.call.cancelWithStatus(code, details)
   else call.cancel()

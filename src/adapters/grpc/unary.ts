@@ -7,14 +7,14 @@ import {
   type StatusObject,
   status,
 } from '@grpc/grpc-js'
-import type { AdapterCall, AttemptControl } from '../../core/ports.ts'
+import type { AdapterCall, AttemptCanceller, AttemptControl } from '../../core/ports.ts'
 import type { TimerEntry } from '../../internal/timer-queue.ts'
 import type { Attempt } from '../../model/attempt.ts'
 import type { Endpoint } from '../../model/endpoint.ts'
 import type { CallOptions as KeelCallOptions } from '../../options/options.ts'
 import {
   attemptMetadata,
-  cancelOnAbort,
+  cancelCall,
   type GrpcContext,
   type GrpcMethod,
   probeChannel,
@@ -161,9 +161,10 @@ class UnaryRun implements AdapterCall {
  * One unary attempt on the picked endpoint; its outcome goes to the attempt's control. grpc-js
  * keeps the callback and listeners it is given as long as its call object lives: they reach this
  * object only, which forgets the run, the control and the reply once the status arrived
- * (docs/architecture.md, "… an adapter let go of a finished request?").
+ * (docs/architecture.md, "… an adapter let go of a finished request?"). It is also the attempt's
+ * `canceller`: keel's cancellation needs no object of its own.
  */
-class UnaryAttempt {
+class UnaryAttempt implements AttemptCanceller {
   run: UnaryRun | undefined
   control: AttemptControl | undefined
   probe: ChannelProbe | undefined
@@ -196,7 +197,7 @@ class UnaryAttempt {
     )
     this.inner = inner
     run.call.track(inner)
-    cancelOnAbort(this.control, attempt, inner)
+    this.control!.canceller = this
     // The adapter's default limit (`unaryTimeout`), on its own timer rather than a grpc-js deadline.
     if (prepared.limit > 0) this.limit = limitCall(context, prepared.limit, inner)
     inner.on('metadata', (received: Metadata) => {
@@ -204,6 +205,11 @@ class UnaryAttempt {
     })
     // grpc-js emits `status` right after the callback, on success and failure alike.
     inner.on('status', (received: StatusObject) => this.ended(received))
+  }
+
+  /** keel gave up on the attempt: end the call as grpc-js would (`cancelCall`). */
+  attemptCancelled(reason: unknown): void {
+    if (this.inner !== undefined) cancelCall(this.inner, reason)
   }
 
   ended(received: StatusObject): void {
