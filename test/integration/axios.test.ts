@@ -191,6 +191,29 @@ describe('axiosAdapter', () => {
     expect(backend!.requests.map((r) => r.url)).toEqual(['/direct'])
   })
 
+  it('copies a config for each attempt without an own `__proto__` key, which would be its prototype', async () => {
+    const [backend] = await servers(1)
+    const { balancer } = observe([backend!.url])
+    const keel = axiosAdapter(balancer)
+    const api = axios.create({
+      baseURL: 'http://users.internal',
+      // axios drops such a key before its adapter (toSafeFlatObject); a wrapping adapter may add one.
+      adapter: (config) => {
+        const injected = { socketPath: '/nonexistent/keel.sock' }
+        Object.defineProperty(config, '__proto__', {
+          value: injected,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        })
+        return keel(config)
+      },
+    })
+    // As the copy's prototype it would be read as the request's own `socketPath` (axios' getSafeProp).
+    expect((await api.get<string>('/copied')).data).toBe('ok')
+    expect(backend!.requests.map((r) => r.url)).toEqual(['/copied'])
+  })
+
   it('ends the call at once with axios’ CanceledError when the caller aborts', async () => {
     let arrived!: () => void
     const [backend] = await servers(1, () => arrived())
