@@ -1,7 +1,7 @@
 import type { AttemptCanceller, AttemptControl } from '../../core/ports.ts'
 import { usageError } from '../../model/errors.ts'
 import type { IdleTimeouts } from '../http/timeouts.ts'
-import { heldWhole, rawContentLength } from '../http/whole-body.ts'
+import { heldWhole, rawHeldWhole } from '../http/whole-body.ts'
 
 /** The caller cancelled or dropped a handed-over body: keel's verdict is `cancelled`. */
 class BodyDropped extends Error {
@@ -174,7 +174,7 @@ class LegacyTap extends HoldingTap {
     return this.handler.onUpgrade?.(statusCode, headers, socket)
   }
   onHeaders(statusCode: number, headers: unknown, resume: unknown, statusText: unknown): unknown {
-    if (this.owner.holdWhole && statusCode >= 200 && heldWhole(rawContentLength(headers as unknown[]))) {
+    if (this.owner.holdWhole && statusCode >= 200 && rawHeldWhole(headers as unknown[])) {
       this.holdHead(statusCode, headers, resume, statusText)
       return true
     }

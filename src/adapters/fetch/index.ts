@@ -69,7 +69,8 @@ const OPTION_KEYS = ['fetch', 'serviceUrl', 'connect', 'headersTimeout', 'bodyTi
 
 /** The path to join onto the picked endpoint, or a TypeError (what fetch rejects bad URLs with). */
 function relativePath(url: string, service: ServiceUrl | undefined): string {
-  if (!SCHEME.test(url)) return url
+  // A path (the usual input) has no scheme: no regular expression run for it.
+  if (url.charCodeAt(0) === 47 /* / */ || !SCHEME.test(url)) return url
   const path = service === undefined ? undefined : pathUnder(service, new URL(url))
   if (path !== undefined) return path
   throw usageError(

@@ -18,13 +18,51 @@ export function heldWhole(value: unknown): boolean {
   return length >= 0 && length <= HOLD_LIMIT
 }
 
-/** `Content-Length` from undici's raw headers (`[name, value, name, value, …]` as Buffers or strings). */
-export function rawContentLength(raw: readonly unknown[] | null | undefined): string | undefined {
-  if (raw === null || raw === undefined) return undefined
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] as { length: number; toString(): string }
-    // Only a 14-byte name can be `content-length`: no string is made for any other header.
-    if (name.length === 14 && name.toString().toLowerCase() === 'content-length') return String(raw[i + 1])
+/** `content-length` as bytes, the name `rawHeldWhole` looks for. */
+const CONTENT_LENGTH = Buffer.from('content-length', 'latin1')
+
+/** Whether `name` (a header name's bytes) is `content-length` in any letter case. */
+function isContentLength(name: Uint8Array): boolean {
+  if (name.length !== CONTENT_LENGTH.length) return false
+  for (let i = 0; i < name.length; i++) {
+    let byte = name[i]!
+    if (byte >= 0x41 && byte <= 0x5a) byte |= 0x20 // A–Z to a–z
+    if (byte !== CONTENT_LENGTH[i]) return false
   }
-  return undefined
+  return true
+}
+
+/**
+ * `heldWhole` for a value in bytes: digits read in place, no string made. Anything but 1–6 digits
+ * (whitespace, a sign) goes through `heldWhole` as a string, so both read a value alike.
+ */
+function bytesHeldWhole(value: Uint8Array): boolean {
+  if (value.length === 0 || value.length > 6) return false
+  let length = 0
+  for (let i = 0; i < value.length; i++) {
+    const digit = value[i]! - 0x30
+    if (digit < 0 || digit > 9) return heldWhole(Buffer.from(value).toString('latin1'))
+    length = length * 10 + digit
+  }
+  return length <= HOLD_LIMIT
+}
+
+/**
+ * `heldWhole` for undici's raw headers (`[name, value, name, value, …]`, Buffers or strings), as a
+ * legacy handler gets them: the first `Content-Length` decides. Name and value are read as bytes:
+ * as strings (the name, its lower case, the value) they cost 177 ns per nginx response against
+ * 25 ns (a microbenchmark on Node 24), 0.4 µs in a profile of `createFetch` over loopback.
+ */
+export function rawHeldWhole(raw: readonly unknown[] | null | undefined): boolean {
+  if (raw === null || raw === undefined) return false
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]
+    const value = raw[i + 1]
+    if (typeof name === 'string') {
+      if (name.length === 14 && name.toLowerCase() === 'content-length') return heldWhole(String(value))
+    } else if (name instanceof Uint8Array && isContentLength(name)) {
+      return value instanceof Uint8Array ? bytesHeldWhole(value) : heldWhole(String(value))
+    }
+  }
+  return false
 }
