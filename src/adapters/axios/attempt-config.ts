@@ -39,7 +39,7 @@ export interface AttemptSource {
 /**
  * A shallow copy of axios' config: its own enumerable string keys, all that axios' http adapter
  * reads. axios hands adapters a null-prototype object, which V8 keeps as a dictionary; a spread of
- * one costs about 2 µs, this loop a quarter of that (docs/benchmarks.md, "Adapter cost: sixth pass").
+ * one costs about 2 µs, this loop a quarter of that (docs/benchmarks.md, "Adapter cost").
  */
 function copyConfig(config: InternalAxiosRequestConfig): Record<string, unknown> {
   const copy: Record<string, unknown> = {}

@@ -7,19 +7,23 @@
  */
 export const HOLD_LIMIT = 64 * 1024
 
+/** The longest `Content-Length` value read as a length; a longer one is not held (`HOLD_LIMIT` has five digits). */
+const LENGTH_CHARS = 6
+
 /**
  * Whether a response whose `Content-Length` is `value` is held until its body ends: a declared
  * length of at most `HOLD_LIMIT`. A response without one (chunked, a stream, server-sent events)
  * is handed over at once, so streaming is never delayed.
  */
 export function heldWhole(value: unknown): boolean {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 6) return false
+  if (typeof value !== 'string' || value.length === 0 || value.length > LENGTH_CHARS) return false
   const length = Number(value)
   return length >= 0 && length <= HOLD_LIMIT
 }
 
-/** `content-length` as bytes, the name `rawHeldWhole` looks for. */
-const CONTENT_LENGTH = Buffer.from('content-length', 'latin1')
+/** The header `rawHeldWhole` looks for, as a string and as bytes. */
+const NAME = 'content-length'
+const CONTENT_LENGTH = Buffer.from(NAME, 'latin1')
 
 /** Whether `name` (a header name's bytes) is `content-length` in any letter case. */
 function isContentLength(name: Uint8Array): boolean {
@@ -37,7 +41,7 @@ function isContentLength(name: Uint8Array): boolean {
  * (whitespace, a sign) goes through `heldWhole` as a string, so both read a value alike.
  */
 function bytesHeldWhole(value: Uint8Array): boolean {
-  if (value.length === 0 || value.length > 6) return false
+  if (value.length === 0 || value.length > LENGTH_CHARS) return false
   let length = 0
   for (let i = 0; i < value.length; i++) {
     const digit = value[i]! - 0x30
@@ -59,7 +63,7 @@ export function rawHeldWhole(raw: readonly unknown[] | null | undefined): boolea
     const name = raw[i]
     const value = raw[i + 1]
     if (typeof name === 'string') {
-      if (name.length === 14 && name.toLowerCase() === 'content-length') return heldWhole(String(value))
+      if (name.length === NAME.length && name.toLowerCase() === NAME) return heldWhole(String(value))
     } else if (name instanceof Uint8Array && isContentLength(name)) {
       return value instanceof Uint8Array ? bytesHeldWhole(value) : heldWhole(String(value))
     }
