@@ -1,7 +1,8 @@
 // What the A/B and allocation benchmarks share (bench/http-ab.ts, bench/http-agent-ab.ts,
 // bench/alloc.ts): a fixed number of requests at a fixed concurrency, client CPU per request over
-// rotated rounds, and V8's sampling heap profiler counting every object a run allocates.
+// rounds in a balanced order, and V8's sampling heap profiler counting every object a run allocates.
 import type { Session } from 'node:inspector/promises'
+import { roundOrder } from './_rounds.ts'
 import { median } from './lib.ts'
 
 export type Client = readonly [name: string, one: () => Promise<unknown>]
@@ -20,7 +21,8 @@ export async function runCount(one: () => Promise<unknown>, count: number, concu
 
 /**
  * This process's CPU time per request (µs, user + system) of every client, one sample per round;
- * the order rotates each round, so no client always runs first or last. Each client is warmed up
+ * each round's order is a row of a balanced design (`roundOrder`, bench/_rounds.ts), so no client
+ * always runs first, last, or after the same client. Each client is warmed up
  * with `warmup` requests first.
  */
 export async function cpuRounds(
@@ -31,8 +33,8 @@ export async function cpuRounds(
   for (const [, one] of clients) await runCount(one, warmup, concurrency)
   const cpu = new Map<string, number[]>(clients.map(([name]) => [name, []]))
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < clients.length; i++) {
-      const [name, one] = clients[(i + round) % clients.length]!
+    for (const i of roundOrder(clients.length, round)) {
+      const [name, one] = clients[i]!
       const before = process.cpuUsage()
       await runCount(one, requests, concurrency)
       const used = process.cpuUsage(before)

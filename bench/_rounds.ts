@@ -12,10 +12,13 @@
  *   one process per client: alone, a process settles into one of two collector regimes (≈ 0.3 or
  *   ≈ 5 µs of pauses per request for the same undici client, by process, not by client), which
  *   split clients of one kind by up to 30%; clients sharing a process share its regime.
- * - **Short rotated slices.** Within a family the clients take turns in slices of a quarter second,
- *   the order rotated every round; a ratio pairs a client with its baseline in the same round. On
- *   a virtual machine whose host lends it a core at times at half speed, short slices let both
- *   members of a pair see the same machine; one-second slices 10 s apart did not.
+ * - **Short slices in a balanced order.** Within a family the clients take turns in slices of a
+ *   quarter second; a ratio pairs a client with its baseline in the same round. On a virtual
+ *   machine whose host lends it a core at times at half speed, short slices let both members of a
+ *   pair see the same machine; one-second slices 10 s apart did not. The order of each round comes
+ *   from a Williams design (`roundOrder`): a slice inherits what the one before it left (its
+ *   garbage, the caches it filled), and a plain rotation gave each client the same predecessor in
+ *   every round.
  */
 import { execFile } from 'node:child_process'
 import { PerformanceObserver } from 'node:perf_hooks'
@@ -48,7 +51,23 @@ export interface RoundOptions {
   readonly warmupMs?: number
 }
 
-/** Runs `clients` in `rounds` rotated rounds of one slice each; returns every client's slices in round order. */
+/**
+ * The order of the clients in `round`: a row of a Williams design (E. J. Williams, "Experimental
+ * designs balanced for the estimation of residual effects of treatments", 1949), a Latin square
+ * in which every client runs right after every other one equally often — over `n` rounds for an
+ * even `n`, over `2n` (each row also reversed) for an odd one. Each client also takes each
+ * position equally often.
+ */
+export function roundOrder(n: number, round: number): number[] {
+  const row = round % (n % 2 === 0 ? n : 2 * n)
+  const shift = row % n
+  const order: number[] = []
+  // The first row is 0, 1, n − 1, 2, n − 2, …; row r adds r to every entry.
+  for (let k = 0; k < n; k++) order.push(((k % 2 === 1 ? (k + 1) / 2 : n - k / 2) + shift) % n)
+  return row < n ? order : order.reverse()
+}
+
+/** Runs `clients` in `rounds` rounds of one slice each (in `roundOrder`); returns every client's slices in round order. */
 export async function measureRounds(
   clients: readonly BenchClient[],
   { rounds, sliceMs, concurrency, warmupMs = 500 }: RoundOptions,
@@ -64,8 +83,8 @@ export async function measureRounds(
   })
   collections.observe({ entryTypes: ['gc'] })
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < clients.length; i++) {
-      const client = clients[(i + round) % clients.length]!
+    for (const i of roundOrder(clients.length, round)) {
+      const client = clients[i]!
       client.before?.()
       // Reopens connections an idle slice let time out, outside the measured slice.
       await latencies(client.one, concurrency, Math.min(50, sliceMs / 5))

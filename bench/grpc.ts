@@ -3,7 +3,7 @@
 // - unary throughput and client CPU per call: keel against one grpc-js client to one server, and
 //   keel against a grpc-js client with the `round_robin` load-balancing config over the same three
 //   servers (what a grpc-js user would pick instead; goal: within 5%). The clients take turns in
-//   short rotated slices (bench/_rounds.ts says why); ratios and CPU differences are medians of
+//   short slices in a balanced order (bench/_rounds.ts says why); ratios and CPU differences are medians of
 //   per-round pairs (the servers share the cores, so calls/s also measures them);
 // - p99 with one of three servers 20× slower (10 ms vs 200 ms), keel's p2c-ewma vs grpc-js
 //   round_robin (goal ≥ 5× lower).
@@ -233,7 +233,7 @@ async function main(): Promise<void> {
       `load average ${median(load).toFixed(1)} (${Math.min(...load).toFixed(1)}–${Math.max(...load).toFixed(1)}) during the rounds\n`,
   )
   console.log(
-    `Unary throughput: ${CONCURRENCY} calls in flight, ${ROUNDS} rotated rounds of one ${SLICE_MS} ms slice per client, median; ` +
+    `Unary throughput: ${CONCURRENCY} calls in flight, ${ROUNDS} rounds of one ${SLICE_MS} ms slice per client in a balanced order, median; ` +
       'ratio, CPU over and CPU ratio: medians of per-round pairs with the grpc-js row over the same servers\n',
   )
   console.log(

@@ -7,7 +7,7 @@
 // sent round-robin to the backends' own URLs. Three nginx backends answer `200 ok` at once.
 //
 // Each family (node:http clients, global-fetch clients) runs in its own child process, its clients
-// taking turns in short rotated slices (bench/_rounds.ts says why).
+// taking turns in short slices in a balanced order (bench/_rounds.ts says why).
 //
 // Run: node bench/http-agent.ts [--slice-ms 250] [--rounds 24] [--concurrency 32]   (about 1.5 minutes)
 // Installs nginx from Debian's packages when missing (needs root), starts it on 127.0.0.1 with a
@@ -233,7 +233,7 @@ async function main(): Promise<void> {
     const cpu = cpus()
     console.log(
       `Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim()}; closed loop, ${CONCURRENCY} concurrent, ` +
-        `${ROUNDS} rotated rounds of one ${SLICE_MS} ms slice per client, one process per family (node:http clients, ` +
+        `${ROUNDS} rounds of one ${SLICE_MS} ms slice per client in a balanced order, one process per family (node:http clients, ` +
         `global fetch clients); load average at the start ${startLoad}; nginx ${nginxVersion()} backends ` +
         "(1 worker, `return 200 'ok'`) on 127.0.0.1, sharing the cores with the client.\n",
     )

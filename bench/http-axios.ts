@@ -5,7 +5,7 @@
 // `timeout` set to keel's `idleTimeout` and keel with `idleTimeout: 0`. Three nginx backends answer
 // `200 ok` at once.
 //
-// The clients take turns in short rotated slices (bench/_rounds.ts says why).
+// The clients take turns in short slices in a balanced order (bench/_rounds.ts says why).
 //
 // Run: node bench/http-axios.ts [--slice-ms 250] [--rounds 24] [--concurrency 32]   (about 1 minute)
 // Installs nginx from Debian's packages when missing (needs root), starts it on 127.0.0.1 with a
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     const cpu = cpus()
     console.log(
       `Node ${process.version}, axios ${axios.VERSION}, ${cpu.length} × ${cpu[0]?.model.trim()}; closed loop, ` +
-        `${CONCURRENCY} concurrent, ${ROUNDS} rotated rounds of one ${SLICE_MS} ms slice per client; nginx ${nginxVersion()} ` +
+        `${CONCURRENCY} concurrent, ${ROUNDS} rounds of one ${SLICE_MS} ms slice per client in a balanced order; nginx ${nginxVersion()} ` +
         `backends (1 worker, \`return 200 'ok'\`) on 127.0.0.1; load average ${load[0]!.toFixed(1)} at the start, ` +
         `${load[1]!.toFixed(1)} at the end.\n`,
     )

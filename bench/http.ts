@@ -10,7 +10,8 @@
 // same kind, measured in the same round).
 //
 // Each family (undici clients, global-fetch clients) runs in its own child process, its clients
-// taking turns in short rotated slices (bench/_rounds.ts says why).
+// taking turns in short slices in a balanced order (bench/_rounds.ts says why). A second instance of
+// each baseline is measured like any client: how far it reads from the first is the run's noise.
 //
 // Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32]   (about 2 minutes)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
@@ -169,6 +170,15 @@ const clients: Client[] = [
     make: (built) => getVia(built.pool(new BalancedPool(built.urls))),
   },
   {
+    // The same client twice: how far two identical clients read apart in one run (an A/A control).
+    name: 'undici BalancedPool, a second one (the noise floor)',
+    family: 'undici',
+    topology: DIRECT,
+    baseline: RR,
+    versus: BALANCED_POOL,
+    make: (built) => getVia(built.pool(new BalancedPool(built.urls))),
+  },
+  {
     name: 'nginx least_conn (1 worker)',
     family: 'undici',
     topology: PROXIED,
@@ -184,6 +194,16 @@ const clients: Client[] = [
   },
   {
     name: FETCH_RR,
+    family: 'fetch',
+    topology: DIRECT,
+    baseline: FETCH_RR,
+    make: ({ urls }) => {
+      let cursor = 0
+      return async () => void (await (await fetch(`${urls[cursor++ % 3]}/`)).text())
+    },
+  },
+  {
+    name: 'hand-rolled round-robin, global fetch, a second one (the noise floor)',
     family: 'fetch',
     topology: DIRECT,
     baseline: FETCH_RR,
@@ -288,7 +308,7 @@ async function main(): Promise<void> {
     const cpu = cpus()
     console.log(
       `Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim()}; closed loop, ${CONCURRENCY} concurrent, ` +
-        `${ROUNDS} rotated rounds of one ${SLICE_MS} ms slice per client, one process per family (undici clients, ` +
+        `${ROUNDS} rounds of one ${SLICE_MS} ms slice per client in a balanced order (bench/_rounds.ts), one process per family (undici clients, ` +
         `global fetch clients); load average at the start ${startLoad}; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
         `${haproxyVersion()}; everything on 127.0.0.1, client, backends and proxies sharing the cores.\n`,
     )

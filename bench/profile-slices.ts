@@ -2,7 +2,7 @@
 // pick instead — measured so that a machine whose speed changes cannot fake a difference.
 //
 // Both clients (and their variants) run in ONE child process under V8's CPU profiler, taking turns
-// in 250 ms slices in a rotated order, 32 requests in flight, against three nginx backends on
+// in 250 ms slices in a balanced order (bench/_rounds.ts), 32 requests in flight, against three nginx backends on
 // 127.0.0.1. Each profile sample is charged to the client whose slice it fell in, and divided by
 // that client's requests: µs per request per function. Two profiles taken one after the other
 // cannot be compared this way on this VM: its host at times runs a core at half speed, and then
@@ -28,6 +28,7 @@ import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
 import { memoryConnect } from './_memory-socket.ts'
+import { roundOrder } from './_rounds.ts'
 import { httpGet, latencies } from './lib.ts'
 import { ensureProxies, freePort, listening, nginxConfig } from './proxies.ts'
 
@@ -146,7 +147,7 @@ interface TimedSlice {
 
 const nowUs = () => Number(process.hrtime.bigint() / 1000n)
 
-/** The child: runs the family's clients in rotated slices and writes when each slice ran. */
+/** The child: runs the family's clients in slices (in `roundOrder`) and writes when each slice ran. */
 async function child(family: string, out: string): Promise<void> {
   const urls = JSON.parse(process.env.KEEL_PROFILE_URLS ?? '[]') as string[]
   const clients = FAMILIES[family]!.map(([name, make]) => [name, make(urls)] as const)
@@ -154,8 +155,8 @@ async function child(family: string, out: string): Promise<void> {
   const slices: TimedSlice[] = []
   const rounds = Number(args.rounds)
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < clients.length; i++) {
-      const [client, one] = clients[(i + round) % clients.length]!
+    for (const i of roundOrder(clients.length, round)) {
+      const [client, one] = clients[i]!
       const from = nowUs()
       const requests = (await latencies(one, CONCURRENCY, SLICE_MS)).length
       slices.push({ client, from, to: nowUs(), requests })
@@ -250,7 +251,7 @@ async function main(): Promise<void> {
     const profile = JSON.parse(readFileSync(join(profiles, file!), 'utf8')) as Profile
     const slices = JSON.parse(readFileSync(out, 'utf8')) as TimedSlice[]
     console.log(
-      `Node ${process.version}; family ${family}; ${args.rounds} rotated rounds of ${SLICE_MS} ms per client, ${CONCURRENCY} in flight, one process under --cpu-prof; load average ${load.join(', ')} → ${loadavg()
+      `Node ${process.version}; family ${family}; ${args.rounds} rounds of ${SLICE_MS} ms per client in a balanced order, ${CONCURRENCY} in flight, one process under --cpu-prof; load average ${load.join(', ')} → ${loadavg()
         .map((l) => l.toFixed(2))
         .join(', ')}\n`,
     )
