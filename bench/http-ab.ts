@@ -6,7 +6,14 @@
 // round-robin over three Pools (default options), then per tree `BalancerDispatcher` and
 // `balancer.call` around `Pool.request`, each with a default Balancer. CPU Δ is the median of
 // per-round differences to BalancedPool.
-// Run: node bench/http-ab.ts <tree A> <tree B> [--rounds 15] [--requests 20000]
+//
+// `--thrash N`: every client first reads and writes N random cache lines of an 8 MiB buffer per
+// request, the same for all. Over loopback the kernel, the servers and a busy client evict what
+// a request left in the cache before the next one needs it; in memory little does. With 512 lines
+// (30 rounds, Node 24) the dispatcher's extra over BalancedPool went from +0.5 to +2.3 and +3.3 µs
+// per request: what keel costs over loopback depends on how many cache lines a request touches,
+// not only on its instructions (docs/benchmarks.md, "Where the adapters stand").
+// Run: node bench/http-ab.ts <tree A> <tree B> [--rounds 15] [--requests 20000] [--thrash 0]
 //      (each tree a keel checkout with node_modules; the same tree twice shows the noise)
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
@@ -15,13 +22,29 @@ import { memoryConnect } from './_memory-socket.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { rounds: { type: 'string', default: '15' }, requests: { type: 'string', default: '20000' } },
+  options: {
+    rounds: { type: 'string', default: '15' },
+    requests: { type: 'string', default: '20000' },
+    thrash: { type: 'string', default: '0' },
+  },
 })
 const [dirA, dirB] = positionals
 if (dirA === undefined || dirB === undefined) throw new Error('usage: node bench/http-ab.ts <tree A> <tree B>')
 const ROUNDS = Number(values.rounds)
 const REQUESTS = Number(values.requests)
+const THRASH = Number(values.thrash)
 const CONCURRENCY = 32
+
+/** 8 MiB, past this machine's L2 and its share of L3; read and written a cache line at a time. */
+const pressure = new Float64Array(THRASH > 0 ? (8 << 20) / 8 : 0)
+let seed = 1
+/** Touches `THRASH` pseudo-random cache lines (an LCG: no allocation, the same for every client). */
+function thrash(): void {
+  for (let i = 0; i < THRASH; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
+    pressure[(seed % (pressure.length >> 3)) << 3]! += 1
+  }
+}
 
 const connect = memoryConnect
 
@@ -53,10 +76,20 @@ for (const [tag, dir] of [
   ])
 }
 
-const cpu = await cpuRounds(clients, { rounds: ROUNDS, requests: REQUESTS, concurrency: CONCURRENCY, warmup: 5_000 })
+const measured: typeof clients =
+  THRASH > 0
+    ? clients.map(([name, one]) => [
+        name,
+        () => {
+          thrash()
+          return one()
+        },
+      ])
+    : clients
+const cpu = await cpuRounds(measured, { rounds: ROUNDS, requests: REQUESTS, concurrency: CONCURRENCY, warmup: 5_000 })
 console.log(
   `Node ${process.version}; ${ROUNDS} rounds of ${REQUESTS} requests per client, ${CONCURRENCY} concurrent, ` +
-    'in-memory socket; A = ' +
+    `in-memory socket${THRASH > 0 ? `, ${THRASH} cache lines touched before each request` : ''}; A = ` +
     `${dirA}, B = ${dirB}\n`,
 )
 console.log(cpuTable(cpu, 'undici BalancedPool', 'BalancedPool'))
