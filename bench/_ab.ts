@@ -22,8 +22,8 @@ export async function runCount(one: () => Promise<unknown>, count: number, concu
 /**
  * This process's CPU time per request (µs, user + system) of every client, one sample per round;
  * each round's order is a row of a balanced design (`roundOrder`, bench/_rounds.ts), so no client
- * always runs first, last, or after the same client. Each client is warmed up
- * with `warmup` requests first.
+ * always runs first, last, or after the same client. Each client is warmed up with `warmup`
+ * requests first.
  */
 export async function cpuRounds(
   clients: readonly Client[],

@@ -67,7 +67,10 @@ export function roundOrder(n: number, round: number): number[] {
   return row < n ? order : order.reverse()
 }
 
-/** Runs `clients` in `rounds` rounds of one slice each (in `roundOrder`); returns every client's slices in round order. */
+/**
+ * Runs `clients` in `rounds` rounds of one slice each, in `roundOrder`; returns every client's
+ * slices in round order.
+ */
 export async function measureRounds(
   clients: readonly BenchClient[],
   { rounds, sliceMs, concurrency, warmupMs = 500 }: RoundOptions,

@@ -3,8 +3,8 @@
 // - unary throughput and client CPU per call: keel against one grpc-js client to one server, and
 //   keel against a grpc-js client with the `round_robin` load-balancing config over the same three
 //   servers (what a grpc-js user would pick instead; goal: within 5%). The clients take turns in
-//   short slices in a balanced order (bench/_rounds.ts says why); ratios and CPU differences are medians of
-//   per-round pairs (the servers share the cores, so calls/s also measures them);
+//   short slices in a balanced order (bench/_rounds.ts says why); ratios and CPU differences are
+//   medians of per-round pairs (the servers share the cores, so calls/s also measures them);
 // - p99 with one of three servers 20× slower (10 ms vs 200 ms), keel's p2c-ewma vs grpc-js
 //   round_robin (goal ≥ 5× lower).
 // Topology: the servers run in a child process (one process, all servers); the client in this one.

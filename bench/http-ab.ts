@@ -35,7 +35,7 @@ const REQUESTS = Number(values.requests)
 const THRASH = Number(values.thrash)
 const CONCURRENCY = 32
 
-/** 8 MiB, past this machine's L2 and its share of L3; read and written a cache line at a time. */
+/** 8 MiB, many times a core's L2 (this VM does not report its caches); touched a line at a time. */
 const pressure = new Float64Array(THRASH > 0 ? (8 << 20) / 8 : 0)
 let seed = 1
 /** Touches `THRASH` pseudo-random cache lines (an LCG: no allocation, the same for every client). */

@@ -99,6 +99,17 @@ function dispatcherOf(built: Built, options: Omit<BalancerOptions, 'endpoints'>)
   return dispatcher
 }
 
+/** undici's BalancedPool over the three backends, default options. */
+function balancedPool(built: Built): () => Promise<void> {
+  return getVia(built.pool(new BalancedPool(built.urls)))
+}
+
+/** A hand-rolled round-robin over the backends' URLs with global fetch. */
+function fetchRoundRobin({ urls }: Built): () => Promise<void> {
+  let cursor = 0
+  return async () => void (await (await fetch(`${urls[cursor++ % 3]}/`)).text())
+}
+
 const clients: Client[] = [
   {
     name: RR,
@@ -167,7 +178,7 @@ const clients: Client[] = [
     family: 'undici',
     topology: DIRECT,
     baseline: RR,
-    make: (built) => getVia(built.pool(new BalancedPool(built.urls))),
+    make: balancedPool,
   },
   {
     // The same client twice: how far two identical clients read apart in one run (an A/A control).
@@ -176,7 +187,7 @@ const clients: Client[] = [
     topology: DIRECT,
     baseline: RR,
     versus: BALANCED_POOL,
-    make: (built) => getVia(built.pool(new BalancedPool(built.urls))),
+    make: balancedPool,
   },
   {
     name: 'nginx least_conn (1 worker)',
@@ -197,20 +208,14 @@ const clients: Client[] = [
     family: 'fetch',
     topology: DIRECT,
     baseline: FETCH_RR,
-    make: ({ urls }) => {
-      let cursor = 0
-      return async () => void (await (await fetch(`${urls[cursor++ % 3]}/`)).text())
-    },
+    make: fetchRoundRobin,
   },
   {
     name: 'hand-rolled round-robin, global fetch, a second one (the noise floor)',
     family: 'fetch',
     topology: DIRECT,
     baseline: FETCH_RR,
-    make: ({ urls }) => {
-      let cursor = 0
-      return async () => void (await (await fetch(`${urls[cursor++ % 3]}/`)).text())
-    },
+    make: fetchRoundRobin,
   },
   {
     name: 'keel createFetch (global fetch)',
