@@ -2,11 +2,12 @@
 // pick instead — measured so that a machine whose speed changes cannot fake a difference.
 //
 // Both clients (and their variants) run in ONE child process under V8's CPU profiler, taking turns
-// in 250 ms slices in a balanced order (bench/_rounds.ts), 32 requests in flight, against three nginx backends on
-// 127.0.0.1. Each profile sample is charged to the client whose slice it fell in, and divided by
-// that client's requests: µs per request per function. Two profiles taken one after the other
-// cannot be compared this way on this VM: its host at times runs a core at half speed, and then
-// every function of the second run looks slower (docs/benchmarks.md, "Adapter cost").
+// in 250 ms slices in a balanced order (bench/_rounds.ts), 32 requests in flight, against three
+// nginx backends on 127.0.0.1. Each profile sample is charged to the client whose slice it fell
+// in, and divided by that client's requests: µs per request per function. Two profiles taken one
+// after the other cannot be compared this way on this VM: its host at times runs a core at half
+// speed, and then every function of the second run looks slower (docs/benchmarks.md, "Adapter
+// cost").
 //
 // Family `undici-memory` runs the undici clients over an in-memory socket instead
 // (bench/_memory-socket.ts): no kernel networking, no nginx in the samples' way, so what is left
