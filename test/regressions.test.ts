@@ -150,7 +150,7 @@ describe('regressions', () => {
       }
       expect(() => new Balancer({ discovery: failing })).toThrow()
       await new Promise((resolve) => setImmediate(resolve))
-      expect(timers.live()).toBe(0)
+      expect(timers.live(), timers.where()).toBe(0)
     } finally {
       timers.stop()
     }

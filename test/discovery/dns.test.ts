@@ -197,10 +197,10 @@ describe('dnsDiscovery: refresh(), watchers and dispose', () => {
       const stop = dnsDiscovery(NAME, { resolver, family: 4 }).watch((u) => updates.push(u))
       await new Promise<void>((resolve) => setImmediate(resolve))
       expect(updates).toHaveLength(1)
-      expect(timers.live()).toBe(1)
+      expect(timers.live(), timers.where()).toBe(1)
       stop()
       await new Promise<void>((resolve) => setImmediate(resolve))
-      expect(timers.live()).toBe(0)
+      expect(timers.live(), timers.where()).toBe(0)
     } finally {
       timers.stop()
     }

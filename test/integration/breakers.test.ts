@@ -68,7 +68,7 @@ describe('circuit breakers against real servers', () => {
       expect(live).toBeGreaterThan(0)
       await balancer.close()
       await new Promise((resolve) => setImmediate(resolve))
-      expect(timers.live()).toBe(0)
+      expect(timers.live(), timers.where()).toBe(0)
     } finally {
       timers.stop()
     }

@@ -158,7 +158,7 @@ describe('active health checks against real servers', () => {
     await flush()
     expect(sockets.created()).toBe(1)
     expect(sockets.live()).toBe(0)
-    expect(timers.live()).toBe(0)
+    expect(timers.live(), timers.where()).toBe(0)
   })
 })
 
