@@ -23,35 +23,61 @@ export async function runCount(one: () => Promise<unknown>, count: number, concu
  * This process's CPU time per request (µs, user + system) of every client, one sample per round;
  * each round's order is a row of a balanced design (`roundOrder`, bench/_rounds.ts), so no client
  * always runs first, last, or after the same client. Each client is warmed up with `warmup`
- * requests first.
+ * requests first. With `rates`, each client's requests per second of wall time go there too, a
+ * sample per round (what a loopback run compares beside the CPU).
  */
 export async function cpuRounds(
   clients: readonly Client[],
   options: { rounds: number; requests: number; concurrency: number; warmup: number },
+  rates?: Map<string, number[]>,
 ): Promise<Map<string, number[]>> {
   const { rounds, requests, concurrency, warmup } = options
   for (const [, one] of clients) await runCount(one, warmup, concurrency)
   const cpu = new Map<string, number[]>(clients.map(([name]) => [name, []]))
+  for (const [name] of clients) rates?.set(name, [])
   for (let round = 0; round < rounds; round++) {
     for (const i of roundOrder(clients.length, round)) {
       const [name, one] = clients[i]!
+      const started = performance.now()
       const before = process.cpuUsage()
       await runCount(one, requests, concurrency)
       const used = process.cpuUsage(before)
       cpu.get(name)!.push((used.user + used.system) / requests)
+      rates?.get(name)?.push((requests * 1000) / (performance.now() - started))
     }
     console.error(`round ${round + 1}/${rounds} done`)
   }
   return cpu
 }
 
-/** A markdown table of each client's median CPU per request and its median per-round Δ to `base`. */
-export function cpuTable(cpu: Map<string, number[]>, base: string, baseLabel: string): string {
+/**
+ * A markdown table of each client's median CPU per request and its median per-round Δ to `base`;
+ * with `rates`, also its median req/s and the median of its per-round req/s ratios to `base`.
+ */
+export function cpuTable(
+  cpu: Map<string, number[]>,
+  base: string,
+  baseLabel: string,
+  rates?: Map<string, number[]>,
+): string {
   const baseSamples = cpu.get(base)!
-  const lines = [`| client | client CPU µs/req | CPU Δ vs ${baseLabel} µs/req |`, '| --- | ---: | ---: |']
+  const baseRates = rates?.get(base)
+  const lines =
+    baseRates === undefined
+      ? [`| client | client CPU µs/req | CPU Δ vs ${baseLabel} µs/req |`, '| --- | ---: | ---: |']
+      : [
+          `| client | req/s | ratio to ${baseLabel} | client CPU µs/req | CPU Δ vs ${baseLabel} µs/req |`,
+          '| --- | ---: | ---: | ---: | ---: |',
+        ]
   for (const [name, samples] of cpu) {
     const delta = median(samples.map((v, i) => v - baseSamples[i]!))
-    lines.push(`| ${name} | ${median(samples).toFixed(2)} | ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)} |`)
+    const cpuCells = `${median(samples).toFixed(2)} | ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)}`
+    const own = rates?.get(name)
+    if (baseRates === undefined || own === undefined) lines.push(`| ${name} | ${cpuCells} |`)
+    else {
+      const ratio = median(own.map((v, i) => v / baseRates[i]!))
+      lines.push(`| ${name} | ${Math.round(median(own)).toLocaleString('en')} | ${ratio.toFixed(2)}× | ${cpuCells} |`)
+    }
   }
   return lines.join('\n')
 }

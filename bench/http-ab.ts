@@ -13,12 +13,21 @@
 // (30 rounds, Node 24) the dispatcher's extra over BalancedPool went from +0.5 to +2.3 and +3.3 µs
 // per request: what keel costs over loopback depends on how many cache lines a request touches,
 // not only on its instructions (docs/benchmarks.md, "Where the adapters stand").
-// Run: node bench/http-ab.ts <tree A> <tree B> [--rounds 15] [--requests 20000] [--thrash 0]
+//
+// `--loopback`: the same rows against three nginx backends on 127.0.0.1 (1 worker, `return 200
+// 'ok'`, as in bench/http.ts) instead of the in-memory socket, with req/s beside the CPU. This is
+// the test of a change that shows in memory: whether it moves what `bench/http.ts` reports.
+// Run: node bench/http-ab.ts <tree A> <tree B> [--rounds 15] [--requests 20000] [--thrash 0] [--loopback]
 //      (each tree a keel checkout with node_modules; the same tree twice shows the noise)
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
 import { cpuRounds, cpuTable } from './_ab.ts'
 import { memoryConnect } from './_memory-socket.ts'
+import { ensureProxies, freePort, listening, nginxConfig } from './proxies.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -26,6 +35,7 @@ const { values, positionals } = parseArgs({
     rounds: { type: 'string', default: '15' },
     requests: { type: 'string', default: '20000' },
     thrash: { type: 'string', default: '0' },
+    loopback: { type: 'boolean', default: false },
   },
 })
 const [dirA, dirB] = positionals
@@ -46,14 +56,39 @@ function thrash(): void {
   }
 }
 
-const connect = memoryConnect
+const LOOPBACK = values.loopback
 
-const urls = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
+let nginx: ChildProcess | undefined
+const dir = LOOPBACK ? mkdtempSync(join(tmpdir(), 'keel-bench-http-ab-')) : ''
+/** Three nginx backends on 127.0.0.1, as bench/http.ts runs them. */
+async function backends(): Promise<string[]> {
+  ensureProxies()
+  const ports = [await freePort(), await freePort(), await freePort()]
+  const servers = ports.map((p) => `  server { listen 127.0.0.1:${p}; location / { return 200 'ok'; } }`).join('\n')
+  const conf = nginxConfig(dir, 'backends', servers)
+  nginx = spawn('nginx', ['-p', dir, '-e', join(dir, 'backends.error.log'), '-c', conf], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  for (const p of ports) await listening(p, nginx)
+  return ports.map((p) => `http://127.0.0.1:${p}`)
+}
+function stop(): void {
+  nginx?.kill()
+  if (LOOPBACK) rmSync(dir, { recursive: true, force: true })
+}
+process.once('exit', stop)
+
+/** Every Pool's options: undici's defaults, plus the in-memory socket unless over loopback. */
+const poolOptions = LOOPBACK ? {} : { connect: memoryConnect }
+const urls = LOOPBACK ? await backends() : ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
+const startLoad = loadavg()
+  .map((l) => l.toFixed(2))
+  .join(', ')
 const get = { path: '/', method: 'GET' } as const
 const clients: [string, () => Promise<unknown>][] = []
-const balancedPool = new BalancedPool(urls, { connect })
+const balancedPool = new BalancedPool(urls, poolOptions)
 clients.push(['undici BalancedPool', async () => (await balancedPool.request(get)).body.text()])
-const pools = urls.map((url) => new Pool(url, { connect }))
+const pools = urls.map((url) => new Pool(url, poolOptions))
 let cursor = 0
 clients.push(['hand-rolled round-robin, 3 Pools', async () => (await pools[cursor++ % 3]!.request(get)).body.text()])
 const poolOf = new Map(urls.map((url, i) => [url, pools[i]!]))
@@ -63,7 +98,7 @@ for (const [tag, dir] of [
 ] as const) {
   const { Balancer } = await import(`${dir}/src/index.ts`)
   const { BalancerDispatcher } = await import(`${dir}/src/adapters/undici/index.ts`)
-  const dispatcher = new BalancerDispatcher(new Balancer({ endpoints: urls }), { connect })
+  const dispatcher = new BalancerDispatcher(new Balancer({ endpoints: urls }), poolOptions)
   const origin = { ...get, origin: 'http://service.internal' }
   clients.push([`${tag}: keel BalancerDispatcher`, async () => (await dispatcher.request(origin)).body.text()])
   const balancer = new Balancer({ endpoints: urls })
@@ -86,11 +121,17 @@ const measured: typeof clients =
         },
       ])
     : clients
-const cpu = await cpuRounds(measured, { rounds: ROUNDS, requests: REQUESTS, concurrency: CONCURRENCY, warmup: 5_000 })
+const rates = LOOPBACK ? new Map<string, number[]>() : undefined
+const cpu = await cpuRounds(
+  measured,
+  { rounds: ROUNDS, requests: REQUESTS, concurrency: CONCURRENCY, warmup: 5_000 },
+  rates,
+)
 console.log(
   `Node ${process.version}; ${ROUNDS} rounds of ${REQUESTS} requests per client, ${CONCURRENCY} concurrent, ` +
-    `in-memory socket${THRASH > 0 ? `, ${THRASH} cache lines touched before each request` : ''}; A = ` +
-    `${dirA}, B = ${dirB}\n`,
+    `${LOOPBACK ? 'three nginx backends on 127.0.0.1 (1 worker)' : 'in-memory socket'}` +
+    `${THRASH > 0 ? `, ${THRASH} cache lines touched before each request` : ''}; load average ${startLoad} at the ` +
+    `start; A = ${dirA}, B = ${dirB}\n`,
 )
-console.log(cpuTable(cpu, 'undici BalancedPool', 'BalancedPool'))
+console.log(cpuTable(cpu, 'undici BalancedPool', 'BalancedPool', rates))
 process.exit(0)

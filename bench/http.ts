@@ -25,7 +25,7 @@ import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer, type BalancerOptions } from '../src/index.ts'
 import { type BenchClient, childOf, measureRounds, report, roundArgs, runFamily, type Slice } from './_rounds.ts'
-import { median } from './lib.ts'
+import { median, medianInterval } from './lib.ts'
 import {
   ensureProxies,
   freePort,
@@ -333,10 +333,30 @@ async function main(): Promise<void> {
           `${median(row.gc).toFixed(1)} | ${median(row.p50).toFixed(2)} | ${median(row.p99).toFixed(2)} |`,
       )
     }
+    // The goals compare each undici client with BalancedPool and createFetch with the fetch
+    // round-robin: how far the medians could be from the truth, from this run's own rounds.
+    const interval = (values: readonly number[], show: (x: number) => string) => {
+      const [low, high] = medianInterval(values)
+      return `${show(median(values))} (${show(low)} to ${show(high)})`
+    }
+    const times = (x: number) => `${x.toFixed(2)}×`
+    console.log(
+      `\n| client | compared with | req/s ratio (95% CI) | CPU Δ µs/req (95% CI) |\n| --- | --- | --- | --- |`,
+    )
+    for (const client of clients) {
+      if (client.baseline === client.name) continue
+      const row = rows.get(client.name)!
+      const versus = client.versus !== undefined
+      console.log(
+        `| ${client.name} | ${versus ? client.versus : client.baseline} | ` +
+          `${interval(versus ? row.versus : row.ratio, times)} | ${interval(versus ? row.versusCpu : row.cpuDelta, signed)} |`,
+      )
+    }
     console.log(
       '\nMedians over rounds. ratio / CPU Δ: the medians of per-round req/s ratios and CPU differences to the ' +
         'hand-rolled round-robin of the same client kind (undici Pools, or global fetch) run in the same round; ' +
-        'vs BalancedPool: the same against undici BalancedPool. client CPU: the family process only (a proxy spends ' +
+        'vs BalancedPool: the same against undici BalancedPool. 95% CI: a distribution-free interval for that median ' +
+        '(bench/lib.ts, `medianInterval`), the rounds taken as independent. client CPU: the family process only (a proxy spends ' +
         `its own CPU on top); GC: collector pauses, part of the CPU. Load average at the end: ${loadavg()
           .map((l) => l.toFixed(2))
           .join(', ')}.`,

@@ -134,6 +134,8 @@ export interface MemberObserver {
  * keel's attempt class and no AbortSignal listener (≈ 0.7 µs per attempt on Node 24).
  */
 export interface AttemptControl {
+  /** 1 for the call's first attempt, 2 for its first retry or hedge, and so on (`Attempt.number`). */
+  readonly number: number
   /** keel gave up on the attempt (deadline, attempt timeout, lost hedge, drain timeout, close). */
   readonly cancelled: boolean
   /** keel's reason, once `cancelled`. */

@@ -54,9 +54,11 @@ export interface Upgraded {
  */
 export class AttemptHandler implements Dispatcher.DispatchHandler, AttemptCanceller {
   readonly run: HandlerRun
-  readonly endpoint: Endpoint<unknown>
-  readonly attempt: Attempt
-  /** keel's handle on the attempt: its cancellation reaches the dispatch through `canceller`. */
+  /**
+   * keel's handle on the attempt: its cancellation reaches the dispatch through `canceller`. The
+   * handler keeps only this, not the attempt and its endpoint as well: two fields fewer on an
+   * object every request makes.
+   */
   readonly control: AttemptControl
   controller: Dispatcher.DispatchController | undefined = undefined
   response: DispatchedResponse | undefined = undefined
@@ -65,15 +67,13 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, AttemptCancel
   /** Why the request must be aborted as soon as undici starts it. */
   abortWith: Error | undefined = undefined
 
-  constructor(run: HandlerRun, endpoint: Endpoint<unknown>, attempt: Attempt) {
+  constructor(run: HandlerRun, attempt: Attempt) {
     this.run = run
-    this.endpoint = endpoint
-    this.attempt = attempt
     this.control = run.host.port.control(attempt)!
   }
 
-  /** Sends the attempt; its outcome reaches keel through `control.succeed` / `control.fail`. */
-  start(): void {
+  /** Sends the attempt to `endpoint`; its outcome reaches keel through `control.succeed` / `control.fail`. */
+  start(endpoint: Endpoint<unknown>): void {
     const run = this.run
     // A hedge launched while an earlier attempt's response streams to the caller: send nothing.
     const refused = run.aborted
@@ -96,8 +96,8 @@ export class AttemptHandler implements Dispatcher.DispatchHandler, AttemptCancel
     let pool: Dispatcher
     let options: Dispatcher.DispatchOptions
     try {
-      pool = run.host.pools.get(this.endpoint)
-      options = run.attemptOptions(this.endpoint)
+      pool = run.host.pools.get(endpoint)
+      options = run.attemptOptions(endpoint)
     } catch (error) {
       this.fail(error)
       return

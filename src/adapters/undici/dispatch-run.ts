@@ -113,7 +113,7 @@ export class DispatchRun implements HandlerRun, AdapterCall, Dispatcher.Dispatch
 
   /** One attempt: a dispatch to the picked endpoint's Pool (`AdapterCall.attempt`). */
   attempt(endpoint: Endpoint<unknown>, attempt: Attempt): void {
-    new AttemptHandler(this, endpoint, attempt).start()
+    new AttemptHandler(this, attempt).start(endpoint)
   }
 
   /** The call resolved: a held-back response keel stopped retrying on goes to the caller now. */
@@ -153,7 +153,7 @@ export class DispatchRun implements HandlerRun, AdapterCall, Dispatcher.Dispatch
    * must not retry after it).
    */
   shouldHold(attempt: AttemptHandler, response: DispatchedResponse): boolean {
-    const attemptNumber = attempt.attempt.number
+    const attemptNumber = attempt.control.number
     // Classified once: keel takes this result for the attempt (`AttemptControl.classified`).
     const result = this.host.classifier.value(response)
     attempt.control.classified(result)
