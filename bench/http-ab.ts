@@ -18,7 +18,8 @@
 // 'ok'`, as in bench/http.ts) instead of the in-memory socket, with req/s beside the CPU. This is
 // the test of a change that shows in memory: whether it moves what `bench/http.ts` reports.
 // Run: node bench/http-ab.ts <tree A> <tree B> [--rounds 15] [--requests 20000] [--thrash 0] [--loopback]
-//      (each tree a keel checkout with node_modules; the same tree twice shows the noise)
+//      (each tree a keel checkout with node_modules. The same path twice loads its modules once, so
+//      its two rows differ by slice noise alone; a copy in a second directory is compiled apart)
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'

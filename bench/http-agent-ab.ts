@@ -10,7 +10,8 @@
 // a 1-byte interval, objects collected by GCs kept: every object counted, as bench/alloc.ts does),
 // median of three runs; in memory, the count has none of a loopback run's timer and socket noise.
 // Run: node bench/http-agent-ab.ts <tree A> <tree B> [--rounds 15] [--requests 10000] [--alloc]
-//      (each tree a keel checkout with node_modules; the same tree twice shows the noise)
+//      (each tree a keel checkout with node_modules. The same path twice loads its modules once, so
+//      its two rows differ by slice noise alone; a copy in a second directory is compiled apart)
 import http from 'node:http'
 import { Session } from 'node:inspector/promises'
 import type { Duplex } from 'node:stream'
