@@ -20,7 +20,7 @@
 // Run: node bench/http-ab.ts <tree A> <tree B> [--rounds 15] [--requests 20000] [--thrash 0] [--loopback]
 //      (each tree a keel checkout with node_modules. The same path twice loads its modules once, so
 //      its two rows differ by slice noise alone; a copy in a second directory is compiled apart)
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
 import { cpuRounds, cpuTable } from './_ab.ts'
 import { memoryConnect } from './_memory-socket.ts'
-import { ensureProxies, freePort, listening, nginxConfig } from './proxies.ts'
+import { ensureProxies, okBackends } from './proxies.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -64,14 +64,9 @@ const dir = LOOPBACK ? mkdtempSync(join(tmpdir(), 'keel-bench-http-ab-')) : ''
 /** Three nginx backends on 127.0.0.1, as bench/http.ts runs them. */
 async function backends(): Promise<string[]> {
   ensureProxies()
-  const ports = [await freePort(), await freePort(), await freePort()]
-  const servers = ports.map((p) => `  server { listen 127.0.0.1:${p}; location / { return 200 'ok'; } }`).join('\n')
-  const conf = nginxConfig(dir, 'backends', servers)
-  nginx = spawn('nginx', ['-p', dir, '-e', join(dir, 'backends.error.log'), '-c', conf], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+  return okBackends(dir, (child) => {
+    nginx = child
   })
-  for (const p of ports) await listening(p, nginx)
-  return ports.map((p) => `http://127.0.0.1:${p}`)
 }
 function stop(): void {
   nginx?.kill()

@@ -12,7 +12,7 @@
 // Run: node bench/http-agent.ts [--slice-ms 250] [--rounds 24] [--concurrency 32]   (about 1.5 minutes)
 // Installs nginx from Debian's packages when missing (needs root), starts it on 127.0.0.1 with a
 // generated config in a temp dir and stops it at the end.
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -24,7 +24,7 @@ import { OriginRouter } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
 import { type BenchClient, childOf, measureRounds, report, roundArgs, runFamily, type Slice } from './_rounds.ts'
 import { httpGet, median } from './lib.ts'
-import { ensureProxies, freePort, listening, nginxConfig, nginxVersion } from './proxies.ts'
+import { ensureProxies, nginxVersion, okBackends } from './proxies.ts'
 
 const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArgs()
 
@@ -217,13 +217,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'keel-bench-http-agent-'))
   let nginx: ChildProcess | undefined
   try {
-    const ports = [await freePort(), await freePort(), await freePort()]
-    const servers = ports.map((p) => `  server { listen 127.0.0.1:${p}; location / { return 200 'ok'; } }`).join('\n')
-    nginx = spawn('nginx', ['-p', dir, '-e', join(dir, 'error.log'), '-c', nginxConfig(dir, 'backends', servers)], {
-      stdio: ['ignore', 'ignore', 'inherit'],
+    const urls = await okBackends(dir, (child) => {
+      nginx = child
     })
-    for (const p of ports) await listening(p, nginx)
-    const urls = ports.map((p) => `http://127.0.0.1:${p}`)
     const slices: Record<string, Slice[]> = {}
     for (const family of ['node-http', 'fetch'] as const) {
       console.error(`measuring the ${family} clients…`)

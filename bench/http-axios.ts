@@ -10,7 +10,7 @@
 // Run: node bench/http-axios.ts [--slice-ms 250] [--rounds 24] [--concurrency 32]   (about 1 minute)
 // Installs nginx from Debian's packages when missing (needs root), starts it on 127.0.0.1 with a
 // generated config in a temp dir and stops it at the end.
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { Agent } from 'node:http'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -20,7 +20,7 @@ import { axiosAdapter } from '../src/adapters/axios/index.ts'
 import { Balancer } from '../src/index.ts'
 import { measureRounds, roundArgs } from './_rounds.ts'
 import { median } from './lib.ts'
-import { ensureProxies, freePort, listening, nginxConfig, nginxVersion } from './proxies.ts'
+import { ensureProxies, nginxVersion, okBackends } from './proxies.ts'
 
 const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArgs()
 
@@ -35,14 +35,9 @@ async function main(): Promise<void> {
   let nginx: ChildProcess | undefined
   const closers: (() => Promise<unknown>)[] = []
   try {
-    const ports = [await freePort(), await freePort(), await freePort()]
-    const servers = ports.map((p) => `  server { listen 127.0.0.1:${p}; location / { return 200 'ok'; } }`).join('\n')
-    const conf = nginxConfig(dir, 'backends', servers)
-    nginx = spawn('nginx', ['-p', dir, '-e', join(dir, 'backends.error.log'), '-c', conf], {
-      stdio: ['ignore', 'ignore', 'inherit'],
+    const urls = await okBackends(dir, (child) => {
+      nginx = child
     })
-    for (const p of ports) await listening(p, nginx)
-    const urls = ports.map((p) => `http://127.0.0.1:${p}`)
 
     const agents = urls.map(() => new Agent(AGENT_OPTIONS))
     const plain = axios.create({ adapter: 'http' })

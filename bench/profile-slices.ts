@@ -16,7 +16,7 @@
 // Run: node bench/profile-slices.ts [--family undici|undici-memory|fetch|agent] [--rounds 24] [--top 25]
 // (about 30 s). Installs nginx from Debian's packages when missing (needs root), like the other
 // loopback benches.
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { loadavg, tmpdir } from 'node:os'
@@ -31,7 +31,7 @@ import { Balancer } from '../src/index.ts'
 import { memoryConnect } from './_memory-socket.ts'
 import { roundOrder } from './_rounds.ts'
 import { httpGet, latencies } from './lib.ts'
-import { ensureProxies, freePort, listening, nginxConfig } from './proxies.ts'
+import { ensureProxies, okBackends } from './proxies.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -228,13 +228,11 @@ async function main(): Promise<void> {
   ensureProxies()
   const dir = mkdtempSync(join(tmpdir(), 'keel-profile-slices-'))
   const load = loadavg().map((l) => l.toFixed(2))
-  const ports = [await freePort(), await freePort(), await freePort()]
-  const servers = ports.map((p) => `  server { listen 127.0.0.1:${p}; location / { return 200 'ok'; } }`).join('\n')
-  const nginx = spawn('nginx', ['-p', dir, '-e', join(dir, 'error.log'), '-c', nginxConfig(dir, 'backends', servers)], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
+  let nginx: ChildProcess | undefined
   try {
-    for (const p of ports) await listening(p, nginx)
+    const urls = await okBackends(dir, (child) => {
+      nginx = child
+    })
     const out = join(dir, 'slices.json')
     const profiles = join(dir, 'profiles')
     const self = fileURLToPath(import.meta.url)
@@ -243,7 +241,7 @@ async function main(): Promise<void> {
       ['--cpu-prof', `--cpu-prof-dir=${profiles}`, self, '--child', out, '--family', family, '--rounds', args.rounds!],
       {
         stdio: 'inherit',
-        env: { ...process.env, KEEL_PROFILE_URLS: JSON.stringify(ports.map((p) => `http://127.0.0.1:${p}`)) },
+        env: { ...process.env, KEEL_PROFILE_URLS: JSON.stringify(urls) },
       },
     )
     const code = await new Promise<number | null>((resolve) => run.once('exit', resolve))
@@ -262,7 +260,7 @@ async function main(): Promise<void> {
       Number(args.top),
     )
   } finally {
-    nginx.kill('SIGTERM')
+    nginx?.kill('SIGTERM')
     rmSync(dir, { recursive: true, force: true })
   }
 }

@@ -1,6 +1,6 @@
 // Central proxies and small process helpers shared by the loopback benchmarks: nginx and HAProxy
 // from Debian's packages (installed when missing, root needed), ports, readiness.
-import { type ChildProcess, execFileSync } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { join } from 'node:path'
@@ -70,6 +70,25 @@ ${http}
 `,
   )
   return conf
+}
+
+/**
+ * Starts `count` backends answering `200 ok` at once on 127.0.0.1: one nginx process, one worker,
+ * one `server` block per port, its config and logs in `dir`. `started` gets the process before
+ * anything is awaited, so the caller stops it even when a port never opens. Resolves with the
+ * backends' URLs once every port accepts connections.
+ */
+export async function okBackends(dir: string, started: (nginx: ChildProcess) => void, count = 3): Promise<string[]> {
+  const ports: number[] = []
+  for (let i = 0; i < count; i++) ports.push(await freePort())
+  const servers = ports.map((p) => `  server { listen 127.0.0.1:${p}; location / { return 200 'ok'; } }`).join('\n')
+  const conf = nginxConfig(dir, 'backends', servers)
+  const nginx = spawn('nginx', ['-p', dir, '-e', join(dir, 'backends.error.log'), '-c', conf], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  started(nginx)
+  for (const p of ports) await listening(p, nginx)
+  return ports.map((p) => `http://127.0.0.1:${p}`)
 }
 
 /** An HAProxy config: one frontend on `port` balancing over `backendPorts` with `balance`. */
