@@ -3,7 +3,7 @@
 // rounds in a balanced order, and V8's sampling heap profiler counting every object a run allocates.
 import type { Session } from 'node:inspector/promises'
 import { roundOrder } from './_rounds.ts'
-import { median } from './lib.ts'
+import { median, signed, withInterval } from './lib.ts'
 
 export type Client = readonly [name: string, one: () => Promise<unknown>]
 
@@ -52,7 +52,8 @@ export async function cpuRounds(
 
 /**
  * A markdown table of each client's median CPU per request and its median per-round Δ to `base`;
- * with `rates`, also its median req/s and the median of its per-round req/s ratios to `base`.
+ * with `rates`, also its median req/s and the median of its per-round req/s ratios to `base`. Each
+ * median of a per-round comparison comes with its 95% interval (`withInterval`, bench/lib.ts).
  */
 export function cpuTable(
   cpu: Map<string, number[]>,
@@ -64,19 +65,25 @@ export function cpuTable(
   const baseRates = rates?.get(base)
   const lines =
     baseRates === undefined
-      ? [`| client | client CPU µs/req | CPU Δ vs ${baseLabel} µs/req |`, '| --- | ---: | ---: |']
+      ? [`| client | client CPU µs/req | CPU Δ vs ${baseLabel} µs/req (95% CI) |`, '| --- | ---: | ---: |']
       : [
-          `| client | req/s | ratio to ${baseLabel} | client CPU µs/req | CPU Δ vs ${baseLabel} µs/req |`,
+          `| client | req/s | ratio to ${baseLabel} (95% CI) | client CPU µs/req | CPU Δ vs ${baseLabel} µs/req (95% CI) |`,
           '| --- | ---: | ---: | ---: | ---: |',
         ]
   for (const [name, samples] of cpu) {
-    const delta = median(samples.map((v, i) => v - baseSamples[i]!))
-    const cpuCells = `${median(samples).toFixed(2)} | ${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(2)}`
+    const delta = withInterval(
+      samples.map((v, i) => v - baseSamples[i]!),
+      (x) => signed(x, 2),
+    )
+    const cpuCells = `${median(samples).toFixed(2)} | ${delta}`
     const own = rates?.get(name)
     if (baseRates === undefined || own === undefined) lines.push(`| ${name} | ${cpuCells} |`)
     else {
-      const ratio = median(own.map((v, i) => v / baseRates[i]!))
-      lines.push(`| ${name} | ${Math.round(median(own)).toLocaleString('en')} | ${ratio.toFixed(2)}× | ${cpuCells} |`)
+      const ratio = withInterval(
+        own.map((v, i) => v / baseRates[i]!),
+        (x) => `${x.toFixed(2)}×`,
+      )
+      lines.push(`| ${name} | ${Math.round(median(own)).toLocaleString('en')} | ${ratio} | ${cpuCells} |`)
     }
   }
   return lines.join('\n')

@@ -45,7 +45,7 @@ import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
 import { BalancerDispatcher, OriginRouter } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
 import { allocationPerRequest, runCount } from './_ab.ts'
-import { httpGet, median } from './lib.ts'
+import { httpGet, median, signed } from './lib.ts'
 
 const args = process.argv.slice(2)
 const arg = (name: string, fallback: number): number => {
@@ -164,12 +164,6 @@ async function rounds<T>(
   return runs
 }
 
-/** `+1,234` / `−1,234`, or `+1.2` with `digits`. */
-function signed(value: number, digits = 0): string {
-  const magnitude = digits === 0 ? Math.round(Math.abs(value)).toLocaleString('en-US') : Math.abs(value).toFixed(digits)
-  return (value >= 0 ? '+' : '−') + magnitude
-}
-
 async function allocationTable(chosen: readonly Subject[]): Promise<void> {
   const session = new Session()
   session.connect()
@@ -191,7 +185,7 @@ async function allocationTable(chosen: readonly Subject[]): Promise<void> {
     const base = subject.wraps === undefined ? undefined : results.get(subject.wraps)
     console.log(
       `| ${subject.name} | ${Math.round(r.bytes).toLocaleString('en-US')} | ${r.objects.toFixed(1)} | ` +
-        `${base === undefined ? '' : signed(r.bytes - base.bytes)} | ` +
+        `${base === undefined ? '' : signed(r.bytes - base.bytes, 0)} | ` +
         `${base === undefined ? '' : signed(r.objects - base.objects, 1)} |`,
     )
   }
@@ -221,7 +215,7 @@ async function survivalTable(chosen: readonly Subject[]): Promise<void> {
     const base = subject.wraps === undefined ? undefined : results.get(subject.wraps)
     console.log(
       `| ${subject.name} | ${Math.round(r.copied).toLocaleString('en-US')} | ${r.gc.toFixed(2)} | ${r.scavenges.toFixed(1)} | ` +
-        `${base === undefined ? '' : signed(r.copied - base.copied)} | ${base === undefined ? '' : signed(r.gc - base.gc, 2)} |`,
+        `${base === undefined ? '' : signed(r.copied - base.copied, 0)} | ${base === undefined ? '' : signed(r.gc - base.gc, 2)} |`,
     )
   }
   console.log('\nΔ: against the plain client the adapter wraps (the row it names), measured in the same process.')

@@ -23,7 +23,7 @@ import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
 import { OriginRouter } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
 import { type BenchClient, childOf, measureRounds, report, roundArgs, runFamily, type Slice } from './_rounds.ts'
-import { httpGet, median } from './lib.ts'
+import { httpGet, median, signed } from './lib.ts'
 import { ensureProxies, nginxVersion, okBackends } from './proxies.ts'
 
 const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArgs()
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
       console.log(
         `| ${client.name} | ${Math.round(median(own.map((s) => s.rps))).toLocaleString('en-US')} | ` +
           `${median(own.map((s, i) => s.rps / base[i]!.rps)).toFixed(2)}× | ${median(own.map((s) => s.cpu)).toFixed(1)} | ` +
-          `${client.baseline === client.name ? '' : `${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(1)}`} | ` +
+          `${client.baseline === client.name ? '' : signed(delta)} | ` +
           `${median(own.map((s) => s.gc)).toFixed(1)} | ${median(own.map((s) => s.p50)).toFixed(2)} | ` +
           `${median(own.map((s) => s.p99)).toFixed(2)} |`,
       )

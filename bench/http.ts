@@ -25,7 +25,7 @@ import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer, type BalancerOptions } from '../src/index.ts'
 import { type BenchClient, childOf, measureRounds, report, roundArgs, runFamily, type Slice } from './_rounds.ts'
-import { median, medianInterval } from './lib.ts'
+import { median, signed, withInterval } from './lib.ts'
 import {
   ensureProxies,
   freePort,
@@ -317,7 +317,6 @@ async function main(): Promise<void> {
         `global fetch clients); load average at the start ${startLoad}; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
         `${haproxyVersion()}; everything on 127.0.0.1, client, backends and proxies sharing the cores.\n`,
     )
-    const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`
     console.log(
       '| client | topology | req/s | ratio | client CPU µs/req | CPU Δ µs/req | vs BalancedPool | CPU Δ vs BalancedPool | GC µs/req | p50 ms | p99 ms |',
     )
@@ -335,10 +334,6 @@ async function main(): Promise<void> {
     }
     // The goals compare each undici client with BalancedPool and createFetch with the fetch
     // round-robin: how far the medians could be from the truth, from this run's own rounds.
-    const interval = (values: readonly number[], show: (x: number) => string) => {
-      const [low, high] = medianInterval(values)
-      return `${show(median(values))} (${show(low)} to ${show(high)})`
-    }
     const times = (x: number) => `${x.toFixed(2)}×`
     console.log(
       `\n| client | compared with | req/s ratio (95% CI) | CPU Δ µs/req (95% CI) |\n| --- | --- | --- | --- |`,
@@ -349,7 +344,7 @@ async function main(): Promise<void> {
       const versus = client.versus !== undefined
       console.log(
         `| ${client.name} | ${versus ? client.versus : client.baseline} | ` +
-          `${interval(versus ? row.versus : row.ratio, times)} | ${interval(versus ? row.versusCpu : row.cpuDelta, signed)} |`,
+          `${withInterval(versus ? row.versus : row.ratio, times)} | ${withInterval(versus ? row.versusCpu : row.cpuDelta, (x) => signed(x))} |`,
       )
     }
     console.log(

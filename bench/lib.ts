@@ -40,6 +40,18 @@ export function medianInterval(values: readonly number[], level = 0.95): [low: n
   return [sorted[k - 1]!, sorted[n - k]!]
 }
 
+/** `+1.2` / `−1.2` (a true minus sign) with `digits` decimals; `+1,234` with none. */
+export function signed(value: number, digits = 1): string {
+  const magnitude = digits === 0 ? Math.round(Math.abs(value)).toLocaleString('en-US') : Math.abs(value).toFixed(digits)
+  return (value >= 0 ? '+' : '−') + magnitude
+}
+
+/** The median of `values` and its 95% interval (`medianInterval`), each shown by `show`: `0.95× (0.90× to 1.06×)`. */
+export function withInterval(values: readonly number[], show: (x: number) => string): string {
+  const [low, high] = medianInterval(values)
+  return `${show(median(values))} (${show(low)} to ${show(high)})`
+}
+
 /** The `q`-quantile of ascending `sorted` by nearest rank: the least sample with `q` of all at or below it. */
 export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!

@@ -2,7 +2,7 @@
 // benchmark is not a test, but the order it measures in and the interval it prints must be right.
 import { describe, expect, it } from 'vitest'
 import { roundOrder } from '../bench/_rounds.ts'
-import { medianInterval } from '../bench/lib.ts'
+import { medianInterval, signed, withInterval } from '../bench/lib.ts'
 
 describe('roundOrder (Williams design)', () => {
   it.each([1, 2, 3, 4, 5, 6, 9, 10])('balances order and position for %i clients', (n) => {
@@ -68,5 +68,16 @@ describe('medianInterval', () => {
     const [low99, high99] = medianInterval(values, 0.99)
     expect(low99).toBeLessThan(low95)
     expect(high99).toBeGreaterThan(high95)
+  })
+})
+
+describe('the figures the tables print', () => {
+  it('signs with a true minus sign, and groups whole numbers', () => {
+    expect([signed(1.25), signed(-0.04, 2), signed(-1234.4, 0), signed(0)]).toEqual(['+1.3', '−0.04', '−1,234', '+0.0'])
+  })
+
+  it('shows a median with its interval', () => {
+    const values = Array.from({ length: 24 }, (_, i) => i + 1)
+    expect(withInterval(values, (x) => `${x}`)).toBe('12.5 (7 to 18)')
   })
 })
