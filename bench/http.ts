@@ -13,13 +13,19 @@
 // taking turns in short slices in a balanced order (bench/_rounds.ts says why). A second instance of
 // each baseline is measured like any client: how far it reads from the first is the run's noise.
 //
-// Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32]   (about 2 minutes)
+// With `--runs N` the whole measurement is made N times, each time in new family processes (the
+// families' order alternating): rows pool every round of every run, and a last table gives each
+// run's own median and the median over runs, which a process's luck (how its JIT and connections
+// settled, what else ran on the host then) moves as a whole and one run's rounds cannot show.
+//
+// Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32] [--runs 1]   (about 2 minutes a run)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
@@ -37,6 +43,8 @@ import {
 } from './proxies.ts'
 
 const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArgs()
+const RUNS = Number(parseArgs({ strict: false, options: { runs: { type: 'string', default: '1' } } }).values.runs)
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${RUNS}`)
 
 type Family = 'undici' | 'fetch'
 
@@ -286,10 +294,17 @@ async function main(): Promise<void> {
     await listening(haproxyPort, start('haproxy', ['-db', '-f', haproxyConf]))
 
     const context: Context = { urls: backendPorts.map((p) => `http://127.0.0.1:${p}`), nginxPort, haproxyPort }
+    // Every run's slices, appended per client: round i of a client still pairs with round i of
+    // its baseline, as both were measured in the same run and round.
     const slices: Record<string, Slice[]> = {}
-    for (const family of ['undici', 'fetch'] as const) {
-      console.error(`measuring the ${family} clients…`)
-      Object.assign(slices, await runFamily(import.meta.filename, family, context))
+    for (let run = 0; run < RUNS; run++) {
+      const families = run % 2 === 0 ? (['undici', 'fetch'] as const) : (['fetch', 'undici'] as const)
+      for (const family of families) {
+        console.error(`run ${run + 1} of ${RUNS}: measuring the ${family} clients…`)
+        for (const [name, own] of Object.entries(await runFamily(import.meta.filename, family, context))) {
+          slices[name] = [...(slices[name] ?? []), ...own]
+        }
+      }
     }
 
     const rows = new Map<string, Row>()
@@ -313,7 +328,7 @@ async function main(): Promise<void> {
     const cpu = cpus()
     console.log(
       `Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim()}; closed loop, ${CONCURRENCY} concurrent, ` +
-        `${ROUNDS} rounds of one ${SLICE_MS} ms slice per client in a balanced order (bench/_rounds.ts), one process per family (undici clients, ` +
+        `${ROUNDS} rounds of one ${SLICE_MS} ms slice per client in a balanced order (bench/_rounds.ts)${RUNS > 1 ? `, ${RUNS} runs pooled` : ''}, one process per family (undici clients, ` +
         `global fetch clients); load average at the start ${startLoad}; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
         `${haproxyVersion()}; everything on 127.0.0.1, client, backends and proxies sharing the cores.\n`,
     )
@@ -346,6 +361,27 @@ async function main(): Promise<void> {
         `| ${client.name} | ${versus ? client.versus : client.baseline} | ` +
           `${withInterval(versus ? row.versus : row.ratio, times)} | ${withInterval(versus ? row.versusCpu : row.cpuDelta, (x) => signed(x))} |`,
       )
+    }
+    if (RUNS > 1) {
+      // One median per run: what moves a whole run shows here, not in the pooled rounds above.
+      const perRun = (values: readonly number[]) =>
+        Array.from({ length: RUNS }, (_, run) => median(values.slice(run * ROUNDS, (run + 1) * ROUNDS)))
+      console.log(
+        `\n| client | compared with | req/s ratio, median of ${RUNS} runs (range) | each run | CPU Δ µs/req, median of runs (range) | each run |\n| --- | --- | --- | --- | --- | --- |`,
+      )
+      for (const client of clients) {
+        if (client.baseline === client.name) continue
+        const row = rows.get(client.name)!
+        const versus = client.versus !== undefined
+        const ratios = perRun(versus ? row.versus : row.ratio)
+        const deltas = perRun(versus ? row.versusCpu : row.cpuDelta)
+        const range = (values: number[], show: (x: number) => string) =>
+          `${show(median(values))} (${show(Math.min(...values))} to ${show(Math.max(...values))})`
+        console.log(
+          `| ${client.name} | ${versus ? client.versus : client.baseline} | ${range(ratios, times)} | ` +
+            `${ratios.map((x) => x.toFixed(2)).join(', ')} | ${range(deltas, (x) => signed(x))} | ${deltas.map((x) => signed(x)).join(', ')} |`,
+        )
+      }
     }
     console.log(
       '\nMedians over rounds. ratio / CPU Δ: the medians of per-round req/s ratios and CPU differences to the ' +

@@ -11,9 +11,13 @@
 //
 // Family `undici-memory` runs the undici clients over an in-memory socket instead
 // (bench/_memory-socket.ts): no kernel networking, no nginx in the samples' way, so what is left
-// is undici's and keel's own work, and the collector's.
+// is undici's and keel's own work, and the collector's. Family `fetch-memory` does the same for
+// global fetch: its global dispatcher becomes an undici `Agent` over the in-memory socket.
 //
-// Run: node bench/profile-slices.ts [--family undici|undici-memory|fetch|agent] [--rounds 24] [--top 25]
+// Each function's row gives its µs per request for the client, for the baseline (the family's
+// first client), and the difference, so a function inlined into another in one client's code
+// but not the other's shows as moved rather than as new cost.
+// Run: node bench/profile-slices.ts [--family undici|undici-memory|fetch|fetch-memory|agent] [--rounds 24] [--top 25]
 // (about 30 s). Installs nginx from Debian's packages when missing (needs root), like the other
 // loopback benches.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -23,7 +27,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { BalancedPool, Pool } from 'undici'
+import { Agent, BalancedPool, Pool, setGlobalDispatcher } from 'undici'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
@@ -127,6 +131,22 @@ const FAMILIES: Record<string, [string, Make][]> = {
       },
     ],
   ],
+  'fetch-memory': [
+    [
+      'hand-rolled round-robin, global fetch',
+      () => {
+        let cursor = 0
+        return async () => (await fetch(`${MEMORY_URLS[cursor++ % 3]}/`)).text()
+      },
+    ],
+    [
+      'keel createFetch (global fetch)',
+      () => {
+        const balanced = createFetch(new Balancer({ endpoints: MEMORY_URLS }))
+        return async () => (await balanced('/')).text()
+      },
+    ],
+  ],
   agent: [
     [
       'hand-rolled 3 Agents (Node global-agent options)',
@@ -151,6 +171,8 @@ const nowUs = () => Number(process.hrtime.bigint() / 1000n)
 /** The child: runs the family's clients in slices (in `roundOrder`) and writes when each slice ran. */
 async function child(family: string, out: string): Promise<void> {
   const urls = JSON.parse(process.env.KEEL_PROFILE_URLS ?? '[]') as string[]
+  // Global fetch sends through undici's global dispatcher: in memory, an Agent over the memory socket.
+  if (family === 'fetch-memory') setGlobalDispatcher(new Agent({ connect: inMemory }))
   const clients = FAMILIES[family]!.map(([name, make]) => [name, make(urls)] as const)
   for (const [, one] of clients) await latencies(one, CONCURRENCY, 500)
   const slices: TimedSlice[] = []
@@ -214,11 +236,13 @@ function report(byClient: Map<string, Map<string, number>>, names: readonly stri
   for (const name of others) {
     const own = byClient.get(name) ?? new Map<string, number>()
     const keys = new Set([...base.keys(), ...own.keys()])
-    const rows = [...keys].map((k) => [k, (own.get(k) ?? 0) - (base.get(k) ?? 0)] as const)
-    rows.sort((a, b) => b[1] - a[1])
+    const rows = [...keys].map((k) => [k, own.get(k) ?? 0, base.get(k) ?? 0] as const)
+    rows.sort((a, b) => b[1] - b[2] - (a[1] - a[2]))
     console.log(`\n${name} − ${baseline}: the ${top} functions that cost it most (µs per request)\n`)
-    console.log('| function | Δ µs/req |\n| --- | ---: |')
-    for (const [k, d] of rows.slice(0, top)) console.log(`| \`${k}\` | ${d.toFixed(3)} |`)
+    console.log('| function | µs/req | baseline | Δ |\n| --- | ---: | ---: | ---: |')
+    for (const [k, o, b] of rows.slice(0, top)) {
+      console.log(`| \`${k}\` | ${o.toFixed(3)} | ${b.toFixed(3)} | ${(o - b).toFixed(3)} |`)
+    }
   }
 }
 
