@@ -9,9 +9,13 @@
 // To add a client, add an entry to `clients` with the baseline it is compared to (a client of the
 // same kind, measured in the same round).
 //
-// Each family (undici clients, global-fetch clients) runs in its own child process, its clients
-// taking turns in short slices in a balanced order (bench/_rounds.ts says why). A second instance of
-// each baseline is measured like any client: how far it reads from the first is the run's noise.
+// Each family runs in its own child process, its clients taking turns in short slices in a
+// balanced order (bench/_rounds.ts says why): `goal`, the dispatcher beside what an undici user
+// would swap for it (BalancedPool, the hand-rolled round-robin) and nothing else, since which
+// clients share a process moves the ratio by more than the 5% the goal allows
+// (docs/benchmarks.md, "Where the adapters stand"); `proxies`, the other undici rows with the
+// default dispatcher again; `fetch`, the global fetch clients. A second instance of each baseline
+// is measured like any client: how far it reads from the first is the run's noise.
 //
 // With `--runs N` the whole measurement is made N times, each time in new family processes (the
 // families' order alternating): rows pool every round of every run, and a last table gives each
@@ -46,7 +50,10 @@ const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArg
 const RUNS = Number(parseArgs({ strict: false, options: { runs: { type: 'string', default: '1' } } }).values.runs)
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${RUNS}`)
 
-type Family = 'undici' | 'fetch'
+type Family = 'dispatcher' | 'undici' | 'fetch'
+
+/** How each family's process shows in the tables. */
+const PROCESS: Record<Family, string> = { dispatcher: 'goal', undici: 'proxies', fetch: 'fetch' }
 
 /** What a family's process needs to build its clients. */
 interface Context {
@@ -118,99 +125,70 @@ function fetchRoundRobin({ urls }: Built): () => Promise<void> {
   return async () => void (await (await fetch(`${urls[cursor++ % 3]}/`)).text())
 }
 
+/** The hand-rolled round-robin over three undici Pools: every undici row's baseline. */
+function poolRoundRobin(built: Built): () => Promise<void> {
+  const pools = built.urls.map((u) => built.pool(new Pool(u)))
+  let cursor = 0
+  return async () => void (await (await pools[cursor++ % 3]!.request(GET)).body.text())
+}
+
+/** An undici client of `family`, compared with the round-robin and (if `versus`) BalancedPool. */
+function undici(family: Family, name: string, make: Client['make'], versus = true, topology = DIRECT): Client {
+  return { name, family, topology, baseline: RR, ...(versus ? { versus: BALANCED_POOL } : {}), make }
+}
+
+const P2C = 'keel BalancerDispatcher (p2c-ewma)'
+
+/** A client's slices: names repeat across families (each process has its own baselines). */
+const keyOf = (family: string, name: string) => `${family}: ${name}`
+
 const clients: Client[] = [
-  {
-    name: RR,
-    family: 'undici',
-    topology: DIRECT,
-    baseline: RR,
-    make: (built) => {
-      const pools = built.urls.map((u) => built.pool(new Pool(u)))
-      let cursor = 0
-      return async () => void (await (await pools[cursor++ % 3]!.request(GET)).body.text())
-    },
-  },
-  {
-    name: 'keel BalancerDispatcher (p2c-ewma)',
-    family: 'undici',
-    topology: DIRECT,
-    baseline: RR,
-    versus: BALANCED_POOL,
-    make: (built) => {
-      return getVia(dispatcherOf(built, {}), ORIGIN)
-    },
-  },
-  {
-    name: 'keel BalancerDispatcher (round-robin)',
-    family: 'undici',
-    topology: DIRECT,
-    baseline: RR,
-    versus: BALANCED_POOL,
-    make: (built) => {
-      return getVia(dispatcherOf(built, { picker: 'round-robin' }), ORIGIN)
-    },
-  },
-  {
-    name: 'keel BalancerDispatcher (p2c-ewma, breaker off)',
-    family: 'undici',
-    topology: DIRECT,
-    baseline: RR,
-    versus: BALANCED_POOL,
-    make: (built) => {
-      return getVia(dispatcherOf(built, { breaker: false }), ORIGIN)
-    },
-  },
-  {
-    name: 'keel balancer.call around Pool.request',
-    family: 'undici',
-    topology: DIRECT,
-    baseline: RR,
-    versus: BALANCED_POOL,
-    make: (built) => {
-      const balancer = new Balancer({ endpoints: built.urls })
-      built.pool(balancer)
-      const pools = new Map(built.urls.map((u) => [u, built.pool(new Pool(u))]))
-      return async () =>
-        void (await balancer.call(async (endpoint) => (await pools.get(endpoint.origin)!.request(GET)).body.text()))
-    },
-  },
-  {
-    name: 'raw Pool, 1 backend',
-    family: 'undici',
-    topology: 'client → 1 backend',
-    baseline: RR,
-    make: (built) => getVia(built.pool(new Pool(built.urls[0]!))),
-  },
-  {
-    name: BALANCED_POOL,
-    family: 'undici',
-    topology: DIRECT,
-    baseline: RR,
-    make: balancedPool,
-  },
-  {
-    // The same client twice: how far two identical clients read apart in one run (an A/A control).
-    name: 'undici BalancedPool, a second one (the noise floor)',
-    family: 'undici',
-    topology: DIRECT,
-    baseline: RR,
-    versus: BALANCED_POOL,
-    make: balancedPool,
-  },
-  {
-    name: 'nginx least_conn (1 worker)',
-    family: 'undici',
-    topology: PROXIED,
-    baseline: RR,
-    make: (built, { nginxPort }) => getVia(built.pool(new Pool(`http://127.0.0.1:${nginxPort}`))),
-  },
-  {
-    name: 'HAProxy leastconn (1 thread)',
-    family: 'undici',
-    topology: PROXIED,
-    baseline: RR,
-    make: (built, { haproxyPort }) => getVia(built.pool(new Pool(`http://127.0.0.1:${haproxyPort}`))),
-  },
+  // The dispatcher's goal: keel's dispatcher beside what an undici user would swap for it, and
+  // nothing else in the process (bench/_rounds.ts: which clients share a process moves the ratio).
+  undici('dispatcher', RR, poolRoundRobin, false),
+  undici('dispatcher', P2C, (built) => getVia(dispatcherOf(built, {}), ORIGIN)),
+  undici('dispatcher', 'keel BalancerDispatcher (round-robin)', (built) =>
+    getVia(dispatcherOf(built, { picker: 'round-robin' }), ORIGIN),
+  ),
+  undici('dispatcher', BALANCED_POOL, balancedPool, false),
+  // The same client twice: how far two identical clients read apart in one run (an A/A control).
+  undici('dispatcher', 'undici BalancedPool, a second one (the noise floor)', balancedPool),
+  // The other undici rows, the proxies among them; the default dispatcher again, to show what
+  // sharing its process with them does to it.
+  undici('undici', RR, poolRoundRobin, false),
+  undici('undici', P2C, (built) => getVia(dispatcherOf(built, {}), ORIGIN)),
+  undici('undici', 'keel BalancerDispatcher (p2c-ewma, breaker off)', (built) =>
+    getVia(dispatcherOf(built, { breaker: false }), ORIGIN),
+  ),
+  undici('undici', 'keel balancer.call around Pool.request', (built) => {
+    const balancer = new Balancer({ endpoints: built.urls })
+    built.pool(balancer)
+    const pools = new Map(built.urls.map((u) => [u, built.pool(new Pool(u))]))
+    return async () =>
+      void (await balancer.call(async (endpoint) => (await pools.get(endpoint.origin)!.request(GET)).body.text()))
+  }),
+  undici(
+    'undici',
+    'raw Pool, 1 backend',
+    (built) => getVia(built.pool(new Pool(built.urls[0]!))),
+    false,
+    'client → 1 backend',
+  ),
+  undici('undici', BALANCED_POOL, balancedPool, false),
+  undici(
+    'undici',
+    'nginx least_conn (1 worker)',
+    (built, { nginxPort }) => getVia(built.pool(new Pool(`http://127.0.0.1:${nginxPort}`))),
+    false,
+    PROXIED,
+  ),
+  undici(
+    'undici',
+    'HAProxy leastconn (1 thread)',
+    (built, { haproxyPort }) => getVia(built.pool(new Pool(`http://127.0.0.1:${haproxyPort}`))),
+    false,
+    PROXIED,
+  ),
   {
     name: FETCH_RR,
     family: 'fetch',
@@ -298,21 +276,23 @@ async function main(): Promise<void> {
     // its baseline, as both were measured in the same run and round.
     const slices: Record<string, Slice[]> = {}
     for (let run = 0; run < RUNS; run++) {
-      const families = run % 2 === 0 ? (['undici', 'fetch'] as const) : (['fetch', 'undici'] as const)
+      const families: Family[] = ['dispatcher', 'undici', 'fetch']
+      if (run % 2 === 1) families.reverse()
       for (const family of families) {
         console.error(`run ${run + 1} of ${RUNS}: measuring the ${family} clients…`)
         for (const [name, own] of Object.entries(await runFamily(import.meta.filename, family, context))) {
-          slices[name] = [...(slices[name] ?? []), ...own]
+          const key = keyOf(family, name)
+          slices[key] = [...(slices[key] ?? []), ...own]
         }
       }
     }
 
-    const rows = new Map<string, Row>()
+    const rows = new Map<Client, Row>()
     for (const client of clients) {
-      const own = slices[client.name]!
-      const base = slices[client.baseline]!
-      const versus = client.versus === undefined ? undefined : slices[client.versus]!
-      rows.set(client.name, {
+      const own = slices[keyOf(client.family, client.name)]!
+      const base = slices[keyOf(client.family, client.baseline)]!
+      const versus = client.versus === undefined ? undefined : slices[keyOf(client.family, client.versus)]!
+      rows.set(client, {
         rps: own.map((s) => s.rps),
         cpu: own.map((s) => s.cpu),
         gc: own.map((s) => s.gc),
@@ -328,20 +308,20 @@ async function main(): Promise<void> {
     const cpu = cpus()
     console.log(
       `Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim()}; closed loop, ${CONCURRENCY} concurrent, ` +
-        `${ROUNDS} rounds of one ${SLICE_MS} ms slice per client in a balanced order (bench/_rounds.ts)${RUNS > 1 ? `, ${RUNS} runs pooled` : ''}, one process per family (undici clients, ` +
-        `global fetch clients); load average at the start ${startLoad}; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
+        `${ROUNDS} rounds of one ${SLICE_MS} ms slice per client in a balanced order (bench/_rounds.ts)${RUNS > 1 ? `, ${RUNS} runs pooled` : ''}, one process per family (goal: the dispatcher beside what it replaces; ` +
+        `proxies: the other undici rows; fetch: the global fetch clients); load average at the start ${startLoad}; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
         `${haproxyVersion()}; everything on 127.0.0.1, client, backends and proxies sharing the cores.\n`,
     )
     console.log(
-      '| client | topology | req/s | ratio | client CPU µs/req | CPU Δ µs/req | vs BalancedPool | CPU Δ vs BalancedPool | GC µs/req | p50 ms | p99 ms |',
+      '| client | process | topology | req/s | ratio | client CPU µs/req | CPU Δ µs/req | vs BalancedPool | CPU Δ vs BalancedPool | GC µs/req | p50 ms | p99 ms |',
     )
-    console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+    console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
     for (const client of clients) {
-      const row = rows.get(client.name)!
+      const row = rows.get(client)!
       const own = client.baseline === client.name
       const versus = client.versus === undefined
       console.log(
-        `| ${client.name} | ${client.topology} | ${Math.round(median(row.rps)).toLocaleString('en-US')} | ` +
+        `| ${client.name} | ${PROCESS[client.family]} | ${client.topology} | ${Math.round(median(row.rps)).toLocaleString('en-US')} | ` +
           `${median(row.ratio).toFixed(2)}× | ${median(row.cpu).toFixed(1)} | ${own ? '' : signed(median(row.cpuDelta))} | ` +
           `${versus ? '' : `${median(row.versus).toFixed(2)}×`} | ${versus ? '' : signed(median(row.versusCpu))} | ` +
           `${median(row.gc).toFixed(1)} | ${median(row.p50).toFixed(2)} | ${median(row.p99).toFixed(2)} |`,
@@ -351,14 +331,14 @@ async function main(): Promise<void> {
     // round-robin: how far the medians could be from the truth, from this run's own rounds.
     const times = (x: number) => `${x.toFixed(2)}×`
     console.log(
-      `\n| client | compared with | req/s ratio (95% CI) | CPU Δ µs/req (95% CI) |\n| --- | --- | --- | --- |`,
+      `\n| client | process | compared with | req/s ratio (95% CI) | CPU Δ µs/req (95% CI) |\n| --- | --- | --- | --- | --- |`,
     )
     for (const client of clients) {
       if (client.baseline === client.name) continue
-      const row = rows.get(client.name)!
+      const row = rows.get(client)!
       const versus = client.versus !== undefined
       console.log(
-        `| ${client.name} | ${versus ? client.versus : client.baseline} | ` +
+        `| ${client.name} | ${PROCESS[client.family]} | ${versus ? client.versus : client.baseline} | ` +
           `${withInterval(versus ? row.versus : row.ratio, times)} | ${withInterval(versus ? row.versusCpu : row.cpuDelta, (x) => signed(x))} |`,
       )
     }
@@ -367,18 +347,18 @@ async function main(): Promise<void> {
       const perRun = (values: readonly number[]) =>
         Array.from({ length: RUNS }, (_, run) => median(values.slice(run * ROUNDS, (run + 1) * ROUNDS)))
       console.log(
-        `\n| client | compared with | req/s ratio, median of ${RUNS} runs (range) | each run | CPU Δ µs/req, median of runs (range) | each run |\n| --- | --- | --- | --- | --- | --- |`,
+        `\n| client | process | compared with | req/s ratio, median of ${RUNS} runs (range) | each run | CPU Δ µs/req, median of runs (range) | each run |\n| --- | --- | --- | --- | --- | --- | --- |`,
       )
       for (const client of clients) {
         if (client.baseline === client.name) continue
-        const row = rows.get(client.name)!
+        const row = rows.get(client)!
         const versus = client.versus !== undefined
         const ratios = perRun(versus ? row.versus : row.ratio)
         const deltas = perRun(versus ? row.versusCpu : row.cpuDelta)
         const range = (values: number[], show: (x: number) => string) =>
           `${show(median(values))} (${show(Math.min(...values))} to ${show(Math.max(...values))})`
         console.log(
-          `| ${client.name} | ${versus ? client.versus : client.baseline} | ${range(ratios, times)} | ` +
+          `| ${client.name} | ${PROCESS[client.family]} | ${versus ? client.versus : client.baseline} | ${range(ratios, times)} | ` +
             `${ratios.map((x) => x.toFixed(2)).join(', ')} | ${range(deltas, (x) => signed(x))} | ${deltas.map((x) => signed(x)).join(', ')} |`,
         )
       }
