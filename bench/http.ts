@@ -144,7 +144,7 @@ const keyOf = (family: string, name: string) => `${family}: ${name}`
 
 const clients: Client[] = [
   // The dispatcher's goal: keel's dispatcher beside what an undici user would swap for it, and
-  // nothing else in the process (bench/_rounds.ts: which clients share a process moves the ratio).
+  // nothing else in the process (which clients share a process moves the ratio: see the top).
   undici('dispatcher', RR, poolRoundRobin, false),
   undici('dispatcher', P2C, (built) => getVia(dispatcherOf(built, {}), ORIGIN)),
   undici('dispatcher', 'keel BalancerDispatcher (round-robin)', (built) =>

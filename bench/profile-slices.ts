@@ -17,6 +17,7 @@
 // Each function's row gives its µs per request for the client, for the baseline (the family's
 // first client), and the difference, so a function inlined into another in one client's code
 // but not the other's shows as moved rather than as new cost.
+//
 // Run: node bench/profile-slices.ts [--family undici|undici-memory|fetch|fetch-memory|agent] [--rounds 24] [--top 25]
 // (about 30 s). Installs nginx from Debian's packages when missing (needs root), like the other
 // loopback benches.
