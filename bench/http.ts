@@ -44,6 +44,7 @@ import {
   listening,
   nginxConfig,
   nginxVersion,
+  okBackends,
 } from './proxies.ts'
 
 const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArgs()
@@ -245,14 +246,11 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'keel-bench-http-'))
   const children: ChildProcess[] = []
   try {
-    const backendPorts = [await freePort(), await freePort(), await freePort()]
+    const urls = await okBackends(dir, (child) => children.push(child))
+    const backendPorts = urls.map((url) => Number(new URL(url).port))
     const nginxPort = await freePort()
     const haproxyPort = await freePort()
-    const servers = backendPorts
-      .map((p) => `  server { listen 127.0.0.1:${p}; location / { return 200 'ok'; } }`)
-      .join('\n')
     const upstream = backendPorts.map((p) => `server 127.0.0.1:${p};`).join(' ')
-    const backendsConf = nginxConfig(dir, 'backends', servers)
     const proxyConf = nginxConfig(
       dir,
       'proxy',
@@ -266,12 +264,10 @@ async function main(): Promise<void> {
       children.push(child)
       return child
     }
-    const backends = start('nginx', ['-p', dir, '-e', join(dir, 'backends.error.log'), '-c', backendsConf])
-    for (const p of backendPorts) await listening(p, backends)
     await listening(nginxPort, start('nginx', ['-p', dir, '-e', join(dir, 'proxy.error.log'), '-c', proxyConf]))
     await listening(haproxyPort, start('haproxy', ['-db', '-f', haproxyConf]))
 
-    const context: Context = { urls: backendPorts.map((p) => `http://127.0.0.1:${p}`), nginxPort, haproxyPort }
+    const context: Context = { urls, nginxPort, haproxyPort }
     // Every run's slices, appended per client: round i of a client still pairs with round i of
     // its baseline, as both were measured in the same run and round.
     const slices: Record<string, Slice[]> = {}
@@ -347,7 +343,7 @@ async function main(): Promise<void> {
       const perRun = (values: readonly number[]) =>
         Array.from({ length: RUNS }, (_, run) => median(values.slice(run * ROUNDS, (run + 1) * ROUNDS)))
       console.log(
-        `\n| client | process | compared with | req/s ratio, median of ${RUNS} runs (range) | each run | CPU Δ µs/req, median of runs (range) | each run |\n| --- | --- | --- | --- | --- | --- | --- |`,
+        `\n| client | process | compared with | req/s ratio, median of ${RUNS} runs (95% CI; under 6 runs, their range) | each run | CPU Δ µs/req, median of runs (95% CI) | each run |\n| --- | --- | --- | --- | --- | --- | --- |`,
       )
       for (const client of clients) {
         if (client.baseline === client.name) continue
@@ -355,11 +351,9 @@ async function main(): Promise<void> {
         const versus = client.versus !== undefined
         const ratios = perRun(versus ? row.versus : row.ratio)
         const deltas = perRun(versus ? row.versusCpu : row.cpuDelta)
-        const range = (values: number[], show: (x: number) => string) =>
-          `${show(median(values))} (${show(Math.min(...values))} to ${show(Math.max(...values))})`
         console.log(
-          `| ${client.name} | ${PROCESS[client.family]} | ${versus ? client.versus : client.baseline} | ${range(ratios, times)} | ` +
-            `${ratios.map((x) => x.toFixed(2)).join(', ')} | ${range(deltas, (x) => signed(x))} | ${deltas.map((x) => signed(x)).join(', ')} |`,
+          `| ${client.name} | ${PROCESS[client.family]} | ${versus ? client.versus : client.baseline} | ${withInterval(ratios, times)} | ` +
+            `${ratios.map((x) => x.toFixed(2)).join(', ')} | ${withInterval(deltas, (x) => signed(x))} | ${deltas.map((x) => signed(x)).join(', ')} |`,
         )
       }
     }

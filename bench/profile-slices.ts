@@ -85,6 +85,24 @@ function balancerAgent(picker: 'p2c-ewma' | 'round-robin'): Make {
 }
 
 /** Per family: the baseline first, then what is compared with it. */
+/** Global fetch sent round-robin by hand, and keel's createFetch, over `urls`. */
+const FETCH_CLIENTS: [string, Make][] = [
+  [
+    'hand-rolled round-robin, global fetch',
+    (urls) => {
+      let cursor = 0
+      return async () => (await fetch(`${urls[cursor++ % 3]}/`)).text()
+    },
+  ],
+  [
+    'keel createFetch (global fetch)',
+    (urls) => {
+      const balanced = createFetch(new Balancer({ endpoints: urls }))
+      return async () => (await balanced('/')).text()
+    },
+  ],
+]
+
 const FAMILIES: Record<string, [string, Make][]> = {
   undici: [
     [
@@ -116,38 +134,10 @@ const FAMILIES: Record<string, [string, Make][]> = {
     ['keel BalancerDispatcher (p2c-ewma)', dispatcher('p2c-ewma', true)],
     ['keel BalancerDispatcher (round-robin)', dispatcher('round-robin', true)],
   ],
-  fetch: [
-    [
-      'hand-rolled round-robin, global fetch',
-      (urls) => {
-        let cursor = 0
-        return async () => (await fetch(`${urls[cursor++ % 3]}/`)).text()
-      },
-    ],
-    [
-      'keel createFetch (global fetch)',
-      (urls) => {
-        const balanced = createFetch(new Balancer({ endpoints: urls }))
-        return async () => (await balanced('/')).text()
-      },
-    ],
-  ],
-  'fetch-memory': [
-    [
-      'hand-rolled round-robin, global fetch',
-      () => {
-        let cursor = 0
-        return async () => (await fetch(`${MEMORY_URLS[cursor++ % 3]}/`)).text()
-      },
-    ],
-    [
-      'keel createFetch (global fetch)',
-      () => {
-        const balanced = createFetch(new Balancer({ endpoints: MEMORY_URLS }))
-        return async () => (await balanced('/')).text()
-      },
-    ],
-  ],
+  fetch: FETCH_CLIENTS,
+  // The same clients over the in-memory socket: `child` installs the global dispatcher and gives
+  // them the in-memory URLs.
+  'fetch-memory': FETCH_CLIENTS,
   agent: [
     [
       'hand-rolled 3 Agents (Node global-agent options)',
@@ -171,9 +161,10 @@ const nowUs = () => Number(process.hrtime.bigint() / 1000n)
 
 /** The child: runs the family's clients in slices (in `roundOrder`) and writes when each slice ran. */
 async function child(family: string, out: string): Promise<void> {
-  const urls = JSON.parse(process.env.KEEL_PROFILE_URLS ?? '[]') as string[]
+  const memoryFetch = family === 'fetch-memory'
   // Global fetch sends through undici's global dispatcher: in memory, an Agent over the memory socket.
-  if (family === 'fetch-memory') setGlobalDispatcher(new Agent({ connect: inMemory }))
+  if (memoryFetch) setGlobalDispatcher(new Agent({ connect: inMemory }))
+  const urls = memoryFetch ? MEMORY_URLS : (JSON.parse(process.env.KEEL_PROFILE_URLS ?? '[]') as string[])
   const clients = FAMILIES[family]!.map(([name, make]) => [name, make(urls)] as const)
   for (const [, one] of clients) await latencies(one, CONCURRENCY, 500)
   const slices: TimedSlice[] = []
