@@ -23,7 +23,7 @@
 import { execFile } from 'node:child_process'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
-import { latencies, quantile } from './lib.ts'
+import { latencies, median, quantile } from './lib.ts'
 
 export interface BenchClient {
   readonly name: string
@@ -129,6 +129,24 @@ export function roundArgs(args: string[] = process.argv.slice(2)): RoundOptions 
     rounds: Number(values.rounds),
     concurrency: Number(values.concurrency),
   }
+}
+
+/**
+ * `--runs` (1): how many times a bench makes its whole measurement, each time in new processes.
+ * A run's rounds cannot show what moves a whole run (how its process's JIT and connections
+ * settled, what else the host ran then); several runs pooled can (docs/benchmarks.md).
+ */
+export function runsArg(args: string[] = process.argv.slice(2)): number {
+  const runs = Number(
+    parseArgs({ args, strict: false, options: { runs: { type: 'string', default: '1' } } }).values.runs,
+  )
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${runs}`)
+  return runs
+}
+
+/** The median of each run's share of `values`: `runs` runs of `rounds` samples each, run after run. */
+export function perRunMedians(values: readonly number[], runs: number, rounds: number): number[] {
+  return Array.from({ length: runs }, (_, run) => median(values.slice(run * rounds, (run + 1) * rounds)))
 }
 
 const FAMILY = 'KEEL_BENCH_FAMILY'

@@ -29,12 +29,21 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer, type BalancerOptions } from '../src/index.ts'
-import { type BenchClient, childOf, measureRounds, report, roundArgs, runFamily, type Slice } from './_rounds.ts'
+import {
+  type BenchClient,
+  childOf,
+  measureRounds,
+  perRunMedians,
+  report,
+  roundArgs,
+  runFamily,
+  runsArg,
+  type Slice,
+} from './_rounds.ts'
 import { median, signed, withInterval } from './lib.ts'
 import {
   ensureProxies,
@@ -48,8 +57,7 @@ import {
 } from './proxies.ts'
 
 const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArgs()
-const RUNS = Number(parseArgs({ strict: false, options: { runs: { type: 'string', default: '1' } } }).values.runs)
-if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number ≥ 1, got ${RUNS}`)
+const RUNS = runsArg()
 
 type Family = 'dispatcher' | 'undici' | 'fetch'
 
@@ -340,8 +348,7 @@ async function main(): Promise<void> {
     }
     if (RUNS > 1) {
       // One median per run: what moves a whole run shows here, not in the pooled rounds above.
-      const perRun = (values: readonly number[]) =>
-        Array.from({ length: RUNS }, (_, run) => median(values.slice(run * ROUNDS, (run + 1) * ROUNDS)))
+      const perRun = (values: readonly number[]) => perRunMedians(values, RUNS, ROUNDS)
       console.log(
         `\n| client | process | compared with | req/s ratio, median of ${RUNS} runs (95% CI; under 6 runs, their range) | each run | CPU Δ µs/req, median of runs (95% CI) | each run |\n| --- | --- | --- | --- | --- | --- | --- |`,
       )

@@ -289,7 +289,8 @@ describe('axiosAdapter', () => {
       arrived()
       void released.then(() => res.end('slow ok'))
     })
-    const { api } = balanced([backend!.url], { clock, maxConnectionAge: 60_000 })
+    // No idle limit: the slow request stays silent for the two minutes of clock time advanced below.
+    const { api } = balanced([backend!.url], { clock, maxConnectionAge: 60_000 }, {}, { idleTimeout: 0 })
     const slow = api.get<string>('/slow')
     await reached
     await clock.advance(120_000)

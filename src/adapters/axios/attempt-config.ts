@@ -77,12 +77,17 @@ export function attemptConfig(
   copy.baseURL = undefined
   copy.cancelToken = undefined
   const next = copy as unknown as InternalAxiosRequestConfig
-  // axios applies `timeout` as a socket inactivity limit (ClientRequest#setTimeout): a request
-  // that sets none gets the adapter's, so a hung replica cannot hold it forever.
-  if (!config.timeout && host.idleTimeout > 0) next.timeout = host.idleTimeout
   if (config.proxy === undefined) next.proxy = false
-  if (url.startsWith('https:')) next.httpsAgent = config.httpsAgent ?? host.agents.get(endpoint)
-  else next.httpAgent = config.httpAgent ?? host.agents.get(endpoint)
+  const https = url.startsWith('https:')
+  const own = https ? config.httpsAgent : config.httpAgent
+  if (own === undefined) {
+    if (https) next.httpsAgent = host.agents.get(endpoint)
+    else next.httpAgent = host.agents.get(endpoint)
+  }
+  // A request that sets no `timeout` gets the adapter's idle limit, so a hung replica cannot hold
+  // it forever: on keel's agents their sweep keeps it (`idle-sweep.ts`), on the request's own
+  // agent axios' `timeout` does.
+  if (own !== undefined && !config.timeout && host.idleTimeout > 0) next.timeout = host.idleTimeout
   const name = hostHeader(endpoint)
   // With the caller's own agent, node:http also takes the TLS servername from this Host header.
   if (name !== undefined && !config.headers.has('host')) {

@@ -5,6 +5,7 @@ import type { AdapterPort } from '../../core/ports.ts'
 import type { EndpointInfo } from '../../model/endpoint.ts'
 import type { ResourceHandle } from '../../resources/resources.ts'
 import { httpOrigin } from '../http/target.ts'
+import { IdleSweep } from './idle-sweep.ts'
 
 /** Options of the per-endpoint agents: node:https `AgentOptions` (TLS options included). */
 export type AxiosAgentOptions = HttpsAgentOptions
@@ -23,11 +24,25 @@ const GLOBAL_AGENT_DEFAULTS: HttpsAgentOptions = { keepAlive: true, scheduling: 
 export class EndpointAgents {
   readonly #handle: ResourceHandle<HttpAgent>
 
-  constructor(balancer: Balancer<unknown>, port: AdapterPort, options: AxiosAgentOptions | undefined) {
+  /** @param idleTimeout the adapter's `idleTimeout`, kept on the agents' busy sockets (0: none) */
+  constructor(
+    balancer: Balancer<unknown>,
+    port: AdapterPort,
+    options: AxiosAgentOptions | undefined,
+    idleTimeout: number,
+  ) {
     const merged = { ...GLOBAL_AGENT_DEFAULTS, ...options }
+    const sweep = idleTimeout > 0 ? new IdleSweep(port, idleTimeout, merged.timeout) : undefined
     this.#handle = balancer.resource(port.uniqueResourceName('axios.agent'), {
-      create: (endpoint) => createAgent(endpoint, merged),
-      close: closeAgent,
+      create: (endpoint) => {
+        const agent = createAgent(endpoint, merged)
+        sweep?.add(agent)
+        return agent
+      },
+      close: (agent) => {
+        sweep?.remove(agent)
+        closeAgent(agent)
+      },
     })
   }
 

@@ -17,6 +17,7 @@ import { keelOptions } from './keel-options.ts'
 import { RequestPathError, requestPath } from './request-path.ts'
 
 export type { AxiosAgentOptions } from './endpoint-agents.ts'
+export { IdleTimeoutError } from './idle-timeout-error.ts'
 export type { KeelRequestOptions } from './keel-options.ts'
 
 declare module 'axios' {
@@ -45,10 +46,12 @@ export interface AxiosAdapterOptions {
    */
   readonly agent?: AxiosAgentOptions
   /**
-   * axios' `timeout` for requests that set none: ms of socket inactivity (waiting for the
-   * response, or between two chunks of its body) after which the attempt is lost — an
-   * `endpoint-failure`, retried elsewhere when idempotent. A request's own non-zero `timeout`
-   * wins; 0 disables it for long polls and streams.
+   * ms of socket inactivity (waiting for the response, or between two chunks of its body) after
+   * which an attempt that sets no `timeout` of its own is lost — an `endpoint-failure`, retried
+   * elsewhere when idempotent. On keel's agents the socket keeps it (`IdleTimeoutError`, also
+   * while connecting: then `not-sent`); on a request's own agent, or when the agents' `timeout` is
+   * 0 or longer, it is that request's axios `timeout`. A request's own non-zero `timeout` wins; 0
+   * disables it for long polls and streams.
    * @default 15_000
    */
   readonly idleTimeout?: number
@@ -76,6 +79,7 @@ export function axiosAdapter(balancer: Balancer<unknown>, options: AxiosAdapterO
   }
   const port = adapterPort(balancer)
   const policies = retryPolicies(port.settings.retry)
+  const idleTimeout = checkNumber('idleTimeout', options.idleTimeout, { min: 0, integer: true }) ?? DEFAULT_IDLE_TIMEOUT
   const AxiosHeaders = axios.AxiosHeaders
   const host: AxiosHost = {
     balancer,
@@ -83,9 +87,9 @@ export function axiosAdapter(balancer: Balancer<unknown>, options: AxiosAdapterO
     classifier: port.classifier,
     policies,
     callOptions: callOptionsTable(policies),
-    agents: new EndpointAgents(balancer, port, options.agent),
+    agents: new EndpointAgents(balancer, port, options.agent, idleTimeout),
     http: axios.getAdapter('http'),
-    idleTimeout: checkNumber('idleTimeout', options.idleTimeout, { min: 0, integer: true }) ?? DEFAULT_IDLE_TIMEOUT,
+    idleTimeout,
     copyHeaders: (headers) => {
       const copy = new AxiosHeaders(headers)
       // A header set to `false` (axios: "do not send my default") is not in the copy's source list.
