@@ -27,8 +27,9 @@ interface Seen {
  * (docs/benchmarks.md, "axios"). The sweep costs nothing per request, and one timer in all.
  *
  * A socket with an inactivity timer of its own (a request's own axios `timeout`: `socket.timeout`
- * set, and not to the agent's idle timeout, which axios resets to 0 per request) is left to it: a
- * request's own `timeout` wins, as documented.
+ * set, and not to the agents' idle timeout, which axios resets to 0 per request) is left to it: a
+ * request's own `timeout` wins, as documented. (One equal to the agents' timeout is kept by both,
+ * the shorter first.)
  */
 export class IdleSweep {
   readonly #port: AdapterPort

@@ -2,8 +2,8 @@ import { VERDICT_HINT } from '../../classify/classify.ts'
 import { KeelError } from '../../model/errors.ts'
 
 /**
- * `axiosAdapter`'s `idleTimeout`, kept by the socket of one of keel's per-endpoint agents: the
- * attempt's connection was silent both ways for that long, so keel closed it. The attempt is an
+ * `axiosAdapter`'s `idleTimeout`, kept by the sweep of keel's per-endpoint agents (`idle-sweep.ts`):
+ * the attempt's connection was silent both ways for that long, so keel closed it. The attempt is an
  * `endpoint-failure` (retried elsewhere when idempotent), or `not-sent` when the connection was
  * never established. axios rejects with its `AxiosError`, this error as its `cause`.
  */

@@ -46,12 +46,12 @@ export interface AxiosAdapterOptions {
    */
   readonly agent?: AxiosAgentOptions
   /**
-   * ms of socket inactivity (waiting for the response, or between two chunks of its body) after
-   * which an attempt that sets no `timeout` of its own is lost — an `endpoint-failure`, retried
-   * elsewhere when idempotent. On keel's agents the socket keeps it (`IdleTimeoutError`, also
-   * while connecting: then `not-sent`); on a request's own agent, or when the agents' `timeout` is
-   * 0 or longer, it is that request's axios `timeout`. A request's own non-zero `timeout` wins; 0
-   * disables it for long polls and streams.
+   * ms of silence both ways on an attempt's connection (waiting for the response, or between two
+   * chunks of its body) after which an attempt that sets no `timeout` of its own is lost — an
+   * `endpoint-failure`, retried elsewhere when idempotent (`not-sent` if the connection never
+   * opened). On keel's agents a sweep of their busy sockets keeps it, closing a silent one within
+   * 1¼ × the limit with an `IdleTimeoutError`; on a request's own agent it is that request's axios
+   * `timeout`. A request's own non-zero `timeout` wins; 0 disables it for long polls and streams.
    * @default 15_000
    */
   readonly idleTimeout?: number
