@@ -194,8 +194,4 @@ async function main(): Promise<void> {
 
 const child = childOf<string[]>()
 if (child === undefined) await main()
-else {
-  await measureChild(child.context)
-  // The Balancers' and agents' handles are closed; nothing else should keep the child alive.
-  process.exit(0)
-}
+else await measureChild(child.context)

@@ -30,6 +30,12 @@ function client(options: { Connector?: IoredisConnectorClass; port?: number; hos
   return c
 }
 
+/**
+ * Resolves when `c` is ready again. Not `once(c, 'ready')`: that rejects on an `error` event, and a
+ * client whose server is stopped may see its connection reset (ECONNRESET) before it reconnects.
+ */
+const readyAgain = (c: Redis) => new Promise<void>((resolve) => c.once('ready', () => resolve()))
+
 const inFlight = (b: Balancer<unknown>) => b.snapshot().endpoints.map((e) => e.inFlight)
 /** The port of the redis-server a client is connected to (its `CONFIG GET port`). */
 const serverPort = async (c: Redis) => Number(((await c.config('GET', 'port')) as string[])[1])
@@ -48,7 +54,7 @@ describe('keel/net with a real redis-server', () => {
     expect(servers.map((s) => ports.filter((p) => p === s.port).length)).toEqual([2, 2, 2])
 
     const victims = clients.filter((_, i) => ports[i] === servers[0]!.port)
-    const reconnected = victims.map((c) => once(c, 'ready'))
+    const reconnected = victims.map(readyAgain)
     await servers[0]!.stop()
     await Promise.all(reconnected)
     expect(await Promise.all(clients.map((c) => c.ping()))).toEqual(Array(6).fill('PONG'))
@@ -76,7 +82,7 @@ describe('keel/net with a real redis-server', () => {
     expect(servers.map((s) => ports.filter((p) => p === s.port).length)).toEqual([2, 2, 2])
 
     const victims = clients.filter((_, i) => ports[i] === servers[1]!.port)
-    const reconnected = victims.map((c) => once(c, 'ready'))
+    const reconnected = victims.map(readyAgain)
     await servers[1]!.stop()
     await Promise.all(reconnected)
     expect(await Promise.all(clients.map((c) => c.ping()))).toEqual(Array(6).fill('PONG'))
