@@ -144,6 +144,33 @@ export function runsArg(args: string[] = process.argv.slice(2)): number {
   return runs
 }
 
+/**
+ * Measures `families` of `script` (each in a child process of its own, `runFamily`) `runs` times,
+ * the families' order reversed every other run; returns every client's slices of every run,
+ * appended run after run under `key(family, name)`, so round i of a client still pairs with round
+ * i of its baseline, both measured in the same run and round.
+ */
+export async function pooledRuns(
+  script: string,
+  families: readonly string[],
+  context: unknown,
+  runs: number,
+  key: (family: string, name: string) => string = (_family, name) => name,
+): Promise<Record<string, Slice[]>> {
+  const slices: Record<string, Slice[]> = {}
+  for (let run = 0; run < runs; run++) {
+    const order = run % 2 === 1 ? [...families].reverse() : families
+    for (const family of order) {
+      console.error(`run ${run + 1} of ${runs}: measuring the ${family} clients…`)
+      for (const [name, own] of Object.entries(await runFamily(script, family, context))) {
+        const k = key(family, name)
+        slices[k] = [...(slices[k] ?? []), ...own]
+      }
+    }
+  }
+  return slices
+}
+
 /** The median of each run's share of `values`: `runs` runs of `rounds` samples each, run after run. */
 export function perRunMedians(values: readonly number[], runs: number, rounds: number): number[] {
   return Array.from({ length: runs }, (_, run) => median(values.slice(run * rounds, (run + 1) * rounds)))

@@ -27,11 +27,10 @@ import {
   childOf,
   measureRounds,
   perRunMedians,
+  pooledRuns,
   report,
   roundArgs,
-  runFamily,
   runsArg,
-  type Slice,
 } from './_rounds.ts'
 import { median, signed, withInterval } from './lib.ts'
 import { ensureProxies, nginxVersion, okBackends } from './proxies.ts'
@@ -123,15 +122,7 @@ async function main(): Promise<void> {
       nginx = child
     })
     const load = [loadavg()[0]!]
-    // Every run's slices, appended per client: round i of a client still pairs with round i of
-    // the baseline, both measured in the same run and round.
-    const slices: Record<string, Slice[]> = {}
-    for (let run = 0; run < RUNS; run++) {
-      console.error(`run ${run + 1} of ${RUNS}…`)
-      for (const [name, own] of Object.entries(await runFamily(import.meta.filename, 'axios', urls))) {
-        slices[name] = [...(slices[name] ?? []), ...own]
-      }
-    }
+    const slices = await pooledRuns(import.meta.filename, ['axios'], urls, RUNS)
     load.push(loadavg()[0]!)
     const base = slices[RR]!
     const names = Object.keys(slices)

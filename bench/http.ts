@@ -38,11 +38,10 @@ import {
   childOf,
   measureRounds,
   perRunMedians,
+  pooledRuns,
   report,
   roundArgs,
-  runFamily,
   runsArg,
-  type Slice,
 } from './_rounds.ts'
 import { median, signed, withInterval } from './lib.ts'
 import {
@@ -276,20 +275,8 @@ async function main(): Promise<void> {
     await listening(haproxyPort, start('haproxy', ['-db', '-f', haproxyConf]))
 
     const context: Context = { urls, nginxPort, haproxyPort }
-    // Every run's slices, appended per client: round i of a client still pairs with round i of
-    // its baseline, as both were measured in the same run and round.
-    const slices: Record<string, Slice[]> = {}
-    for (let run = 0; run < RUNS; run++) {
-      const families: Family[] = ['dispatcher', 'undici', 'fetch']
-      if (run % 2 === 1) families.reverse()
-      for (const family of families) {
-        console.error(`run ${run + 1} of ${RUNS}: measuring the ${family} clients…`)
-        for (const [name, own] of Object.entries(await runFamily(import.meta.filename, family, context))) {
-          const key = keyOf(family, name)
-          slices[key] = [...(slices[key] ?? []), ...own]
-        }
-      }
-    }
+    const families: Family[] = ['dispatcher', 'undici', 'fetch']
+    const slices = await pooledRuns(import.meta.filename, families, context, RUNS, keyOf)
 
     const rows = new Map<Client, Row>()
     for (const client of clients) {
