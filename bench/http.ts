@@ -1,7 +1,8 @@
 // HTTP over loopback (docs/benchmarks.md#http-over-loopback): keel's BalancerDispatcher and
 // createFetch against what a user would pick instead, all with DEFAULT options: undici's
 // BalancedPool and a hand-rolled round-robin over three undici Pools (for the dispatcher), a
-// hand-rolled round-robin over global fetch (for createFetch); with a raw Pool to one backend and
+// hand-rolled round-robin over global fetch (for createFetch, beside `balancer.call` around the same
+// fetch: keel's decision path without the adapter's layer); with a raw Pool to one backend and
 // nginx least_conn / HAProxy leastconn as central proxies reported beside them. Three nginx
 // backends answer `200 ok` at once. Client CPU per request is this process's CPU time: on a shared
 // machine it is steadier than req/s.
@@ -22,13 +23,15 @@
 // run's own median and the median over runs, which a process's luck (how its JIT and connections
 // settled, what else ran on the host then) moves as a whole and one run's rounds cannot show.
 //
-// Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32] [--runs 1]   (about 2 minutes a run)
+// Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32] [--runs 1] [--family goal,proxies,fetch]
+// (about 2 minutes a run; `--family fetch` alone about 40 s)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
@@ -59,6 +62,18 @@ const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArg
 const RUNS = runsArg()
 
 type Family = 'dispatcher' | 'undici' | 'fetch'
+const FAMILIES: readonly Family[] = ['dispatcher', 'undici', 'fetch']
+
+/** `--family goal,fetch`: the families (by the name the tables give their process) to measure; all by default. */
+function familiesArg(): readonly Family[] {
+  const { values } = parseArgs({ strict: false, options: { family: { type: 'string' } } })
+  if (typeof values.family !== 'string') return FAMILIES
+  const chosen = values.family.split(',')
+  const known = FAMILIES.map((f) => PROCESS[f])
+  const unknown = chosen.filter((name) => !known.includes(name))
+  if (unknown.length > 0) throw new Error(`--family takes ${known.join(', ')}; got ${unknown.join(', ')}`)
+  return FAMILIES.filter((f) => chosen.includes(PROCESS[f]))
+}
 
 /** How each family's process shows in the tables. */
 const PROCESS: Record<Family, string> = { dispatcher: 'goal', undici: 'proxies', fetch: 'fetch' }
@@ -223,6 +238,19 @@ const clients: Client[] = [
       return async () => void (await (await balancedFetch('/')).text())
     },
   },
+  {
+    // keel's decision path alone around the same fetch, what createFetch is held to: it has no
+    // adapter layer (no body tracking, no per-request dispatcher) and ends each attempt when the
+    // body has been read inside `fn`.
+    name: 'keel `balancer.call` around global fetch (defaults)',
+    family: 'fetch',
+    topology: DIRECT,
+    baseline: FETCH_RR,
+    make: (built) => {
+      const balancer = built.pool(new Balancer({ endpoints: built.urls }))
+      return () => balancer.call(async (endpoint) => void (await (await fetch(endpoint.resolve('/'))).text()))
+    },
+  },
 ]
 
 /** A family's child process: builds its clients, measures them, reports the slices. */
@@ -275,11 +303,12 @@ async function main(): Promise<void> {
     await listening(haproxyPort, start('haproxy', ['-db', '-f', haproxyConf]))
 
     const context: Context = { urls, nginxPort, haproxyPort }
-    const families: Family[] = ['dispatcher', 'undici', 'fetch']
+    const families = familiesArg()
     const slices = await pooledRuns(import.meta.filename, families, context, RUNS, keyOf)
+    const measured = clients.filter((client) => families.includes(client.family))
 
     const rows = new Map<Client, Row>()
-    for (const client of clients) {
+    for (const client of measured) {
       const own = slices[keyOf(client.family, client.name)]!
       const base = slices[keyOf(client.family, client.baseline)]!
       const versus = client.versus === undefined ? undefined : slices[keyOf(client.family, client.versus)]!
@@ -307,7 +336,7 @@ async function main(): Promise<void> {
       '| client | process | topology | req/s | ratio | client CPU µs/req | CPU Δ µs/req | vs BalancedPool | CPU Δ vs BalancedPool | GC µs/req | p50 ms | p99 ms |',
     )
     console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
-    for (const client of clients) {
+    for (const client of measured) {
       const row = rows.get(client)!
       const own = client.baseline === client.name
       const versus = client.versus === undefined
@@ -324,7 +353,7 @@ async function main(): Promise<void> {
     console.log(
       `\n| client | process | compared with | req/s ratio (95% CI) | CPU Δ µs/req (95% CI) |\n| --- | --- | --- | --- | --- |`,
     )
-    for (const client of clients) {
+    for (const client of measured) {
       if (client.baseline === client.name) continue
       const row = rows.get(client)!
       const versus = client.versus !== undefined
@@ -339,7 +368,7 @@ async function main(): Promise<void> {
       console.log(
         `\n| client | process | compared with | req/s ratio, median of ${RUNS} runs (95% CI; under 6 runs, their range) | each run | CPU Δ µs/req, median of runs (95% CI) | each run |\n| --- | --- | --- | --- | --- | --- | --- |`,
       )
-      for (const client of clients) {
+      for (const client of measured) {
         if (client.baseline === client.name) continue
         const row = rows.get(client)!
         const versus = client.versus !== undefined
