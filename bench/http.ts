@@ -239,9 +239,9 @@ const clients: Client[] = [
     },
   },
   {
-    // keel's decision path alone around the same fetch, what createFetch is held to: it has no
-    // adapter layer (no body tracking, no per-request dispatcher) and ends each attempt when the
-    // body has been read inside `fn`.
+    // keel's decision path alone around the same fetch, what createFetch's own layer is measured
+    // against: no per-request dispatcher watching the body, each attempt ending when `fn` has read
+    // the body.
     name: 'keel `balancer.call` around global fetch (defaults)',
     family: 'fetch',
     topology: DIRECT,
