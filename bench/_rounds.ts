@@ -23,7 +23,7 @@
 import { execFile } from 'node:child_process'
 import { PerformanceObserver } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
-import { latencies, median, quantile } from './lib.ts'
+import { latencies, median, quantile, signed, withInterval } from './lib.ts'
 
 export interface BenchClient {
   readonly name: string
@@ -172,8 +172,27 @@ export async function pooledRuns(
 }
 
 /** The median of each run's share of `values`: `runs` runs of `rounds` samples each, run after run. */
-export function perRunMedians(values: readonly number[], runs: number, rounds: number): number[] {
+function perRunMedians(values: readonly number[], runs: number, rounds: number): number[] {
   return Array.from({ length: runs }, (_, run) => median(values.slice(run * rounds, (run + 1) * rounds)))
+}
+
+/**
+ * A client's cells in a per-run table, from its per-round `ratios` and CPU `deltas` (pooled by
+ * `pooledRuns`): the median of the runs' own ratio medians with its interval (under 6 runs, their
+ * range), each run's; the same for the CPU difference.
+ */
+export function perRunCells(
+  ratios: readonly number[],
+  deltas: readonly number[],
+  runs: number,
+  rounds: number,
+): string {
+  const r = perRunMedians(ratios, runs, rounds)
+  const d = perRunMedians(deltas, runs, rounds)
+  return (
+    `${withInterval(r, (x) => `${x.toFixed(2)}×`)} | ${r.map((x) => x.toFixed(2)).join(', ')} | ` +
+    `${withInterval(d, (x) => signed(x))} | ${d.map((x) => signed(x)).join(', ')}`
+  )
 }
 
 const FAMILY = 'KEEL_BENCH_FAMILY'

@@ -26,7 +26,7 @@ import {
   type BenchClient,
   childOf,
   measureRounds,
-  perRunMedians,
+  perRunCells,
   pooledRuns,
   report,
   roundArgs,
@@ -160,12 +160,7 @@ async function main(): Promise<void> {
       )
       for (const name of names) {
         if (name === RR) continue
-        const r = perRunMedians(ratios(name), RUNS, ROUNDS)
-        const d = perRunMedians(deltas(name), RUNS, ROUNDS)
-        console.log(
-          `| ${name} | ${withInterval(r, times)} | ${r.map((x) => x.toFixed(2)).join(', ')} | ` +
-            `${withInterval(d, (x) => signed(x))} | ${d.map((x) => signed(x)).join(', ')} |`,
-        )
+        console.log(`| ${name} | ${perRunCells(ratios(name), deltas(name), RUNS, ROUNDS)} |`)
       }
     }
     console.log(

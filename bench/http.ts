@@ -40,7 +40,7 @@ import {
   type BenchClient,
   childOf,
   measureRounds,
-  perRunMedians,
+  perRunCells,
   pooledRuns,
   report,
   roundArgs,
@@ -364,7 +364,6 @@ async function main(): Promise<void> {
     }
     if (RUNS > 1) {
       // One median per run: what moves a whole run shows here, not in the pooled rounds above.
-      const perRun = (values: readonly number[]) => perRunMedians(values, RUNS, ROUNDS)
       console.log(
         `\n| client | process | compared with | req/s ratio, median of ${RUNS} runs (95% CI; under 6 runs, their range) | each run | CPU Δ µs/req, median of runs (95% CI) | each run |\n| --- | --- | --- | --- | --- | --- | --- |`,
       )
@@ -372,11 +371,9 @@ async function main(): Promise<void> {
         if (client.baseline === client.name) continue
         const row = rows.get(client)!
         const versus = client.versus !== undefined
-        const ratios = perRun(versus ? row.versus : row.ratio)
-        const deltas = perRun(versus ? row.versusCpu : row.cpuDelta)
+        const cells = perRunCells(versus ? row.versus : row.ratio, versus ? row.versusCpu : row.cpuDelta, RUNS, ROUNDS)
         console.log(
-          `| ${client.name} | ${PROCESS[client.family]} | ${versus ? client.versus : client.baseline} | ${withInterval(ratios, times)} | ` +
-            `${ratios.map((x) => x.toFixed(2)).join(', ')} | ${withInterval(deltas, (x) => signed(x))} | ${deltas.map((x) => signed(x)).join(', ')} |`,
+          `| ${client.name} | ${PROCESS[client.family]} | ${versus ? client.versus : client.baseline} | ${cells} |`,
         )
       }
     }
