@@ -304,6 +304,11 @@ async function main(): Promise<void> {
       { name: FETCH_RR, one: async () => (await fetch(`${urls[fetchCursor++ % 3]}/`)).text() },
       { name: 'keel createFetch', wraps: FETCH_RR, one: async () => (await balancedFetch('/')).text() },
       {
+        name: 'keel balancer.call around global fetch',
+        wraps: FETCH_RR,
+        one: () => callBalancer.call(async (endpoint) => (await fetch(endpoint.resolve('/'))).text()),
+      },
+      {
         name: 'global fetch through keel OriginRouter',
         wraps: FETCH_RR,
         // biome-ignore lint/suspicious/noExplicitAny: Node's fetch types its dispatcher with its bundled undici

@@ -101,6 +101,13 @@ const FETCH_CLIENTS: [string, Make][] = [
       return async () => (await balanced('/')).text()
     },
   ],
+  [
+    'keel balancer.call around global fetch',
+    (urls) => {
+      const balancer = new Balancer({ endpoints: urls })
+      return () => balancer.call(async (endpoint) => (await fetch(endpoint.resolve('/'))).text())
+    },
+  ],
 ]
 
 const FAMILIES: Record<string, [string, Make][]> = {

@@ -80,6 +80,42 @@ describe('createFetch', () => {
     expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(0)
   })
 
+  // Node's fetch dispatches with legacy handlers, undici's with current ones: a redirect is a
+  // second exchange through the same attempt's dispatcher, and that one's body ends the attempt.
+  for (const [name, client] of [
+    ['Node’s global fetch', undefined],
+    ['undici fetch', undiciFetch as unknown as typeof globalThis.fetch],
+  ] as const) {
+    it(`follows a redirect and ends the attempt with the final body (${name})`, async () => {
+      const { fire: finish, fired: released } = deferred()
+      const [backend] = await servers(1, (req, res) => {
+        if (req.url === '/old') {
+          res.writeHead(302, { location: '/new', 'content-length': '0' })
+          res.end()
+          return
+        }
+        res.write('first;')
+        void released.then(() => res.end('last'))
+      })
+      const { balancer, fetch } = balanced([backend!.url], {}, client === undefined ? {} : { fetch: client })
+      const res = await fetch('/old')
+      expect(res.redirected).toBe(true)
+      const reader = res.body!.getReader()
+      expect(new TextDecoder().decode((await reader.read()).value)).toBe('first;')
+      expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(1)
+      const ended = new Promise<AttemptEvent>((resolve) => balancer.once('attempt', resolve))
+      finish()
+      let rest = ''
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        rest += new TextDecoder().decode(chunk.value)
+      }
+      expect(rest).toBe('last')
+      expect((await ended).verdict).toBe('success')
+      expect(balancer.snapshot().endpoints[0]!.inFlight).toBe(0)
+      expect(backend!.requests.map((r) => r.url)).toEqual(['/old', '/new'])
+    })
+  }
+
   it('ends the attempt as cancelled when the caller cancels the body', async () => {
     const [backend] = await servers(1, (_req, res) => res.write('partial'))
     const { balancer, fetch } = balanced([backend!.url])

@@ -45,8 +45,8 @@ function globalDispatcher(current: boolean): DispatchTarget | undefined {
  * without an array (one chunk is the usual case), so holding allocates nothing per callback.
  */
 abstract class HoldingTap {
-  readonly owner: AttemptDispatcher
-  readonly handler: Handler
+  owner: AttemptDispatcher
+  handler: Handler
   holding = false
   /** The head's arguments, by position: (controller | status, status | headers, headers | resume, text). */
   head0: unknown = undefined
@@ -222,14 +222,21 @@ class LegacyTap extends HoldingTap {
   }
 }
 
+/** The handler of a dispatcher that has not been dispatched through yet. */
+const NO_HANDLER: Handler = Object.freeze({})
+
 /**
  * The `dispatcher` of one fetch attempt: it forwards to the real dispatcher (the endpoint's Pool,
  * the caller's `dispatcher`, or undici's global one that fetch would use anyway) and watches the
  * exchange below fetch, so keel knows when the response body has been received whole, or failed —
  * without wrapping the Response or its stream — and can abort the exchange when it cancels the
  * attempt. With redirects fetch dispatches again; the last exchange is the one that counts.
+ *
+ * It is also the tap of its first exchange when fetch dispatches with a legacy handler, as Node's
+ * own fetch does: one object per attempt instead of two. Another exchange (a redirect's), or a
+ * handler in undici's current API, gets a tap of its own.
  */
-export class AttemptDispatcher implements DispatchTarget, AttemptCanceller {
+export class AttemptDispatcher extends LegacyTap implements DispatchTarget, AttemptCanceller {
   readonly #target: DispatchTarget | undefined
   readonly #timeouts: IdleTimeouts
   #current: Tap | LegacyTap | undefined
@@ -251,6 +258,8 @@ export class AttemptDispatcher implements DispatchTarget, AttemptCanceller {
   holdWhole = false
 
   constructor(target: DispatchTarget | undefined, timeouts: IdleTimeouts) {
+    super(undefined as unknown as AttemptDispatcher, NO_HANDLER)
+    this.owner = this
     this.#target = target
     this.#timeouts = timeouts
   }
@@ -267,7 +276,12 @@ export class AttemptDispatcher implements DispatchTarget, AttemptCanceller {
     if (target === undefined) {
       throw usageError('KEEL_NO_DISPATCHER', 'keel/fetch: no undici dispatcher to send the request through')
     }
-    const tap = current ? new Tap(this, h) : new LegacyTap(this, h)
+    let tap: Tap | LegacyTap
+    if (current) tap = new Tap(this, h)
+    else if (this.#current === undefined) {
+      this.handler = h
+      tap = this
+    } else tap = new LegacyTap(this, h)
     this.#current = tap
     this.#ended = false
     this.#error = undefined
