@@ -79,7 +79,7 @@ export class FetchRun implements AdapterCall {
       this.body = undefined
       this.init = { dispatcher: undefined }
       this.target = undefined
-      this.index = 1
+      this.index = 1 // `callOptions`' row of an idempotent request without a once-only body
       this.options = undefined
       return
     }
