@@ -68,21 +68,9 @@ export class FetchRun implements AdapterCall {
   #resolve: ((response: Response) => void) | undefined
   #reject: ((error: unknown) => void) | undefined
 
-  /** @param init the caller's init, or undefined for none (only read: keel never writes to it) */
-  constructor(host: FetchHost, path: string, init: Record<string, unknown> | undefined) {
+  constructor(host: FetchHost, path: string, init: Record<string, unknown>) {
     this.host = host
     this.path = path
-    if (init === undefined) {
-      // The usual call, `fetch(path)`: a GET with nothing to pick apart. The init is shaped for the
-      // `dispatcher` that `#send` sets, so setting it changes no object's layout.
-      this.idempotent = true
-      this.body = undefined
-      this.init = { dispatcher: undefined }
-      this.target = undefined
-      this.index = 1 // `callOptions`' row of an idempotent request without a once-only body
-      this.options = undefined
-      return
-    }
     const { body, key, idempotent: explicit, ...rest } = init
     const method = typeof rest.method === 'string' ? rest.method.toUpperCase() : 'GET'
     this.idempotent = isIdempotentRequest(method, explicit as boolean | undefined, rest.headers)

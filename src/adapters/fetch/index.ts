@@ -63,6 +63,8 @@ export interface BalancedRequestInit extends RequestInit {
 /** A `fetch` that balances over a keel Balancer. */
 export type BalancedFetch = (input: string | URL | Request, init?: BalancedRequestInit) => Promise<Response>
 
+const NO_INIT: Record<string, unknown> = Object.freeze({})
+
 const OPTION_KEYS = ['fetch', 'serviceUrl', 'connect', 'headersTimeout', 'bodyTimeout'] as const
 
 /** The path to join onto the picked endpoint, or a TypeError (what fetch rejects bad URLs with). */
@@ -138,14 +140,14 @@ export function createFetch(balancer: Balancer<unknown>, options: CreateFetchOpt
     let run: FetchRun
     try {
       let url: string
-      let merged: Record<string, unknown> | undefined
+      let merged: Record<string, unknown>
       if (isRequest(input)) {
         url = input.url
         merged = init === undefined ? requestInit(input) : { ...requestInit(input), ...init }
       } else {
         url = typeof input === 'string' ? input : input instanceof URL ? input.href : String(input)
         // Not copied: `FetchRun` only reads it (its own `init` is a copy without keel's keys).
-        merged = init as Record<string, unknown> | undefined
+        merged = init === undefined ? NO_INIT : (init as Record<string, unknown>)
       }
       run = new FetchRun(host, relativePath(url, service), merged)
     } catch (error) {
