@@ -2,7 +2,8 @@
 // createFetch against what a user would pick instead, all with DEFAULT options: undici's
 // BalancedPool and a hand-rolled round-robin over three undici Pools (for the dispatcher), a
 // hand-rolled round-robin over global fetch (for createFetch, beside `balancer.call` around the same
-// fetch: keel's decision path without the adapter's layer); with a raw Pool to one backend and
+// fetch: keel's decision path without the adapter's layer, and the round-robin after a call that does
+// nothing: that path alone, in place); with a raw Pool to one backend and
 // nginx least_conn / HAProxy leastconn as central proxies reported beside them. Three nginx
 // backends answer `200 ok` at once. Client CPU per request is this process's CPU time: on a shared
 // machine it is steadier than req/s.
@@ -24,7 +25,7 @@
 // settled, what else ran on the host then) moves as a whole and one run's rounds cannot show.
 //
 // Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32] [--runs 1] [--family goal,proxies,fetch]
-// (about 2 minutes a run; `--family fetch` alone about 40 s)
+// (about 2 minutes a run; `--family fetch` alone about 50 s)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -249,6 +250,25 @@ const clients: Client[] = [
     make: (built) => {
       const balancer = built.pool(new Balancer({ endpoints: built.urls }))
       return () => balancer.call(async (endpoint) => void (await (await fetch(endpoint.resolve('/'))).text()))
+    },
+  },
+  {
+    // keel's decision path in place, around nothing: a `balancer.call` whose fn returns at once,
+    // before each request of the round-robin. Set beside what the same call costs with nothing else
+    // on the event loop (bench/call-overhead.ts), it shows what this client's cold caches make of
+    // keel's work per request, whatever the adapter.
+    name: 'hand-rolled round-robin, global fetch, each request after a `balancer.call` that does nothing',
+    family: 'fetch',
+    topology: DIRECT,
+    baseline: FETCH_RR,
+    make: (built) => {
+      const balancer = built.pool(new Balancer({ endpoints: built.urls }))
+      const nothing = () => 0
+      let cursor = 0
+      return async () => {
+        await balancer.call(nothing)
+        await (await fetch(`${built.urls[cursor++ % 3]}/`)).text()
+      }
     },
   },
 ]
