@@ -161,6 +161,11 @@ function undici(family: Family, name: string, make: Client['make'], versus = tru
   return { name, family, topology, baseline: RR, ...(versus ? { versus: BALANCED_POOL } : {}), make }
 }
 
+/** A global fetch client, compared with the fetch round-robin. */
+function fetchClient(name: string, make: Client['make']): Client {
+  return { name, family: 'fetch', topology: DIRECT, baseline: FETCH_RR, make }
+}
+
 const P2C = 'keel BalancerDispatcher (p2c-ewma)'
 
 /** A client's slices: names repeat across families (each process has its own baselines). */
@@ -213,55 +218,28 @@ const clients: Client[] = [
     false,
     PROXIED,
   ),
-  {
-    name: FETCH_RR,
-    family: 'fetch',
-    topology: DIRECT,
-    baseline: FETCH_RR,
-    make: fetchRoundRobin,
-  },
-  {
-    name: 'hand-rolled round-robin, global fetch, a second one (the noise floor)',
-    family: 'fetch',
-    topology: DIRECT,
-    baseline: FETCH_RR,
-    make: fetchRoundRobin,
-  },
-  {
-    name: 'keel createFetch (global fetch)',
-    family: 'fetch',
-    topology: DIRECT,
-    baseline: FETCH_RR,
-    make: (built) => {
-      const balancer = new Balancer({ endpoints: built.urls })
-      built.pool(balancer)
-      const balancedFetch = createFetch(balancer)
-      return async () => void (await (await balancedFetch('/')).text())
-    },
-  },
-  {
-    // keel's decision path alone around the same fetch, what createFetch's own layer is measured
-    // against: no per-request dispatcher watching the body, each attempt ending when `fn` has read
-    // the body.
-    name: 'keel `balancer.call` around global fetch (defaults)',
-    family: 'fetch',
-    topology: DIRECT,
-    baseline: FETCH_RR,
-    make: (built) => {
-      const balancer = built.pool(new Balancer({ endpoints: built.urls }))
-      return () => balancer.call(async (endpoint) => void (await (await fetch(endpoint.resolve('/'))).text()))
-    },
-  },
-  {
-    // keel's decision path in place, around nothing: a `balancer.call` whose fn returns at once,
-    // before each request of the round-robin. Set beside what the same call costs with nothing else
-    // on the event loop (bench/call-overhead.ts), it shows what this client's cold caches make of
-    // keel's work per request, whatever the adapter.
-    name: 'hand-rolled round-robin, global fetch, each request after a `balancer.call` that does nothing',
-    family: 'fetch',
-    topology: DIRECT,
-    baseline: FETCH_RR,
-    make: (built) => {
+  fetchClient(FETCH_RR, fetchRoundRobin),
+  fetchClient('hand-rolled round-robin, global fetch, a second one (the noise floor)', fetchRoundRobin),
+  fetchClient('keel createFetch (global fetch)', (built) => {
+    const balancer = new Balancer({ endpoints: built.urls })
+    built.pool(balancer)
+    const balancedFetch = createFetch(balancer)
+    return async () => void (await (await balancedFetch('/')).text())
+  }),
+  // keel's decision path alone around the same fetch, what createFetch's own layer is measured
+  // against: no per-request dispatcher watching the body, each attempt ending when `fn` has read
+  // the body.
+  fetchClient('keel `balancer.call` around global fetch (defaults)', (built) => {
+    const balancer = built.pool(new Balancer({ endpoints: built.urls }))
+    return () => balancer.call(async (endpoint) => void (await (await fetch(endpoint.resolve('/'))).text()))
+  }),
+  // keel's decision path in place, around nothing: a `balancer.call` whose fn returns at once,
+  // before each request of the round-robin. Set beside what the same call costs with nothing else
+  // on the event loop (bench/call-overhead.ts), it shows what this client's cold caches make of
+  // keel's work per request, whatever the adapter.
+  fetchClient(
+    'hand-rolled round-robin, global fetch, each request after a `balancer.call` that does nothing',
+    (built) => {
       const balancer = built.pool(new Balancer({ endpoints: built.urls }))
       const nothing = () => 0
       let cursor = 0
@@ -270,7 +248,7 @@ const clients: Client[] = [
         await (await fetch(`${built.urls[cursor++ % 3]}/`)).text()
       }
     },
-  },
+  ),
 ]
 
 /** A family's child process: builds its clients, measures them, reports the slices. */
