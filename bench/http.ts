@@ -235,8 +235,8 @@ const clients: Client[] = [
   }),
   // keel's decision path in place, around nothing: a `balancer.call` whose fn returns at once,
   // before each request of the round-robin. Set beside what the same call costs with nothing else
-  // on the event loop (bench/call-overhead.ts), it shows what this client's cold caches make of
-  // keel's work per request, whatever the adapter.
+  // on the event loop (bench/call-overhead.ts), it shows what keel's work per request costs inside
+  // this client, whatever the adapter.
   fetchClient(
     'hand-rolled round-robin, global fetch, each request after a `balancer.call` that does nothing',
     (built) => {
