@@ -242,10 +242,10 @@ const clients: Client[] = [
     (built) => {
       const balancer = built.pool(new Balancer({ endpoints: built.urls }))
       const nothing = () => 0
-      let cursor = 0
+      const roundRobin = fetchRoundRobin(built)
       return async () => {
         await balancer.call(nothing)
-        await (await fetch(`${built.urls[cursor++ % 3]}/`)).text()
+        await roundRobin()
       }
     },
   ),

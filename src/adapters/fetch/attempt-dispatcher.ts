@@ -45,7 +45,8 @@ function globalDispatcher(current: boolean): DispatchTarget | undefined {
  * without an array (one chunk is the usual case), so holding allocates nothing per callback.
  */
 abstract class HoldingTap {
-  owner: AttemptDispatcher
+  readonly owner: AttemptDispatcher
+  /** Whom the exchange's callbacks go to: set when the exchange is dispatched. */
   handler: Handler
   holding = false
   /** The head's arguments, by position: (controller | status, status | headers, headers | resume, text). */
@@ -56,8 +57,9 @@ abstract class HoldingTap {
   first: unknown = undefined
   more: unknown[] | undefined = undefined
 
-  constructor(owner: AttemptDispatcher, handler: Handler) {
-    this.owner = owner
+  /** Without `owner`, the tap is the dispatcher itself (`AttemptDispatcher`, its first exchange's tap). */
+  constructor(owner: AttemptDispatcher | undefined, handler: Handler) {
+    this.owner = owner ?? (this as unknown as AttemptDispatcher)
     this.handler = handler
   }
 
@@ -258,8 +260,7 @@ export class AttemptDispatcher extends LegacyTap implements DispatchTarget, Atte
   holdWhole = false
 
   constructor(target: DispatchTarget | undefined, timeouts: IdleTimeouts) {
-    super(undefined as unknown as AttemptDispatcher, NO_HANDLER)
-    this.owner = this
+    super(undefined, NO_HANDLER)
     this.#target = target
     this.#timeouts = timeouts
   }
