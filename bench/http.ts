@@ -2,8 +2,9 @@
 // createFetch against what a user would pick instead, all with DEFAULT options: undici's
 // BalancedPool and a hand-rolled round-robin over three undici Pools (for the dispatcher), a
 // hand-rolled round-robin over global fetch (for createFetch, beside `balancer.call` around the same
-// fetch: keel's decision path without the adapter's layer, and the round-robin after a call that does
-// nothing: that path alone, in place); with a raw Pool to one backend and
+// fetch: keel's decision path without the adapter's layer, the round-robin after a call that does
+// nothing: that path alone, in place, and the round-robin passing undici's global dispatcher in
+// fetch's init: what fetch charges for the dispatcher createFetch passes); with a raw Pool to one backend and
 // nginx least_conn / HAProxy leastconn as central proxies reported beside them. Three nginx
 // backends answer `200 ok` at once. Client CPU per request is this process's CPU time: on a shared
 // machine it is steadier than req/s.
@@ -25,7 +26,7 @@
 // settled, what else ran on the host then) moves as a whole and one run's rounds cannot show.
 //
 // Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32] [--runs 1] [--family goal,proxies,fetch]
-// (about 2 minutes a run; `--family fetch` alone about 50 s)
+// (about 2 minutes a run; `--family fetch` alone about a minute)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -143,10 +144,13 @@ function balancedPool(built: Built): () => Promise<void> {
   return getVia(built.pool(new BalancedPool(built.urls)))
 }
 
-/** A hand-rolled round-robin over the backends' URLs with global fetch. */
-function fetchRoundRobin({ urls }: Built): () => Promise<void> {
+/**
+ * A hand-rolled round-robin over the backends' URLs with global fetch; with `init`, each request
+ * passes it to fetch.
+ */
+function fetchRoundRobin({ urls }: Built, init?: RequestInit): () => Promise<void> {
   let cursor = 0
-  return async () => void (await (await fetch(`${urls[cursor++ % 3]}/`)).text())
+  return async () => void (await (await fetch(`${urls[cursor++ % 3]}/`, init)).text())
 }
 
 /** The hand-rolled round-robin over three undici Pools: every undici row's baseline. */
@@ -218,8 +222,10 @@ const clients: Client[] = [
     false,
     PROXIED,
   ),
-  fetchClient(FETCH_RR, fetchRoundRobin),
-  fetchClient('hand-rolled round-robin, global fetch, a second one (the noise floor)', fetchRoundRobin),
+  fetchClient(FETCH_RR, (built) => fetchRoundRobin(built)),
+  fetchClient('hand-rolled round-robin, global fetch, a second one (the noise floor)', (built) =>
+    fetchRoundRobin(built),
+  ),
   fetchClient('keel createFetch (global fetch)', (built) => {
     const balancer = new Balancer({ endpoints: built.urls })
     built.pool(balancer)
@@ -233,6 +239,13 @@ const clients: Client[] = [
     const balancer = built.pool(new Balancer({ endpoints: built.urls }))
     return () => balancer.call(async (endpoint) => void (await (await fetch(endpoint.resolve('/'))).text()))
   }),
+  // What fetch itself charges for a `dispatcher` in its init, which every createFetch attempt
+  // passes (its AttemptDispatcher): here undici's global one, the dispatcher fetch uses anyway.
+  fetchClient('hand-rolled round-robin, global fetch, the global dispatcher passed in init', (built) =>
+    fetchRoundRobin(built, {
+      dispatcher: (globalThis as unknown as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')],
+    } as RequestInit),
+  ),
   // keel's decision path in place, around nothing: a `balancer.call` whose fn returns at once,
   // before each request of the round-robin. Set beside what the same call costs with nothing else
   // on the event loop (bench/call-overhead.ts), it shows what keel's work per request costs inside
