@@ -240,7 +240,8 @@ const clients: Client[] = [
     return () => balancer.call(async (endpoint) => void (await (await fetch(endpoint.resolve('/'))).text()))
   }),
   // What fetch itself charges for a `dispatcher` in its init, which every createFetch attempt
-  // passes (its AttemptDispatcher): here undici's global one, the dispatcher fetch uses anyway.
+  // passes (its AttemptDispatcher): here undici's global one, the dispatcher fetch uses anyway, in
+  // one init object for every request (createFetch passes a fresh one per attempt).
   fetchClient('hand-rolled round-robin, global fetch, the global dispatcher passed in init', (built) =>
     fetchRoundRobin(built, {
       dispatcher: (globalThis as unknown as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')],
