@@ -35,6 +35,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
+import { globalDispatcher } from '../src/adapters/fetch/attempt-dispatcher.ts'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer, type BalancerOptions } from '../src/index.ts'
@@ -243,9 +244,7 @@ const clients: Client[] = [
   // passes (its AttemptDispatcher): here undici's global one, the dispatcher fetch uses anyway, in
   // one init object for every request (createFetch passes a fresh one per attempt).
   fetchClient('hand-rolled round-robin, global fetch, the global dispatcher passed in init', (built) =>
-    fetchRoundRobin(built, {
-      dispatcher: (globalThis as unknown as Record<symbol, unknown>)[Symbol.for('undici.globalDispatcher.1')],
-    } as RequestInit),
+    fetchRoundRobin(built, { dispatcher: globalDispatcher(false) } as RequestInit),
   ),
   // keel's decision path in place, around nothing: a `balancer.call` whose fn returns at once,
   // before each request of the round-robin. Set beside what the same call costs with nothing else

@@ -34,7 +34,8 @@ type Handler = Record<string, ((...args: unknown[]) => unknown) | undefined>
 const GLOBAL_LEGACY = Symbol.for('undici.globalDispatcher.1')
 const GLOBAL_CURRENT = Symbol.for('undici.globalDispatcher.2')
 
-function globalDispatcher(current: boolean): DispatchTarget | undefined {
+/** undici's global dispatcher for a handler in the current (`true`) or the legacy API. */
+export function globalDispatcher(current: boolean): DispatchTarget | undefined {
   const g = globalThis as unknown as Record<symbol, DispatchTarget | undefined>
   return current ? (g[GLOBAL_CURRENT] ?? g[GLOBAL_LEGACY]) : g[GLOBAL_LEGACY]
 }
