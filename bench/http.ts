@@ -17,16 +17,18 @@
 // would swap for it (BalancedPool, the hand-rolled round-robin) and nothing else, since which
 // clients share a process moves the ratio by more than the 5% the goal allows
 // (docs/benchmarks.md, "Where the adapters stand"); `proxies`, the other undici rows with the
-// default dispatcher again; `fetch`, the global fetch clients. A second instance of each baseline
-// is measured like any client: how far it reads from the first is the run's noise.
+// default dispatcher again; `fetch-goal`, createFetch beside the fetch round-robin a fetch user
+// would keep, and nothing else, for the same reason; `fetch`, createFetch again among the fetch
+// rows that split its cost. A second instance of each baseline is measured like any client: how
+// far it reads from the first is the run's noise.
 //
 // With `--runs N` the whole measurement is made N times, each time in new family processes (the
 // families' order alternating): rows pool every round of every run, and a last table gives each
 // run's own median and the median over runs, which a process's luck (how its JIT and connections
 // settled, what else ran on the host then) moves as a whole and one run's rounds cannot show.
 //
-// Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32] [--runs 1] [--family goal,proxies,fetch]
-// (about 2 minutes a run; `--family fetch` alone about a minute)
+// Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32] [--runs 1] [--family goal,proxies,fetch-goal,fetch]
+// (about 3 minutes a run; `--family fetch` alone about a minute, `--family fetch-goal` half that)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -64,7 +66,7 @@ import {
 const { sliceMs: SLICE_MS, rounds: ROUNDS, concurrency: CONCURRENCY } = roundArgs()
 const RUNS = runsArg()
 
-type Family = 'dispatcher' | 'undici' | 'fetch'
+type Family = 'dispatcher' | 'undici' | 'fetchGoal' | 'fetch'
 
 /** `--family goal,fetch`: the families (by the name the tables give their process) to measure; all by default. */
 function familiesArg(): readonly Family[] {
@@ -78,7 +80,12 @@ function familiesArg(): readonly Family[] {
 }
 
 /** How each family's process shows in the tables (in the order the families run). */
-const PROCESS: Record<Family, string> = { dispatcher: 'goal', undici: 'proxies', fetch: 'fetch' }
+const PROCESS: Record<Family, string> = {
+  dispatcher: 'goal',
+  undici: 'proxies',
+  fetchGoal: 'fetch-goal',
+  fetch: 'fetch',
+}
 const FAMILIES = Object.keys(PROCESS) as Family[]
 
 /** What a family's process needs to build its clients. */
@@ -122,6 +129,7 @@ interface Row {
 const RR = 'hand-rolled round-robin, 3 Pools'
 const BALANCED_POOL = 'undici BalancedPool'
 const FETCH_RR = 'hand-rolled round-robin, global fetch'
+const CREATE_FETCH = 'keel createFetch (global fetch)'
 const DIRECT = 'client → 3 backends'
 const PROXIED = 'client → proxy → 3 backends'
 const GET = { path: '/', method: 'GET' } as const
@@ -167,8 +175,17 @@ function undici(family: Family, name: string, make: Client['make'], versus = tru
 }
 
 /** A global fetch client, compared with the fetch round-robin. */
-function fetchClient(name: string, make: Client['make']): Client {
-  return { name, family: 'fetch', topology: DIRECT, baseline: FETCH_RR, make }
+function fetchClient(name: string, make: Client['make'], family: Family = 'fetch'): Client {
+  return { name, family, topology: DIRECT, baseline: FETCH_RR, make }
+}
+
+const FETCH_AA = 'hand-rolled round-robin, global fetch, a second one (the noise floor)'
+
+/** keel's createFetch over a default balancer, closed with the family's process. */
+function balancedFetch(built: Built): () => Promise<void> {
+  const balancer = built.pool(new Balancer({ endpoints: built.urls }))
+  const balanced = createFetch(balancer)
+  return async () => void (await (await balanced('/')).text())
 }
 
 const P2C = 'keel BalancerDispatcher (p2c-ewma)'
@@ -223,16 +240,14 @@ const clients: Client[] = [
     false,
     PROXIED,
   ),
+  // createFetch's goal: beside the fetch round-robin it replaces, and nothing else in the process.
+  fetchClient(FETCH_RR, (built) => fetchRoundRobin(built), 'fetchGoal'),
+  fetchClient(FETCH_AA, (built) => fetchRoundRobin(built), 'fetchGoal'),
+  fetchClient(CREATE_FETCH, balancedFetch, 'fetchGoal'),
+  // The fetch rows that split createFetch's cost, createFetch again among them.
   fetchClient(FETCH_RR, (built) => fetchRoundRobin(built)),
-  fetchClient('hand-rolled round-robin, global fetch, a second one (the noise floor)', (built) =>
-    fetchRoundRobin(built),
-  ),
-  fetchClient('keel createFetch (global fetch)', (built) => {
-    const balancer = new Balancer({ endpoints: built.urls })
-    built.pool(balancer)
-    const balancedFetch = createFetch(balancer)
-    return async () => void (await (await balancedFetch('/')).text())
-  }),
+  fetchClient(FETCH_AA, (built) => fetchRoundRobin(built)),
+  fetchClient(CREATE_FETCH, balancedFetch),
   // keel's decision path alone around the same fetch, what createFetch's own layer is measured
   // against: no per-request dispatcher watching the body, each attempt ending when `fn` has read
   // the body.
@@ -340,7 +355,7 @@ async function main(): Promise<void> {
     console.log(
       `Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim()}; closed loop, ${CONCURRENCY} concurrent, ` +
         `${ROUNDS} rounds of one ${SLICE_MS} ms slice per client in a balanced order (bench/_rounds.ts)${RUNS > 1 ? `, ${RUNS} runs pooled` : ''}, one process per family (goal: the dispatcher beside what it replaces; ` +
-        `proxies: the other undici rows; fetch: the global fetch clients); load average at the start ${startLoad}; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
+        `proxies: the other undici rows; fetch-goal: createFetch beside the fetch round-robin; fetch: the fetch rows that split its cost); load average at the start ${startLoad}; nginx ${nginxVersion()} backends (1 worker, \`return 200 'ok'\`), ` +
         `${haproxyVersion()}; everything on 127.0.0.1, client, backends and proxies sharing the cores.\n`,
     )
     console.log(
