@@ -129,7 +129,6 @@ interface Row {
 const RR = 'hand-rolled round-robin, 3 Pools'
 const BALANCED_POOL = 'undici BalancedPool'
 const FETCH_RR = 'hand-rolled round-robin, global fetch'
-const CREATE_FETCH = 'keel createFetch (global fetch)'
 const DIRECT = 'client → 3 backends'
 const PROXIED = 'client → proxy → 3 backends'
 const GET = { path: '/', method: 'GET' } as const
@@ -179,13 +178,25 @@ function fetchClient(name: string, make: Client['make'], family: Family = 'fetch
   return { name, family, topology: DIRECT, baseline: FETCH_RR, make }
 }
 
-const FETCH_AA = 'hand-rolled round-robin, global fetch, a second one (the noise floor)'
-
 /** keel's createFetch over a default balancer, closed with the family's process. */
 function balancedFetch(built: Built): () => Promise<void> {
   const balancer = built.pool(new Balancer({ endpoints: built.urls }))
   const balanced = createFetch(balancer)
   return async () => void (await (await balanced('/')).text())
+}
+
+/**
+ * The rows both fetch families start with: the round-robin (their baseline), a second one (the
+ * noise floor) and createFetch. A lambda, not `fetchRoundRobin` itself: `make` gets the context as
+ * its second argument, which fetch would take for its init.
+ */
+function fetchBaselines(family: Family): Client[] {
+  const roundRobin = (built: Built) => fetchRoundRobin(built)
+  return [
+    fetchClient(FETCH_RR, roundRobin, family),
+    fetchClient('hand-rolled round-robin, global fetch, a second one (the noise floor)', roundRobin, family),
+    fetchClient('keel createFetch (global fetch)', balancedFetch, family),
+  ]
 }
 
 const P2C = 'keel BalancerDispatcher (p2c-ewma)'
@@ -241,13 +252,9 @@ const clients: Client[] = [
     PROXIED,
   ),
   // createFetch's goal: beside the fetch round-robin it replaces, and nothing else in the process.
-  fetchClient(FETCH_RR, (built) => fetchRoundRobin(built), 'fetchGoal'),
-  fetchClient(FETCH_AA, (built) => fetchRoundRobin(built), 'fetchGoal'),
-  fetchClient(CREATE_FETCH, balancedFetch, 'fetchGoal'),
+  ...fetchBaselines('fetchGoal'),
   // The fetch rows that split createFetch's cost, createFetch again among them.
-  fetchClient(FETCH_RR, (built) => fetchRoundRobin(built)),
-  fetchClient(FETCH_AA, (built) => fetchRoundRobin(built)),
-  fetchClient(CREATE_FETCH, balancedFetch),
+  ...fetchBaselines('fetch'),
   // keel's decision path alone around the same fetch, what createFetch's own layer is measured
   // against: no per-request dispatcher watching the body, each attempt ending when `fn` has read
   // the body.
