@@ -2,9 +2,10 @@
 // createFetch against what a user would pick instead, all with DEFAULT options: undici's
 // BalancedPool and a hand-rolled round-robin over three undici Pools (for the dispatcher), a
 // hand-rolled round-robin over global fetch (for createFetch, beside `balancer.call` around the same
-// fetch: keel's decision path without the adapter's layer, the round-robin after a call that does
-// nothing: that path alone, in place, and the round-robin passing undici's global dispatcher in
-// fetch's init: what fetch charges for the dispatcher createFetch passes); with a raw Pool to one backend and
+// fetch: keel's decision path without the adapter's layer, and that call passing a fresh forwarding
+// dispatcher per request: createFetch's floor; the round-robin after a call that does nothing: that
+// path alone, in place, and the round-robin passing undici's global dispatcher in fetch's init:
+// what fetch charges for the dispatcher createFetch passes); with a raw Pool to one backend and
 // nginx least_conn / HAProxy leastconn as central proxies reported beside them. Three nginx
 // backends answer `200 ok` at once. Client CPU per request is this process's CPU time: on a shared
 // machine it is steadier than req/s.
@@ -261,6 +262,20 @@ const clients: Client[] = [
   fetchClient('keel `balancer.call` around global fetch (defaults)', (built) => {
     const balancer = built.pool(new Balancer({ endpoints: built.urls }))
     return () => balancer.call(async (endpoint) => void (await (await fetch(endpoint.resolve('/'))).text()))
+  }),
+  // createFetch's floor: the same call, with what createFetch cannot do without (a fresh
+  // dispatcher per attempt in fetch's init, here one that only forwards to undici's global one)
+  // and none of its own layer (driven call, the dispatcher's watching, classification, hand-over).
+  fetchClient('keel `balancer.call` around global fetch, a fresh forwarding dispatcher per request', (built) => {
+    const balancer = built.pool(new Balancer({ endpoints: built.urls }))
+    const global = globalDispatcher(false)
+    if (global === undefined) throw new Error('undici has no global dispatcher: call global fetch first')
+    const dispatch = (options: object, handler: object) => global.dispatch(options, handler)
+    return () =>
+      balancer.call(async (endpoint) => {
+        const init = { dispatcher: { dispatch } } as RequestInit
+        return void (await (await fetch(endpoint.resolve('/'), init)).text())
+      })
   }),
   // What fetch itself charges for a `dispatcher` in its init, which every createFetch attempt
   // passes (its AttemptDispatcher): here undici's global one, the dispatcher fetch uses anyway, in
