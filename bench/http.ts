@@ -38,7 +38,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BalancedPool, type Dispatcher, Pool } from 'undici'
-import { globalDispatcher } from '../src/adapters/fetch/attempt-dispatcher.ts'
+import { type DispatchTarget, globalDispatcher } from '../src/adapters/fetch/attempt-dispatcher.ts'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer, type BalancerOptions } from '../src/index.ts'
@@ -162,6 +162,16 @@ function fetchRoundRobin({ urls }: Built, init?: RequestInit): () => Promise<voi
   return async () => void (await (await fetch(`${urls[cursor++ % 3]}/`, init)).text())
 }
 
+/**
+ * undici's global dispatcher (legacy handler API, what Node's fetch dispatches with), for the rows
+ * that hand fetch a dispatcher: without one they would measure plain fetch under their name.
+ */
+function undiciGlobal(): DispatchTarget {
+  const global = globalDispatcher(false)
+  if (global === undefined) throw new Error('undici has no global dispatcher: call global fetch first')
+  return global
+}
+
 /** The hand-rolled round-robin over three undici Pools: every undici row's baseline. */
 function poolRoundRobin(built: Built): () => Promise<void> {
   const pools = built.urls.map((u) => built.pool(new Pool(u)))
@@ -268,8 +278,7 @@ const clients: Client[] = [
   // and none of its own layer (driven call, the dispatcher's watching, classification, hand-over).
   fetchClient('keel `balancer.call` around global fetch, a fresh forwarding dispatcher per request', (built) => {
     const balancer = built.pool(new Balancer({ endpoints: built.urls }))
-    const global = globalDispatcher(false)
-    if (global === undefined) throw new Error('undici has no global dispatcher: call global fetch first')
+    const global = undiciGlobal()
     const dispatch = (options: object, handler: object) => global.dispatch(options, handler)
     return () =>
       balancer.call(async (endpoint) => {
@@ -281,7 +290,7 @@ const clients: Client[] = [
   // passes (its AttemptDispatcher): here undici's global one, the dispatcher fetch uses anyway, in
   // one init object for every request (createFetch passes a fresh one per attempt).
   fetchClient('hand-rolled round-robin, global fetch, the global dispatcher passed in init', (built) =>
-    fetchRoundRobin(built, { dispatcher: globalDispatcher(false) } as RequestInit),
+    fetchRoundRobin(built, { dispatcher: undiciGlobal() } as RequestInit),
   ),
   // keel's decision path in place, around nothing: a `balancer.call` whose fn returns at once,
   // before each request of the round-robin. Set beside what the same call costs with nothing else
