@@ -4,8 +4,8 @@
 // hand-rolled round-robin over global fetch (for createFetch, beside `balancer.call` around the same
 // fetch: keel's decision path without the adapter's layer, and that call passing a fresh forwarding
 // dispatcher per request: createFetch's floor; the round-robin after a call that does nothing: that
-// path alone, in place, and the round-robin passing undici's global dispatcher in fetch's init:
-// what fetch charges for the dispatcher createFetch passes); with a raw Pool to one backend and
+// path alone, in place, and the round-robin passing a fresh forwarding dispatcher per request: what
+// fetch charges for the dispatcher createFetch passes, without keel); with a raw Pool to one backend and
 // nginx least_conn / HAProxy leastconn as central proxies reported beside them. Three nginx
 // backends answer `200 ok` at once. Client CPU per request is this process's CPU time: on a shared
 // machine it is steadier than req/s.
@@ -153,13 +153,10 @@ function balancedPool(built: Built): () => Promise<void> {
   return getVia(built.pool(new BalancedPool(built.urls)))
 }
 
-/**
- * A hand-rolled round-robin over the backends' URLs with global fetch; with `init`, each request
- * passes it to fetch.
- */
-function fetchRoundRobin({ urls }: Built, init?: RequestInit): () => Promise<void> {
+/** A hand-rolled round-robin over the backends' URLs with global fetch. */
+function fetchRoundRobin({ urls }: Built): () => Promise<void> {
   let cursor = 0
-  return async () => void (await (await fetch(`${urls[cursor++ % 3]}/`, init)).text())
+  return async () => void (await (await fetch(`${urls[cursor++ % 3]}/`)).text())
 }
 
 /**
@@ -198,14 +195,12 @@ function balancedFetch(built: Built): () => Promise<void> {
 
 /**
  * The rows both fetch families start with: the round-robin (their baseline), a second one (the
- * noise floor) and createFetch. A lambda, not `fetchRoundRobin` itself: `make` gets the context as
- * its second argument, which fetch would take for its init.
+ * noise floor) and createFetch.
  */
 function fetchBaselines(family: Family): Client[] {
-  const roundRobin = (built: Built) => fetchRoundRobin(built)
   return [
-    fetchClient(FETCH_RR, roundRobin, family),
-    fetchClient('hand-rolled round-robin, global fetch, a second one (the noise floor)', roundRobin, family),
+    fetchClient(FETCH_RR, fetchRoundRobin, family),
+    fetchClient('hand-rolled round-robin, global fetch, a second one (the noise floor)', fetchRoundRobin, family),
     fetchClient('keel createFetch (global fetch)', balancedFetch, family),
   ]
 }
@@ -286,12 +281,18 @@ const clients: Client[] = [
         return void (await (await fetch(endpoint.resolve('/'), init)).text())
       })
   }),
-  // What fetch itself charges for a `dispatcher` in its init, which every createFetch attempt
-  // passes (its AttemptDispatcher): here undici's global one, the dispatcher fetch uses anyway, in
-  // one init object for every request (createFetch passes a fresh one per attempt).
-  fetchClient('hand-rolled round-robin, global fetch, the global dispatcher passed in init', (built) =>
-    fetchRoundRobin(built, { dispatcher: undiciGlobal() } as RequestInit),
-  ),
+  // What fetch itself charges for what createFetch passes it per attempt, without keel: a fresh
+  // init with a fresh dispatcher that only forwards to undici's global one (the one fetch uses
+  // anyway). Beside the floor row, it tells the dispatcher's own cost from keel's call around it.
+  fetchClient('hand-rolled round-robin, global fetch, a fresh forwarding dispatcher per request', ({ urls }) => {
+    const global = undiciGlobal()
+    const dispatch = (options: object, handler: object) => global.dispatch(options, handler)
+    let cursor = 0
+    return async () => {
+      const init = { dispatcher: { dispatch } } as RequestInit
+      return void (await (await fetch(`${urls[cursor++ % 3]}/`, init)).text())
+    }
+  }),
   // keel's decision path in place, around nothing: a `balancer.call` whose fn returns at once,
   // before each request of the round-robin. Set beside what the same call costs with nothing else
   // on the event loop (bench/call-overhead.ts), it shows what keel's work per request costs inside

@@ -16,9 +16,12 @@
 //
 // Each function's row gives its µs per request for the client, for the baseline (the family's
 // first client), and the difference, so a function inlined into another in one client's code
-// but not the other's shows as moved rather than as new cost.
+// but not the other's shows as moved rather than as new cost. With `--by origin` the rows are
+// whose code it is instead (each keel file, undici, the rest of Node.js, V8's builtins, the
+// collector): whether keel's extra is keel's own functions or the client's running slower beside
+// them.
 //
-// Run: node bench/profile-slices.ts [--family undici|undici-memory|fetch|fetch-memory|agent] [--rounds 24] [--top 25]
+// Run: node bench/profile-slices.ts [--family undici|undici-memory|fetch|fetch-memory|agent] [--rounds 24] [--top 25] [--by function|origin]
 // (about 30 s). Installs nginx from Debian's packages when missing (needs root), like the other
 // loopback benches.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -43,6 +46,7 @@ const { values: args } = parseArgs({
     family: { type: 'string', default: 'undici' },
     rounds: { type: 'string', default: '24' },
     top: { type: 'string', default: '25' },
+    by: { type: 'string', default: 'function' },
     child: { type: 'string' },
   },
 })
@@ -106,6 +110,18 @@ const FETCH_CLIENTS: [string, Make][] = [
     (urls) => {
       const balancer = new Balancer({ endpoints: urls })
       return () => balancer.call(async (endpoint) => (await fetch(endpoint.resolve('/'))).text())
+    },
+  ],
+  [
+    'hand-rolled round-robin, global fetch, each request after a `balancer.call` that does nothing',
+    (urls) => {
+      const balancer = new Balancer({ endpoints: urls })
+      const nothing = () => 0
+      let cursor = 0
+      return async () => {
+        await balancer.call(nothing)
+        return (await fetch(`${urls[cursor++ % 3]}/`)).text()
+      }
     },
   ],
 ]
@@ -199,7 +215,23 @@ interface Profile {
   readonly timeDeltas: number[]
 }
 
-/** µs per request by function (`name file:line`), per client. */
+/**
+ * The row a sample is charged to: its function (`name file:line`), or with `--by origin` whose code
+ * it is. Bundled undici's frames are `node:internal/deps/undici/…`, its parser WebAssembly.
+ */
+function rowOf(frame: ProfileNode['callFrame']): string {
+  const { functionName, url } = frame
+  const file = url.slice(url.lastIndexOf('/') + 1)
+  if (args.by !== 'origin') return `${functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}`
+  if (functionName.startsWith('(')) return functionName
+  if (url.includes('/src/')) return `keel ${file}`
+  if (url.includes('undici') || url.startsWith('wasm:')) return 'undici'
+  if (url.startsWith('node:')) return 'Node.js (node:)'
+  if (url === '') return 'V8 and native builtins'
+  return `other ${file}`
+}
+
+/** µs per request by row (`rowOf`), per client. */
 function attribute(profile: Profile, slices: readonly TimedSlice[]): Map<string, Map<string, number>> {
   const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]))
   const requests = new Map<string, number>()
@@ -214,8 +246,7 @@ function attribute(profile: Profile, slices: readonly TimedSlice[]): Map<string,
     if (current === undefined || t < current.from) continue
     const frame = frames.get(profile.samples[i]!)!
     if (frame.functionName === '(idle)') continue
-    const file = frame.url.slice(frame.url.lastIndexOf('/') + 1)
-    const key = `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}`
+    const key = rowOf(frame)
     let table = byClient.get(current.client)
     if (table === undefined) byClient.set(current.client, (table = new Map()))
     table.set(key, (table.get(key) ?? 0) + profile.timeDeltas[i]! / requests.get(current.client)!)
@@ -237,8 +268,9 @@ function report(byClient: Map<string, Map<string, number>>, names: readonly stri
     const keys = new Set([...base.keys(), ...own.keys()])
     const rows = [...keys].map((k) => [k, own.get(k) ?? 0, base.get(k) ?? 0] as const)
     rows.sort((a, b) => b[1] - b[2] - (a[1] - a[2]))
-    console.log(`\n${name} − ${baseline}: the ${top} functions that cost it most (µs per request)\n`)
-    console.log('| function | µs/req | baseline | Δ |\n| --- | ---: | ---: | ---: |')
+    const what = args.by === 'origin' ? 'origins' : 'functions'
+    console.log(`\n${name} − ${baseline}: the ${top} ${what} that cost it most (µs per request)\n`)
+    console.log(`| ${what.slice(0, -1)} | µs/req | baseline | Δ |\n| --- | ---: | ---: | ---: |`)
     for (const [k, o, b] of rows.slice(0, top)) {
       console.log(`| \`${k}\` | ${o.toFixed(3)} | ${b.toFixed(3)} | ${(o - b).toFixed(3)} |`)
     }
@@ -247,6 +279,7 @@ function report(byClient: Map<string, Map<string, number>>, names: readonly stri
 
 async function main(): Promise<void> {
   const family = args.family!
+  if (args.by !== 'function' && args.by !== 'origin') throw new Error(`--by must be function or origin, not ${args.by}`)
   if (FAMILIES[family] === undefined) throw new Error(`--family must be one of ${Object.keys(FAMILIES).join(', ')}`)
   ensureProxies()
   const dir = mkdtempSync(join(tmpdir(), 'keel-profile-slices-'))
