@@ -5,10 +5,10 @@
 // fetch: keel's decision path without the adapter's layer, and that call passing a fresh forwarding
 // dispatcher per request: createFetch's floor; the round-robin after a call that does nothing: that
 // path alone, in place, and the round-robin passing a fresh forwarding dispatcher per request: what
-// fetch charges for the dispatcher createFetch passes, without keel); with a raw Pool to one backend and
-// nginx least_conn / HAProxy leastconn as central proxies reported beside them. Three nginx
-// backends answer `200 ok` at once. Client CPU per request is this process's CPU time: on a shared
-// machine it is steadier than req/s.
+// fetch charges for the dispatcher createFetch passes, without keel); with a raw Pool to one
+// backend and nginx least_conn / HAProxy leastconn as central proxies reported beside them. Three
+// nginx backends answer `200 ok` at once. Client CPU per request is this process's CPU time: on a
+// shared machine it is steadier than req/s.
 //
 // To add a client, add an entry to `clients` with the baseline it is compared to (a client of the
 // same kind, measured in the same round).
@@ -160,13 +160,14 @@ function fetchRoundRobin({ urls }: Built): () => Promise<void> {
 }
 
 /**
- * undici's global dispatcher (legacy handler API, what Node's fetch dispatches with), for the rows
- * that hand fetch a dispatcher: without one they would measure plain fetch under their name.
+ * A `dispatch` that only forwards to undici's global dispatcher (legacy handler API, what Node's
+ * fetch dispatches with), for the rows that hand fetch a fresh dispatcher per request. It fails
+ * here, not on the first request, when there is none.
  */
-function undiciGlobal(): DispatchTarget {
+function forwardToGlobal(): DispatchTarget['dispatch'] {
   const global = globalDispatcher(false)
   if (global === undefined) throw new Error('undici has no global dispatcher: call global fetch first')
-  return global
+  return (options, handler) => global.dispatch(options, handler)
 }
 
 /** The hand-rolled round-robin over three undici Pools: every undici row's baseline. */
@@ -273,8 +274,7 @@ const clients: Client[] = [
   // and none of its own layer (driven call, the dispatcher's watching, classification, hand-over).
   fetchClient('keel `balancer.call` around global fetch, a fresh forwarding dispatcher per request', (built) => {
     const balancer = built.pool(new Balancer({ endpoints: built.urls }))
-    const global = undiciGlobal()
-    const dispatch = (options: object, handler: object) => global.dispatch(options, handler)
+    const dispatch = forwardToGlobal()
     return () =>
       balancer.call(async (endpoint) => {
         const init = { dispatcher: { dispatch } } as RequestInit
@@ -285,8 +285,7 @@ const clients: Client[] = [
   // init with a fresh dispatcher that only forwards to undici's global one (the one fetch uses
   // anyway). Beside the floor row, it tells the dispatcher's own cost from keel's call around it.
   fetchClient('hand-rolled round-robin, global fetch, a fresh forwarding dispatcher per request', ({ urls }) => {
-    const global = undiciGlobal()
-    const dispatch = (options: object, handler: object) => global.dispatch(options, handler)
+    const dispatch = forwardToGlobal()
     let cursor = 0
     return async () => {
       const init = { dispatcher: { dispatch } } as RequestInit
