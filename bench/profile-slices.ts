@@ -224,7 +224,8 @@ function rowOf(frame: ProfileNode['callFrame']): string {
   const file = url.slice(url.lastIndexOf('/') + 1)
   if (args.by !== 'origin') return `${functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}`
   if (functionName.startsWith('(')) return functionName
-  if (url.includes('/src/')) return `keel ${file}`
+  // keel's own files only: a dependency may keep its code under a `src/` folder too.
+  if (url.includes('/src/') && !url.includes('/node_modules/')) return `keel ${file}`
   if (url.includes('undici') || url.startsWith('wasm:')) return 'undici'
   if (url.startsWith('node:')) return 'Node.js (node:)'
   if (url === '') return 'V8 and native builtins'
