@@ -5,10 +5,11 @@
 // fetch: keel's decision path without the adapter's layer, and that call passing a fresh forwarding
 // dispatcher per request: createFetch's floor; the round-robin after a call that does nothing: that
 // path alone, in place, and the round-robin passing a fresh forwarding dispatcher per request: what
-// fetch charges for the dispatcher createFetch passes, without keel); with a raw Pool to one
-// backend and nginx least_conn / HAProxy leastconn as central proxies reported beside them. Three
-// nginx backends answer `200 ok` at once. Client CPU per request is this process's CPU time: on a
-// shared machine it is steadier than req/s.
+// fetch charges for the dispatcher createFetch passes, without keel, or a tap that only forwards
+// fetch's callbacks; createFetch with the round-robin picker and a hand-rolled random choice: the
+// picker's part); with a raw Pool to one backend and nginx least_conn / HAProxy leastconn as
+// central proxies reported beside them. Three nginx backends answer `200 ok` at once. Client CPU
+// per request is this process's CPU time: on a shared machine it is steadier than req/s.
 //
 // To add a client, add an entry to `clients` with the baseline it is compared to (a client of the
 // same kind, measured in the same round).
@@ -29,7 +30,7 @@
 // settled, what else ran on the host then) moves as a whole and one run's rounds cannot show.
 //
 // Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32] [--runs 1] [--family goal,proxies,fetch-goal,fetch]
-// (about 3 minutes a run; `--family fetch` alone about a minute, `--family fetch-goal` half that)
+// (about 3½ minutes a run; `--family fetch` alone about 80 s, `--family fetch-goal` about 30 s)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -170,6 +171,37 @@ function forwardToGlobal(): DispatchTarget['dispatch'] {
   return (options, handler) => global.dispatch(options, handler)
 }
 
+type LegacyHandler = Record<string, ((...args: unknown[]) => unknown) | undefined>
+
+/** A legacy-API handler that passes every callback on to fetch's, and does nothing else. */
+class ForwardingTap {
+  readonly #to: LegacyHandler
+  constructor(to: object) {
+    this.#to = to as LegacyHandler
+  }
+  onConnect(abort: unknown, context: unknown): unknown {
+    return this.#to.onConnect?.(abort, context)
+  }
+  onResponseStarted(): unknown {
+    return this.#to.onResponseStarted?.()
+  }
+  onHeaders(status: unknown, headers: unknown, resume: unknown, text: unknown): unknown {
+    return this.#to.onHeaders?.(status, headers, resume, text)
+  }
+  onData(chunk: unknown): unknown {
+    return this.#to.onData?.(chunk)
+  }
+  onComplete(trailers: unknown): unknown {
+    return this.#to.onComplete?.(trailers)
+  }
+  onError(error: unknown): unknown {
+    return this.#to.onError?.(error)
+  }
+  onUpgrade(status: unknown, headers: unknown, socket: unknown): unknown {
+    return this.#to.onUpgrade?.(status, headers, socket)
+  }
+}
+
 /** The hand-rolled round-robin over three undici Pools: every undici row's baseline. */
 function poolRoundRobin(built: Built): () => Promise<void> {
   const pools = built.urls.map((u) => built.pool(new Pool(u)))
@@ -291,6 +323,26 @@ const clients: Client[] = [
       const init = { dispatcher: { dispatch } } as RequestInit
       return void (await (await fetch(`${urls[cursor++ % 3]}/`, init)).text())
     }
+  }),
+  // What watching the exchange below fetch costs fetch, without keel: each request's dispatcher
+  // forwards to undici's global one through a tap that only passes every callback on to fetch's
+  // handler. createFetch's tap (which also holds small bodies and notes the end) is one such.
+  fetchClient('hand-rolled round-robin, global fetch, a fresh forwarding tap per request', ({ urls }) => {
+    const dispatch = forwardToGlobal()
+    let cursor = 0
+    return async () => {
+      const init = { dispatcher: { dispatch: (o: object, h: object) => dispatch(o, new ForwardingTap(h)) } }
+      return void (await (await fetch(`${urls[cursor++ % 3]}/`, init as RequestInit)).text())
+    }
+  }),
+  // The picker's part: createFetch with the baseline's own policy, and the baseline with a random
+  // choice instead of its rotation (a policy alone, without keel).
+  fetchClient('keel createFetch (global fetch), round-robin picker', (built) => {
+    const balanced = createFetch(built.pool(new Balancer({ endpoints: built.urls, picker: 'round-robin' })))
+    return async () => void (await (await balanced('/')).text())
+  }),
+  fetchClient('hand-rolled random choice, global fetch', ({ urls }) => {
+    return async () => void (await (await fetch(`${urls[Math.floor(Math.random() * 3)]}/`)).text())
   }),
   // keel's decision path in place, around nothing: a `balancer.call` whose fn returns at once,
   // before each request of the round-robin. Set beside what the same call costs with nothing else
