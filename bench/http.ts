@@ -2,12 +2,12 @@
 // createFetch against what a user would pick instead, all with DEFAULT options: undici's
 // BalancedPool and a hand-rolled round-robin over three undici Pools (for the dispatcher), a
 // hand-rolled round-robin over global fetch (for createFetch, beside `balancer.call` around the same
-// fetch: keel's decision path without the adapter's layer, and that call passing a fresh forwarding
-// dispatcher per request: createFetch's floor; the round-robin after a call that does nothing: that
-// path alone, in place, and the round-robin passing a fresh forwarding dispatcher per request: what
-// fetch charges for the dispatcher createFetch passes, without keel, or a tap that only forwards
-// fetch's callbacks; createFetch with the round-robin picker and a hand-rolled random choice: the
-// picker's part); with a raw Pool to one backend and nginx least_conn / HAProxy leastconn as
+// fetch: keel's decision path without the adapter's layer, that path driven as createFetch drives
+// it, and that call passing a fresh forwarding dispatcher per request: createFetch's floor; the
+// round-robin after a call that does nothing: that path alone, in place, and the round-robin
+// passing a fresh forwarding dispatcher per request: what fetch charges for the dispatcher
+// createFetch passes, without keel, or a tap that only forwards fetch's callbacks; createFetch
+// with the round-robin picker and a hand-rolled random choice: the picker's part); with a raw Pool to one backend and nginx least_conn / HAProxy leastconn as
 // central proxies reported beside them. Three nginx backends answer `200 ok` at once. Client CPU
 // per request is this process's CPU time: on a shared machine it is steadier than req/s.
 //
@@ -30,7 +30,7 @@
 // settled, what else ran on the host then) moves as a whole and one run's rounds cannot show.
 //
 // Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32] [--runs 1] [--family goal,proxies,fetch-goal,fetch]
-// (about 3½ minutes a run; `--family fetch` alone about 80 s, `--family fetch-goal` about 30 s)
+// (about 3½ minutes a run; `--family fetch` alone about 90 s, `--family fetch-goal` about 30 s)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -42,6 +42,8 @@ import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { type DispatchTarget, globalDispatcher } from '../src/adapters/fetch/attempt-dispatcher.ts'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
+import { adapterPort } from '../src/core/port-access.ts'
+import type { AdapterCall, AdapterPort, ResolvedCall } from '../src/core/ports.ts'
 import { Balancer, type BalancerOptions } from '../src/index.ts'
 import {
   type BenchClient,
@@ -202,6 +204,53 @@ class ForwardingTap {
   }
 }
 
+/**
+ * One request of keel's driven call around global fetch: what `createFetch` runs per request
+ * (`AdapterPort.drive`: no promise of keel's per call, the pick and the send in one go) without its
+ * own layer (the init it builds, the dispatcher that watches the body, the hand-over). Each attempt
+ * fetches from the picked endpoint and ends when the response arrives, classified once.
+ */
+class DrivenFetch implements AdapterCall {
+  readonly #port: AdapterPort
+  readonly #resolve: (response: Response) => void
+  readonly #reject: (error: unknown) => void
+
+  constructor(port: AdapterPort, resolve: (response: Response) => void, reject: (error: unknown) => void) {
+    this.#port = port
+    this.#resolve = resolve
+    this.#reject = reject
+  }
+
+  attempt(endpoint: { resolve(path: string): string }, attempt: object): void {
+    const port = this.#port
+    const control = port.control(attempt)!
+    fetch(endpoint.resolve('/')).then(
+      (response) => {
+        control.classified(port.classifier.value(response))
+        control.succeed(response)
+      },
+      (error: unknown) => control.fail(error),
+    )
+  }
+
+  resolved(value: unknown): void {
+    this.#resolve(value as Response)
+  }
+
+  rejected(error: unknown): void {
+    this.#reject(error)
+  }
+}
+
+/** keel's driven call around global fetch over a default balancer (`DrivenFetch`). */
+function drivenFetch(built: Built): () => Promise<void> {
+  const port = adapterPort(built.pool(new Balancer({ endpoints: built.urls })))
+  const options: ResolvedCall = port.resolveCall({})
+  const send = () =>
+    new Promise<Response>((resolve, reject) => port.drive(new DrivenFetch(port, resolve, reject), options))
+  return async () => void (await (await send()).text())
+}
+
 /** The hand-rolled round-robin over three undici Pools: every undici row's baseline. */
 function poolRoundRobin(built: Built): () => Promise<void> {
   const pools = built.urls.map((u) => built.pool(new Pool(u)))
@@ -301,6 +350,9 @@ const clients: Client[] = [
     const balancer = built.pool(new Balancer({ endpoints: built.urls }))
     return () => balancer.call(async (endpoint) => void (await (await fetch(endpoint.resolve('/'))).text()))
   }),
+  // The same decision path driven the way createFetch drives it, with none of createFetch's own
+  // layer: what keel's hub costs fetch in createFetch's shape of call.
+  fetchClient('keel driven call around global fetch (createFetch without its dispatcher and layer)', drivenFetch),
   // createFetch's floor: the same call, with what createFetch cannot do without (a fresh
   // dispatcher per attempt in fetch's init, here one that only forwards to undici's global one)
   // and none of its own layer (driven call, the dispatcher's watching, classification, hand-over).
