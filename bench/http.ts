@@ -7,9 +7,10 @@
 // round-robin after a call that does nothing: that path alone, in place, and the round-robin
 // passing a fresh forwarding dispatcher per request: what fetch charges for the dispatcher
 // createFetch passes, without keel, or a tap that only forwards fetch's callbacks; createFetch
-// with the round-robin picker and a hand-rolled random choice: the picker's part); with a raw Pool to one backend and nginx least_conn / HAProxy leastconn as
-// central proxies reported beside them. Three nginx backends answer `200 ok` at once. Client CPU
-// per request is this process's CPU time: on a shared machine it is steadier than req/s.
+// with the round-robin picker and a hand-rolled random choice: the picker's part); with a raw Pool
+// to one backend and nginx least_conn / HAProxy leastconn as central proxies reported beside them.
+// Three nginx backends answer `200 ok` at once. Client CPU per request is this process's CPU time:
+// on a shared machine it is steadier than req/s.
 //
 // To add a client, add an entry to `clients` with the baseline it is compared to (a client of the
 // same kind, measured in the same round).
@@ -353,9 +354,10 @@ const clients: Client[] = [
   // The same decision path driven the way createFetch drives it, with none of createFetch's own
   // layer: what keel's hub costs fetch in createFetch's shape of call.
   fetchClient('keel driven call around global fetch (createFetch without its dispatcher and layer)', drivenFetch),
-  // createFetch's floor: the same call, with what createFetch cannot do without (a fresh
-  // dispatcher per attempt in fetch's init, here one that only forwards to undici's global one)
-  // and none of its own layer (driven call, the dispatcher's watching, classification, hand-over).
+  // createFetch's floor: `balancer.call` around the same fetch, with what createFetch cannot do
+  // without (a fresh dispatcher per attempt in fetch's init, here one that only forwards to
+  // undici's global one) and none of its own layer (driven call, the dispatcher's watching,
+  // classification, hand-over).
   fetchClient('keel `balancer.call` around global fetch, a fresh forwarding dispatcher per request', (built) => {
     const balancer = built.pool(new Balancer({ endpoints: built.urls }))
     const dispatch = forwardToGlobal()
