@@ -174,6 +174,18 @@ function forwardToGlobal(): DispatchTarget['dispatch'] {
   return (options, handler) => global.dispatch(options, handler)
 }
 
+/**
+ * The fetch round-robin passing a fresh init with a fresh dispatcher per request, whose `dispatch`
+ * is the one given: the rows that measure what such a dispatcher costs fetch without keel.
+ */
+function fetchRoundRobinThrough({ urls }: Built, dispatch: DispatchTarget['dispatch']): () => Promise<void> {
+  let cursor = 0
+  return async () => {
+    const init = { dispatcher: { dispatch } } as RequestInit
+    return void (await (await fetch(`${urls[cursor++ % 3]}/`, init)).text())
+  }
+}
+
 type LegacyHandler = Record<string, ((...args: unknown[]) => unknown) | undefined>
 
 /** A legacy-API handler that passes every callback on to fetch's, and does nothing else. */
@@ -370,26 +382,16 @@ const clients: Client[] = [
   // What fetch itself charges for what createFetch passes it per attempt, without keel: a fresh
   // init with a fresh dispatcher that only forwards to undici's global one (the one fetch uses
   // anyway). Beside the floor row, it tells the dispatcher's own cost from keel's call around it.
-  fetchClient('hand-rolled round-robin, global fetch, a fresh forwarding dispatcher per request', ({ urls }) => {
-    const dispatch = forwardToGlobal()
-    let cursor = 0
-    return async () => {
-      const init = { dispatcher: { dispatch } } as RequestInit
-      return void (await (await fetch(`${urls[cursor++ % 3]}/`, init)).text())
-    }
-  }),
+  fetchClient('hand-rolled round-robin, global fetch, a fresh forwarding dispatcher per request', (built) =>
+    fetchRoundRobinThrough(built, forwardToGlobal()),
+  ),
   // What watching the exchange below fetch costs fetch, without keel: each request's dispatcher
   // forwards to undici's global one through a tap that only passes every callback on to fetch's
   // handler. createFetch's tap (which also holds small bodies and notes the end) is one such.
-  fetchClient('hand-rolled round-robin, global fetch, a fresh forwarding tap per request', ({ urls }) => {
+  fetchClient('hand-rolled round-robin, global fetch, a fresh forwarding tap per request', (built) => {
     const forward = forwardToGlobal()
     // One function for every request, as in the row above: the rows differ by the tap alone.
-    const dispatch = (options: object, handler: object) => forward(options, new ForwardingTap(handler))
-    let cursor = 0
-    return async () => {
-      const init = { dispatcher: { dispatch } } as RequestInit
-      return void (await (await fetch(`${urls[cursor++ % 3]}/`, init)).text())
-    }
+    return fetchRoundRobinThrough(built, (options, handler) => forward(options, new ForwardingTap(handler)))
   }),
   // The picker's part: createFetch with the baseline's own policy, and the baseline with a random
   // choice instead of its rotation (a policy alone, without keel).
