@@ -2,6 +2,7 @@
 // (src/adapters/http/whole-body.ts), so a reset or a stall in the middle of such a body is an
 // attempt failure keel retries on another replica; larger bodies still stream at once.
 
+import diagnostics from 'node:diagnostics_channel'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { request, fetch as undiciFetch } from 'undici'
 import { describe, expect, it } from 'vitest'
@@ -68,6 +69,55 @@ describe('a small body that fails half-way is retried, not handed over', () => {
         expect(onBad.map((a) => [a.verdict, a.retried])).toEqual(onBad.map(() => ['endpoint-failure', true]))
       })
     }
+  }
+})
+
+/** Resolves when undici (the package's or Node's own) has parsed the next response head. */
+function nextResponseHead(): Promise<void> {
+  return new Promise((resolve) => {
+    const seen = () => {
+      diagnostics.unsubscribe('undici:request:headers', seen)
+      resolve()
+    }
+    diagnostics.subscribe('undici:request:headers', seen)
+  })
+}
+
+describe('a small body is handed over once it has arrived whole', () => {
+  for (const [adapter] of ADAPTERS) {
+    it(`${adapter}: the caller has the response only after its last byte`, async () => {
+      let finish: (() => void) | undefined
+      const [server] = await servers(1, (_req, res) => {
+        res.writeHead(200, { 'content-length': String(BODY.length) })
+        res.write(BODY.slice(0, 500))
+        finish = () => res.end(BODY.slice(500))
+      })
+      const { balancer } = observe([server!.url])
+      const head = nextResponseHead()
+      let handedOver = false
+      let body: Promise<string>
+      if (adapter === 'BalancerDispatcher') {
+        const dispatcher = new BalancerDispatcher(balancer)
+        body = request('http://svc/x', { dispatcher }).then((res) => {
+          handedOver = true
+          return res.body.text()
+        })
+      } else {
+        const fetch = createFetch(balancer, {
+          fetch: adapter.includes('global') ? globalThis.fetch : (undiciFetch as never),
+        })
+        body = fetch('/x').then((res) => {
+          handedOver = true
+          return res.text()
+        })
+      }
+      await head
+      // Handed over at its head, the response would reach the caller within these turns.
+      for (let turn = 0; turn < 5; turn++) await new Promise(setImmediate)
+      expect(handedOver).toBe(false)
+      finish!()
+      expect(await body).toBe(BODY)
+    })
   }
 })
 
