@@ -25,7 +25,7 @@
 // (about 3½ minutes per client on two cores; installs valgrind from Debian's packages when
 // missing, root needed. `--only` keeps the baseline and the clients whose name contains it.)
 import { execFileSync, spawn } from 'node:child_process'
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -273,7 +273,7 @@ async function costsByFunction(outFile: string, ranges: readonly CodeRange[]): P
 /** The simulated L1 caches, as callgrind describes them. */
 let caches = ''
 
-/** One run of `client` under callgrind: its costs by origin. */
+/** One run of `client` under callgrind: its costs by function. */
 async function measure(client: string, count: number, dir: string): Promise<Map<string, FunctionCosts>> {
   const out = join(dir, `${family.findIndex(([name]) => name === client)}-${count}.out`)
   await new Promise<void>((resolve, reject) => {
@@ -309,7 +309,11 @@ async function measure(client: string, count: number, dir: string): Promise<Map<
     child.on('error', reject)
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`valgrind exited with ${code}:\n${log}`))))
   })
-  const header = readFileSync(out, 'latin1').slice(0, 4000)
+  // The header (pid, caches) is at the top of a file of tens of MB: read only that.
+  const handle = openSync(out, 'r')
+  const head = Buffer.alloc(4000)
+  const header = head.toString('latin1', 0, readSync(handle, head, 0, head.length, 0))
+  closeSync(handle)
   const pid = /^pid: (\d+)$/m.exec(header)?.[1]
   caches = [...header.matchAll(/^desc: (I1|D1) cache: +(.*)$/gm)].map((m) => `${m[1]} ${m[2]}`).join(', ')
   const map = `/tmp/perf-${pid}.map`
