@@ -24,7 +24,7 @@
 //      [--warmup 1200] [--tier-up 400] [--top 0]
 // (about 3½ minutes per client on two cores; installs valgrind from Debian's packages when
 // missing, root needed. `--only` keeps the baseline and the clients whose name contains it.)
-import { execFileSync, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { closeSync, createReadStream, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,7 +37,7 @@ import { Balancer } from '../src/index.ts'
 import { runCount } from './_ab.ts'
 import { memoryConnect } from './_memory-socket.ts'
 import { signed } from './lib.ts'
-import { has } from './proxies.ts'
+import { ensurePackages } from './proxies.ts'
 
 const { values: args } = parseArgs({
   options: {
@@ -325,12 +325,7 @@ async function measure(client: string, count: number, dir: string): Promise<Map<
   }
 }
 
-if (!has('valgrind')) {
-  console.error('Installing valgrind from Debian packages…')
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env })
-  execFileSync('apt-get', ['install', '-y', '-qq', 'valgrind'], { stdio: 'inherit', env })
-}
+ensurePackages('valgrind')
 
 const REQUESTS = Number(args.requests)
 const dir = mkdtempSync(join(tmpdir(), 'keel-footprint-'))

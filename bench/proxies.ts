@@ -14,12 +14,18 @@ export function has(binary: string): boolean {
   }
 }
 
-export function ensureProxies(): void {
-  if (has('nginx') && has('haproxy')) return
-  console.error('Installing nginx and haproxy from Debian packages…')
+/** Installs the Debian packages (each named as its binary) that are missing; root needed. */
+export function ensurePackages(...names: string[]): void {
+  const missing = names.filter((name) => !has(name))
+  if (missing.length === 0) return
+  console.error(`Installing ${missing.join(' and ')} from Debian packages…`)
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env })
-  execFileSync('apt-get', ['install', '-y', '-qq', 'nginx', 'haproxy'], { stdio: 'inherit', env })
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing], { stdio: 'inherit', env })
+}
+
+export function ensureProxies(): void {
+  ensurePackages('nginx', 'haproxy')
 }
 
 export async function freePort(): Promise<number> {
