@@ -54,3 +54,9 @@ export const memoryConnect = ((_options: unknown, callback: (error: null, socket
   queueMicrotask(() => callback(null, socket))
   return socket
 }) as unknown as NonNullable<Pool.Options['connect']>
+
+/**
+ * Three backends for the in-memory socket: it answers for any address, so these are never
+ * dialled; they only give a client three origins (three Pools, three agents' pools) to spread over.
+ */
+export const MEMORY_URLS = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']

@@ -35,7 +35,7 @@ import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
 import { runCount } from './_ab.ts'
-import { memoryConnect } from './_memory-socket.ts'
+import { MEMORY_URLS, memoryConnect } from './_memory-socket.ts'
 import { signed } from './lib.ts'
 import { ensurePackages } from './proxies.ts'
 
@@ -53,7 +53,7 @@ const { values: args } = parseArgs({
 })
 const CONCURRENCY = 32
 const BASE_COUNT = 500
-const URLS = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
+const URLS = MEMORY_URLS
 const GET = { path: '/', method: 'GET' } as const
 
 type Make = () => () => Promise<unknown>

@@ -27,7 +27,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BalancedPool, Pool } from 'undici'
 import { cpuRounds, cpuTable } from './_ab.ts'
-import { memoryConnect } from './_memory-socket.ts'
+import { MEMORY_URLS, memoryConnect } from './_memory-socket.ts'
 import { ensureProxies, okBackends } from './proxies.ts'
 
 const { values, positionals } = parseArgs({
@@ -76,7 +76,7 @@ process.once('exit', stop)
 
 /** Every Pool's options: undici's defaults, plus the in-memory socket unless over loopback. */
 const poolOptions = LOOPBACK ? {} : { connect: memoryConnect }
-const urls = LOOPBACK ? await backends() : ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
+const urls = LOOPBACK ? await backends() : MEMORY_URLS
 const startLoad = loadavg()
   .map((l) => l.toFixed(2))
   .join(', ')

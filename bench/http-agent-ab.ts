@@ -17,7 +17,7 @@ import { Session } from 'node:inspector/promises'
 import type { Duplex } from 'node:stream'
 import { parseArgs } from 'node:util'
 import { allocationPerRequest, cpuRounds, cpuTable } from './_ab.ts'
-import { MemorySocket } from './_memory-socket.ts'
+import { MEMORY_URLS, MemorySocket } from './_memory-socket.ts'
 import { httpGet, median } from './lib.ts'
 
 const { values, positionals } = parseArgs({
@@ -37,7 +37,7 @@ const CONCURRENCY = 32
 // Every Agent's connections (the baseline's and keel's endpoint agents') are in-memory sockets.
 ;(http.Agent.prototype as unknown as { createConnection: () => Duplex }).createConnection = () => new MemorySocket(true)
 
-const urls = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
+const urls = MEMORY_URLS
 const agentOptions = { keepAlive: true, scheduling: 'lifo', timeout: 5_000 } as const
 const BASE = 'hand-rolled round-robin, 3 Agents'
 const clients: [string, () => Promise<unknown>][] = []

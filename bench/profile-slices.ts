@@ -36,7 +36,7 @@ import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerAgent } from '../src/adapters/http-agent/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
 import { Balancer } from '../src/index.ts'
-import { memoryConnect } from './_memory-socket.ts'
+import { MEMORY_URLS, memoryConnect } from './_memory-socket.ts'
 import { roundOrder } from './_rounds.ts'
 import { httpGet, latencies } from './lib.ts'
 import { ensureProxies, okBackends } from './proxies.ts'
@@ -60,7 +60,6 @@ const SERVICE_GET = { ...GET, origin: 'http://users.internal' }
 
 /** undici's `connect` option handing each connection an in-memory server (family `undici-memory`). */
 const inMemory = memoryConnect
-const MEMORY_URLS = ['http://10.0.0.1:80', 'http://10.0.0.2:80', 'http://10.0.0.3:80']
 
 function dispatcher(picker: 'p2c-ewma' | 'round-robin', memory = false): Make {
   return (urls) => {
