@@ -18,10 +18,13 @@
 // thousands of requests under valgrind. The JIT's code is named from V8's `--perf-basic-prof`
 // map, so the costs are split by whose code runs: keel's (`src/`), the other JavaScript (Node.js's,
 // undici's, the benchmark's), V8's builtins, the collector, the compilers, and the rest of the
-// native code; `--top N` lists the functions whose misses moved most.
+// native code; `--top N` lists the functions whose misses moved most. `--l2 1024` simulates the
+// last level as a core's L2 of 1 MiB (16-way, as this machine's Zen 5 cores have) and counts the
+// lines that come from beyond it: what keel's own code misses there depends on how much the client
+// it wraps touches per request.
 //
 // Run: node bench/footprint.ts [--family fetch|undici] [--only createFetch] [--requests 1000]
-//      [--warmup 1200] [--tier-up 400] [--top 0]
+//      [--warmup 1200] [--tier-up 400] [--top 0] [--l2 0]
 // (about 3½ minutes per client on two cores; installs valgrind from Debian's packages when
 // missing, root needed. `--only` keeps the baseline and the clients whose name contains it.)
 import { spawn } from 'node:child_process'
@@ -47,10 +50,16 @@ const { values: args } = parseArgs({
     'tier-up': { type: 'string', default: '400' },
     only: { type: 'string' },
     top: { type: 'string', default: '0' },
+    l2: { type: 'string', default: '0' },
     child: { type: 'string' },
     count: { type: 'string' },
   },
 })
+/** KiB of the simulated L2 (16-way, 64 B lines, a core's own); 0: callgrind's default last level. */
+const L2_KIB = Number(args.l2)
+if (!(L2_KIB === 0 || (Number.isInteger(Math.log2(L2_KIB)) && L2_KIB >= 64))) {
+  throw new Error(`--l2: 0 or a power of two of at least 64 (KiB), not ${args.l2}`)
+}
 const CONCURRENCY = 32
 const BASE_COUNT = 500
 const URLS = MEMORY_URLS
@@ -282,6 +291,7 @@ async function measure(client: string, count: number, dir: string): Promise<Map<
       [
         '--tool=callgrind',
         '--cache-sim=yes',
+        ...(L2_KIB > 0 ? [`--LL=${L2_KIB * 1024},16,64`] : []),
         '--dump-instr=yes',
         `--callgrind-out-file=${out}`,
         process.execPath,
@@ -315,7 +325,9 @@ async function measure(client: string, count: number, dir: string): Promise<Map<
   const header = head.toString('latin1', 0, readSync(handle, head, 0, head.length, 0))
   closeSync(handle)
   const pid = /^pid: (\d+)$/m.exec(header)?.[1]
-  caches = [...header.matchAll(/^desc: (I1|D1) cache: +(.*)$/gm)].map((m) => `${m[1]} ${m[2]}`).join(', ')
+  caches = [...header.matchAll(L2_KIB > 0 ? /^desc: (I1|D1|LL) cache: +(.*)$/gm : /^desc: (I1|D1) cache: +(.*)$/gm)]
+    .map((m) => `${m[1]} ${m[2]}`)
+    .join(', ')
   const map = `/tmp/perf-${pid}.map`
   try {
     return await costsByFunction(out, existsSync(map) ? readCodeMap(map) : [])
@@ -371,6 +383,8 @@ const sum = (costs: Map<Origin, Costs>, events: readonly number[], origins: read
 const I = [EVENTS.indexOf('Ir')]
 const I1 = [EVENTS.indexOf('I1mr')]
 const D1 = [EVENTS.indexOf('D1mr'), EVENTS.indexOf('D1mw')]
+const L2I = [EVENTS.indexOf('ILmr')]
+const L2D = [EVENTS.indexOf('DLmr'), EVENTS.indexOf('DLmw')]
 const k = (n: number): string => Math.round(n).toLocaleString('en-US')
 const base = perRequest.get(family[0]![0])!
 const names = family.map(([name]) => name)
@@ -394,6 +408,23 @@ for (const name of names) {
   const own = ['keel (src/)' as const]
   const keel = costs === base ? '' : [I, I1, D1].map((events) => k(sum(costs, events, own))).join(' / ')
   console.log(`| ${name} | ${cells.join(' | ')} | ${keel} |`)
+}
+if (L2_KIB > 0) {
+  // A line that misses the L2 comes from the shared L3 or from memory: what keel costs over loopback
+  // is mostly these lines (docs/benchmarks.md, "What a request touches").
+  console.log(`\nLines per request from beyond a ${L2_KIB} KiB L2, code / data (totals as above):\n`)
+  console.log("| client | whole request | Δ | keel's own code |\n| --- | ---: | ---: | ---: |")
+  const own = ['keel (src/)' as const]
+  for (const name of names) {
+    const costs = perRequest.get(name)!
+    const pair = (origins?: readonly Origin[]) => [L2I, L2D].map((events) => sum(costs, events, origins))
+    const whole = pair()
+    const delta = [L2I, L2D].map((events, i) => signed(whole[i]! - sum(base, events), 0)).join(' / ')
+    const keel = pair(own).map(k).join(' / ')
+    console.log(
+      `| ${name} | ${whole.map(k).join(' / ')} | ${costs === base ? '' : delta} | ${costs === base ? '' : keel} |`,
+    )
+  }
 }
 console.log(`\nΔ by whose code runs, against ${names[0]} (instructions / L1i misses / L1d misses per request):\n`)
 console.log(`| origin | ${names.slice(1).join(' | ')} |`)
@@ -427,13 +458,16 @@ for (const name of TOP > 0 ? names.slice(1) : []) {
     })
     .sort((x, y) => Math.abs(y.d[I1[0]!]!) - Math.abs(x.d[I1[0]!]!))
     .slice(0, TOP)
+  // With `--l2`, each row also gives the lines from beyond the L2, code and data.
+  const columns = L2_KIB > 0 ? [I, I1, D1, L2I, L2D] : [I, I1, D1]
+  const beyond = L2_KIB > 0 ? ' / code and data lines from beyond the L2' : ''
   console.log(
-    `\n${name}: the ${TOP} functions whose L1i misses moved most (Δ instructions / L1i / L1d misses per request):\n`,
+    `\n${name}: the ${TOP} functions whose L1i misses moved most (Δ instructions / L1i / L1d misses${beyond} per request):\n`,
   )
   console.log('| function | Δ |\n| --- | ---: |')
   for (const { fn, d } of rows) {
     console.log(
-      `| ${fn.replace(`file://${process.cwd()}/`, '')} | ${[I, I1, D1]
+      `| ${fn.replace(`file://${process.cwd()}/`, '')} | ${columns
         .map((e) =>
           signed(
             e.reduce((n, i) => n + d[i]!, 0),
