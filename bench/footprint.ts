@@ -19,9 +19,9 @@
 // map, so the costs are split by whose code runs: keel's (`src/`), the other JavaScript (Node.js's,
 // undici's, the benchmark's), V8's builtins, the collector, the compilers, and the rest of the
 // native code; `--top N` lists the functions whose misses moved most. `--l2 1024` simulates the
-// last level as a core's L2 of 1 MiB (16-way, as this machine's Zen 5 cores have) and counts the
-// lines that come from beyond it: what keel's own code misses there depends on how much the client
-// it wraps touches per request.
+// last level as a core's L2 of 1 MiB (16-way, as AMD's Zen 5 has) and counts the lines that come
+// from beyond it: how many of keel's own miss there depends on how much the client it wraps
+// touches per request.
 //
 // Run: node bench/footprint.ts [--family fetch|undici] [--only createFetch] [--requests 1000]
 //      [--warmup 1200] [--tier-up 400] [--top 0] [--l2 0]
@@ -325,9 +325,7 @@ async function measure(client: string, count: number, dir: string): Promise<Map<
   const header = head.toString('latin1', 0, readSync(handle, head, 0, head.length, 0))
   closeSync(handle)
   const pid = /^pid: (\d+)$/m.exec(header)?.[1]
-  caches = [...header.matchAll(L2_KIB > 0 ? /^desc: (I1|D1|LL) cache: +(.*)$/gm : /^desc: (I1|D1) cache: +(.*)$/gm)]
-    .map((m) => `${m[1]} ${m[2]}`)
-    .join(', ')
+  caches = [...header.matchAll(/^desc: (I1|D1|LL) cache: +(.*)$/gm)].map((m) => `${m[1]} ${m[2]}`).join(', ')
   const map = `/tmp/perf-${pid}.map`
   try {
     return await costsByFunction(out, existsSync(map) ? readCodeMap(map) : [])
@@ -410,8 +408,8 @@ for (const name of names) {
   console.log(`| ${name} | ${cells.join(' | ')} | ${keel} |`)
 }
 if (L2_KIB > 0) {
-  // A line that misses the L2 comes from the shared L3 or from memory: what keel costs over loopback
-  // is mostly these lines (docs/benchmarks.md, "What a request touches").
+  // A line that misses the L2 comes from the shared L3 or from memory, several times slower than
+  // one the L2 holds (docs/benchmarks.md, "What a request touches").
   console.log(`\nLines per request from beyond a ${L2_KIB} KiB L2, code / data (totals as above):\n`)
   console.log("| client | whole request | Δ | keel's own code |\n| --- | ---: | ---: | ---: |")
   const own = ['keel (src/)' as const]
