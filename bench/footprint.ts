@@ -279,7 +279,7 @@ async function costsByFunction(outFile: string, ranges: readonly CodeRange[]): P
   return functions
 }
 
-/** The simulated L1 caches, as callgrind describes them. */
+/** The simulated caches (L1, and the last level with `--l2`), as callgrind describes them. */
 let caches = ''
 
 /** One run of `client` under callgrind: its costs by function. */
@@ -383,6 +383,8 @@ const I1 = [EVENTS.indexOf('I1mr')]
 const D1 = [EVENTS.indexOf('D1mr'), EVENTS.indexOf('D1mw')]
 const L2I = [EVENTS.indexOf('ILmr')]
 const L2D = [EVENTS.indexOf('DLmr'), EVENTS.indexOf('DLmw')]
+/** keel's own code alone, for the tables' last column. */
+const OWN: readonly Origin[] = ['keel (src/)']
 const k = (n: number): string => Math.round(n).toLocaleString('en-US')
 const base = perRequest.get(family[0]![0])!
 const names = family.map(([name]) => name)
@@ -403,8 +405,7 @@ for (const name of names) {
     const v = sum(costs, events)
     return [k(v), costs === base ? '' : signed(v - sum(base, events), 0)]
   })
-  const own = ['keel (src/)' as const]
-  const keel = costs === base ? '' : [I, I1, D1].map((events) => k(sum(costs, events, own))).join(' / ')
+  const keel = costs === base ? '' : [I, I1, D1].map((events) => k(sum(costs, events, OWN))).join(' / ')
   console.log(`| ${name} | ${cells.join(' | ')} | ${keel} |`)
 }
 if (L2_KIB > 0) {
@@ -412,13 +413,12 @@ if (L2_KIB > 0) {
   // one the L2 holds (docs/benchmarks.md, "What a request touches").
   console.log(`\nLines per request from beyond a ${L2_KIB} KiB L2, code / data (totals as above):\n`)
   console.log("| client | whole request | Δ | keel's own code |\n| --- | ---: | ---: | ---: |")
-  const own = ['keel (src/)' as const]
   for (const name of names) {
     const costs = perRequest.get(name)!
     const pair = (origins?: readonly Origin[]) => [L2I, L2D].map((events) => sum(costs, events, origins))
     const whole = pair()
     const delta = [L2I, L2D].map((events, i) => signed(whole[i]! - sum(base, events), 0)).join(' / ')
-    const keel = pair(own).map(k).join(' / ')
+    const keel = pair(OWN).map(k).join(' / ')
     console.log(
       `| ${name} | ${whole.map(k).join(' / ')} | ${costs === base ? '' : delta} | ${costs === base ? '' : keel} |`,
     )
