@@ -7,8 +7,10 @@
 // round-robin after a call that does nothing: that path alone, in place, and the round-robin
 // passing a fresh forwarding dispatcher per request: what fetch charges for the dispatcher
 // createFetch passes, without keel, or a tap that only forwards fetch's callbacks; createFetch
-// with the round-robin picker and a hand-rolled random choice: the picker's part); with a raw Pool
-// to one backend and nginx least_conn / HAProxy leastconn as central proxies reported beside them.
+// with the round-robin picker and a hand-rolled random choice: the picker's part; a hand-rolled
+// p2c that keeps each request in flight until its body ends: what balancing by load costs at
+// least, without keel); with a raw Pool to one backend and nginx least_conn / HAProxy leastconn
+// as central proxies reported beside them.
 // Three nginx backends answer `200 ok` at once. Client CPU per request is this process's CPU time:
 // on a shared machine it is steadier than req/s.
 //
@@ -21,9 +23,9 @@
 // clients share a process moves the ratio by more than the 5% the goal allows
 // (docs/benchmarks.md, "Where the adapters stand"); `proxies`, the other undici rows with the
 // default dispatcher again; `fetch-goal`, createFetch beside the fetch round-robin a fetch user
-// would keep, and nothing else, for the same reason; `fetch`, createFetch again among the fetch
-// rows that split its cost. A second instance of each baseline is measured like any client: how
-// far it reads from the first is the run's noise.
+// would keep and the hand-rolled p2c, and nothing else, for the same reason; `fetch`, createFetch
+// again among the fetch rows that split its cost. A second instance of each baseline is measured
+// like any client: how far it reads from the first is the run's noise.
 //
 // With `--runs N` the whole measurement is made N times, each time in new family processes (the
 // families' order alternating): rows pool every round of every run, and a last table gives each
@@ -31,7 +33,7 @@
 // settled, what else ran on the host then) moves as a whole and one run's rounds cannot show.
 //
 // Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32] [--runs 1] [--family goal,proxies,fetch-goal,fetch]
-// (about 3½ minutes a run; `--family fetch` alone about 90 s, `--family fetch-goal` about 30 s)
+// (about 3½ minutes a run; `--family fetch` alone about 90 s, `--family fetch-goal` about 40 s)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -134,6 +136,7 @@ interface Row {
 const RR = 'hand-rolled round-robin, 3 Pools'
 const BALANCED_POOL = 'undici BalancedPool'
 const FETCH_RR = 'hand-rolled round-robin, global fetch'
+const HAND_ROLLED_P2C = 'hand-rolled p2c by latency × requests in flight, each in flight until its body ends, no keel'
 const DIRECT = 'client → 3 backends'
 const PROXIED = 'client → proxy → 3 backends'
 const GET = { path: '/', method: 'GET' } as const
@@ -217,6 +220,65 @@ class ForwardingTap {
   }
 }
 
+/** A `ForwardingTap` that also calls `ended` when the exchange ends, however it ends. */
+class EndingTap extends ForwardingTap {
+  readonly #ended: () => void
+  constructor(to: object, ended: () => void) {
+    super(to)
+    this.#ended = ended
+  }
+  override onComplete(trailers: unknown): unknown {
+    try {
+      return super.onComplete(trailers)
+    } finally {
+      this.#ended()
+    }
+  }
+  override onError(error: unknown): unknown {
+    try {
+      return super.onError(error)
+    } finally {
+      this.#ended()
+    }
+  }
+}
+
+/** A backend of the hand-rolled p2c: its requests in flight and an EWMA of their latency, ms. */
+interface LoadedBackend {
+  readonly url: string
+  inFlight: number
+  latencyMs: number
+}
+
+/**
+ * The least a fetch user would hand-roll to balance by load, without keel: power of two choices
+ * on latency × (requests in flight + 1) (Finagle's PeakEWMA cost, without the peak), each request
+ * in flight until its body has ended, which it sees as createFetch does: through a fresh
+ * dispatcher and tap per request. What createFetch costs beyond it is keel's, not fetch's.
+ */
+function handRolledP2c({ urls }: Built): () => Promise<void> {
+  const backends: LoadedBackend[] = urls.map((url) => ({ url: `${url}/`, inFlight: 0, latencyMs: 1 }))
+  const n = backends.length
+  const forward = forwardToGlobal()
+  const cost = (b: LoadedBackend) => b.latencyMs * (b.inFlight + 1)
+  return async () => {
+    const i = Math.floor(Math.random() * n)
+    const a = backends[i]!
+    const b = backends[(i + 1 + Math.floor(Math.random() * (n - 1))) % n]!
+    const backend = cost(b) < cost(a) ? b : a
+    backend.inFlight++
+    const start = performance.now()
+    const ended = () => {
+      backend.inFlight--
+      backend.latencyMs += 0.25 * (performance.now() - start - backend.latencyMs)
+    }
+    const dispatcher = {
+      dispatch: (options: object, handler: object) => forward(options, new EndingTap(handler, ended)),
+    }
+    void (await (await fetch(backend.url, { dispatcher } as RequestInit)).text())
+  }
+}
+
 /**
  * One request of keel's driven call around global fetch: what `createFetch` runs per request
  * (`AdapterPort.drive`: no promise of keel's per call, the pick and the send in one go) without its
@@ -290,13 +352,16 @@ function balancedFetch(built: Built): () => Promise<void> {
 
 /**
  * The rows both fetch families start with: the round-robin (their baseline), a second one (the
- * noise floor) and createFetch.
+ * noise floor), createFetch and the hand-rolled p2c.
  */
 function fetchBaselines(family: Family): Client[] {
   return [
     fetchClient(FETCH_RR, fetchRoundRobin, family),
     fetchClient('hand-rolled round-robin, global fetch, a second one (the noise floor)', fetchRoundRobin, family),
     fetchClient('keel createFetch (global fetch)', balancedFetch, family),
+    // Balancing by load at its least, without keel: what choosing by load and keeping each request
+    // in flight until its body ends cost fetch, whoever does it.
+    fetchClient(HAND_ROLLED_P2C, handRolledP2c, family),
   ]
 }
 
@@ -352,7 +417,8 @@ const clients: Client[] = [
     false,
     PROXIED,
   ),
-  // createFetch's goal: beside the fetch round-robin it replaces, and nothing else in the process.
+  // createFetch's goal: beside the fetch round-robin it replaces and the least a balancer by load
+  // costs fetch, and nothing else in the process.
   ...fetchBaselines('fetchGoal'),
   // The fetch rows that split createFetch's cost, createFetch again among them.
   ...fetchBaselines('fetch'),
