@@ -9,8 +9,9 @@
 // createFetch passes, without keel, or a tap that only forwards fetch's callbacks; createFetch
 // with the round-robin picker and a hand-rolled random choice: the picker's part; a hand-rolled
 // p2c that keeps each request in flight until its body ends: what balancing by load costs at
-// least, without keel); with a raw Pool to one backend and nginx least_conn / HAProxy leastconn
-// as central proxies reported beside them.
+// least, without keel, and keel's own pick and attempt observers through that p2c's tap: what a
+// fused createFetch would cost at the least); with a raw Pool to one backend and nginx
+// least_conn / HAProxy leastconn as central proxies reported beside them.
 // Three nginx backends answer `200 ok` at once. Client CPU per request is this process's CPU time:
 // on a shared machine it is steadier than req/s.
 //
@@ -33,7 +34,7 @@
 // settled, what else ran on the host then) moves as a whole and one run's rounds cannot show.
 //
 // Run: node bench/http.ts [--slice-ms 250] [--rounds 24] [--concurrency 32] [--runs 1] [--family goal,proxies,fetch-goal,fetch]
-// (about 3½ minutes a run; `--family fetch` alone about 90 s, `--family fetch-goal` about 40 s)
+// (about 3½ minutes a run; `--family fetch` alone about 100 s, `--family fetch-goal` about 40 s)
 // Installs nginx and haproxy from Debian's packages when missing (needs root), starts them on
 // 127.0.0.1 with generated configs in a temp dir and stops them at the end.
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -45,8 +46,8 @@ import { BalancedPool, type Dispatcher, Pool } from 'undici'
 import { type DispatchTarget, globalDispatcher } from '../src/adapters/fetch/attempt-dispatcher.ts'
 import { createFetch } from '../src/adapters/fetch/index.ts'
 import { BalancerDispatcher } from '../src/adapters/undici/index.ts'
-import { adapterPort } from '../src/core/port-access.ts'
-import type { AdapterCall, AdapterPort, ResolvedCall } from '../src/core/ports.ts'
+import { adapterPort, coreOf } from '../src/core/port-access.ts'
+import type { AdapterCall, AdapterPort, EndedAttempt, ResolvedCall } from '../src/core/ports.ts'
 import { Balancer, type BalancerOptions } from '../src/index.ts'
 import {
   type BenchClient,
@@ -326,6 +327,50 @@ function drivenFetch(built: Built): () => Promise<void> {
   return async () => void (await (await send()).text())
 }
 
+/**
+ * keel's balancing alone around global fetch, as a fused `createFetch` would run it at the least:
+ * the hub's own pick (`p2c-ewma` on PeakEWMA, the breaker's and ejections' admission), the
+ * in-flight counts, and the attempt observers in their order (load, breaker, outlier detection,
+ * the overload pause) when the body ends, seen through the hand-rolled p2c's fresh dispatcher and
+ * tap; none of the call (`CallRun`, the driven call, the attempt's object, retries, the budget,
+ * call observation) and none of createFetch's layer. Every answer is a success, as here.
+ */
+function pickAndObserve(built: Built): () => Promise<void> {
+  const core = coreOf(built.pool(new Balancer({ endpoints: built.urls })))
+  const forward = forwardToGlobal()
+  const { observers } = core
+  return async () => {
+    const start = core.clock.now()
+    const state = core.set.select(undefined, undefined, start)
+    state.inFlight++
+    core.inFlight++
+    const ended = () => {
+      state.inFlight--
+      core.inFlight--
+      state.requests++
+      const now = core.clock.now()
+      const attempt: EndedAttempt = {
+        state,
+        endpoint: state.endpoint,
+        number: 1,
+        verdict: 'success',
+        start,
+        durationMs: now - start,
+        trial: false,
+        retryAfterMs: 0,
+        error: undefined,
+        cancelled: false,
+        cancelReason: undefined,
+      }
+      for (let i = 0; i < observers.length; i++) observers[i]!.attemptEnded(attempt, now)
+    }
+    const dispatcher = {
+      dispatch: (options: object, handler: object) => forward(options, new EndingTap(handler, ended)),
+    }
+    void (await (await fetch(state.endpoint.resolve('/'), { dispatcher } as RequestInit)).text())
+  }
+}
+
 /** The hand-rolled round-robin over three undici Pools: every undici row's baseline. */
 function poolRoundRobin(built: Built): () => Promise<void> {
   const pools = built.urls.map((u) => built.pool(new Pool(u)))
@@ -432,6 +477,13 @@ const clients: Client[] = [
   // The same decision path driven the way createFetch drives it, with none of createFetch's own
   // layer: what keel's hub costs fetch in createFetch's shape of call.
   fetchClient('keel driven call around global fetch (createFetch without its dispatcher and layer)', drivenFetch),
+  // A fused createFetch's floor: keel's pick and attempt observers, nothing else of keel, seen
+  // through the hand-rolled p2c's dispatcher and tap. Beside that p2c, it tells keel's balancing
+  // from the hub's call and createFetch's layer.
+  fetchClient(
+    "keel's pick and attempt observers around global fetch, none of its call or createFetch's layer",
+    pickAndObserve,
+  ),
   // createFetch's floor: `balancer.call` around the same fetch, with what createFetch cannot do
   // without (a fresh dispatcher per attempt in fetch's init, here one that only forwards to
   // undici's global one) and none of its own layer (driven call, the dispatcher's watching,
