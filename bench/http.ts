@@ -244,6 +244,17 @@ class EndingTap extends ForwardingTap {
   }
 }
 
+/**
+ * One GET of `url` with global fetch through a fresh dispatcher whose tap calls `ended` when the
+ * exchange ends (an `EndingTap` per request, as createFetch's per attempt), its body read whole.
+ */
+async function fetchUntilEnd(forward: DispatchTarget['dispatch'], url: string, ended: () => void): Promise<void> {
+  const dispatcher = {
+    dispatch: (options: object, handler: object) => forward(options, new EndingTap(handler, ended)),
+  }
+  void (await (await fetch(url, { dispatcher } as RequestInit)).text())
+}
+
 /** A backend of the hand-rolled p2c: its requests in flight and an EWMA of their latency, ms. */
 interface LoadedBackend {
   readonly url: string
@@ -262,7 +273,7 @@ function handRolledP2c({ urls }: Built): () => Promise<void> {
   const n = backends.length
   const forward = forwardToGlobal()
   const cost = (b: LoadedBackend) => b.latencyMs * (b.inFlight + 1)
-  return async () => {
+  return () => {
     const i = Math.floor(Math.random() * n)
     const a = backends[i]!
     const b = backends[(i + 1 + Math.floor(Math.random() * (n - 1))) % n]!
@@ -273,10 +284,7 @@ function handRolledP2c({ urls }: Built): () => Promise<void> {
       backend.inFlight--
       backend.latencyMs += 0.25 * (performance.now() - start - backend.latencyMs)
     }
-    const dispatcher = {
-      dispatch: (options: object, handler: object) => forward(options, new EndingTap(handler, ended)),
-    }
-    void (await (await fetch(backend.url, { dispatcher } as RequestInit)).text())
+    return fetchUntilEnd(forward, backend.url, ended)
   }
 }
 
@@ -339,7 +347,7 @@ function pickAndObserve(built: Built): () => Promise<void> {
   const core = coreOf(built.pool(new Balancer({ endpoints: built.urls })))
   const forward = forwardToGlobal()
   const { observers } = core
-  return async () => {
+  return () => {
     const start = core.clock.now()
     const state = core.set.select(undefined, undefined, start)
     state.inFlight++
@@ -364,10 +372,7 @@ function pickAndObserve(built: Built): () => Promise<void> {
       }
       for (let i = 0; i < observers.length; i++) observers[i]!.attemptEnded(attempt, now)
     }
-    const dispatcher = {
-      dispatch: (options: object, handler: object) => forward(options, new EndingTap(handler, ended)),
-    }
-    void (await (await fetch(state.endpoint.resolve('/'), { dispatcher } as RequestInit)).text())
+    return fetchUntilEnd(forward, state.endpoint.resolve('/'), ended)
   }
 }
 
