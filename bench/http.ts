@@ -137,7 +137,6 @@ interface Row {
 const RR = 'hand-rolled round-robin, 3 Pools'
 const BALANCED_POOL = 'undici BalancedPool'
 const FETCH_RR = 'hand-rolled round-robin, global fetch'
-const HAND_ROLLED_P2C = 'hand-rolled p2c by latency × requests in flight, each in flight until its body ends, no keel'
 const DIRECT = 'client → 3 backends'
 const PROXIED = 'client → proxy → 3 backends'
 const GET = { path: '/', method: 'GET' } as const
@@ -411,7 +410,11 @@ function fetchBaselines(family: Family): Client[] {
     fetchClient('keel createFetch (global fetch)', balancedFetch, family),
     // Balancing by load at its least, without keel: what choosing by load and keeping each request
     // in flight until its body ends cost fetch, whoever does it.
-    fetchClient(HAND_ROLLED_P2C, handRolledP2c, family),
+    fetchClient(
+      'hand-rolled p2c by latency × requests in flight, each in flight until its body ends, no keel',
+      handRolledP2c,
+      family,
+    ),
   ]
 }
 
